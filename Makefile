@@ -1,0 +1,98 @@
+# negotiator: build, test, install, demo.  Sources are listed explicitly.
+
+VERSION		= 1.0.0
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+LIBDIR		?= $(PREFIX)/lib/negotiator
+BUILTIN_DIR	?= $(LIBDIR)/builtin
+MANDIR		?= $(PREFIX)/share/man
+SYSCONFDIR	?= /etc
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+
+CC		?= cc
+CFLAGS		?= -O2 -g
+WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
+		  -Wmissing-prototypes -Wpointer-arith -Wformat=2
+CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
+		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"'
+LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
+
+COMMON_SRCS	= common/buf.c common/channel.c common/cli.c common/conn.c \
+		  common/control.c common/lifecycle.c common/log.c \
+		  common/proto.c common/relay.c common/runner.c \
+		  common/serve.c common/status.c common/words.c \
+		  common/xmalloc.c
+HOST_SRCS	= host/discover.c host/hostd.c host/main.c
+GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
+
+COMMON_OBJS	= $(COMMON_SRCS:.c=.o)
+HOST_OBJS	= $(HOST_SRCS:.c=.o)
+GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
+HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
+
+TEST_NAMES	= test_proto test_words test_runner test_status
+TEST_BINS	= $(TEST_NAMES:%=tests/%)
+
+all: negotiator-host negotiator-guest tests/vserial
+
+negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+%.o: %.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
+
+tests/vserial: tests/vserial.c
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+tests/test_%: tests/test_%.c $(COMMON_OBJS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ \
+	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
+
+# Installs what a fresh Debian 12 machine lacks to build and test.
+deps:
+	@sh tests/deps.sh
+
+unit: $(TEST_BINS)
+	@for t in $(TEST_BINS); do ./$$t || exit 1; done
+
+check: deps all $(TEST_BINS)
+	@sh tests/check.sh
+
+demo: deps all
+	@bash tests/vm/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BUILTIN_DIR) \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d $(DESTDIR)$(UNITDIR)
+	install -m 755 negotiator-host negotiator-guest $(DESTDIR)$(BINDIR)
+	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	for f in supervisor/*.conf; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' $$f > \
+	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
+	for f in supervisor/*.service; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' $$f > \
+	    $(DESTDIR)$(UNITDIR)/$${f#supervisor/}; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/negotiator-host \
+	    $(DESTDIR)$(BINDIR)/negotiator-guest
+	for f in commands/*; do rm -f $(DESTDIR)$(BUILTIN_DIR)/$${f#commands/}; done
+	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(LIBDIR)
+	for f in man/*.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$${f#man/}; done
+	for f in man/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${f#man/}; done
+	for f in supervisor/*.conf; do \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
+	for f in supervisor/*.service; do \
+	    rm -f $(DESTDIR)$(UNITDIR)/$${f#supervisor/}; done
+
+clean:
+	rm -f negotiator-host negotiator-guest tests/vserial $(TEST_BINS) \
+	    $(COMMON_OBJS) $(HOST_OBJS) $(GUEST_OBJS)
+
+.PHONY: all deps unit check demo install uninstall clean

@@ -1,0 +1,54 @@
+/*
+ * The parts both daemons and both CLIs share above the session layer:
+ * relaying a local caller's request to the peer, serving the peer's
+ * requests, the control socket, and the CLI's side of a call.
+ */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include "channel.h"
+#include "runner.h"
+
+#define RELAY_WAIT	5.0	/* seconds a request waits for its peer */
+#define HELLO_WAIT	5.0	/* seconds a CLI waits for a session */
+
+/* Finds the conn for a request's target ("" = the one peer); may be NULL. */
+typedef struct conn *relay_resolve_fn(const char *target, void *arg);
+
+/* relay.c: forwards request m (taken over) from a control client. */
+void	 relay_start(struct conn *client, struct proto_msg *m,
+	    relay_resolve_fn *, void *arg);
+
+/* serve.c: answers the peer's request m, running commands with rc. */
+void	 serve_request(struct conn *, struct proto_msg *m,
+	    const struct runner_config *rc);
+
+/* control.c: the control socket of a daemon. */
+struct control;
+typedef void control_request_fn(struct conn *, struct proto_msg *, void *);
+struct control *control_listen(struct ev_loop *, const char *path,
+	    control_request_fn *, void *arg);
+void	 control_close(struct control *);
+/* Connects to a daemon's control socket; -1 with errno if none listens. */
+int	 control_connect(const char *path);
+
+/* cli.c: runs request m over fd (a control socket or the channel itself). */
+struct cli_options {
+	const char	*co_progname;
+	const char	*co_peer;	/* "guest foo", "the host": for messages */
+	int		 co_verbose;
+	int		 co_ping_count;
+};
+int	 cli_call(int fd, struct proto_msg *m, const struct cli_options *);
+/* Seconds (decimals allowed, 0 = none) to milliseconds; -1 if invalid. */
+int	 cli_parse_timeout(const char *, uint32_t *ms);
+/*
+ * Builds request m of the given type; for OPEN, cmdline is split like a
+ * shell and stdin is sent when it is not a terminal.  -1 and *error on a
+ * usage error.
+ */
+int	 cli_make_request(struct proto_msg *m, uint16_t type,
+	    const char *target, const char *cmdline, uint32_t timeout_ms,
+	    const char **error);
+
+#endif /* AGENT_H */

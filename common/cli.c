@@ -1,0 +1,340 @@
+/*
+ * The CLI's side of one call, over a daemon's control socket or over the
+ * channel itself: say HELLO, send the request, stream our stdin out and the
+ * remote stdout and stderr to ours as they arrive, and turn the reply into
+ * an exit status.  Output credit is returned once the bytes are written, so
+ * a slow reader of our stdout slows the remote command, never our memory.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "status.h"
+#include "words.h"
+
+#define CLI_SLACK	5.0	/* seconds past the remote timeout */
+
+struct cli {
+	struct conn		 cc_conn;
+	struct req		 cc_req;
+	struct proto_msg	*cc_msg;
+	const struct cli_options *cc_opt;
+	struct ev_loop		*cc_loop;
+	ev_io			 cc_stdin;
+	ev_timer		 cc_deadline;
+	int			 cc_stdin_open;
+	int			 cc_out_broken[STREAM_COUNT];
+	int			 cc_status;
+	int			 cc_pings_left;
+	uint64_t		 cc_sent_ns;
+};
+
+static const struct req_ops cli_req_ops;
+
+static void
+cli_done(struct cli *cc, int status)
+{
+	cc->cc_status = status;
+	ev_break(cc->cc_loop, EVBREAK_ALL);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+cli_failx(struct cli *cc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "%s: ", cc->cc_opt->co_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	cli_done(cc, STATUS_FAILURE);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static void
+cli_update_events(struct cli *cc)
+{
+	int	 want = cc->cc_stdin_open && cc->cc_req.rq_conn != NULL &&
+		    cc->cc_req.rq_can_send[STREAM_STDIN] > 0;
+
+	if (want && !ev_is_active(&cc->cc_stdin))
+		ev_io_start(cc->cc_loop, &cc->cc_stdin);
+	else if (!want && ev_is_active(&cc->cc_stdin))
+		ev_io_stop(cc->cc_loop, &cc->cc_stdin);
+}
+
+static void
+cli_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cli	*cc = w->data;
+	uint8_t		 chunk[PROTO_MAX_DATA];
+	size_t		 want = sizeof(chunk);
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	if (cc->cc_req.rq_can_send[STREAM_STDIN] < want)
+		want = cc->cc_req.rq_can_send[STREAM_STDIN];
+	n = read(STDIN_FILENO, chunk, want);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		cc->cc_stdin_open = 0;
+		n = 0;
+	}
+	conn_send_data(&cc->cc_req, STREAM_STDIN, chunk, (size_t)n);
+	cli_update_events(cc);
+}
+
+static void
+cli_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cli	*cc = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!conn_ready(&cc->cc_conn))
+		cli_failx(cc, "no answer from %s: is its negotiator daemon "
+		    "running?", cc->cc_opt->co_peer);
+	else
+		cli_failx(cc, "no reply from %s in time; giving up",
+		    cc->cc_opt->co_peer);
+}
+
+static void
+cli_send(struct cli *cc)
+{
+	conn_request(&cc->cc_conn, &cc->cc_req, cc->cc_msg, &cli_req_ops, cc);
+	cc->cc_sent_ns = now_ns();
+	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
+	if (cc->cc_msg->m_type == MSG_OPEN) {
+		if (cc->cc_msg->m.open.op_timeout_ms > 0) {
+			ev_timer_set(&cc->cc_deadline,
+			    cc->cc_msg->m.open.op_timeout_ms / 1000. +
+			    CLI_SLACK + RELAY_WAIT, 0.);
+			ev_timer_start(cc->cc_loop, &cc->cc_deadline);
+		}
+	} else {
+		ev_timer_set(&cc->cc_deadline, HELLO_WAIT + RELAY_WAIT, 0.);
+		ev_timer_start(cc->cc_loop, &cc->cc_deadline);
+	}
+	cli_update_events(cc);
+}
+
+static void
+cli_ready(struct conn *c)
+{
+	cli_send(c->c_arg);
+}
+
+static void
+cli_eof(struct conn *c, int error)
+{
+	struct cli	*cc = c->c_arg;
+
+	cli_failx(cc, "lost the connection to %s: %s", cc->cc_opt->co_peer,
+	    error ? strerror(error) : "end of file");
+}
+
+static void
+cli_request(struct conn *c, struct proto_msg *m)
+{
+	(void)c;
+	(void)m;	/* conn.c refuses requests on a conn that only issues */
+}
+
+static const struct conn_ops cli_conn_ops = {
+	cli_request, cli_ready, cli_eof,
+};
+
+/* --- the request ---------------------------------------------------- */
+
+static void
+cli_data(struct req *rq, int stream, const uint8_t *p, size_t n)
+{
+	struct cli	*cc = rq->rq_arg;
+	size_t		 off = 0;
+	ssize_t		 w;
+
+	while (off < n && !cc->cc_out_broken[stream]) {
+		w = write(stream, p + off, n - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1) {
+			/* Nobody reads our output: let the command go on. */
+			cc->cc_out_broken[stream] = 1;
+			break;
+		}
+		off += (size_t)w;
+	}
+	conn_send_credit(rq, stream, (uint32_t)n);
+}
+
+static void
+cli_credit(struct req *rq, int stream, uint32_t n)
+{
+	(void)stream;
+	(void)n;
+	cli_update_events(rq->rq_arg);
+}
+
+static void
+cli_print_names(const struct proto_names *na, int with_state)
+{
+	size_t	 i;
+
+	for (i = 0; i < na->na_count; i++) {
+		if (with_state)
+			printf("%s\t%s\n", na->na_names[i], na->na_ready[i] ?
+			    "connected" : "not connected");
+		else
+			printf("%s\n", na->na_names[i]);
+	}
+}
+
+static void
+cli_reply(struct req *rq, struct proto_msg *m)
+{
+	struct cli	*cc = rq->rq_arg;
+	const struct proto_exit *ex = &m->m.exit;
+	double		 ms = (double)(now_ns() - cc->cc_sent_ns) / 1e6;
+
+	switch (m->m_type) {
+	case MSG_PONG:
+		printf("reply from %s: time=%.3f ms\n", cc->cc_opt->co_peer, ms);
+		fflush(stdout);
+		if (--cc->cc_pings_left > 0) {
+			cli_send(cc);
+			return;
+		}
+		cli_done(cc, 0);
+		return;
+	case MSG_LIST_REPLY:
+		cli_print_names(&m->m.names, 0);
+		cli_done(cc, 0);
+		return;
+	case MSG_GUESTS_REPLY:
+		cli_print_names(&m->m.names, cc->cc_opt->co_verbose);
+		cli_done(cc, 0);
+		return;
+	}
+	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
+		fprintf(stderr, "%s: %s: %s\n", cc->cc_opt->co_progname,
+		    cc->cc_opt->co_peer, ex->ex_message);
+	cli_done(cc, status_from_exit(ex));
+}
+
+static void
+cli_lost(struct req *rq, const char *why)
+{
+	cli_failx(rq->rq_arg, "call failed: %s", why);
+}
+
+static void
+cli_no_cancel(struct req *rq)
+{
+	(void)rq;
+}
+
+static const struct req_ops cli_req_ops = {
+	cli_data, cli_credit, cli_no_cancel, cli_reply, cli_lost,
+};
+
+int
+cli_call(int fd, struct proto_msg *m, const struct cli_options *opt)
+{
+	struct cli	 cc;
+	char		 label[128];
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cc, 0, sizeof(cc));
+	cc.cc_loop = EV_DEFAULT;
+	cc.cc_msg = m;
+	cc.cc_opt = opt;
+	cc.cc_status = STATUS_FAILURE;
+	cc.cc_pings_left = opt->co_ping_count > 0 ? opt->co_ping_count : 1;
+	cc.cc_stdin_open = m->m_type == MSG_OPEN &&
+	    (m->m.open.op_flags & OPEN_STDIN);
+	ev_io_init(&cc.cc_stdin, cli_stdin_cb, STDIN_FILENO, EV_READ);
+	cc.cc_stdin.data = &cc;
+	ev_timer_init(&cc.cc_deadline, cli_deadline_cb, HELLO_WAIT, 0.);
+	cc.cc_deadline.data = &cc;
+	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
+	snprintf(label, sizeof(label), "%s", opt->co_peer);
+	conn_init(&cc.cc_conn, cc.cc_loop, CONN_ISSUES | CONN_GREETS, label,
+	    &cli_conn_ops, &cc);
+	conn_start(&cc.cc_conn, fd);
+	ev_run(cc.cc_loop, 0);
+	conn_unlink(&cc.cc_req);
+	conn_stop(&cc.cc_conn, "done");
+	ev_io_stop(cc.cc_loop, &cc.cc_stdin);
+	ev_timer_stop(cc.cc_loop, &cc.cc_deadline);
+	return cc.cc_status;
+}
+
+/* --- building requests from the command line ------------------------- */
+
+int
+cli_parse_timeout(const char *s, uint32_t *ms)
+{
+	char	*end;
+	double	 t;
+
+	errno = 0;
+	t = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(t >= 0) || t > 86400 * 7)
+		return -1;
+	*ms = (uint32_t)(t * 1000 + 0.5);
+	return 0;
+}
+
+int
+cli_make_request(struct proto_msg *m, uint16_t type, const char *target,
+    const char *cmdline, uint32_t timeout_ms, const char **error)
+{
+	size_t	 i, total = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->m_type = type;
+	if (strlen(target) > PROTO_MAX_NAME) {
+		*error = "guest name too long";
+		return -1;
+	}
+	if (type != MSG_OPEN) {
+		strlcpy(m->m.query.qu_target, target,
+		    sizeof(m->m.query.qu_target));
+		return 0;
+	}
+	strlcpy(m->m.open.op_target, target, sizeof(m->m.open.op_target));
+	m->m.open.op_timeout_ms = timeout_ms;
+	if (!isatty(STDIN_FILENO))
+		m->m.open.op_flags |= OPEN_STDIN;
+	m->m.open.op_argv = words_split(cmdline, &m->m.open.op_argc, error);
+	if (m->m.open.op_argv == NULL)
+		return -1;
+	for (i = 0; i < m->m.open.op_argc; i++)
+		total += strlen(m->m.open.op_argv[i]) + 5;
+	if (m->m.open.op_argc > PROTO_MAX_ARGS ||
+	    total > PROTO_MAX_PAYLOAD - 1024) {
+		*error = "arguments too long";
+		proto_msg_free(m);
+		return -1;
+	}
+	return 0;
+}

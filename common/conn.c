@@ -1,0 +1,467 @@
+/*
+ * The session on a channel: HELLO/HELLO_ACK with fresh nonces, tags that
+ * keep frames of an earlier session out, the tables of served and issued
+ * requests, and credit accounting.  Every message from the peer is checked
+ * here before it reaches a request's owner; a message that breaks the rules
+ * costs that message (or that request), never the session.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stdlib.h>
+
+#include "channel.h"
+#include "log.h"
+
+#define HELLO_INTERVAL	1.0	/* seconds between repeated HELLOs */
+
+static void	conn_msg(struct channel *, struct proto_msg *);
+static void	conn_bad(struct channel *, const char *);
+static void	conn_eof(struct channel *, int);
+static void	conn_hello_cb(struct ev_loop *, ev_timer *, int);
+
+static const struct channel_ops conn_channel_ops = {
+	conn_msg, conn_bad, conn_eof,
+};
+
+void
+conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
+    const struct conn_ops *ops, void *arg)
+{
+	memset(c, 0, sizeof(*c));
+	channel_init(&c->c_ch, loop, &conn_channel_ops, c);
+	c->c_flags = flags;
+	c->c_ops = ops;
+	c->c_arg = arg;
+	c->c_next_id = 1;
+	strlcpy(c->c_label, label, sizeof(c->c_label));
+	LIST_INIT(&c->c_served);
+	LIST_INIT(&c->c_issued);
+	ev_init(&c->c_hello_timer, conn_hello_cb);
+	c->c_hello_timer.repeat = HELLO_INTERVAL;
+	c->c_hello_timer.data = c;
+}
+
+int
+conn_ready(const struct conn *c)
+{
+	return c->c_state == CONN_READY;
+}
+
+static uint32_t
+conn_new_nonce(void)
+{
+	uint32_t	 n;
+
+	while ((n = arc4random()) == 0)
+		;
+	return n;
+}
+
+static void
+conn_send_hello(struct conn *c, uint16_t type)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = type;
+	m.m.hello.he_version = PROTO_VERSION;
+	m.m.hello.he_nonce = c->c_nonce;
+	m.m.hello.he_echo = c->c_peer_nonce;
+	if (gethostname(m.m.hello.he_name, PROTO_MAX_NAME) == -1)
+		m.m.hello.he_name[0] = '\0';
+	m.m.hello.he_name[PROTO_MAX_NAME] = '\0';
+	channel_send(&c->c_ch, &m);
+}
+
+void
+conn_greet(struct conn *c)
+{
+	if (c->c_ch.ch_fd == -1)
+		return;
+	if (c->c_state == CONN_DOWN)
+		c->c_state = CONN_HELLO;
+	/* Don't pile HELLOs up behind an end that isn't reading. */
+	if (buf_pending(&c->c_ch.ch_out) < PROTO_HDR_LEN * 64)
+		conn_send_hello(c, MSG_HELLO);
+	if (c->c_state != CONN_READY)
+		ev_timer_again(c->c_ch.ch_loop, &c->c_hello_timer);
+}
+
+static void
+conn_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+
+	(void)revents;
+	if (c->c_state == CONN_READY || c->c_ch.ch_fd == -1) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	log_debug("%s: no answer yet, HELLO again", c->c_label);
+	conn_greet(c);
+}
+
+void
+conn_start(struct conn *c, int fd)
+{
+	conn_reset(c, "new connection");
+	channel_attach(&c->c_ch, fd);
+	if (c->c_flags & CONN_GREETS)
+		conn_greet(c);
+}
+
+static void
+conn_drop_all(struct req_list *list, const char *why)
+{
+	struct req	*rq;
+
+	while ((rq = LIST_FIRST(list)) != NULL) {
+		conn_unlink(rq);
+		rq->rq_ops->on_lost(rq, why);
+	}
+}
+
+void
+conn_reset(struct conn *c, const char *why)
+{
+	if (c->c_state == CONN_READY)
+		log_debug("%s: session ended: %s", c->c_label, why);
+	c->c_state = CONN_DOWN;
+	c->c_nonce = conn_new_nonce();
+	c->c_peer_nonce = 0;
+	ev_timer_stop(c->c_ch.ch_loop, &c->c_hello_timer);
+	buf_clear(&c->c_ch.ch_out);
+	channel_update_events(&c->c_ch);
+	conn_drop_all(&c->c_served, why);
+	conn_drop_all(&c->c_issued, why);
+}
+
+void
+conn_stop(struct conn *c, const char *why)
+{
+	conn_reset(c, why);
+	channel_detach(&c->c_ch);
+}
+
+/* --- handshake ------------------------------------------------------ */
+
+static void
+conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
+{
+	if (he->he_version != PROTO_VERSION) {
+		log_limited(c->c_label, "%s: peer speaks protocol version %u, "
+		    "we speak %u; ignored", c->c_label, he->he_version,
+		    PROTO_VERSION);
+		return;
+	}
+	if (type == MSG_HELLO_ACK && he->he_echo != c->c_nonce)
+		return;		/* answers a HELLO of an earlier session */
+	if (c->c_state == CONN_READY && he->he_nonce == c->c_peer_nonce) {
+		if (type == MSG_HELLO)
+			conn_send_hello(c, MSG_HELLO_ACK);
+		return;
+	}
+	if (c->c_state == CONN_READY) {
+		/* The peer started over: nothing of ours survives that. */
+		conn_reset(c, "peer restarted");
+	}
+	c->c_peer_nonce = he->he_nonce;
+	strlcpy(c->c_peer_name, he->he_name, sizeof(c->c_peer_name));
+	if (type == MSG_HELLO)
+		conn_send_hello(c, MSG_HELLO_ACK);
+	c->c_state = CONN_READY;
+	ev_timer_stop(c->c_ch.ch_loop, &c->c_hello_timer);
+	log_debug("%s: session ready (peer %s)", c->c_label, c->c_peer_name);
+	if (c->c_ops->on_ready != NULL)
+		c->c_ops->on_ready(c);
+}
+
+/* --- requests ------------------------------------------------------- */
+
+static void
+req_link(struct conn *c, struct req *rq, struct req_list *list, uint32_t id,
+    uint16_t type, const struct req_ops *ops, void *arg)
+{
+	int	 s;
+
+	rq->rq_conn = c;
+	rq->rq_id = id;
+	rq->rq_type = type;
+	rq->rq_ops = ops;
+	rq->rq_arg = arg;
+	for (s = 0; s < STREAM_COUNT; s++)
+		rq->rq_can_send[s] = rq->rq_can_recv[s] = PROTO_WINDOW;
+	LIST_INSERT_HEAD(list, rq, rq_entry);
+}
+
+void
+conn_unlink(struct req *rq)
+{
+	if (rq->rq_conn == NULL)
+		return;
+	LIST_REMOVE(rq, rq_entry);
+	rq->rq_conn = NULL;
+}
+
+static struct req *
+req_find(struct req_list *list, uint32_t id)
+{
+	struct req	*rq;
+
+	LIST_FOREACH(rq, list, rq_entry)
+		if (rq->rq_id == id)
+			return rq;
+	return NULL;
+}
+
+static void
+conn_send(struct conn *c, struct proto_msg *m)
+{
+	m->m_tag = c->c_peer_nonce;
+	channel_send(&c->c_ch, m);
+}
+
+void
+conn_request(struct conn *c, struct req *rq, struct proto_msg *m,
+    const struct req_ops *ops, void *arg)
+{
+	uint32_t	 id = c->c_next_id++;
+
+	if (c->c_next_id == 0)
+		c->c_next_id = 1;
+	switch (m->m_type) {
+	case MSG_OPEN:
+		m->m.open.op_id = id;
+		break;
+	default:
+		m->m.query.qu_id = id;
+		break;
+	}
+	req_link(c, rq, &c->c_issued, id, m->m_type, ops, arg);
+	conn_send(c, m);
+}
+
+int
+conn_accept(struct conn *c, struct req *rq, const struct proto_msg *m,
+    const struct req_ops *ops, void *arg)
+{
+	uint32_t	 id = m->m_type == MSG_OPEN ? m->m.open.op_id :
+			    m->m.query.qu_id;
+
+	if (req_find(&c->c_served, id) != NULL) {
+		log_limited(c->c_label, "%s: request id %u already in use",
+		    c->c_label, id);
+		return -1;
+	}
+	req_link(c, rq, &c->c_served, id, m->m_type, ops, arg);
+	return 0;
+}
+
+void
+conn_send_data(struct req *rq, int stream, const void *p, size_t n)
+{
+	struct proto_msg	 m;
+
+	if (rq->rq_conn == NULL)
+		return;
+	if (n > rq->rq_can_send[stream] || n > PROTO_MAX_DATA)
+		fatalx("%s: %zu bytes beyond credit", __func__, n);
+	rq->rq_can_send[stream] -= n;
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_DATA;
+	m.m.data.da_id = rq->rq_id;
+	m.m.data.da_stream = stream;
+	m.m.data.da_bytes = p;
+	m.m.data.da_len = n;
+	conn_send(rq->rq_conn, &m);
+}
+
+void
+conn_send_credit(struct req *rq, int stream, uint32_t n)
+{
+	struct proto_msg	 m;
+
+	if (rq->rq_conn == NULL || n == 0)
+		return;
+	rq->rq_can_recv[stream] += n;
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_CREDIT;
+	m.m.credit.cr_id = rq->rq_id;
+	m.m.credit.cr_stream = stream;
+	m.m.credit.cr_bytes = n;
+	conn_send(rq->rq_conn, &m);
+}
+
+void
+conn_cancel(struct req *rq)
+{
+	struct proto_msg	 m;
+
+	if (rq->rq_conn == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_CANCEL;
+	m.m.ref.re_id = rq->rq_id;
+	conn_send(rq->rq_conn, &m);
+}
+
+void
+conn_reply(struct req *rq, struct proto_msg *m)
+{
+	if (rq->rq_conn == NULL)
+		return;
+	switch (m->m_type) {
+	case MSG_PONG:
+		m->m.ref.re_id = rq->rq_id;
+		break;
+	case MSG_EXIT:
+		m->m.exit.ex_id = rq->rq_id;
+		break;
+	case MSG_LIST_REPLY:
+	case MSG_GUESTS_REPLY:
+		m->m.names.na_id = rq->rq_id;
+		break;
+	default:
+		fatalx("%s: %s is not a reply", __func__,
+		    proto_type_name(m->m_type));
+	}
+	conn_send(rq->rq_conn, m);
+	conn_unlink(rq);
+}
+
+void
+conn_fail(struct req *rq, enum proto_exit_kind kind, int code,
+    const char *fmt, ...)
+{
+	struct proto_msg	 m;
+	va_list			 ap;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_EXIT;
+	m.m.exit.ex_kind = kind;
+	m.m.exit.ex_code = code;
+	va_start(ap, fmt);
+	vsnprintf(m.m.exit.ex_message, sizeof(m.m.exit.ex_message), fmt, ap);
+	va_end(ap);
+	conn_reply(rq, &m);
+}
+
+/* --- dispatch of the peer's messages -------------------------------- */
+
+/* The peer sent more than its credit: that request ends. */
+static void
+conn_violation(struct conn *c, struct req *rq, const char *what)
+{
+	log_limited(c->c_label, "%s: request %u: %s", c->c_label, rq->rq_id,
+	    what);
+	conn_unlink(rq);
+	rq->rq_ops->on_lost(rq, what);
+}
+
+static void
+conn_data(struct conn *c, const struct proto_data *da)
+{
+	/* The requester sends stdin; the server sends stdout and stderr. */
+	struct req	*rq = req_find(da->da_stream == STREAM_STDIN ?
+			    &c->c_served : &c->c_issued, da->da_id);
+
+	if (rq == NULL || rq->rq_type != MSG_OPEN) {
+		log_debug("%s: DATA for unknown request %u", c->c_label,
+		    da->da_id);
+		return;
+	}
+	if (da->da_len > rq->rq_can_recv[da->da_stream]) {
+		conn_violation(c, rq, "peer sent data beyond its credit");
+		return;
+	}
+	rq->rq_can_recv[da->da_stream] -= da->da_len;
+	rq->rq_ops->on_data(rq, da->da_stream, da->da_bytes, da->da_len);
+}
+
+static void
+conn_credit(struct conn *c, const struct proto_credit *cr)
+{
+	struct req	*rq = req_find(cr->cr_stream == STREAM_STDIN ?
+			    &c->c_issued : &c->c_served, cr->cr_id);
+
+	if (rq == NULL || rq->rq_type != MSG_OPEN)
+		return;
+	if (rq->rq_can_send[cr->cr_stream] + (uint64_t)cr->cr_bytes >
+	    PROTO_MAX_CREDIT) {
+		conn_violation(c, rq, "peer granted too much credit");
+		return;
+	}
+	rq->rq_can_send[cr->cr_stream] += cr->cr_bytes;
+	rq->rq_ops->on_credit(rq, cr->cr_stream, cr->cr_bytes);
+}
+
+static void
+conn_msg(struct channel *ch, struct proto_msg *m)
+{
+	struct conn	*c = ch->ch_arg;
+	struct req	*rq;
+
+	if (m->m_type == MSG_HELLO || m->m_type == MSG_HELLO_ACK) {
+		conn_hello(c, &m->m.hello, m->m_type);
+		return;
+	}
+	if (c->c_state != CONN_READY || m->m_tag != c->c_nonce) {
+		log_debug("%s: %s of another session dropped", c->c_label,
+		    proto_type_name(m->m_type));
+		return;
+	}
+	switch (m->m_type) {
+	case MSG_OPEN:
+	case MSG_PING:
+	case MSG_LIST:
+	case MSG_GUESTS:
+		if (!(c->c_flags & CONN_SERVES)) {
+			log_limited(c->c_label, "%s: %s refused: requests do "
+			    "not flow this way", c->c_label,
+			    proto_type_name(m->m_type));
+			return;
+		}
+		c->c_ops->on_request(c, m);
+		break;
+	case MSG_DATA:
+		conn_data(c, &m->m.data);
+		break;
+	case MSG_CREDIT:
+		conn_credit(c, &m->m.credit);
+		break;
+	case MSG_CANCEL:
+		if ((rq = req_find(&c->c_served, m->m.ref.re_id)) != NULL)
+			rq->rq_ops->on_cancel(rq);
+		break;
+	default:	/* PONG, EXIT, LIST_REPLY, GUESTS_REPLY */
+		if ((rq = req_find(&c->c_issued, m->m.ref.re_id)) == NULL ||
+		    (m->m_type != MSG_EXIT && m->m_type != rq->rq_type + 1)) {
+			log_debug("%s: %s for unknown request", c->c_label,
+			    proto_type_name(m->m_type));
+			return;
+		}
+		conn_unlink(rq);
+		rq->rq_ops->on_reply(rq, m);
+		break;
+	}
+}
+
+static void
+conn_bad(struct channel *ch, const char *why)
+{
+	struct conn	*c = ch->ch_arg;
+
+	log_limited(c->c_label, "%s: skipped bad input: %s", c->c_label, why);
+}
+
+static void
+conn_eof(struct channel *ch, int error)
+{
+	struct conn	*c = ch->ch_arg;
+
+	conn_reset(c, error ? strerror(error) : "end of file");
+	c->c_ops->on_eof(c, error);
+}

@@ -1,0 +1,195 @@
+/*
+ * The control socket: a UNIX socket (mode 0660) on which a daemon takes
+ * requests from local CLIs.  Callers are checked by their credentials; each
+ * one becomes a conn that serves requests, and goes away with its socket.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+#define CONTROL_MAX_CLIENTS	256
+
+struct client {
+	LIST_ENTRY(client)	 cl_entry;
+	struct conn		 cl_conn;
+	struct control		*cl_control;
+};
+
+struct control {
+	int			 co_fd;
+	char			 co_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	ev_io			 co_accept;
+	struct ev_loop		*co_loop;
+	control_request_fn	*co_request;
+	void			*co_arg;
+	int			 co_clients;
+	LIST_HEAD(, client)	 co_list;
+};
+
+static int
+control_address(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+control_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	if (control_address(path, &sun) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int	 saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+client_request(struct conn *c, struct proto_msg *m)
+{
+	struct client	*cl = c->c_arg;
+
+	cl->cl_control->co_request(c, m, cl->cl_control->co_arg);
+}
+
+static void
+client_free(struct client *cl)
+{
+	conn_stop(&cl->cl_conn, "control client gone");
+	LIST_REMOVE(cl, cl_entry);
+	cl->cl_control->co_clients--;
+	free(cl);
+}
+
+/* Called from the channel's read or write callback, which returns at once. */
+static void
+client_eof(struct conn *c, int error)
+{
+	(void)error;
+	client_free(c->c_arg);
+}
+
+static const struct conn_ops client_ops = {
+	client_request, NULL, client_eof,
+};
+
+static void
+control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct control	*co = w->data;
+	struct client	*cl;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	char		 label[128];
+	int		 fd;
+
+	(void)revents;
+	fd = accept4(co->co_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_limited("accept", "control: accept: %s",
+			    strerror(errno));
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    (cred.uid != 0 && cred.uid != geteuid() &&
+	    cred.gid != getegid())) {
+		log_limited("control", "control: refused caller uid %d",
+		    (int)cred.uid);
+		close(fd);
+		return;
+	}
+	if (co->co_clients >= CONTROL_MAX_CLIENTS) {
+		log_limited("control", "control: %d callers already, refused "
+		    "pid %d", co->co_clients, (int)cred.pid);
+		close(fd);
+		return;
+	}
+	cl = xcalloc(1, sizeof(*cl));
+	cl->cl_control = co;
+	snprintf(label, sizeof(label), "caller pid %d uid %d", (int)cred.pid,
+	    (int)cred.uid);
+	conn_init(&cl->cl_conn, loop, CONN_SERVES, label, &client_ops, cl);
+	LIST_INSERT_HEAD(&co->co_list, cl, cl_entry);
+	co->co_clients++;
+	conn_start(&cl->cl_conn, fd);
+}
+
+struct control *
+control_listen(struct ev_loop *loop, const char *path,
+    control_request_fn *request, void *arg)
+{
+	struct control		*co = xcalloc(1, sizeof(*co));
+	struct sockaddr_un	 sun;
+	char			*dir = xstrdup(path);
+	int			 fd;
+
+	if (control_address(path, &sun) == -1)
+		fatal("control socket %s", path);
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", dir);
+	free(dir);
+	/* A socket nobody answers on is left over from a daemon that died. */
+	if ((fd = control_connect(path)) != -1)
+		fatalx("%s: another daemon is already listening there", path);
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		fatal("socket");
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s", path);
+	if (chmod(path, 0660) == -1)
+		fatal("chmod %s", path);
+	if (listen(fd, 64) == -1)
+		fatal("listen %s", path);
+	co->co_fd = fd;
+	co->co_loop = loop;
+	co->co_request = request;
+	co->co_arg = arg;
+	strlcpy(co->co_path, path, sizeof(co->co_path));
+	LIST_INIT(&co->co_list);
+	ev_io_init(&co->co_accept, control_accept_cb, fd, EV_READ);
+	co->co_accept.data = co;
+	ev_io_start(loop, &co->co_accept);
+	log_debug("control socket %s", path);
+	return co;
+}
+
+void
+control_close(struct control *co)
+{
+	struct client	*cl;
+
+	while ((cl = LIST_FIRST(&co->co_list)) != NULL)
+		client_free(cl);
+	ev_io_stop(co->co_loop, &co->co_accept);
+	close(co->co_fd);
+	unlink(co->co_path);
+	free(co);
+}

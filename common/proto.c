@@ -1,0 +1,481 @@
+/*
+ * Encoding and decoding of the wire protocol of proto.h.  This is the only
+ * file that includes <msgpack.h>.  Decoders check every field of a peer's
+ * message here, once: lengths, ranges, string contents; what they return
+ * can be used without further checks.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "proto.h"
+#include "util.h"
+
+/* Payload layouts: a msgpack array of exactly this many fields. */
+static const struct {
+	uint16_t	 type;
+	const char	*name;
+	uint32_t	 fields;
+} proto_types[] = {
+	{ MSG_HELLO,		"HELLO",	3 },	/* version nonce name */
+	{ MSG_HELLO_ACK,	"HELLO_ACK",	4 },	/* ... echo */
+	{ MSG_PING,		"PING",		2 },	/* id target */
+	{ MSG_PONG,		"PONG",		1 },	/* id */
+	{ MSG_OPEN,		"OPEN",		5 },	/* id target timeout flags argv */
+	{ MSG_DATA,		"DATA",		3 },	/* id stream bytes */
+	{ MSG_CREDIT,		"CREDIT",	3 },	/* id stream bytes */
+	{ MSG_CANCEL,		"CANCEL",	1 },	/* id */
+	{ MSG_EXIT,		"EXIT",		4 },	/* id kind code message */
+	{ MSG_LIST,		"LIST",		2 },	/* id target */
+	{ MSG_LIST_REPLY,	"LIST_REPLY",	2 },	/* id names */
+	{ MSG_GUESTS,		"GUESTS",	2 },	/* id target */
+	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	3 },	/* id names ready */
+};
+
+static int
+proto_type_index(uint16_t type)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(proto_types) / sizeof(proto_types[0]); i++)
+		if (proto_types[i].type == type)
+			return (int)i;
+	return -1;
+}
+
+const char *
+proto_type_name(uint16_t type)
+{
+	int	 i = proto_type_index(type);
+
+	return i < 0 ? "UNKNOWN" : proto_types[i].name;
+}
+
+uint32_t
+proto_crc32(uint32_t crc, const void *bytes, size_t len)
+{
+	static uint32_t	 table[256];
+	const uint8_t	*p = bytes;
+	uint32_t	 c;
+	size_t		 i;
+	int		 k;
+
+	if (table[1] == 0) {
+		for (i = 0; i < 256; i++) {
+			c = (uint32_t)i;
+			for (k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc;
+	for (i = 0; i < len; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* --- encoding ------------------------------------------------------- */
+
+static int
+pack_to_buf(void *data, const char *bytes, size_t len)
+{
+	buf_append(data, bytes, len);
+	return 0;
+}
+
+static void
+pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t	 len = strlen(s);
+
+	msgpack_pack_str(pk, len);
+	msgpack_pack_str_body(pk, s, len);
+}
+
+static void
+pack_strs(msgpack_packer *pk, char **v, size_t n)
+{
+	size_t	 i;
+
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < n; i++)
+		pack_str(pk, v[i]);
+}
+
+static void
+pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
+{
+	const struct proto_names	*na = &msg->m.names;
+	size_t				 i;
+
+	msgpack_pack_array(pk, proto_types[proto_type_index(msg->m_type)].fields);
+	switch (msg->m_type) {
+	case MSG_HELLO:
+	case MSG_HELLO_ACK:
+		msgpack_pack_uint32(pk, msg->m.hello.he_version);
+		msgpack_pack_uint32(pk, msg->m.hello.he_nonce);
+		pack_str(pk, msg->m.hello.he_name);
+		if (msg->m_type == MSG_HELLO_ACK)
+			msgpack_pack_uint32(pk, msg->m.hello.he_echo);
+		break;
+	case MSG_PING:
+	case MSG_LIST:
+	case MSG_GUESTS:
+		msgpack_pack_uint32(pk, msg->m.query.qu_id);
+		pack_str(pk, msg->m.query.qu_target);
+		break;
+	case MSG_PONG:
+	case MSG_CANCEL:
+		msgpack_pack_uint32(pk, msg->m.ref.re_id);
+		break;
+	case MSG_OPEN:
+		msgpack_pack_uint32(pk, msg->m.open.op_id);
+		pack_str(pk, msg->m.open.op_target);
+		msgpack_pack_uint32(pk, msg->m.open.op_timeout_ms);
+		msgpack_pack_uint32(pk, msg->m.open.op_flags);
+		pack_strs(pk, msg->m.open.op_argv, msg->m.open.op_argc);
+		break;
+	case MSG_DATA:
+		msgpack_pack_uint32(pk, msg->m.data.da_id);
+		msgpack_pack_uint32(pk, msg->m.data.da_stream);
+		msgpack_pack_bin(pk, msg->m.data.da_len);
+		msgpack_pack_bin_body(pk, msg->m.data.da_bytes,
+		    msg->m.data.da_len);
+		break;
+	case MSG_CREDIT:
+		msgpack_pack_uint32(pk, msg->m.credit.cr_id);
+		msgpack_pack_uint32(pk, msg->m.credit.cr_stream);
+		msgpack_pack_uint32(pk, msg->m.credit.cr_bytes);
+		break;
+	case MSG_EXIT:
+		msgpack_pack_uint32(pk, msg->m.exit.ex_id);
+		msgpack_pack_uint32(pk, msg->m.exit.ex_kind);
+		msgpack_pack_int32(pk, msg->m.exit.ex_code);
+		pack_str(pk, msg->m.exit.ex_message);
+		break;
+	case MSG_LIST_REPLY:
+	case MSG_GUESTS_REPLY:
+		msgpack_pack_uint32(pk, na->na_id);
+		pack_strs(pk, na->na_names, na->na_count);
+		if (msg->m_type == MSG_GUESTS_REPLY) {
+			msgpack_pack_array(pk, na->na_count);
+			for (i = 0; i < na->na_count; i++)
+				msgpack_pack_uint8(pk, na->na_ready[i]);
+		}
+		break;
+	}
+}
+
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	v = htonl(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t
+get_be32(const uint8_t *p)
+{
+	uint32_t	 v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+void
+proto_pack(struct buf *out, const struct proto_msg *msg)
+{
+	msgpack_packer	 pk;
+	size_t		 start = out->b_len, len;
+	uint8_t		*hdr;
+
+	memset(buf_reserve(out, PROTO_HDR_LEN), 0, PROTO_HDR_LEN);
+	buf_commit(out, PROTO_HDR_LEN);
+	msgpack_packer_init(&pk, out, pack_to_buf);
+	pack_payload(&pk, msg);
+
+	/* The buffer may have moved while packing; find the header again. */
+	hdr = out->b_data + start;
+	len = out->b_len - start - PROTO_HDR_LEN;
+	put_be32(hdr, PROTO_MAGIC);
+	hdr[4] = msg->m_type >> 8;
+	hdr[5] = msg->m_type & 0xff;
+	put_be32(hdr + 8, msg->m_tag);
+	put_be32(hdr + 12, (uint32_t)len);
+	put_be32(hdr + 16, proto_crc32(proto_crc32(0, hdr, 16),
+	    hdr + PROTO_HDR_LEN, len));
+}
+
+/* --- decoding ------------------------------------------------------- */
+
+static int
+get_u32(const msgpack_object *o, uint32_t *out)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    o->via.u64 > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)o->via.u64;
+	return 0;
+}
+
+static int
+get_i32(const msgpack_object *o, int32_t *out)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT32_MAX)
+		*out = (int32_t)o->via.u64;
+	else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+	    o->via.i64 >= INT32_MIN)
+		*out = (int32_t)o->via.i64;
+	else
+		return -1;
+	return 0;
+}
+
+/* Copies a string without NUL bytes of at most max bytes into dst. */
+static int
+get_str(const msgpack_object *o, char *dst, size_t max)
+{
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
+	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+		return -1;
+	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	dst[o->via.str.size] = '\0';
+	return 0;
+}
+
+/* Returns an allocated NULL-terminated vector of 1..max strings, or NULL. */
+static char **
+get_strs(const msgpack_object *o, size_t min, size_t max, size_t item_max,
+    size_t *count)
+{
+	const msgpack_object_array	*a = &o->via.array;
+	char				**v;
+	size_t				 i, n;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || a->size < min || a->size > max)
+		return NULL;
+	n = a->size;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		if (a->ptr[i].type != MSGPACK_OBJECT_STR ||
+		    a->ptr[i].via.str.size > item_max)
+			goto bad;
+		v[i] = xmalloc(a->ptr[i].via.str.size + 1);
+		if (get_str(&a->ptr[i], v[i], a->ptr[i].via.str.size) == -1) {
+			free(v[i]);
+			v[i] = NULL;
+			goto bad;
+		}
+	}
+	*count = n;
+	return v;
+bad:
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+	return NULL;
+}
+
+static int
+unpack_fields(const msgpack_object *f, struct proto_msg *msg,
+    const char **why)
+{
+	struct proto_names	*na = &msg->m.names;
+	const msgpack_object	*r;
+	uint32_t		 i;
+
+	switch (msg->m_type) {
+	case MSG_HELLO:
+	case MSG_HELLO_ACK:
+		if (get_u32(&f[0], &msg->m.hello.he_version) == -1 ||
+		    get_u32(&f[1], &msg->m.hello.he_nonce) == -1 ||
+		    msg->m.hello.he_nonce == 0 ||
+		    get_str(&f[2], msg->m.hello.he_name, PROTO_MAX_NAME) == -1 ||
+		    (msg->m_type == MSG_HELLO_ACK &&
+		    get_u32(&f[3], &msg->m.hello.he_echo) == -1))
+			goto bad;
+		return 0;
+	case MSG_PING:
+	case MSG_LIST:
+	case MSG_GUESTS:
+		if (get_u32(&f[0], &msg->m.query.qu_id) == -1 ||
+		    get_str(&f[1], msg->m.query.qu_target, PROTO_MAX_NAME) == -1)
+			goto bad;
+		return 0;
+	case MSG_PONG:
+	case MSG_CANCEL:
+		return get_u32(&f[0], &msg->m.ref.re_id) == -1 ? (*why =
+		    "bad id", -1) : 0;
+	case MSG_OPEN:
+		if (get_u32(&f[0], &msg->m.open.op_id) == -1 ||
+		    get_str(&f[1], msg->m.open.op_target, PROTO_MAX_NAME) == -1 ||
+		    get_u32(&f[2], &msg->m.open.op_timeout_ms) == -1 ||
+		    get_u32(&f[3], &msg->m.open.op_flags) == -1 ||
+		    (msg->m.open.op_flags & ~OPEN_STDIN) != 0)
+			goto bad;
+		msg->m.open.op_argv = get_strs(&f[4], 1, PROTO_MAX_ARGS,
+		    PROTO_MAX_PAYLOAD, &msg->m.open.op_argc);
+		if (msg->m.open.op_argv == NULL) {
+			*why = "bad argument vector";
+			return -1;
+		}
+		return 0;
+	case MSG_DATA:
+		if (get_u32(&f[0], &msg->m.data.da_id) == -1 ||
+		    get_u32(&f[1], &msg->m.data.da_stream) == -1 ||
+		    msg->m.data.da_stream >= STREAM_COUNT ||
+		    f[2].type != MSGPACK_OBJECT_BIN ||
+		    f[2].via.bin.size > PROTO_MAX_DATA)
+			goto bad;
+		msg->m.data.da_len = f[2].via.bin.size;
+		msg->m.data.da_bytes = (const uint8_t *)f[2].via.bin.ptr;
+		return 0;
+	case MSG_CREDIT:
+		if (get_u32(&f[0], &msg->m.credit.cr_id) == -1 ||
+		    get_u32(&f[1], &msg->m.credit.cr_stream) == -1 ||
+		    msg->m.credit.cr_stream >= STREAM_COUNT ||
+		    get_u32(&f[2], &msg->m.credit.cr_bytes) == -1 ||
+		    msg->m.credit.cr_bytes > PROTO_MAX_CREDIT)
+			goto bad;
+		return 0;
+	case MSG_EXIT:
+		if (get_u32(&f[0], &msg->m.exit.ex_id) == -1 ||
+		    get_u32(&f[1], &msg->m.exit.ex_kind) == -1 ||
+		    msg->m.exit.ex_kind >= EXIT_KIND_COUNT ||
+		    get_i32(&f[2], &msg->m.exit.ex_code) == -1 ||
+		    get_str(&f[3], msg->m.exit.ex_message,
+		    PROTO_MAX_MESSAGE) == -1)
+			goto bad;
+		return 0;
+	case MSG_LIST_REPLY:
+	case MSG_GUESTS_REPLY:
+		if (get_u32(&f[0], &na->na_id) == -1)
+			goto bad;
+		na->na_names = get_strs(&f[1], 0, PROTO_MAX_LIST,
+		    PROTO_MAX_NAME, &na->na_count);
+		if (na->na_names == NULL)
+			goto bad;
+		if (msg->m_type == MSG_LIST_REPLY)
+			return 0;
+		r = &f[2];
+		if (r->type != MSGPACK_OBJECT_ARRAY ||
+		    r->via.array.size != na->na_count)
+			goto bad;
+		na->na_ready = xcalloc(na->na_count, 1);
+		for (i = 0; i < na->na_count; i++) {
+			if (r->via.array.ptr[i].type !=
+			    MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    r->via.array.ptr[i].via.u64 > 1)
+				goto bad;
+			na->na_ready[i] = (uint8_t)r->via.array.ptr[i].via.u64;
+		}
+		return 0;
+	}
+bad:
+	*why = "bad field";
+	return -1;
+}
+
+int
+proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
+    struct proto_msg *msg, const char **why)
+{
+	msgpack_unpacked	 result;
+	size_t			 off = 0;
+	int			 i, rv = -1;
+
+	memset(&msg->m, 0, sizeof(msg->m));
+	msg->m_type = type;
+	if ((i = proto_type_index(type)) == -1) {
+		*why = "unknown message type";
+		return -1;
+	}
+	msgpack_unpacked_init(&result);
+	if (msgpack_unpack_next(&result, (const char *)payload, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || off != len) {
+		*why = "malformed msgpack";
+	} else if (result.data.type != MSGPACK_OBJECT_ARRAY ||
+	    result.data.via.array.size != proto_types[i].fields) {
+		*why = "wrong field count";
+	} else if ((rv = unpack_fields(result.data.via.array.ptr, msg,
+	    why)) == -1) {
+		proto_msg_free(msg);
+	}
+	msgpack_unpacked_destroy(&result);
+	return rv;
+}
+
+enum proto_parse
+proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
+    size_t *consumed, const char **why)
+{
+	uint32_t	 plen, crc;
+	const uint8_t	*magic;
+	uint8_t		 want[4];
+
+	put_be32(want, PROTO_MAGIC);
+	/* Skip to the first byte that can start a frame. */
+	magic = len >= 4 ? memmem(bytes, len, want, 4) : NULL;
+	if (magic != bytes) {
+		if (magic == NULL) {
+			/* Keep a tail that may be the start of a magic. */
+			*consumed = len > 3 ? len - 3 : 0;
+			if (*consumed == 0)
+				return PARSE_INCOMPLETE;
+		} else
+			*consumed = (size_t)(magic - bytes);
+		*why = "garbage before frame";
+		return PARSE_BAD;
+	}
+	if (len < PROTO_HDR_LEN)
+		return PARSE_INCOMPLETE;
+	plen = get_be32(bytes + 12);
+	if (plen > PROTO_MAX_PAYLOAD || bytes[6] != 0 || bytes[7] != 0) {
+		*consumed = 1;	/* resynchronise after this magic */
+		*why = plen > PROTO_MAX_PAYLOAD ? "oversized frame" :
+		    "bad frame header";
+		return PARSE_BAD;
+	}
+	if (len < PROTO_HDR_LEN + plen)
+		return PARSE_INCOMPLETE;
+	crc = proto_crc32(proto_crc32(0, bytes, 16), bytes + PROTO_HDR_LEN,
+	    plen);
+	if (crc != get_be32(bytes + 16)) {
+		*consumed = 1;
+		*why = "bad checksum";
+		return PARSE_BAD;
+	}
+	*consumed = PROTO_HDR_LEN + plen;
+	if (proto_unpack((uint16_t)(bytes[4] << 8 | bytes[5]),
+	    bytes + PROTO_HDR_LEN, plen, msg, why) == -1)
+		return PARSE_BAD;
+	msg->m_tag = get_be32(bytes + 8);
+	return PARSE_OK;
+}
+
+void
+proto_msg_free(struct proto_msg *msg)
+{
+	char	**v = NULL;
+	size_t	 i;
+
+	if (msg->m_type == MSG_OPEN)
+		v = msg->m.open.op_argv;
+	else if (msg->m_type == MSG_LIST_REPLY ||
+	    msg->m_type == MSG_GUESTS_REPLY) {
+		v = msg->m.names.na_names;
+		free(msg->m.names.na_ready);
+		msg->m.names.na_ready = NULL;
+	}
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+	if (msg->m_type == MSG_OPEN)
+		msg->m.open.op_argv = NULL;
+	else if (msg->m_type == MSG_LIST_REPLY ||
+	    msg->m_type == MSG_GUESTS_REPLY)
+		msg->m.names.na_names = NULL;
+}

@@ -1,0 +1,188 @@
+/*
+ * negotiator wire protocol: the one definition shared by both daemons and
+ * both CLIs.  Bump PROTO_VERSION whenever anything in this file changes.
+ *
+ * A frame is a fixed 20-byte header followed by a msgpack payload:
+ *
+ *	magic u32 | type u16 | reserved u16 | tag u32 | length u32 | crc32 u32
+ *
+ * all big-endian.  The CRC covers the first 16 header bytes and the payload,
+ * so a reader that lost sync can scan for the magic and tell a real frame
+ * from garbage.  The tag is the receiver's session nonce (0 in HELLO and
+ * HELLO_ACK): a frame whose tag is not the receiver's current nonce belongs
+ * to an earlier session and is dropped, so a stale reply never reaches a new
+ * caller.
+ *
+ * Requests (OPEN, PING, LIST, GUESTS) carry an id chosen by the requester;
+ * every later message about that request carries the same id.  Ids of the
+ * two directions are separate namespaces: the message type (and for DATA
+ * and CREDIT the stream) says whose id it is.
+ *
+ * Flow control: each stream of a request starts with PROTO_WINDOW bytes of
+ * credit for its sender; the receiver returns credit with CREDIT as it
+ * consumes data.  Sending beyond the credit is a protocol violation.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION		1
+#define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
+#define PROTO_HDR_LEN		20
+#define PROTO_MAX_PAYLOAD	(64 * 1024)
+#define PROTO_MAX_DATA		(32 * 1024)	/* bytes in one DATA frame */
+#define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
+#define PROTO_MAX_CREDIT	(16 * 1024 * 1024)
+#define PROTO_MAX_ARGS		256
+#define PROTO_MAX_NAME		64	/* command, guest and host names */
+#define PROTO_MAX_MESSAGE	256	/* EXIT message text */
+#define PROTO_MAX_LIST		1024	/* names in one LIST or GUESTS reply */
+
+/* Message types, numbered in blocks. */
+enum proto_type {
+	/* Session. */
+	MSG_HELLO = 1,
+	MSG_HELLO_ACK = 2,
+	/* Health. */
+	MSG_PING = 16,
+	MSG_PONG = 17,
+	/* Running a command. */
+	MSG_OPEN = 32,
+	MSG_DATA = 33,
+	MSG_CREDIT = 34,
+	MSG_CANCEL = 35,
+	MSG_EXIT = 36,
+	/* Listing. */
+	MSG_LIST = 48,
+	MSG_LIST_REPLY = 49,
+	MSG_GUESTS = 50,
+	MSG_GUESTS_REPLY = 51,
+};
+
+enum proto_stream {
+	STREAM_STDIN = 0,
+	STREAM_STDOUT = 1,
+	STREAM_STDERR = 2,
+	STREAM_COUNT = 3,
+};
+
+/* How a command ended; the CLI maps it to its exit status (status.c). */
+enum proto_exit_kind {
+	EXIT_EXITED = 0,	/* code = exit status */
+	EXIT_SIGNALED = 1,	/* code = signal number */
+	EXIT_TIMEOUT = 2,	/* killed after the timeout */
+	EXIT_NOTEXEC = 3,	/* command found but not executable */
+	EXIT_NOTFOUND = 4,	/* no such command, or invalid name */
+	EXIT_FAILED = 5,	/* negotiator's own failure */
+	EXIT_KIND_COUNT = 6,
+};
+
+/* MSG_HELLO, MSG_HELLO_ACK. */
+struct proto_hello {
+	uint32_t	 he_version;
+	uint32_t	 he_nonce;	/* sender's session nonce, never 0 */
+	uint32_t	 he_echo;	/* ACK: the nonce of the HELLO answered */
+	char		 he_name[PROTO_MAX_NAME + 1];	/* sender's host name */
+};
+
+/* MSG_PING, MSG_LIST, MSG_GUESTS: a request with no body but its target. */
+struct proto_query {
+	uint32_t	 qu_id;
+	char		 qu_target[PROTO_MAX_NAME + 1];	/* guest; "" = local */
+};
+
+/* MSG_PONG, MSG_CANCEL. */
+struct proto_ref {
+	uint32_t	 re_id;
+};
+
+#define OPEN_STDIN	0x1	/* the caller sends stdin; else /dev/null */
+
+/* MSG_OPEN. */
+struct proto_open {
+	uint32_t	 op_id;
+	char		 op_target[PROTO_MAX_NAME + 1];	/* guest; "" = peer */
+	uint32_t	 op_timeout_ms;	/* 0 = none */
+	uint32_t	 op_flags;
+	size_t		 op_argc;	/* >= 1; argv[0] is the command name */
+	char		**op_argv;	/* owned; NULL-terminated */
+};
+
+/* MSG_DATA.  An empty chunk is the end of that stream. */
+struct proto_data {
+	uint32_t	 da_id;
+	uint32_t	 da_stream;
+	size_t		 da_len;
+	const uint8_t	*da_bytes;	/* points into the frame; not owned */
+};
+
+/* MSG_CREDIT. */
+struct proto_credit {
+	uint32_t	 cr_id;
+	uint32_t	 cr_stream;
+	uint32_t	 cr_bytes;
+};
+
+/* MSG_EXIT. */
+struct proto_exit {
+	uint32_t	 ex_id;
+	uint32_t	 ex_kind;	/* enum proto_exit_kind */
+	int32_t		 ex_code;
+	char		 ex_message[PROTO_MAX_MESSAGE + 1];
+};
+
+/* MSG_LIST_REPLY, MSG_GUESTS_REPLY. */
+struct proto_names {
+	uint32_t	 na_id;
+	size_t		 na_count;
+	char		**na_names;	/* owned */
+	uint8_t		*na_ready;	/* GUESTS_REPLY: 1 if connected; owned */
+};
+
+struct proto_msg {
+	uint16_t	 m_type;
+	uint32_t	 m_tag;
+	union {
+		struct proto_hello	 hello;
+		struct proto_query	 query;
+		struct proto_ref	 ref;
+		struct proto_open	 open;
+		struct proto_data	 data;
+		struct proto_credit	 credit;
+		struct proto_exit	 exit;
+		struct proto_names	 names;
+	} m;
+};
+
+enum proto_parse {
+	PARSE_OK,		/* a frame was decoded */
+	PARSE_INCOMPLETE,	/* need more bytes; nothing consumed */
+	PARSE_BAD,		/* skip *consumed bytes and parse again */
+};
+
+struct buf;
+
+/*
+ * Decodes the first frame of (bytes, len).  On PARSE_OK, *msg holds the
+ * message (free it with proto_msg_free; DATA points into bytes, which must
+ * outlive it) and *consumed its length.  On PARSE_BAD, *consumed bytes are
+ * garbage or one invalid frame, *why says which, and the caller skips them.
+ * Pure: no I/O, no global state.
+ */
+enum proto_parse proto_parse(const uint8_t *bytes, size_t len,
+	    struct proto_msg *msg, size_t *consumed, const char **why);
+
+/* Decodes one payload of the given type; -1 (and *why) if malformed. */
+int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
+	    struct proto_msg *msg, const char **why);
+
+/* Appends msg as one whole frame to out.  Fields must be within limits. */
+void	 proto_pack(struct buf *out, const struct proto_msg *msg);
+
+void	 proto_msg_free(struct proto_msg *msg);
+const char *proto_type_name(uint16_t type);
+uint32_t proto_crc32(uint32_t crc, const void *bytes, size_t len);
+
+#endif /* PROTO_H */

@@ -1,0 +1,14 @@
+#ifndef WORDS_H
+#define WORDS_H
+
+#include <stddef.h>
+
+/*
+ * words.c: splits s like a POSIX shell (quotes, backslashes, no
+ * expansion) into a NULL-terminated vector of *count >= 1 words.  Returns
+ * NULL with *error set on unbalanced quotes or when there is no word.
+ */
+char	**words_split(const char *s, size_t *count, const char **error);
+void	 words_free(char **, size_t);
+
+#endif /* WORDS_H */

@@ -1,0 +1,37 @@
+/* negotiator-guest: the guest daemon and CLI. */
+#ifndef GUEST_H
+#define GUEST_H
+
+#include <limits.h>
+
+#include "agent.h"
+
+#define DEFAULT_GUEST_CONTROL	"/run/negotiator/guest.sock"
+#define PORT_H2G		"negotiator-host-to-guest.0"
+#define PORT_G2H		"negotiator-guest-to-host.0"
+
+struct guest_config {
+	const char		*gc_port_dir;	/* -c: ports by name, or NULL */
+	const char		*gc_sysfs_root;
+	const char		*gc_dev_dir;
+	const char		*gc_control;
+	struct runner_config	 gc_runner;
+};
+
+/* port.c */
+/* The device (or test socket) path of the port of that name; -1 if none. */
+int	 port_find(const struct guest_config *, const char *name,
+	    char *path, size_t len);
+/* Opens a port non-blocking; -1 with errno (EBUSY: someone holds it). */
+int	 port_open(const char *path);
+/* 1 if the port is a character device (else a test socket). */
+int	 port_is_device(int fd);
+/* For a device: 1 if a host client is connected to the other end. */
+int	 port_host_connected(int fd);
+/* For a device: raise SIGIO when the host connects or data arrives. */
+void	 port_notify(int fd, int on);
+
+/* guestd.c */
+int	 guestd_main(const struct guest_config *);
+
+#endif /* GUEST_H */

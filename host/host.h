@@ -1,0 +1,38 @@
+/* negotiator-host: the host daemon and CLI. */
+#ifndef HOST_H
+#define HOST_H
+
+#include <limits.h>
+
+#include "agent.h"
+
+#define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
+#define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"
+#define PORT_H2G		"negotiator-host-to-guest.0"
+#define PORT_G2H		"negotiator-guest-to-host.0"
+#define SCAN_INTERVAL		1.0	/* seconds between channel-dir scans */
+
+struct host_config {
+	const char		*hc_channel_dir;
+	const char		*hc_control;
+	struct runner_config	 hc_runner;	/* rc_guest unset */
+};
+
+/* discover.c: a guest with both channel sockets present. */
+struct found_guest {
+	char	 fg_name[PROTO_MAX_NAME + 1];
+	char	 fg_h2g[PATH_MAX];
+	char	 fg_g2h[PATH_MAX];
+};
+/* All guests in dir, sorted by name; free(*out) after. */
+size_t	 discover_scan(const char *dir, struct found_guest **out);
+/* 0 and *out if guest name is in dir, else -1. */
+int	 discover_find(const char *dir, const char *name,
+	    struct found_guest *out);
+/* Connects to a guest's channel socket; -1 with errno. */
+int	 discover_connect(const char *path);
+
+/* hostd.c */
+int	 hostd_main(const struct host_config *);
+
+#endif /* HOST_H */

@@ -1,0 +1,308 @@
+/*
+ * negotiator-host: run commands inside guests, list guests and their
+ * commands, or (-d) be the host daemon.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+#include "status.h"
+
+#ifndef BUILTIN_DIR
+#define BUILTIN_DIR	"/usr/local/lib/negotiator/builtin"
+#endif
+#ifndef VERSION
+#define VERSION		"0.0"
+#endif
+
+struct options {
+	struct host_config	 hc;
+	const char		*verb;
+	const char		*argument;	/* -e command line, or GUEST */
+	const char		*guest;
+	uint32_t		 timeout_ms;
+	int			 verbosity;
+	int			 use_syslog;
+	int			 ping_count;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: negotiator-host -e 'CMD ARGS' [-t SECONDS] GUEST\n"
+"       negotiator-host -g | -c GUEST | --ping GUEST | -d\n"
+"\n"
+"  -g, --list-guests          list the guests found, one per line\n"
+"  -c, --list-commands GUEST  list the commands GUEST offers\n"
+"  -e, --execute 'CMD ARGS'   run CMD inside GUEST (words split like sh)\n"
+"  -t, --timeout SECONDS      kill the remote command after this long\n"
+"                             (default 10; 0 = no timeout)\n"
+"      --ping GUEST           time a round trip to GUEST's daemon\n"
+"      --count N              with --ping: N round trips\n"
+"  -d, --daemon               run the host daemon (in the foreground)\n"
+"  -v, --verbose              more output (-g: connection state)\n"
+"  -q, --quiet                only warnings\n"
+"      --commands-dir DIR     user commands (%s)\n"
+"      --builtin-dir DIR      built-in commands (%s)\n"
+"      --channel-dir DIR      guest channel sockets (%s)\n"
+"      --control PATH         daemon control socket (%s)\n"
+"      --syslog               daemon logs to syslog instead of stderr\n"
+"      --version              print the version\n"
+"  -h, --help                 this help\n"
+"\n"
+"Exit status of -e: the command's own; 128+N if killed by signal N;\n"
+"124 timeout; 126 not executable; 127 no such command; 125 negotiator "
+"failed.\n", "/usr/lib/negotiator/commands", BUILTIN_DIR,
+	    DEFAULT_CHANNEL_DIR, DEFAULT_HOST_CONTROL);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "negotiator-host: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see negotiator-host -h)\n");
+	exit(STATUS_FAILURE);
+}
+
+/* The daemon's control socket, or the guest's channel when none runs. */
+static int
+connect_to(const struct options *o, const char *guest)
+{
+	struct found_guest	 fg;
+	int			 fd;
+
+	if ((fd = control_connect(o->hc.hc_control)) != -1)
+		return fd;
+	if (errno != ENOENT && errno != ECONNREFUSED)
+		err(STATUS_FAILURE, "cannot reach the daemon at %s",
+		    o->hc.hc_control);
+	if (guest == NULL)
+		return -1;
+	if (discover_find(o->hc.hc_channel_dir, guest, &fg) == -1)
+		errx(STATUS_FAILURE, "no such guest: %s (no daemon at %s, "
+		    "and no channel in %s)", guest, o->hc.hc_control,
+		    o->hc.hc_channel_dir);
+	if ((fd = discover_connect(fg.fg_h2g)) == -1)
+		err(STATUS_FAILURE, "cannot connect to %s", fg.fg_h2g);
+	return fd;
+}
+
+static int
+call(const struct options *o, uint16_t type, const char *guest)
+{
+	struct cli_options	 co;
+	struct proto_msg	 m;
+	const char		*error;
+	char			 peer[PROTO_MAX_NAME + 16];
+	int			 fd, rv;
+
+	if (cli_make_request(&m, type, guest == NULL ? "" : guest,
+	    o->argument, o->timeout_ms, &error) == -1)
+		usage_error("%s", error);
+	if ((fd = connect_to(o, guest)) == -1)
+		return -1;
+	snprintf(peer, sizeof(peer), "guest %s", guest ? guest : "");
+	memset(&co, 0, sizeof(co));
+	co.co_progname = "negotiator-host";
+	co.co_peer = guest ? peer : "the host daemon";
+	co.co_verbose = o->verbosity > LOG_LEVEL_INFO;
+	co.co_ping_count = o->ping_count;
+	rv = cli_call(fd, &m, &co);
+	proto_msg_free(&m);
+	return rv;
+}
+
+static int
+verb_execute(struct options *o)
+{
+	return call(o, MSG_OPEN, o->guest);
+}
+
+static int
+verb_list_commands(struct options *o)
+{
+	return call(o, MSG_LIST, o->argument);
+}
+
+static int
+verb_ping(struct options *o)
+{
+	return call(o, MSG_PING, o->argument);
+}
+
+static int
+verb_list_guests(struct options *o)
+{
+	struct found_guest	*found;
+	size_t			 n, i;
+	int			 rv;
+
+	if ((rv = call(o, MSG_GUESTS, NULL)) != -1)
+		return rv;
+	/* No daemon: what the channel directory shows. */
+	n = discover_scan(o->hc.hc_channel_dir, &found);
+	for (i = 0; i < n; i++)
+		printf("%s\n", found[i].fg_name);
+	free(found);
+	return 0;
+}
+
+static int
+verb_daemon(struct options *o)
+{
+	log_init("negotiator-host", o->verbosity, o->use_syslog);
+	return hostd_main(&o->hc);
+}
+
+static const struct {
+	const char	*name;
+	int		 needs_guest;	/* a GUEST operand follows */
+	int		(*run)(struct options *);
+} verbs[] = {
+	{ "execute",		1,	verb_execute },
+	{ "list-commands",	0,	verb_list_commands },
+	{ "list-guests",	0,	verb_list_guests },
+	{ "ping",		0,	verb_ping },
+	{ "daemon",		0,	verb_daemon },
+};
+
+enum { OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CHANNEL, OPT_CONTROL, OPT_SYSLOG,
+    OPT_VERSION, OPT_PING, OPT_COUNT };
+
+static const struct option long_options[] = {
+	{ "list-guests",	no_argument,		NULL, 'g' },
+	{ "list-commands",	required_argument,	NULL, 'c' },
+	{ "execute",		required_argument,	NULL, 'e' },
+	{ "timeout",		required_argument,	NULL, 't' },
+	{ "daemon",		no_argument,		NULL, 'd' },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "quiet",		no_argument,		NULL, 'q' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "ping",		required_argument,	NULL, OPT_PING },
+	{ "count",		required_argument,	NULL, OPT_COUNT },
+	{ "commands-dir",	required_argument,	NULL, OPT_COMMANDS },
+	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN },
+	{ "channel-dir",	required_argument,	NULL, OPT_CHANNEL },
+	{ "control",		required_argument,	NULL, OPT_CONTROL },
+	{ "syslog",		no_argument,		NULL, OPT_SYSLOG },
+	{ "version",		no_argument,		NULL, OPT_VERSION },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+set_verb(struct options *o, const char *verb, const char *argument)
+{
+	if (o->verb != NULL && strcmp(o->verb, verb) != 0)
+		usage_error("%s: choose one of -e, -c, -g, --ping, -d", verb);
+	o->verb = verb;
+	o->argument = argument;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options	 o;
+	const char	*errstr;
+	size_t		 i;
+	int		 ch;
+
+	memset(&o, 0, sizeof(o));
+	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
+	o.hc.hc_control = DEFAULT_HOST_CONTROL;
+	o.hc.hc_runner.rc_user_dir = "/usr/lib/negotiator/commands";
+	o.hc.hc_runner.rc_builtin_dir = BUILTIN_DIR;
+	o.timeout_ms = 10000;
+	o.verbosity = LOG_LEVEL_INFO;
+	o.ping_count = 1;
+	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
+
+	while ((ch = getopt_long(argc, argv, "gc:e:t:dvqh", long_options,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'g':
+			set_verb(&o, "list-guests", NULL);
+			break;
+		case 'c':
+			set_verb(&o, "list-commands", optarg);
+			break;
+		case 'e':
+			set_verb(&o, "execute", optarg);
+			break;
+		case OPT_PING:
+			set_verb(&o, "ping", optarg);
+			break;
+		case 'd':
+			set_verb(&o, "daemon", NULL);
+			break;
+		case 't':
+			if (cli_parse_timeout(optarg, &o.timeout_ms) == -1)
+				usage_error("invalid timeout: %s", optarg);
+			break;
+		case OPT_COUNT:
+			o.ping_count = (int)strtonum(optarg, 1, 100000, &errstr);
+			if (errstr != NULL)
+				usage_error("invalid count: %s", optarg);
+			break;
+		case 'v':
+			o.verbosity = LOG_LEVEL_DEBUG;
+			break;
+		case 'q':
+			o.verbosity = LOG_LEVEL_QUIET;
+			break;
+		case OPT_COMMANDS:
+			o.hc.hc_runner.rc_user_dir = optarg;
+			break;
+		case OPT_BUILTIN:
+			o.hc.hc_runner.rc_builtin_dir = optarg;
+			break;
+		case OPT_CHANNEL:
+			o.hc.hc_channel_dir = optarg;
+			break;
+		case OPT_CONTROL:
+			o.hc.hc_control = optarg;
+			break;
+		case OPT_SYSLOG:
+			o.use_syslog = 1;
+			break;
+		case OPT_VERSION:
+			printf("negotiator-host %s (protocol %d)\n", VERSION,
+			    PROTO_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return STATUS_FAILURE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (o.verb == NULL)
+		usage_error("%s", "nothing to do: give -e, -c, -g, --ping or -d");
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].name, o.verb) != 0)
+			continue;
+		if (verbs[i].needs_guest) {
+			if (argc != 1)
+				usage_error("%s", "-e needs exactly one GUEST");
+			o.guest = argv[0];
+		} else if (argc != 0)
+			usage_error("unexpected argument: %s", argv[0]);
+		return verbs[i].run(&o);
+	}
+	return STATUS_FAILURE;
+}
