@@ -42,6 +42,18 @@ runner_valid_name(const char *name)
 	return 1;
 }
 
+const char *
+runner_dir(const char *dir)
+{
+	char	*abs;
+
+	if (dir[0] == '/')
+		return dir;
+	if ((abs = realpath(dir, NULL)) == NULL)
+		fatal("%s", dir);
+	return abs;
+}
+
 int
 runner_lookup(const struct runner_config *rc, const char *name, char *path,
     size_t pathlen, char *why, size_t whylen)
@@ -559,6 +571,10 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_exec(path, op->op_argv, theirs, rc->rc_guest);
 	setpgid(j->j_pid, j->j_pid);
 	close_all(theirs);
+	for (s = 0; s < STREAM_COUNT; s++)
+		if (j->j_fd[s] != -1)
+			ev_io_set(&j->j_io[s], j->j_fd[s],
+			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
 	j->j_reaped = 0;
 	jobs_running++;
 	ev_child_set(&j->j_child, j->j_pid, 0);

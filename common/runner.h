@@ -15,6 +15,8 @@ struct runner_config {
 	const char	*rc_guest;	/* NEGOTIATOR_GUEST, or NULL */
 };
 
+/* dir made absolute, since commands run in /; exits if it can't be. */
+const char *runner_dir(const char *dir);
 /* 1 if name is a valid command name: [A-Za-z0-9._-]{1,64}, no leading '.' */
 int	 runner_valid_name(const char *name);
 /*

@@ -243,10 +243,10 @@ main(int argc, char *argv[])
 			o.verbosity = LOG_LEVEL_QUIET;
 			break;
 		case OPT_COMMANDS:
-			o.gc.gc_runner.rc_user_dir = optarg;
+			o.gc.gc_runner.rc_user_dir = runner_dir(optarg);
 			break;
 		case OPT_BUILTIN:
-			o.gc.gc_runner.rc_builtin_dir = optarg;
+			o.gc.gc_runner.rc_builtin_dir = runner_dir(optarg);
 			break;
 		case OPT_SYSFS:
 			o.gc.gc_sysfs_root = optarg;

@@ -263,10 +263,10 @@ main(int argc, char *argv[])
 			o.verbosity = LOG_LEVEL_QUIET;
 			break;
 		case OPT_COMMANDS:
-			o.hc.hc_runner.rc_user_dir = optarg;
+			o.hc.hc_runner.rc_user_dir = runner_dir(optarg);
 			break;
 		case OPT_BUILTIN:
-			o.hc.hc_runner.rc_builtin_dir = optarg;
+			o.hc.hc_runner.rc_builtin_dir = runner_dir(optarg);
 			break;
 		case OPT_CHANNEL:
 			o.hc.hc_channel_dir = optarg;

@@ -15,7 +15,8 @@
 #                                  (modules built into the kernel are omitted)
 #     /usr/bin/negotiator-guest    $NEGOTIATOR_GUEST_BIN (default
 #                                  $REPO/negotiator-guest)
-#     /usr/lib/negotiator/builtin/  $REPO/commands/*
+#     /usr/lib/negotiator/builtin/  $REPO/commands/* (and a symlink to it
+#                                  at /usr/local/lib/negotiator/builtin)
 #     /usr/lib/negotiator/commands/ $REPO/tests/commands.d/* (if present)
 #     /etc/os-release (the host's), /etc/passwd, /etc/group (root only)
 #     the contents of each EXTRA_FILES_DIR, copied over the root last
@@ -100,6 +101,9 @@ touch "$ROOT/lib/modules/load-order"
 # The negotiator pieces.
 install -m 755 "$HERE/init.sh" "$ROOT/init"
 install -m 755 "$GUEST_BIN" "$ROOT/usr/bin/negotiator-guest"
+# negotiator's compiled-in default (PREFIX=/usr/local) is looked up too.
+mkdir -p "$ROOT/usr/local/lib/negotiator"
+ln -s /usr/lib/negotiator/builtin "$ROOT/usr/local/lib/negotiator/builtin"
 shopt -s nullglob dotglob
 for f in "$REPO"/commands/*; do cp -a "$f" "$ROOT/usr/lib/negotiator/builtin/"; done
 for f in "$REPO"/tests/commands.d/*; do cp -a "$f" "$ROOT/usr/lib/negotiator/commands/"; done
