@@ -128,22 +128,23 @@ done < <(find "$ROOT" -type f -perm /111 -print0)
 
 mkdir -p "$OUT"
 (cd "$ROOT" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc -R 0:0 --quiet) | gzip -6 >"$OUT/initrd.img.tmp"
-mv -f "$OUT/initrd.img.tmp" "$OUT/initrd.img"
+	cpio --null -o -H newc -R 0:0 --quiet) | gzip -6 >"$OUT/.initrd.img.$$"
+mv -f "$OUT/.initrd.img.$$" "$OUT/initrd.img"
 
 # The kernel, plus (if the kernel supports a PVH entry) its uncompressed ELF
 # image: booting that skips the BIOS path and the self-decompression, about
 # 3 s faster under TCG.  vm.sh prefers it.  Redone only if the kernel changed.
 if ! cmp -s "$KERNEL" "$OUT/vmlinuz"; then
 	rm -f "$OUT/vmlinux"
-	cp "$KERNEL" "$OUT/vmlinuz.tmp" && mv -f "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
+	cp "$KERNEL" "$OUT/.vmlinuz.$$" && mv -f "$OUT/.vmlinuz.$$" "$OUT/vmlinuz"
 fi
 if [ ! -e "$OUT/vmlinux" ] && grep -qx 'CONFIG_PVH=y' "/boot/config-$KVER" 2>/dev/null; then
+	need xz xz-utils	# Debian kernels are xz-compressed
 	for fmt in '\xfd7zXZ\x00:xz -dc --single-stream' '\x28\xb5\x2f\xfd:zstd -qdc' '\x1f\x8b\x08:gzip -dc'; do
 		off=$(LC_ALL=C grep -m 1 -aboP "${fmt%%:*}" "$KERNEL" | cut -d: -f1) || continue
-		tail -c +$((off + 1)) "$KERNEL" | ${fmt#*:} >"$OUT/vmlinux.tmp" 2>/dev/null || true
-		[ "$(head -c 4 "$OUT/vmlinux.tmp")" = $'\x7fELF' ] && mv -f "$OUT/vmlinux.tmp" "$OUT/vmlinux" && break
+		tail -c +$((off + 1)) "$KERNEL" | ${fmt#*:} >"$OUT/.vmlinux.$$" 2>/dev/null || true
+		[ "$(head -c 4 "$OUT/.vmlinux.$$")" = $'\x7fELF' ] && mv -f "$OUT/.vmlinux.$$" "$OUT/vmlinux" && break
 	done
-	rm -f "$OUT/vmlinux.tmp"
+	rm -f "$OUT/.vmlinux.$$"
 fi
 echo "mkimage: $OUT/initrd.img ($(du -k "$OUT/initrd.img" | cut -f1) KiB), kernel $KVER" >&2

@@ -17,7 +17,9 @@
 #       printing the console's tail, on timeout or if QEMU has exited.
 #   vm.sh stop STATE_DIR
 #       Quits QEMU (monitor "quit", SIGKILL after 5 s) and returns once the
-#       process is gone.  Leaves the logs (and any socket files) in place.
+#       process is gone (or only a zombie awaiting its reaper, PID 1).
+#       Deletes only qemu.pid.  A clean quit makes QEMU unlink its own
+#       sockets; after SIGKILL they stay (start replaces them).
 #   vm.sh console STATE_DIR
 #       Prints console.log.
 set -euo pipefail
@@ -99,15 +101,15 @@ cmd_wait_console() {
 
 cmd_stop() {
 	[ $# = 1 ] || usage
-	local state=$1 i
+	local state=$1
 	running "$state" || { rm -f "$state/qemu.pid"; return 0; }
 	local pid; pid=$(cat "$state/qemu.pid")
 	need socat socat
 	echo quit | timeout 2 socat - "UNIX-CONNECT:$state/monitor.sock" >/dev/null 2>&1 || true
-	for i in $(seq 50); do running "$state" || break; sleep 0.1; done
+	for _ in $(seq 50); do running "$state" || break; sleep 0.1; done
 	if running "$state"; then
 		kill -9 "$pid" 2>/dev/null || true
-		for i in $(seq 50); do running "$state" || break; sleep 0.1; done
+		for _ in $(seq 50); do running "$state" || break; sleep 0.1; done
 		! running "$state" || die "qemu $pid does not die"
 	fi
 	rm -f "$state/qemu.pid"

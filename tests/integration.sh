@@ -1,0 +1,101 @@
+#!/bin/bash
+# Integration tests: the real daemons joined by emulated channels
+# (tests/vserial: UNIX sockets standing in for QEMU's chardev on the host
+# and for /dev/vportNpM in the guest), on private sockets in a temp dir.
+# Runs the shared scenarios, then what only the emulation makes easy:
+# daemon restarts, garbage on the line, calls with no daemon running.
+set -u
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+. "$REPO/tests/lib.sh"
+. "$REPO/tests/scenarios.sh"
+
+TMP=$(mktemp -d /tmp/negotiator-it.XXXXXX)
+GUEST=vm1
+HOSTBIN=$REPO/negotiator-host
+GUESTBIN=$REPO/negotiator-guest
+COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
+H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
+VS_PID= HOSTD_PID= GUESTD_PID=
+mkdir -p "$TMP/chan" "$TMP/gport"
+
+guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
+
+start_vserial() {
+	"$REPO/tests/vserial" "$TMP/chan" "$TMP/gport" "$GUEST" \
+	    --pidfile "$TMP/vs.pid" &
+	VS_PID=$!
+	wait_until 5 test -s "$TMP/vs.pid"
+}
+start_hostd() {
+	NEGOTIATOR_TEST_LEAK=1 "$HOSTBIN" -d -v --control "$TMP/host.sock" \
+	    --channel-dir "$TMP/chan" $COMMON 2>>"$TMP/hostd.log" &
+	HOSTD_PID=$!
+	wait_until 5 test -S "$TMP/host.sock"
+}
+start_guestd() {
+	NEGOTIATOR_TEST_LEAK=1 "$GUESTBIN" -d -v --control "$TMP/guest.sock" \
+	    -c "$TMP/gport" $COMMON 2>>"$TMP/guestd.log" &
+	GUESTD_PID=$!
+	wait_until 5 test -S "$TMP/guest.sock"
+}
+stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
+# The daemons are up when a call goes through.
+serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
+cleanup() {
+	stop "$HOSTD_PID"; stop "$GUESTD_PID"; stop "$VS_PID"
+	if [ "$FAILED" -gt 0 ]; then
+		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
+		echo "--- guest daemon log (tail)"; tail -n 30 "$TMP/guestd.log"
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+start_vserial
+start_hostd
+start_guestd
+check "daemons up and serving" wait_until 10 serving
+
+run_all_scenarios
+scenario_bulk 10000000
+
+# Garbage between calls: both daemons skip it and resynchronise.
+kill -USR1 "$VS_PID"; sleep 0.2; kill -USR1 "$VS_PID"; sleep 0.2
+check "after garbage on the line, host->guest works" \
+    test "$($H -e 'echo-args after garbage' "$GUEST")" = "[after][garbage]"
+check "after garbage on the line, guest->host works" \
+    test "$(guest_cli -e env-guest)" = "$GUEST"
+
+# The host daemon restarted: calls work again, by themselves.
+stop "$HOSTD_PID"
+check "host daemon stopped: control socket removed" test ! -e "$TMP/host.sock"
+start_hostd
+check "host daemon restarted: calls work again" wait_until 5 serving
+
+# The guest daemon killed hard and restarted.
+kill -9 "$GUESTD_PID"; wait "$GUESTD_PID" 2>/dev/null
+start_guestd
+check "guest daemon restarted after SIGKILL: calls work again" \
+    wait_until 5 serving
+
+# No daemon at all: the CLIs open the channel themselves.
+stop "$HOSTD_PID"; HOSTD_PID=
+check "host CLI without a daemon opens the channel itself" \
+    wait_until 5 sh -c "test \"\$($H -e 'echo-args direct' $GUEST)\" = '[direct]'"
+stop "$GUESTD_PID"; GUESTD_PID=
+start_hostd
+check "guest CLI without a daemon opens the port itself" \
+    wait_until 5 sh -c "test \"\$($GUESTBIN --control $TMP/guest.sock -c $TMP/gport -e env-guest)\" = $GUEST"
+start_guestd
+check "both daemons back" wait_until 5 serving
+
+# Leaks: the daemons hold no more fds than when idle.
+fds_host=$(ls /proc/$HOSTD_PID/fd | wc -l)
+for i in 1 2 3 4 5; do $H -e both "$GUEST" >/dev/null 2>&1; done
+$H -t 1 -e 'sleeper 30' "$GUEST" >/dev/null
+check "no fd leaked by the host daemon over calls" \
+    test "$(ls /proc/$HOSTD_PID/fd | wc -l)" -eq "$fds_host"
+check "commands get only fds 0-2" \
+    test "$($H -e fds "$GUEST" | sort -n | tr '\n' ' ')" = "0 1 2 "
+
+finish
