@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs, on Debian 12 as root, every package that building, testing and
+# the demo need and that is not installed yet.  Idempotent and quiet when
+# nothing is missing; fails loudly when a package cannot be had.
+set -eu
+
+PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev
+libcriterion-dev socat supervisor busybox-static qemu-system-x86
+linux-image-amd64 cpio kmod xz-utils mandoc systemd procps"
+
+missing=
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null
