@@ -188,7 +188,7 @@ void
 proto_pack(struct buf *out, const struct proto_msg *msg)
 {
 	msgpack_packer	 pk;
-	size_t		 start = out->b_len, len;
+	size_t		 start = buf_pending(out), len;
 	uint8_t		*hdr;
 
 	memset(buf_reserve(out, PROTO_HDR_LEN), 0, PROTO_HDR_LEN);
@@ -196,9 +196,12 @@ proto_pack(struct buf *out, const struct proto_msg *msg)
 	msgpack_packer_init(&pk, out, pack_to_buf);
 	pack_payload(&pk, msg);
 
-	/* The buffer may have moved while packing; find the header again. */
-	hdr = out->b_data + start;
-	len = out->b_len - start - PROTO_HDR_LEN;
+	/*
+	 * Growing the buffer may have moved or compacted it while packing:
+	 * the header is found again relative to the pending bytes.
+	 */
+	hdr = buf_head(out) + start;
+	len = buf_pending(out) - start - PROTO_HDR_LEN;
 	put_be32(hdr, PROTO_MAGIC);
 	hdr[4] = msg->m_type >> 8;
 	hdr[5] = msg->m_type & 0xff;

@@ -1,0 +1,109 @@
+#!/bin/bash
+# The VM suite: negotiator-guest on a real Linux kernel's virtio-serial
+# ports, in a throw-away guest booted under QEMU (TCG here), and the host
+# daemon on this machine pointed at QEMU's channel sockets.  Runs the shared
+# scenarios on the real ports, then what only a real kernel shows: the guest
+# daemon idle while the host is away, daemon kills, a reboot, 16 MB each way,
+# garbage on the line.  Fails loudly if no kernel, QEMU or image can be had.
+set -u
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/tests/lib.sh"
+. "$REPO/tests/scenarios.sh"
+
+TMP=$(mktemp -d /tmp/negotiator-vm.XXXXXX)
+GUEST=testvm
+HOSTBIN=$REPO/negotiator-host
+H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
+VM=$REPO/tests/vm/vm.sh
+HOSTD_PID=
+mkdir -p "$TMP/chan"
+export VM_IMAGE=$TMP/image
+
+# Runs negotiator-guest ARGS inside the guest, through the call-host command.
+guest_cli() {
+	local a q=
+	for a in "$@"; do q="$q '${a//\'/\'\\\'\'}'"; done
+	$H -t 0 -e "call-host$q" "$GUEST"
+}
+start_hostd() {
+	"$HOSTBIN" -d -v --control "$TMP/host.sock" --channel-dir "$TMP/chan" \
+	    --commands-dir "$REPO/tests/commands.d" \
+	    --builtin-dir "$REPO/commands" 2>>"$TMP/hostd.log" &
+	HOSTD_PID=$!
+	wait_until 5 test -S "$TMP/host.sock"
+}
+stop_hostd() { kill "$HOSTD_PID" 2>/dev/null; wait "$HOSTD_PID" 2>/dev/null; }
+serving() { $H -e 'exit-with 0' "$GUEST"; }
+cleanup() {
+	stop_hostd
+	"$VM" stop "$TMP" >/dev/null 2>&1
+	if [ "$FAILED" -gt 0 ]; then
+		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
+		echo "--- guest console (tail)"; tail -n 30 "$TMP/console.log"
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+started=$(date +%s)
+"$REPO/tests/vm/mkimage.sh" "$VM_IMAGE" >/dev/null || { fail "build image"; finish; exit 1; }
+"$VM" start "$TMP" "$GUEST" "$TMP/chan" || { fail "boot VM"; finish; exit 1; }
+start_hostd
+check "guest booted and serving" wait_until 120 serving
+echo "# boot to first call: $(( $(date +%s) - started )) s"
+
+run_all_scenarios
+scenario_bulk 16000000
+
+# The host daemon away for 10 s: the guest daemon idles (< 1% CPU) and
+# serves again within 2 s of the restart; a call cut off by the stop gets
+# no stale reply, and its command is killed.
+read -r ticks0 gpid0 < <($H -e daemon-cpu "$GUEST")
+$H -t 0 -e 'sleeper 300' "$GUEST" >"$TMP/cut" 2>/dev/null &
+cli=$!
+wait_until 20 first_line "$TMP/cut"
+cut_pid=$(first_line "$TMP/cut")
+t0=$(date +%s.%N)
+stop_hostd
+wait "$cli"; cut_status=$?
+check "call cut off by the host daemon's stop fails with 125" \
+    test "$cut_status" -eq 125
+sleep 10
+start_hostd
+t1=$(date +%s.%N)
+check "guest serves again within 2 s of the host daemon's restart" \
+    wait_until 2 serving
+echo "# back after $(echo "$(date +%s.%N) - $t1" | bc) s"
+read -r ticks1 gpid1 < <($H -e daemon-cpu "$GUEST")
+elapsed=$(echo "$(date +%s.%N) - $t0" | bc)
+cpu=$(echo "scale=3; ($ticks1 - $ticks0) / 100 * 100 / $elapsed" | bc)
+echo "# guest daemon (pid $gpid1) CPU while the host was away: $cpu % over ${elapsed%.*} s"
+check "guest daemon kept its pid" test "$gpid0" = "$gpid1"
+check "guest daemon used < 1% CPU while the host was away" \
+    test "$(echo "$cpu < 1" | bc)" -eq 1
+check "the new caller gets its own reply" \
+    test "$($H -e 'echo-args fresh' "$GUEST")" = "[fresh]"
+check "the cut-off command was killed (pid $cut_pid)" remote_gone "$cut_pid"
+
+# The guest daemon killed: init restarts it, the host daemon reconnects.
+$H -e kill-daemon "$GUEST" >/dev/null 2>&1
+check "guest daemon killed: calls work again" wait_until 20 serving
+
+# Garbage written into both ports from the guest, and into host-to-guest
+# from the host while the host daemon is away.
+$H -e spew-garbage "$GUEST" >/dev/null 2>&1
+check "garbage from the guest: calls work again" wait_until 20 serving
+stop_hostd
+{ printf 'NEGO\000\041'; head -c 500 /dev/urandom; } |
+    socat -u - "UNIX-CONNECT:$TMP/chan/$GUEST.negotiator-host-to-guest.0"
+start_hostd
+check "garbage from the host: calls work again" wait_until 10 serving
+check "guest->host after garbage" test "$(guest_cli -e env-guest)" = "$GUEST"
+
+# A guest reboot (the VM stopped and started): the host daemon reconnects.
+"$VM" stop "$TMP"
+"$VM" start "$TMP" "$GUEST" "$TMP/chan"
+check "VM restarted: host daemon reconnects by itself" wait_until 120 serving
+
+echo "# VM suite wall time: $(( $(date +%s) - started )) s"
+finish
