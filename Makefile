@@ -8,6 +8,7 @@ BUILTIN_DIR	?= $(LIBDIR)/builtin
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc
 UNITDIR		?= $(PREFIX)/lib/systemd/system
+LOGDIR		?= /var/log/negotiator
 
 CC		?= cc
 CFLAGS		?= -O2 -g
@@ -44,6 +45,12 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
+# The built-in directory is compiled in: a new PREFIX rebuilds what uses it.
+.build-flags: FORCE
+	@echo '$(BUILTIN_DIR) $(VERSION)' | cmp -s - $@ || \
+	    echo '$(BUILTIN_DIR) $(VERSION)' > $@
+host/main.o guest/main.o: .build-flags
+
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
@@ -71,13 +78,14 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BUILTIN_DIR) \
 	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(LOGDIR)
 	install -m 755 negotiator-host negotiator-guest $(DESTDIR)$(BINDIR)
 	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
 	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
 	for f in supervisor/*.conf; do \
-	    sed 's|@BINDIR@|$(BINDIR)|g' $$f > \
+	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|/var/log/negotiator|$(LOGDIR)|g' $$f > \
 	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
 	for f in supervisor/*.service; do \
 	    sed 's|@BINDIR@|$(BINDIR)|g' $$f > \
@@ -94,9 +102,10 @@ uninstall:
 	    rm -f $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
 	for f in supervisor/*.service; do \
 	    rm -f $(DESTDIR)$(UNITDIR)/$${f#supervisor/}; done
+	-rmdir $(DESTDIR)$(LOGDIR)
 
 clean:
-	rm -f negotiator-host negotiator-guest tests/vserial $(TEST_BINS) \
+	rm -f negotiator-host negotiator-guest tests/vserial $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(GUEST_OBJS)
 
-.PHONY: all deps unit check demo install uninstall clean
+.PHONY: all deps unit check demo install uninstall clean FORCE

@@ -28,6 +28,7 @@ run "built-in commands" sh tests/commands.sh
 run "integration (emulated channels)" bash tests/integration.sh
 run "man pages and units" sh tests/manlint.sh
 run "supervisord" sh tests/supervisor.sh
+run "install and uninstall" bash tests/install.sh
 run "fuzz (30 s)" sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
 	run "VM (real kernel under QEMU)" bash tests/vm/vmtest.sh

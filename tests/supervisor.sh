@@ -337,11 +337,37 @@ else
 	fi
 fi
 
-# --- c. Clean stop.
+# --- c. Clean stop, with a command running.
 #
-# Not checked here: that stopping the daemon kills the commands it runs.
-# That needs a guest to call the sleeper command; it is left to a test with
-# an emulated guest.
+# An emulated guest (tests/vserial) joins the two supervised daemons; a
+# CLI in the "guest" starts the sleeper command on the host, and stopping
+# the host daemon must kill it.
+
+"$top/tests/vserial" "$T/chan" "$T/gports" sv-guest \
+    --pidfile "$T/vserial.pid" &
+vspid=$!
+sleeper_started=
+i=0
+while [ $i -lt 50 ]; do
+	"$guest" --control "$T/guest.sock" -e 'exit 0' >/dev/null 2>&1
+	[ $? -eq 127 ] && break	# the host answered: no command "exit"
+	sleep 0.2
+	i=$((i + 1))
+done
+"$guest" --control "$T/guest.sock" -t 0 -e sleeper >/dev/null 2>&1 &
+clipid=$!
+i=0
+while [ ! -s "$T/sleeper.pid" ] && [ $i -lt 50 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+if [ -s "$T/sleeper.pid" ]; then
+	sleeper_started=$(cat "$T/sleeper.pid")
+	ok "c. a guest's call runs the sleeper command on the host (pid $sleeper_started)"
+else
+	bad "c. the sleeper command did not start through the emulated guest"
+	logs
+fi
 
 pid=$(pid_of negotiator-host)
 t0=$(now_ms)
@@ -363,6 +389,16 @@ fi
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 	bad "c. negotiator-host (pid $pid) still alive after the stop"
 fi
+if [ -n "$sleeper_started" ]; then
+	if kill -0 "$sleeper_started" 2>/dev/null; then
+		bad "c. running command (pid $sleeper_started) survived the stop"
+	else
+		ok "c. running command killed by the stop"
+	fi
+fi
+wait "$clipid" 2>/dev/null
+kill "$vspid" 2>/dev/null
+wait "$vspid" 2>/dev/null
 if [ ! -e "$T/host.sock" ]; then
 	ok "c. control socket removed"
 else
