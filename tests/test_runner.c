@@ -1,0 +1,385 @@
+/*
+ * Unit tests of the pure part of the runner (common/runner.c): command
+ * names, finding a command in the user and built-in directories, and
+ * listing them.  Each test that touches files gets a fresh directory tree
+ * from mkdtemp, removed afterwards:
+ *
+ *	TOP/user/	the user directory
+ *	TOP/builtin/	the built-in directory
+ *	TOP/outside	an executable next to them, never to be found
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "proto.h"
+#include "runner.h"
+
+static char	 top[1024], user[2048], builtin[2048];
+
+static void
+make_file(const char *dir, const char *name, mode_t mode)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_neq(fd, -1, "%s", path);
+	cr_assert_eq(write(fd, "#!/bin/sh\nexit 0\n", 17), 17);
+	close(fd);
+	/* chmod, so the umask does not matter. */
+	cr_assert_eq(chmod(path, mode), 0, "%s", path);
+}
+
+static void
+make_dir(const char *dir, const char *name)
+{
+	char	 path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_eq(mkdir(path, 0755), 0, "%s", path);
+}
+
+static void
+remove_tree(const char *path)
+{
+	char		 sub[PATH_MAX];
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+
+	if (lstat(path, &st) == -1)
+		return;
+	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			remove_tree(sub);
+		}
+		closedir(d);
+		rmdir(path);
+	} else
+		unlink(path);
+}
+
+static void
+setup(void)
+{
+	const char	*tmp = getenv("TMPDIR");
+
+	snprintf(top, sizeof(top), "%s/test_runner.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	cr_assert_not_null(mkdtemp(top));
+	snprintf(user, sizeof(user), "%s/user", top);
+	snprintf(builtin, sizeof(builtin), "%s/builtin", top);
+	cr_assert_eq(mkdir(user, 0755), 0);
+	cr_assert_eq(mkdir(builtin, 0755), 0);
+	make_file(top, "outside", 0755);
+}
+
+static void
+teardown(void)
+{
+	remove_tree(top);
+}
+
+/* --- names ---------------------------------------------------------- */
+
+Test(names, valid)
+{
+	static const char	*good[] = { "disk-usage", "a.b_c-1", "a", "Z",
+	    "0", "_", "-", "a.", "a..b", "UPPER.lower_09-" };
+	char			 longest[PROTO_MAX_NAME + 1];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(runner_valid_name(good[i]), 1, "\"%s\"", good[i]);
+	memset(longest, 'x', PROTO_MAX_NAME);
+	longest[PROTO_MAX_NAME] = '\0';
+	cr_assert_eq(strlen(longest), 64);
+	cr_assert_eq(runner_valid_name(longest), 1);
+}
+
+Test(names, invalid)
+{
+	static const char	*bad[] = { "", ".", "..", ".hidden",
+	    "../../bin/sh", "a/b", "/bin/sh", "a/", "a b", " a", "a\t",
+	    "\xc3\xa9", "caf\xc3\xa9", "a\n", "\n", "a\nb", "a*", "a?", "$x",
+	    "a;b", "a:b", "a\\b", "a'b", "a\"b", "~", "\x7f", "\x01" };
+	char			 toolong[PROTO_MAX_NAME + 2];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(runner_valid_name(bad[i]), 0, "\"%s\"", bad[i]);
+	memset(toolong, 'x', PROTO_MAX_NAME + 1);
+	toolong[PROTO_MAX_NAME + 1] = '\0';
+	cr_assert_eq(strlen(toolong), 65);
+	cr_assert_eq(runner_valid_name(toolong), 0);
+}
+
+/* --- lookup --------------------------------------------------------- */
+
+/* Looks name up, expecting kind; checks the path when found. */
+static void
+expect_lookup(const struct runner_config *rc, const char *name, int kind,
+    const char *dir)
+{
+	char	 path[PATH_MAX], why[512], want[PATH_MAX];
+	int	 got;
+
+	memset(why, 0, sizeof(why));
+	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s)", name, got, kind,
+	    why);
+	if (kind == EXIT_EXITED) {
+		snprintf(want, sizeof(want), "%s/%s", dir, name);
+		cr_assert_str_eq(path, want);
+	} else
+		cr_assert_neq(why[0], '\0', "\"%s\": no reason given", name);
+}
+
+TestSuite(lookup, .init = setup, .fini = teardown);
+
+Test(lookup, user_shadows_builtin)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+
+	make_file(user, "both", 0755);
+	make_file(builtin, "both", 0755);
+	make_file(builtin, "only-builtin", 0755);
+	make_file(user, "only-user", 0700);
+	expect_lookup(&rc, "both", EXIT_EXITED, user);
+	expect_lookup(&rc, "only-builtin", EXIT_EXITED, builtin);
+	expect_lookup(&rc, "only-user", EXIT_EXITED, user);
+}
+
+Test(lookup, not_executable)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 path[PATH_MAX], why[512];
+
+	make_file(user, "plain", 0644);
+	make_file(builtin, "plain2", 0444);
+	make_file(builtin, "setuid-noexec", 04644);
+	make_dir(user, "dir");
+	make_dir(builtin, "dir2");
+	expect_lookup(&rc, "plain", EXIT_NOTEXEC, NULL);
+	expect_lookup(&rc, "plain2", EXIT_NOTEXEC, NULL);
+	expect_lookup(&rc, "setuid-noexec", EXIT_NOTEXEC, NULL);
+	expect_lookup(&rc, "dir", EXIT_NOTEXEC, NULL);
+	expect_lookup(&rc, "dir2", EXIT_NOTEXEC, NULL);
+	cr_assert_eq(runner_lookup(&rc, "plain", path, sizeof(path), why,
+	    sizeof(why)), EXIT_NOTEXEC);
+	cr_assert_not_null(strstr(why, "plain"), "%s", why);
+}
+
+/* A user file that is not executable still hides the built-in. */
+Test(lookup, user_not_executable_shadows)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+
+	make_file(user, "cmd", 0644);
+	make_file(builtin, "cmd", 0755);
+	expect_lookup(&rc, "cmd", EXIT_NOTEXEC, NULL);
+}
+
+Test(lookup, missing)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 path[PATH_MAX], why[512];
+
+	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
+	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why,
+	    sizeof(why)), EXIT_NOTFOUND);
+	cr_assert_not_null(strstr(why, "nope"), "%s", why);
+	/* Directories that do not exist are no error. */
+	rc.rc_user_dir = "/nonexistent/negotiator-test";
+	rc.rc_builtin_dir = "/nonexistent/negotiator-test2";
+	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
+}
+
+Test(lookup, invalid_name)
+{
+	static const char	*names[] = { "", "../outside", "..", ".",
+	    "user/../../outside", "/bin/sh", ".hidden", "a b", "\xc3\xa9" };
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 path[64], why[512], untouched[64];
+	size_t			 i;
+
+	make_file(user, ".hidden", 0755);
+	memset(untouched, 'P', sizeof(untouched));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		memcpy(path, untouched, sizeof(path));
+		why[0] = '\0';
+		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		    why, sizeof(why)), EXIT_NOTFOUND, "\"%s\"", names[i]);
+		cr_assert_arr_eq(path, untouched, sizeof(path),
+		    "\"%s\": path touched", names[i]);
+		cr_assert_neq(why[0], '\0');
+	}
+}
+
+Test(lookup, null_dirs)
+{
+	struct runner_config	 rc = { NULL, builtin, NULL };
+
+	make_file(builtin, "cmd", 0755);
+	make_file(user, "user-only", 0755);
+	expect_lookup(&rc, "cmd", EXIT_EXITED, builtin);
+	expect_lookup(&rc, "user-only", EXIT_NOTFOUND, NULL);
+	rc.rc_user_dir = user;
+	rc.rc_builtin_dir = NULL;
+	expect_lookup(&rc, "user-only", EXIT_EXITED, user);
+	expect_lookup(&rc, "cmd", EXIT_NOTFOUND, NULL);
+	rc.rc_user_dir = NULL;
+	expect_lookup(&rc, "cmd", EXIT_NOTFOUND, NULL);
+}
+
+/* A symbolic link to an executable is followed. */
+Test(lookup, symlink)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 target[PATH_MAX], link[PATH_MAX];
+
+	snprintf(target, sizeof(target), "%s/outside", top);
+	snprintf(link, sizeof(link), "%s/linked", user);
+	cr_assert_eq(symlink(target, link), 0);
+	expect_lookup(&rc, "linked", EXIT_EXITED, user);
+}
+
+/* A short why buffer is filled and terminated, not overrun. */
+Test(lookup, short_why)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 path[PATH_MAX], why[12];
+
+	memset(why, 'W', sizeof(why));
+	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why, 8),
+	    EXIT_NOTFOUND);
+	cr_assert_eq(strlen(why), 7);
+	cr_assert_eq(why[8], 'W');
+}
+
+/* --- list ----------------------------------------------------------- */
+
+static void
+expect_list(const struct runner_config *rc, const char **want, size_t n)
+{
+	char	**names;
+	size_t	 count = 12345, i;
+
+	names = runner_list(rc, &count);
+	cr_assert_eq(count, n, "%zu names, not %zu", count, n);
+	for (i = 0; i < n; i++)
+		cr_assert_str_eq(names[i], want[i], "name %zu", i);
+	runner_list_free(names, count);
+}
+
+TestSuite(list, .init = setup, .fini = teardown);
+
+Test(list, sorted_deduplicated_filtered)
+{
+	static const char	*want[] = { "-dash", "A-upper", "alpha",
+	    "beta", "both", "only-builtin", "zeta" };
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			 toolong[PROTO_MAX_NAME + 2];
+
+	memset(toolong, 'x', PROTO_MAX_NAME + 1);
+	toolong[PROTO_MAX_NAME + 1] = '\0';
+	make_file(user, "zeta", 0755);
+	make_file(user, "beta", 0755);
+	make_file(user, "both", 0755);
+	make_file(user, "A-upper", 0755);
+	make_file(user, "-dash", 0755);
+	make_file(builtin, "alpha", 0755);
+	make_file(builtin, "both", 0755);
+	make_file(builtin, "only-builtin", 0755);
+	/* Not listed: */
+	make_file(user, ".hidden", 0755);
+	make_file(builtin, ".also-hidden", 0755);
+	make_file(user, "has space", 0755);
+	make_file(user, "caf\xc3\xa9", 0755);
+	make_file(user, toolong, 0755);
+	make_file(user, "noexec", 0644);
+	make_file(builtin, "noexec2", 0600);
+	make_dir(user, "subdir");
+	make_dir(builtin, "subdir2");
+	/* A non-executable user file hides an executable built-in. */
+	make_file(user, "hidden-by-user", 0644);
+	make_file(builtin, "hidden-by-user", 0755);
+	expect_list(&rc, want, sizeof(want) / sizeof(want[0]));
+}
+
+Test(list, empty_and_missing)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+
+	expect_list(&rc, NULL, 0);
+	rc.rc_user_dir = NULL;
+	rc.rc_builtin_dir = NULL;
+	expect_list(&rc, NULL, 0);
+	rc.rc_user_dir = "/nonexistent/negotiator-test";
+	expect_list(&rc, NULL, 0);
+}
+
+Test(list, one_dir)
+{
+	static const char	*want_user[] = { "u1", "u2" };
+	static const char	*want_builtin[] = { "b1" };
+	struct runner_config	 rc = { user, NULL, NULL };
+
+	make_file(user, "u2", 0755);
+	make_file(user, "u1", 0755);
+	make_file(builtin, "b1", 0755);
+	expect_list(&rc, want_user, 2);
+	rc.rc_user_dir = NULL;
+	rc.rc_builtin_dir = builtin;
+	expect_list(&rc, want_builtin, 1);
+}
+
+/* Every listed name is found by runner_lookup, and nothing else is. */
+Test(list, agrees_with_lookup)
+{
+	struct runner_config	 rc = { user, builtin, NULL };
+	char			**names, path[PATH_MAX], why[512];
+	size_t			 count, i;
+
+	make_file(user, "a", 0755);
+	make_file(user, "b", 0644);
+	make_file(builtin, "b", 0755);
+	make_file(builtin, "c", 0755);
+	make_dir(builtin, "d");
+	names = runner_list(&rc, &count);
+	cr_assert_eq(count, 2);
+	for (i = 0; i < count; i++)
+		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		    why, sizeof(why)), EXIT_EXITED);
+	cr_assert_str_eq(names[0], "a");
+	cr_assert_str_eq(names[1], "c");
+	runner_list_free(names, count);
+}
+
+/* --- directories ---------------------------------------------------- */
+
+Test(dir, absolute_and_relative)
+{
+	char		 cwd[PATH_MAX];
+	const char	*abs = "/some/absolute/dir", *got;
+
+	cr_assert_eq(runner_dir(abs), abs);
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	got = runner_dir(".");
+	cr_assert_str_eq(got, cwd);
+	free((char *)got);
+}
