@@ -94,6 +94,8 @@ struct conn_ops {
 	void	(*on_eof)(struct conn *, int error);
 };
 
+#define CONN_MAX_SERVED	256	/* requests of the peer in flight at once */
+
 #define CONN_SERVES	0x1	/* the peer may send us requests */
 #define CONN_ISSUES	0x2	/* we send requests to the peer */
 #define CONN_GREETS	0x4	/* we say HELLO first and repeat it */
@@ -129,7 +131,10 @@ int	 conn_ready(const struct conn *);
 /* Sends request msg (id assigned here) and links req; conn must be ready. */
 void	 conn_request(struct conn *, struct req *, struct proto_msg *,
 	    const struct req_ops *, void *arg);
-/* Links a served request with the id and type of msg; -1 if id in use. */
+/*
+ * Links a served request with the id and type of msg.  -1 if the id is in
+ * use or the peer has CONN_MAX_SERVED requests in flight (it is told so).
+ */
 int	 conn_accept(struct conn *, struct req *, const struct proto_msg *,
 	    const struct req_ops *, void *arg);
 /* Sends n <= rq_can_send[stream] bytes (n = 0: end of stream). */

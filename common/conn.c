@@ -251,9 +251,28 @@ conn_accept(struct conn *c, struct req *rq, const struct proto_msg *m,
 	uint32_t	 id = m->m_type == MSG_OPEN ? m->m.open.op_id :
 			    m->m.query.qu_id;
 
-	if (req_find(&c->c_served, id) != NULL) {
-		log_limited(c->c_label, "%s: request id %u already in use",
-		    c->c_label, id);
+	struct proto_msg	 busy;
+	struct req		*r;
+	int			 n = 0;
+
+	LIST_FOREACH(r, &c->c_served, rq_entry) {
+		if (r->rq_id == id) {
+			log_limited(c->c_label, "%s: request id %u already "
+			    "in use", c->c_label, id);
+			return -1;
+		}
+		n++;
+	}
+	if (n >= CONN_MAX_SERVED) {
+		log_limited(c->c_label, "%s: %d requests in flight; refused",
+		    c->c_label, n);
+		memset(&busy, 0, sizeof(busy));
+		busy.m_type = MSG_EXIT;
+		busy.m.exit.ex_id = id;
+		busy.m.exit.ex_kind = EXIT_FAILED;
+		strlcpy(busy.m.exit.ex_message, "too many requests in flight",
+		    sizeof(busy.m.exit.ex_message));
+		conn_send(c, &busy);
 		return -1;
 	}
 	req_link(c, rq, &c->c_served, id, m->m_type, ops, arg);

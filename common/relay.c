@@ -73,7 +73,10 @@ relay_forward(struct relay *rl, struct conn *peer)
 		conn_send_credit(&rl->rl_peer, s, rl->rl_credit[s]);
 }
 
-/* Forwards now if the peer is ready; fails after RELAY_WAIT seconds. */
+/*
+ * Forwards now if the peer is ready; fails at once if there is no such
+ * peer, and after RELAY_WAIT seconds if it does not become ready.
+ */
 static void
 relay_try(struct relay *rl)
 {
@@ -84,11 +87,11 @@ relay_try(struct relay *rl)
 		relay_forward(rl, peer);
 		return;
 	}
-	if ((double)(now_ms() - rl->rl_started) < RELAY_WAIT * 1000)
-		return;
-	if (peer == NULL && relay_target(rl)[0] != '\0')
+	if (peer == NULL)
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest: %s "
 		    "(see negotiator-host -g)", relay_target(rl));
+	else if ((double)(now_ms() - rl->rl_started) < RELAY_WAIT * 1000)
+		return;
 	else
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
 		    "answering: is its negotiator daemon running?",

@@ -172,6 +172,19 @@ job_count(void)
 	return jobs_running;
 }
 
+/* Jobs of one peer, including the one being started. */
+static int
+job_count_for(const struct conn *c)
+{
+	struct job	*j;
+	int		 n = 0;
+
+	LIST_FOREACH(j, &jobs, j_entry)
+		if (j->j_req.rq_conn == c)
+			n++;
+	return n;
+}
+
 static void
 job_close_fd(struct job *j, int s)
 {
@@ -550,11 +563,13 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_free(j);
 		return -1;
 	}
-	if (jobs_running >= RUNNER_MAX_JOBS) {
+	if (jobs_running >= RUNNER_MAX_JOBS ||
+	    job_count_for(c) > RUNNER_MAX_PEER_JOBS) {
 		log_limited("jobs", "%s: refused: %d commands running",
 		    j->j_what, jobs_running);
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d)", jobs_running);
+		    "running (%d here, at most %d per caller)", jobs_running,
+		    RUNNER_MAX_PEER_JOBS);
 		job_free(j);
 		return -1;
 	}

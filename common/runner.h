@@ -8,6 +8,7 @@
 
 #define RUNNER_KILL_GRACE	2.0	/* seconds between TERM and KILL */
 #define RUNNER_MAX_JOBS		128	/* commands running at once per daemon */
+#define RUNNER_MAX_PEER_JOBS	32	/* ... and for one peer */
 
 struct runner_config {
 	const char	*rc_user_dir;	/* looked in first */
