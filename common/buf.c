@@ -37,6 +37,8 @@ buf_commit(struct buf *b, size_t n)
 void
 buf_append(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	memcpy(buf_reserve(b, n), p, n);
 	buf_commit(b, n);
 }

@@ -47,6 +47,7 @@ channel_detach(struct channel *ch)
 		return;
 	close(ch->ch_fd);
 	ch->ch_fd = -1;
+	ch->ch_stalled_at = 0;
 	buf_clear(&ch->ch_in);
 	buf_clear(&ch->ch_out);
 	channel_update_events(ch);
@@ -85,6 +86,29 @@ channel_send(struct channel *ch, const struct proto_msg *msg)
 	channel_update_events(ch);
 }
 
+/*
+ * Called with an incomplete frame at the head: 1 (having skipped it) if it
+ * has been stuck for CHANNEL_STALL_MS and a whole frame follows inside it.
+ */
+static int
+channel_stalled(struct channel *ch)
+{
+	ssize_t	 off;
+
+	if (ch->ch_stalled_at == 0) {
+		ch->ch_stalled_at = now_ms();
+		return 0;
+	}
+	if (now_ms() - ch->ch_stalled_at < CHANNEL_STALL_MS ||
+	    (off = proto_find_frame(buf_head(&ch->ch_in),
+	    buf_pending(&ch->ch_in))) == -1)
+		return 0;
+	buf_consume(&ch->ch_in, (size_t)off);
+	ch->ch_stalled_at = 0;
+	ch->ch_ops->on_bad(ch, "gave up on a frame cut short");
+	return 1;
+}
+
 /* Decodes and delivers every whole frame in the input buffer. */
 static void
 channel_parse(struct channel *ch)
@@ -98,12 +122,16 @@ channel_parse(struct channel *ch)
 		switch (proto_parse(buf_head(&ch->ch_in),
 		    buf_pending(&ch->ch_in), &msg, &used, &why)) {
 		case PARSE_INCOMPLETE:
+			if (channel_stalled(ch))
+				break;
 			return;
 		case PARSE_BAD:
+			ch->ch_stalled_at = 0;
 			buf_consume(&ch->ch_in, used);
 			ch->ch_ops->on_bad(ch, why);
 			break;
 		case PARSE_OK:
+			ch->ch_stalled_at = 0;
 			/* DATA points into ch_in: consume after delivery. */
 			ch->ch_ops->on_msg(ch, &msg);
 			proto_msg_free(&msg);

@@ -15,6 +15,12 @@
 
 /* Stop reading from a peer while this much is queued for it. */
 #define CHANNEL_HIGHWATER	(1024 * 1024)
+/*
+ * A frame still incomplete after this long, with a whole valid frame inside
+ * what it claims as payload, is taken for the remains of a writer that died
+ * half-way and skipped, so the new writer's frames are not held back.
+ */
+#define CHANNEL_STALL_MS	2000
 
 struct channel;
 
@@ -30,6 +36,7 @@ struct channel_ops {
 struct channel {
 	int			 ch_fd;
 	int			 ch_paused;	/* no I/O at all while set */
+	uint64_t		 ch_stalled_at;	/* incomplete frame at head since */
 	struct buf		 ch_in;
 	struct buf		 ch_out;
 	ev_io			 ch_read;

@@ -241,10 +241,14 @@ get_i32(const msgpack_object *o, int32_t *out)
 static int
 get_str(const msgpack_object *o, char *dst, size_t max)
 {
-	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
-	    memchr(o->via.str.ptr, '\0', o->via.str.size) != NULL)
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max)
 		return -1;
-	memcpy(dst, o->via.str.ptr, o->via.str.size);
+	/* msgpack-c gives a NULL pointer for an empty string. */
+	if (o->via.str.size > 0 && (memchr(o->via.str.ptr, '\0',
+	    o->via.str.size) != NULL))
+		return -1;
+	if (o->via.str.size > 0)
+		memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = '\0';
 	return 0;
 }
@@ -382,6 +386,74 @@ bad:
 	return -1;
 }
 
+/*
+ * Walks the msgpack encoding without building anything, and refuses a
+ * container that declares more items than bytes remain: msgpack-c would
+ * allocate for the declared count before finding out (a 5-byte payload
+ * could ask for gigabytes).  Each item takes at least one byte, so the
+ * items still owed can never exceed the bytes left.
+ */
+static int
+msgpack_plausible(const uint8_t *p, size_t len)
+{
+	static const uint8_t	 fixed[32] = {	/* 0xc0..0xdf: bytes after tag */
+		0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8,
+		1, 2, 4, 8, 2, 3, 5, 9, 17, 1, 2, 4, 2, 4, 2, 4,
+	};
+	uint64_t	 owed = 1, n;
+	size_t		 off = 0, k, width;
+	uint8_t		 b;
+
+	while (owed > 0) {
+		if (off >= len)
+			return -1;
+		b = p[off++];
+		owed--;
+		n = 0;
+		if (b <= 0x7f || b >= 0xe0)
+			continue;
+		if (b <= 0x8f)
+			n = 2 * (uint64_t)(b & 0x0f);
+		else if (b <= 0x9f)
+			n = b & 0x0f;
+		else if (b <= 0xbf) {
+			off += b & 0x1f;
+			continue;
+		} else if (b == 0xc1)
+			return -1;
+		else {
+			width = fixed[b - 0xc0];
+			if (len - off < width)
+				return -1;
+			for (k = 0; k < width && b >= 0xdc; k++)
+				n = n << 8 | p[off + k];
+			if (b >= 0xde)
+				n *= 2;		/* map: keys and values */
+			/* bin, ext, str: a length of raw bytes follows. */
+			if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 ||
+			    b == 0xda || b == 0xdb || b == 0xc7 || b == 0xc8 ||
+			    b == 0xc9) {
+				uint64_t	 raw = 0;
+				size_t		 lw = b == 0xc4 || b == 0xc7 ||
+				    b == 0xd9 ? 1 : b == 0xc5 || b == 0xc8 ||
+				    b == 0xda ? 2 : 4;
+
+				for (k = 0; k < lw; k++)
+					raw = raw << 8 | p[off + k];
+				if (raw > len)
+					return -1;
+				off += width + (size_t)raw;
+				continue;
+			}
+			off += width;
+		}
+		owed += n;
+		if (off > len || owed > len - off)
+			return -1;
+	}
+	return off <= len ? 0 : -1;
+}
+
 int
 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
     struct proto_msg *msg, const char **why)
@@ -394,6 +466,10 @@ proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 	msg->m_type = type;
 	if ((i = proto_type_index(type)) == -1) {
 		*why = "unknown message type";
+		return -1;
+	}
+	if (msgpack_plausible(payload, len) == -1) {
+		*why = "malformed msgpack";
 		return -1;
 	}
 	msgpack_unpacked_init(&result);
@@ -457,6 +533,31 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 		return PARSE_BAD;
 	msg->m_tag = get_be32(bytes + 8);
 	return PARSE_OK;
+}
+
+ssize_t
+proto_find_frame(const uint8_t *bytes, size_t len)
+{
+	const uint8_t	*p;
+	uint32_t	 plen;
+	size_t		 off;
+	uint8_t		 want[4];
+
+	put_be32(want, PROTO_MAGIC);
+	for (off = 1; off + PROTO_HDR_LEN <= len; off = (size_t)(p - bytes) + 1) {
+		if ((p = memmem(bytes + off, len - off, want, 4)) == NULL)
+			return -1;
+		if ((size_t)(p - bytes) + PROTO_HDR_LEN > len)
+			return -1;
+		plen = get_be32(p + 12);
+		if (plen > PROTO_MAX_PAYLOAD ||
+		    (size_t)(p - bytes) + PROTO_HDR_LEN + plen > len)
+			continue;
+		if (proto_crc32(proto_crc32(0, p, 16), p + PROTO_HDR_LEN,
+		    plen) == get_be32(p + 16))
+			return p - bytes;
+	}
+	return -1;
 }
 
 void

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PROTO_VERSION		1
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
@@ -38,7 +39,7 @@
 #define PROTO_MAX_ARGS		256
 #define PROTO_MAX_NAME		64	/* command, guest and host names */
 #define PROTO_MAX_MESSAGE	256	/* EXIT message text */
-#define PROTO_MAX_LIST		1024	/* names in one LIST or GUESTS reply */
+#define PROTO_MAX_LIST		900	/* names in one reply: fits one frame */
 
 /* Message types, numbered in blocks. */
 enum proto_type {
@@ -173,6 +174,13 @@ struct buf;
  */
 enum proto_parse proto_parse(const uint8_t *bytes, size_t len,
 	    struct proto_msg *msg, size_t *consumed, const char **why);
+
+/*
+ * The offset (>= 1) of the first complete frame with a valid checksum that
+ * starts after the first byte of (bytes, len), or -1.  Lets a reader give
+ * up on a frame whose writer died half-way (see channel.c).
+ */
+ssize_t	 proto_find_frame(const uint8_t *bytes, size_t len);
 
 /* Decodes one payload of the given type; -1 (and *why) if malformed. */
 int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,

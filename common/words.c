@@ -30,10 +30,11 @@ words_split(const char *s, size_t *count, const char **error)
 			if (s[1] == '\0')
 				break;	/* a trailing backslash is dropped */
 			s++;
-			if (q == '"' && strchr("\"\\$`\n", *s) == NULL)
+			if (*s == '\n')
+				continue;	/* a line continuation */
+			if (q == '"' && strchr("\"\\$`", *s) == NULL)
 				w[len++] = '\\';
-			if (*s != '\n' || q == 0)
-				w[len++] = *s;
+			w[len++] = *s;
 			in_word = 1;
 			continue;
 		}

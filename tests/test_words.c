@@ -261,7 +261,7 @@ Test(words, same_as_sh)
  * Disabled until words.c follows the shell here (or its contract says it
  * does not).
  */
-Test(words, backslash_newline, .disabled = true)
+Test(words, backslash_newline)
 {
 	static const struct split_case	 cases[] = {
 		{ "a\\\nb", 1, { "ab" } },
