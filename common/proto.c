@@ -53,26 +53,44 @@ proto_type_name(uint16_t type)
 	return i < 0 ? "UNKNOWN" : proto_types[i].name;
 }
 
+/*
+ * CRC-32 (IEEE 802.3, as zlib's crc32), eight bytes per step ("slicing by
+ * 8"): every byte of every frame passes through here twice per hop.
+ */
 uint32_t
 proto_crc32(uint32_t crc, const void *bytes, size_t len)
 {
-	static uint32_t	 table[256];
+	static uint32_t	 table[8][256];
 	const uint8_t	*p = bytes;
-	uint32_t	 c;
+	uint32_t	 c, lo, hi;
 	size_t		 i;
 	int		 k;
 
-	if (table[1] == 0) {
+	if (table[0][1] == 0) {
 		for (i = 0; i < 256; i++) {
 			c = (uint32_t)i;
 			for (k = 0; k < 8; k++)
 				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-			table[i] = c;
+			table[0][i] = c;
 		}
+		for (i = 0; i < 256; i++)
+			for (k = 1; k < 8; k++)
+				table[k][i] = table[0][table[k - 1][i] & 0xff] ^
+				    (table[k - 1][i] >> 8);
 	}
 	crc = ~crc;
-	for (i = 0; i < len; i++)
-		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	for (; len >= 8; len -= 8, p += 8) {
+		lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+		    (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
+		    table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
+		    table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
+		    table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
+	}
+	while (len-- > 0)
+		crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
 	return ~crc;
 }
 
