@@ -24,7 +24,7 @@ run() {
 for t in tests/test_proto tests/test_words tests/test_runner tests/test_status; do
 	run "unit: $t" "./$t"
 done
-run "built-in commands" sh tests/commands.sh
+run "built-in commands" bash tests/commands.sh
 run "integration (emulated channels)" bash tests/integration.sh
 run "man pages and units" sh tests/manlint.sh
 run "supervisord" sh tests/supervisor.sh
