@@ -31,6 +31,8 @@ struct control *control_listen(struct ev_loop *, const char *path,
 void	 control_close(struct control *);
 /* Connects to a daemon's control socket; -1 with errno if none listens. */
 int	 control_connect(const char *path);
+/* Connects to the UNIX socket at path (flags: SOCK_NONBLOCK); -1, errno. */
+int	 unix_connect(const char *path, int flags);
 
 /* cli.c: runs request m over fd (a control socket or the channel itself). */
 struct cli_options {

@@ -52,12 +52,19 @@ control_address(const char *path, struct sockaddr_un *sun)
 int
 control_connect(const char *path)
 {
+	return unix_connect(path, 0);
+}
+
+int
+unix_connect(const char *path, int flags)
+{
 	struct sockaddr_un	 sun;
 	int			 fd;
 
 	if (control_address(path, &sun) == -1)
 		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags,
+	    0)) == -1)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		int	 saved = errno;

@@ -458,6 +458,8 @@ msgpack_plausible(const uint8_t *p, size_t len)
 
 				for (k = 0; k < lw; k++)
 					raw = raw << 8 | p[off + k];
+				if (b == 0xc7 || b == 0xc8 || b == 0xc9)
+					raw++;	/* ext: a type byte, then data */
 				if (raw > len)
 					return -1;
 				off += width + (size_t)raw;

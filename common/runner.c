@@ -127,15 +127,6 @@ runner_list(const struct runner_config *rc, size_t *count)
 	return names;
 }
 
-void
-runner_list_free(char **names, size_t count)
-{
-	size_t	 i;
-
-	for (i = 0; i < count; i++)
-		free(names[i]);
-	free(names);
-}
 
 /* --- jobs ----------------------------------------------------------- */
 

@@ -26,9 +26,8 @@ int	 runner_valid_name(const char *name);
  */
 int	 runner_lookup(const struct runner_config *, const char *name,
 	    char *path, size_t pathlen, char *why, size_t whylen);
-/* The sorted names of all runnable commands; free with runner_list_free. */
+/* The sorted names of all runnable commands; free with strv_free(). */
 char	**runner_list(const struct runner_config *, size_t *count);
-void	 runner_list_free(char **, size_t);
 
 /*
  * Runs the command of OPEN msg for the request just accepted on c, and

@@ -48,7 +48,7 @@ serve_list(struct conn *c, struct proto_msg *m,
 	reply.m_type = MSG_LIST_REPLY;
 	reply.m.names.na_names = runner_list(rc, &reply.m.names.na_count);
 	serve_now(c, m, &reply);
-	runner_list_free(reply.m.names.na_names, reply.m.names.na_count);
+	strv_free(reply.m.names.na_names, reply.m.names.na_count);
 }
 
 static void

@@ -66,7 +66,7 @@ words_split(const char *s, size_t *count, const char **error)
 		*error = q == '"' ? "unbalanced double quote" :
 		    "unbalanced single quote";
 		free(w);
-		words_free(words, n);
+		strv_free(words, n);
 		return NULL;
 	}
 	if (in_word) {
@@ -84,12 +84,3 @@ words_split(const char *s, size_t *count, const char **error)
 	return words;
 }
 
-void
-words_free(char **words, size_t count)
-{
-	size_t	 i;
-
-	for (i = 0; i < count; i++)
-		free(words[i]);
-	free(words);
-}

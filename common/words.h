@@ -7,8 +7,8 @@
  * words.c: splits s like a POSIX shell (quotes, backslashes, no
  * expansion) into a NULL-terminated vector of *count >= 1 words.  Returns
  * NULL with *error set on unbalanced quotes or when there is no word.
+ * Free the vector with strv_free().
  */
 char	**words_split(const char *s, size_t *count, const char **error);
-void	 words_free(char **, size_t);
 
 #endif /* WORDS_H */

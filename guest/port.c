@@ -6,7 +6,6 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,32 +71,13 @@ port_find(const struct guest_config *gc, const char *name, char *path,
 int
 port_open(const char *path)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	int			 fd;
+	struct stat	 st;
 
 	if (stat(path, &st) == -1)
 		return -1;
 	if (!S_ISSOCK(st.st_mode))
 		return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int	 saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return unix_connect(path, SOCK_NONBLOCK);
 }
 
 int

@@ -29,8 +29,6 @@ size_t	 discover_scan(const char *dir, struct found_guest **out);
 /* 0 and *out if guest name is in dir, else -1. */
 int	 discover_find(const char *dir, const char *name,
 	    struct found_guest *out);
-/* Connects to a guest's channel socket; -1 with errno. */
-int	 discover_connect(const char *path);
 
 /* hostd.c */
 int	 hostd_main(const struct host_config *);

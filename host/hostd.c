@@ -5,6 +5,8 @@
  * guest-to-host channel with NEGOTIATOR_GUEST set, and relays the requests
  * of local CLIs from the control socket to the guest they name.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +74,7 @@ guest_connect(struct conn *c, const char *path)
 
 	if (c->c_ch.ch_fd != -1)
 		return;
-	if ((fd = discover_connect(path)) == -1) {
+	if ((fd = unix_connect(path, SOCK_NONBLOCK)) == -1) {
 		log_debug("%s: connect %s: %s", c->c_label, path,
 		    strerror(errno));
 		return;

@@ -2,6 +2,8 @@
  * negotiator-host: run commands inside guests, list guests and their
  * commands, or (-d) be the host daemon.
  */
+#include <sys/socket.h>
+
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -95,7 +97,7 @@ connect_to(const struct options *o, const char *guest)
 		errx(STATUS_FAILURE, "no such guest: %s (no daemon at %s, "
 		    "and no channel in %s)", guest, o->hc.hc_control,
 		    o->hc.hc_channel_dir);
-	if ((fd = discover_connect(fg.fg_h2g)) == -1)
+	if ((fd = unix_connect(fg.fg_h2g, SOCK_NONBLOCK)) == -1)
 		err(STATUS_FAILURE, "cannot connect to %s", fg.fg_h2g);
 	return fd;
 }

@@ -1573,3 +1573,23 @@ Test(resync, find_frame_after_cut_frame)
 	cr_assert_eq(proto_find_frame(b.b_data, b.b_len - 1), -1);
 	buf_free(&b);
 }
+
+/*
+ * An ext8 item (length, type byte, data) followed by an array32 that
+ * declares 2^32-1 items: the declared count must be caught without
+ * msgpack-c allocating for it, which needs the ext's type byte counted.
+ */
+Test(malformed, array_count_after_ext)
+{
+	static const uint8_t	 payload[] = {
+		0x92,			/* array of 2 */
+		0xc7, 0x01, 0x05, 0xaa,	/* ext8: 1 byte of type 5 */
+		0xdd, 0xff, 0xff, 0xff, 0xff, 0x01,
+	};
+	struct proto_msg	 m;
+	const char		*why = NULL;
+
+	cr_assert_eq(proto_unpack(MSG_PONG, payload, sizeof(payload), &m,
+	    &why), -1);
+	cr_assert_str_eq(why, "malformed msgpack");
+}

@@ -299,7 +299,7 @@ expect_list(const struct runner_config *rc, const char **want, size_t n)
 	cr_assert_eq(count, n, "%zu names, not %zu", count, n);
 	for (i = 0; i < n; i++)
 		cr_assert_str_eq(names[i], want[i], "name %zu", i);
-	runner_list_free(names, count);
+	strv_free(names, count);
 }
 
 TestSuite(list, .init = setup, .fini = teardown);
@@ -383,7 +383,7 @@ Test(list, agrees_with_lookup)
 		    why, sizeof(why)), EXIT_EXITED);
 	cr_assert_str_eq(names[0], "a");
 	cr_assert_str_eq(names[1], "c");
-	runner_list_free(names, count);
+	strv_free(names, count);
 }
 
 /* --- directories ---------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include <criterion/criterion.h>
 
+#include "util.h"
 #include "words.h"
 
 #define MAX_WORDS	8
@@ -40,7 +41,7 @@ expect_split(const struct split_case *c)
 		cr_assert_str_eq(w[i], c->words[i], "\"%s\": word %zu", c->line,
 		    i);
 	cr_assert_null(w[count]);
-	words_free(w, count);
+	strv_free(w, count);
 }
 
 static void
@@ -181,7 +182,7 @@ Test(words, many_words)
 		cr_assert_eq(w[i][0], 'a' + i % 26);
 	}
 	cr_assert_null(w[n]);
-	words_free(w, count);
+	strv_free(w, count);
 
 	/* One word of quoted halves, as long as the line. */
 	memset(line, 'z', n * 4);
@@ -191,7 +192,7 @@ Test(words, many_words)
 	cr_assert_not_null(w);
 	cr_assert_eq(count, 1);
 	cr_assert_eq(strlen(w[0]), n * 4 - 4);
-	words_free(w, count);
+	strv_free(w, count);
 	free(line);
 }
 
