@@ -49,7 +49,7 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 .build-flags: FORCE
 	@echo '$(BUILTIN_DIR) $(VERSION)' | cmp -s - $@ || \
 	    echo '$(BUILTIN_DIR) $(VERSION)' > $@
-host/main.o guest/main.o: .build-flags
+host/main.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<

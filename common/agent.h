@@ -42,6 +42,41 @@ struct cli_options {
 	int		 co_ping_count;
 };
 int	 cli_call(int fd, struct proto_msg *m, const struct cli_options *);
+/* The options both CLIs take, handled in one place. */
+struct cli_settings {
+	const char		*cs_progname;
+	uint32_t		 cs_timeout_ms;
+	int			 cs_verbosity;
+	int			 cs_syslog;
+	int			 cs_ping_count;
+	const char		**cs_control;
+	struct runner_config	*cs_runner;
+};
+enum cli_option {
+	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
+	OPT_COUNT, OPT_OWN	/* a CLI's own long options start here */
+};
+#define CLI_SHORT_OPTIONS	"t:vqh"
+#define CLI_LONG_OPTIONS \
+	{ "timeout",		required_argument,	NULL, 't' }, \
+	{ "verbose",		no_argument,		NULL, 'v' }, \
+	{ "quiet",		no_argument,		NULL, 'q' }, \
+	{ "help",		no_argument,		NULL, 'h' }, \
+	{ "count",		required_argument,	NULL, OPT_COUNT }, \
+	{ "commands-dir",	required_argument,	NULL, OPT_COMMANDS }, \
+	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN }, \
+	{ "control",		required_argument,	NULL, OPT_CONTROL }, \
+	{ "syslog",		no_argument,		NULL, OPT_SYSLOG }, \
+	{ "version",		no_argument,		NULL, OPT_VERSION }
+
+/* Defaults: timeout 10 s, info level, one ping. */
+void	 cli_settings_init(struct cli_settings *, const char *progname,
+	    const char **control, struct runner_config *);
+/* Takes option ch if it is a shared one (0 if not); exits on a bad value. */
+int	 cli_setting(struct cli_settings *, int ch, const char *arg);
+/* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
+void	 cli_usage_error(const char *progname, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
 /* Seconds (decimals allowed, 0 = none) to milliseconds; -1 if invalid. */
 int	 cli_parse_timeout(const char *, uint32_t *ms);
 /*

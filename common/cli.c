@@ -19,6 +19,13 @@
 #include "status.h"
 #include "words.h"
 
+#ifndef BUILTIN_DIR
+#define BUILTIN_DIR	"/usr/local/lib/negotiator/builtin"
+#endif
+#ifndef VERSION
+#define VERSION		"0.0"
+#endif
+
 #define CLI_SLACK	5.0	/* seconds past the remote timeout */
 
 struct cli {
@@ -289,6 +296,79 @@ cli_call(int fd, struct proto_msg *m, const struct cli_options *opt)
 }
 
 /* --- building requests from the command line ------------------------- */
+
+void
+cli_usage_error(const char *progname, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s -h)\n", progname);
+	exit(STATUS_FAILURE);
+}
+
+void
+cli_settings_init(struct cli_settings *cs, const char *progname,
+    const char **control, struct runner_config *rc)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->cs_progname = progname;
+	cs->cs_timeout_ms = 10000;
+	cs->cs_verbosity = LOG_LEVEL_INFO;
+	cs->cs_ping_count = 1;
+	cs->cs_control = control;
+	cs->cs_runner = rc;
+	rc->rc_user_dir = "/usr/lib/negotiator/commands";
+	rc->rc_builtin_dir = BUILTIN_DIR;
+}
+
+int
+cli_setting(struct cli_settings *cs, int ch, const char *arg)
+{
+	const char	*errstr;
+
+	switch (ch) {
+	case 't':
+		if (cli_parse_timeout(arg, &cs->cs_timeout_ms) == -1)
+			cli_usage_error(cs->cs_progname, "invalid timeout: %s",
+			    arg);
+		break;
+	case OPT_COUNT:
+		cs->cs_ping_count = (int)strtonum(arg, 1, 100000, &errstr);
+		if (errstr != NULL)
+			cli_usage_error(cs->cs_progname, "invalid count: %s",
+			    arg);
+		break;
+	case 'v':
+		cs->cs_verbosity = LOG_LEVEL_DEBUG;
+		break;
+	case 'q':
+		cs->cs_verbosity = LOG_LEVEL_QUIET;
+		break;
+	case OPT_COMMANDS:
+		cs->cs_runner->rc_user_dir = runner_dir(arg);
+		break;
+	case OPT_BUILTIN:
+		cs->cs_runner->rc_builtin_dir = runner_dir(arg);
+		break;
+	case OPT_CONTROL:
+		*cs->cs_control = arg;
+		break;
+	case OPT_SYSLOG:
+		cs->cs_syslog = 1;
+		break;
+	case OPT_VERSION:
+		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,
+		    PROTO_VERSION);
+		exit(0);
+	default:
+		return 0;
+	}
+	return 1;
+}
 
 int
 cli_parse_timeout(const char *s, uint32_t *ms)

@@ -15,21 +15,12 @@
 #include "log.h"
 #include "status.h"
 
-#ifndef BUILTIN_DIR
-#define BUILTIN_DIR	"/usr/local/lib/negotiator/builtin"
-#endif
-#ifndef VERSION
-#define VERSION		"0.0"
-#endif
 
 struct options {
 	struct guest_config	 gc;
 	const char		*verb;
 	const char		*argument;	/* -e command line */
-	uint32_t		 timeout_ms;
-	int			 verbosity;
-	int			 use_syslog;
-	int			 ping_count;
+	struct cli_settings	 cs;
 };
 
 static void
@@ -65,18 +56,7 @@ usage(FILE *f)
 	    DEFAULT_GUEST_CONTROL);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "negotiator-guest: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see negotiator-guest -h)\n");
-	exit(STATUS_FAILURE);
-}
+#define usage_error(...)	cli_usage_error("negotiator-guest", __VA_ARGS__)
 
 /* The daemon's control socket, or the port itself when no daemon runs. */
 static int
@@ -109,14 +89,14 @@ call(const struct options *o, uint16_t type)
 	const char		*error;
 	int			 rv;
 
-	if (cli_make_request(&m, type, "", o->argument, o->timeout_ms,
+	if (cli_make_request(&m, type, "", o->argument, o->cs.cs_timeout_ms,
 	    &error) == -1)
 		usage_error("%s", error);
 	memset(&co, 0, sizeof(co));
 	co.co_progname = "negotiator-guest";
 	co.co_peer = "the host";
-	co.co_verbose = o->verbosity > LOG_LEVEL_INFO;
-	co.co_ping_count = o->ping_count;
+	co.co_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
+	co.co_ping_count = o->cs.cs_ping_count;
 	rv = cli_call(connect_to(o), &m, &co);
 	proto_msg_free(&m);
 	return rv;
@@ -143,7 +123,7 @@ verb_ping(struct options *o)
 static int
 verb_daemon(struct options *o)
 {
-	log_init("negotiator-guest", o->verbosity, o->use_syslog);
+	log_init("negotiator-guest", o->cs.cs_verbosity, o->cs.cs_syslog);
 	return guestd_main(&o->gc);
 }
 
@@ -157,27 +137,17 @@ static const struct {
 	{ "daemon",		verb_daemon },
 };
 
-enum { OPT_COMMANDS = 256, OPT_BUILTIN, OPT_SYSFS, OPT_DEV, OPT_CONTROL,
-    OPT_SYSLOG, OPT_VERSION, OPT_PING, OPT_COUNT };
+enum { OPT_PING = OPT_OWN, OPT_SYSFS, OPT_DEV };
 
 static const struct option long_options[] = {
 	{ "list-commands",	no_argument,		NULL, 'l' },
 	{ "execute",		required_argument,	NULL, 'e' },
-	{ "timeout",		required_argument,	NULL, 't' },
 	{ "daemon",		no_argument,		NULL, 'd' },
 	{ "character-device",	required_argument,	NULL, 'c' },
-	{ "verbose",		no_argument,		NULL, 'v' },
-	{ "quiet",		no_argument,		NULL, 'q' },
-	{ "help",		no_argument,		NULL, 'h' },
 	{ "ping",		no_argument,		NULL, OPT_PING },
-	{ "count",		required_argument,	NULL, OPT_COUNT },
-	{ "commands-dir",	required_argument,	NULL, OPT_COMMANDS },
-	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN },
 	{ "sysfs-root",		required_argument,	NULL, OPT_SYSFS },
 	{ "dev-dir",		required_argument,	NULL, OPT_DEV },
-	{ "control",		required_argument,	NULL, OPT_CONTROL },
-	{ "syslog",		no_argument,		NULL, OPT_SYSLOG },
-	{ "version",		no_argument,		NULL, OPT_VERSION },
+	CLI_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -194,7 +164,6 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
-	const char	*errstr;
 	size_t		 i;
 	int		 ch;
 
@@ -202,15 +171,12 @@ main(int argc, char *argv[])
 	o.gc.gc_sysfs_root = "/sys";
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
-	o.gc.gc_runner.rc_user_dir = "/usr/lib/negotiator/commands";
-	o.gc.gc_runner.rc_builtin_dir = BUILTIN_DIR;
-	o.timeout_ms = 10000;
-	o.verbosity = LOG_LEVEL_INFO;
-	o.ping_count = 1;
+	cli_settings_init(&o.cs, "negotiator-guest", &o.gc.gc_control,
+	    &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "le:t:dc:vqh", long_options,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "le:dc:" CLI_SHORT_OPTIONS,
+	    long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			set_verb(&o, "list-commands", NULL);
@@ -224,29 +190,8 @@ main(int argc, char *argv[])
 		case 'd':
 			set_verb(&o, "daemon", NULL);
 			break;
-		case 't':
-			if (cli_parse_timeout(optarg, &o.timeout_ms) == -1)
-				usage_error("invalid timeout: %s", optarg);
-			break;
-		case OPT_COUNT:
-			o.ping_count = (int)strtonum(optarg, 1, 100000, &errstr);
-			if (errstr != NULL)
-				usage_error("invalid count: %s", optarg);
-			break;
 		case 'c':
 			o.gc.gc_port_dir = optarg;
-			break;
-		case 'v':
-			o.verbosity = LOG_LEVEL_DEBUG;
-			break;
-		case 'q':
-			o.verbosity = LOG_LEVEL_QUIET;
-			break;
-		case OPT_COMMANDS:
-			o.gc.gc_runner.rc_user_dir = runner_dir(optarg);
-			break;
-		case OPT_BUILTIN:
-			o.gc.gc_runner.rc_builtin_dir = runner_dir(optarg);
 			break;
 		case OPT_SYSFS:
 			o.gc.gc_sysfs_root = optarg;
@@ -254,20 +199,12 @@ main(int argc, char *argv[])
 		case OPT_DEV:
 			o.gc.gc_dev_dir = optarg;
 			break;
-		case OPT_CONTROL:
-			o.gc.gc_control = optarg;
-			break;
-		case OPT_SYSLOG:
-			o.use_syslog = 1;
-			break;
-		case OPT_VERSION:
-			printf("negotiator-guest %s (protocol %d)\n", VERSION,
-			    PROTO_VERSION);
-			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
+			if (cli_setting(&o.cs, ch, optarg))
+				break;
 			usage(stderr);
 			return STATUS_FAILURE;
 		}

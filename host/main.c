@@ -17,22 +17,13 @@
 #include "log.h"
 #include "status.h"
 
-#ifndef BUILTIN_DIR
-#define BUILTIN_DIR	"/usr/local/lib/negotiator/builtin"
-#endif
-#ifndef VERSION
-#define VERSION		"0.0"
-#endif
 
 struct options {
 	struct host_config	 hc;
 	const char		*verb;
 	const char		*argument;	/* -e command line, or GUEST */
 	const char		*guest;
-	uint32_t		 timeout_ms;
-	int			 verbosity;
-	int			 use_syslog;
-	int			 ping_count;
+	struct cli_settings	 cs;
 };
 
 static void
@@ -66,18 +57,7 @@ usage(FILE *f)
 	    DEFAULT_CHANNEL_DIR, DEFAULT_HOST_CONTROL);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-usage_error(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "negotiator-host: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see negotiator-host -h)\n");
-	exit(STATUS_FAILURE);
-}
+#define usage_error(...)	cli_usage_error("negotiator-host", __VA_ARGS__)
 
 /* The daemon's control socket, or the guest's channel when none runs. */
 static int
@@ -112,7 +92,7 @@ call(const struct options *o, uint16_t type, const char *guest)
 	int			 fd, rv;
 
 	if (cli_make_request(&m, type, guest == NULL ? "" : guest,
-	    o->argument, o->timeout_ms, &error) == -1)
+	    o->argument, o->cs.cs_timeout_ms, &error) == -1)
 		usage_error("%s", error);
 	if ((fd = connect_to(o, guest)) == -1)
 		return -1;
@@ -120,8 +100,8 @@ call(const struct options *o, uint16_t type, const char *guest)
 	memset(&co, 0, sizeof(co));
 	co.co_progname = "negotiator-host";
 	co.co_peer = guest ? peer : "the host daemon";
-	co.co_verbose = o->verbosity > LOG_LEVEL_INFO;
-	co.co_ping_count = o->ping_count;
+	co.co_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
+	co.co_ping_count = o->cs.cs_ping_count;
 	rv = cli_call(fd, &m, &co);
 	proto_msg_free(&m);
 	return rv;
@@ -165,7 +145,7 @@ verb_list_guests(struct options *o)
 static int
 verb_daemon(struct options *o)
 {
-	log_init("negotiator-host", o->verbosity, o->use_syslog);
+	log_init("negotiator-host", o->cs.cs_verbosity, o->cs.cs_syslog);
 	return hostd_main(&o->hc);
 }
 
@@ -181,26 +161,16 @@ static const struct {
 	{ "daemon",		0,	verb_daemon },
 };
 
-enum { OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CHANNEL, OPT_CONTROL, OPT_SYSLOG,
-    OPT_VERSION, OPT_PING, OPT_COUNT };
+enum { OPT_PING = OPT_OWN, OPT_CHANNEL };
 
 static const struct option long_options[] = {
 	{ "list-guests",	no_argument,		NULL, 'g' },
 	{ "list-commands",	required_argument,	NULL, 'c' },
 	{ "execute",		required_argument,	NULL, 'e' },
-	{ "timeout",		required_argument,	NULL, 't' },
 	{ "daemon",		no_argument,		NULL, 'd' },
-	{ "verbose",		no_argument,		NULL, 'v' },
-	{ "quiet",		no_argument,		NULL, 'q' },
-	{ "help",		no_argument,		NULL, 'h' },
 	{ "ping",		required_argument,	NULL, OPT_PING },
-	{ "count",		required_argument,	NULL, OPT_COUNT },
-	{ "commands-dir",	required_argument,	NULL, OPT_COMMANDS },
-	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN },
 	{ "channel-dir",	required_argument,	NULL, OPT_CHANNEL },
-	{ "control",		required_argument,	NULL, OPT_CONTROL },
-	{ "syslog",		no_argument,		NULL, OPT_SYSLOG },
-	{ "version",		no_argument,		NULL, OPT_VERSION },
+	CLI_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -217,22 +187,18 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
-	const char	*errstr;
 	size_t		 i;
 	int		 ch;
 
 	memset(&o, 0, sizeof(o));
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;
-	o.hc.hc_runner.rc_user_dir = "/usr/lib/negotiator/commands";
-	o.hc.hc_runner.rc_builtin_dir = BUILTIN_DIR;
-	o.timeout_ms = 10000;
-	o.verbosity = LOG_LEVEL_INFO;
-	o.ping_count = 1;
+	cli_settings_init(&o.cs, "negotiator-host", &o.hc.hc_control,
+	    &o.hc.hc_runner);
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "gc:e:t:dvqh", long_options,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "gc:e:d" CLI_SHORT_OPTIONS,
+	    long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'g':
 			set_verb(&o, "list-guests", NULL);
@@ -249,44 +215,15 @@ main(int argc, char *argv[])
 		case 'd':
 			set_verb(&o, "daemon", NULL);
 			break;
-		case 't':
-			if (cli_parse_timeout(optarg, &o.timeout_ms) == -1)
-				usage_error("invalid timeout: %s", optarg);
-			break;
-		case OPT_COUNT:
-			o.ping_count = (int)strtonum(optarg, 1, 100000, &errstr);
-			if (errstr != NULL)
-				usage_error("invalid count: %s", optarg);
-			break;
-		case 'v':
-			o.verbosity = LOG_LEVEL_DEBUG;
-			break;
-		case 'q':
-			o.verbosity = LOG_LEVEL_QUIET;
-			break;
-		case OPT_COMMANDS:
-			o.hc.hc_runner.rc_user_dir = runner_dir(optarg);
-			break;
-		case OPT_BUILTIN:
-			o.hc.hc_runner.rc_builtin_dir = runner_dir(optarg);
-			break;
 		case OPT_CHANNEL:
 			o.hc.hc_channel_dir = optarg;
 			break;
-		case OPT_CONTROL:
-			o.hc.hc_control = optarg;
-			break;
-		case OPT_SYSLOG:
-			o.use_syslog = 1;
-			break;
-		case OPT_VERSION:
-			printf("negotiator-host %s (protocol %d)\n", VERSION,
-			    PROTO_VERSION);
-			return 0;
 		case 'h':
 			usage(stdout);
 			return 0;
 		default:
+			if (cli_setting(&o.cs, ch, optarg))
+				break;
 			usage(stderr);
 			return STATUS_FAILURE;
 		}
