@@ -127,7 +127,8 @@ void	 conn_init(struct conn *, struct ev_loop *, int flags,
 	    const char *label, const struct conn_ops *, void *arg);
 /* Starts a session on fd (a new one replaces any old one). */
 void	 conn_start(struct conn *, int fd);
-/* Ends the session: every request gets on_lost(why). Keeps the fd. */
+/* Ends the session: every request gets on_lost(why).  Keeps the fd and
+ * whatever is queued on it. */
 void	 conn_reset(struct conn *, const char *why);
 /* Ends the session and closes the fd. */
 void	 conn_stop(struct conn *, const char *why);

@@ -133,8 +133,10 @@ conn_reset(struct conn *c, const char *why)
 	c->c_nonce = conn_new_nonce();
 	c->c_peer_nonce = 0;
 	ev_timer_stop(c->c_ch.ch_loop, &c->c_hello_timer);
-	buf_clear(&c->c_ch.ch_out);
-	channel_update_events(&c->c_ch);
+	/*
+	 * The send queue stays: cutting it could cut a frame half-written,
+	 * and what it holds of the old session the peer drops by its tag.
+	 */
 	conn_drop_all(&c->c_served, why);
 	conn_drop_all(&c->c_issued, why);
 }
