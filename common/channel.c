@@ -61,6 +61,13 @@ channel_pause(struct channel *ch, int paused)
 }
 
 void
+channel_discard_input(struct channel *ch)
+{
+	buf_clear(&ch->ch_in);
+	ch->ch_stalled_at = 0;
+}
+
+void
 channel_update_events(struct channel *ch)
 {
 	int	 open = ch->ch_fd != -1 && !ch->ch_paused;

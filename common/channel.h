@@ -54,6 +54,8 @@ void	 channel_attach(struct channel *, int fd);
 void	 channel_detach(struct channel *);
 void	 channel_send(struct channel *, const struct proto_msg *);
 void	 channel_pause(struct channel *, int paused);
+/* Forgets bytes read but not yet decoded (the other end started over). */
+void	 channel_discard_input(struct channel *);
 void	 channel_update_events(struct channel *);
 
 /* conn.c */

@@ -42,6 +42,8 @@ static void
 port_away(struct port *pt)
 {
 	pt->pt_state = PORT_AWAY;
+	/* A frame the old host left half-sent will never be completed. */
+	channel_discard_input(&pt->pt_conn.c_ch);
 	channel_pause(&pt->pt_conn.c_ch, 1);
 	port_notify(pt->pt_conn.c_ch.ch_fd, 1);
 }

@@ -89,6 +89,16 @@ check "the cut-off command was killed (pid $cut_pid)" remote_gone "$cut_pid"
 $H -e kill-daemon "$GUEST" >/dev/null 2>&1
 check "guest daemon killed: calls work again" wait_until 20 serving
 
+# The guest daemon dies half-way through writing a frame: the host daemon
+# holds a frame that will never be completed, and must still hear the new
+# daemon (it gives up on the cut frame after CHANNEL_STALL_MS, 2 s).
+t0=$(date +%s.%N)
+$H -e spew-cut-frame "$GUEST" >/dev/null 2>&1
+check "guest daemon died mid-frame: calls work again" wait_until 20 serving
+echo "# back $(echo "$(date +%s.%N) - $t0" | bc) s after the guest daemon died mid-frame"
+check "the host daemon logged skipping the cut frame" \
+    grep -q 'cut short' "$TMP/hostd.log"
+
 # Garbage written into both ports from the guest, and into host-to-guest
 # from the host while the host daemon is away.
 $H -e spew-garbage "$GUEST" >/dev/null 2>&1
