@@ -23,7 +23,7 @@ COMMON_SRCS	= common/buf.c common/channel.c common/cli.c common/conn.c \
 		  common/proto.c common/relay.c common/runner.c \
 		  common/serve.c common/status.c common/words.c \
 		  common/xmalloc.c
-HOST_SRCS	= host/discover.c host/hostd.c host/main.c
+HOST_SRCS	= host/discover.c host/hostd.c host/libvirt.c host/main.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)
@@ -36,8 +36,11 @@ TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-guest tests/vserial
 
+# Only the host links libvirt (and libxml2, to read domain XML).
+host/libvirt.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
 negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
+	    $(shell pkg-config --libs libvirt libxml-2.0)
 
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -30,6 +30,23 @@ size_t	 discover_scan(const char *dir, struct found_guest **out);
 int	 discover_find(const char *dir, const char *name,
 	    struct found_guest *out);
 
+/*
+ * libvirt.c: running libvirt domains (qemu:///system, read-only) that
+ * declare both channels, by full domain name, sorted; free(*out) after.
+ * 0 guests, quietly, when libvirt cannot be reached.
+ */
+size_t	 libvirt_scan(struct found_guest **out);
+/*
+ * discover_scan(dir), except when dir is libvirt's own DEFAULT_CHANNEL_DIR:
+ * then libvirt_scan(), and discover_scan(dir) only if libvirt could not be
+ * asked (its directory cuts names to 20 characters; libvirt does not).
+ * Sorted; free(*out) after.
+ */
+size_t	 discover_all(const char *dir, struct found_guest **out);
+/* 0 and *out if discover_all(dir) finds guest name, else -1. */
+int	 discover_find_all(const char *dir, const char *name,
+	    struct found_guest *out);
+
 /* hostd.c */
 int	 hostd_main(const struct host_config *);
 

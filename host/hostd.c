@@ -112,7 +112,7 @@ guest_free(struct guest *g)
 	free(g);
 }
 
-/* Brings the guest table in line with the channel directory. */
+/* Brings the guest table in line with the channel directory and libvirt. */
 static void
 scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -125,7 +125,7 @@ scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	LIST_FOREACH(g, &guests, g_entry)
 		g->g_seen = 0;
-	n = discover_scan(config->hc_channel_dir, &found);
+	n = discover_all(config->hc_channel_dir, &found);
 	for (i = 0; i < n; i++) {
 		if ((g = guest_find(found[i].fg_name)) != NULL &&
 		    (strcmp(g->g_found.fg_h2g, found[i].fg_h2g) != 0 ||

@@ -73,7 +73,7 @@ connect_to(const struct options *o, const char *guest)
 		    o->hc.hc_control);
 	if (guest == NULL)
 		return -1;
-	if (discover_find(o->hc.hc_channel_dir, guest, &fg) == -1)
+	if (discover_find_all(o->hc.hc_channel_dir, guest, &fg) == -1)
 		errx(STATUS_FAILURE, "no such guest: %s (no daemon at %s, "
 		    "and no channel in %s)", guest, o->hc.hc_control,
 		    o->hc.hc_channel_dir);
@@ -134,8 +134,8 @@ verb_list_guests(struct options *o)
 
 	if ((rv = call(o, MSG_GUESTS, NULL)) != -1)
 		return rv;
-	/* No daemon: what the channel directory shows. */
-	n = discover_scan(o->hc.hc_channel_dir, &found);
+	/* No daemon: what the channel directory (and libvirt) shows. */
+	n = discover_all(o->hc.hc_channel_dir, &found);
 	for (i = 0; i < n; i++)
 		printf("%s\n", found[i].fg_name);
 	free(found);

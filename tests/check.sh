@@ -31,6 +31,7 @@ run "supervisord" sh tests/supervisor.sh
 run "install and uninstall" bash tests/install.sh
 run "fuzz (30 s)" sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
+	run "libvirt (two TCG domains)" bash tests/libvirt.sh
 	run "VM (real kernel under QEMU)" bash tests/vm/vmtest.sh
 fi
 
