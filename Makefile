@@ -39,7 +39,7 @@ all: negotiator-host negotiator-guest tests/vserial
 # Only the host links libvirt (and libxml2, to read domain XML).
 host/libvirt.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
 negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs libvirt libxml-2.0)
 
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)

@@ -37,6 +37,11 @@ int	 discover_find(const char *dir, const char *name,
  */
 size_t	 libvirt_scan(struct found_guest **out);
 /*
+ * Daemons: from now on libvirt is asked by a thread of its own, and
+ * discover_all() answers from its latest result without waiting.
+ */
+void	 libvirt_watch_start(void);
+/*
  * discover_scan(dir), except when dir is libvirt's own DEFAULT_CHANNEL_DIR:
  * then libvirt_scan(), and discover_scan(dir) only if libvirt could not be
  * asked (its directory cuts names to 20 characters; libvirt does not).

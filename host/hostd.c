@@ -98,7 +98,7 @@ guest_new(const struct found_guest *fg)
 	conn_init(&g->g_g2h, EV_DEFAULT, CONN_SERVES | CONN_GREETS, label,
 	    &guest_conn_ops, g);
 	LIST_INSERT_HEAD(&guests, g, g_entry);
-	log_info("guest %s: found in %s", fg->fg_name, config->hc_channel_dir);
+	log_info("guest %s: found (%s)", fg->fg_name, fg->fg_h2g);
 	return g;
 }
 
@@ -214,6 +214,8 @@ hostd_main(const struct host_config *hc)
 	struct control	*co;
 
 	config = hc;
+	if (strcmp(hc->hc_channel_dir, DEFAULT_CHANNEL_DIR) == 0)
+		libvirt_watch_start();
 	co = control_listen(EV_DEFAULT, hc->hc_control, control_request, NULL);
 	log_info("host daemon started: channels in %s, control %s",
 	    hc->hc_channel_dir, hc->hc_control);

@@ -13,6 +13,8 @@
  * channels is looked at again after LIBVIRT_RECHECK seconds, in case they
  * were hot-plugged.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +285,79 @@ libvirt_scan(struct found_guest **out)
 }
 
 /*
+ * In the daemon, libvirt is asked from a thread of its own: a libvirtd that
+ * hangs can then only make the guest list stale, never stall the calls.
+ * The thread publishes what each scan found, or that libvirt did not
+ * answer; a result older than LIBVIRT_STALE (a hung libvirtd) counts as
+ * libvirt not answering.
+ */
+#define LIBVIRT_STALE	10.0
+
+static pthread_mutex_t	 lv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct found_guest *lv_published;
+static size_t		 lv_npublished;
+static double		 lv_published_at;	/* 0: never */
+static int		 lv_threaded;
+
+static void *
+lv_watch(void *arg)
+{
+	struct timespec		 pause = { 1, 0 };	/* SCAN_INTERVAL */
+	struct found_guest	*found, *stale;
+	size_t			 n;
+
+	(void)arg;
+	for (;;) {
+		n = libvirt_scan(&found);
+		pthread_mutex_lock(&lv_lock);
+		stale = lv_published;
+		lv_published = found;
+		lv_npublished = n;
+		/* Not answering withdraws the last result at once. */
+		lv_published_at = lv_answered ? now_mono() : 0;
+		pthread_mutex_unlock(&lv_lock);
+		free(stale);
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+void
+libvirt_watch_start(void)
+{
+	pthread_t	 thread;
+	sigset_t	 all, saved;
+
+	/* Signals stay with the event loop's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	if (pthread_create(&thread, NULL, lv_watch, NULL) != 0)
+		fatalx("cannot start the libvirt thread");
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	pthread_detach(thread);
+	lv_threaded = 1;
+}
+
+/* Copies the latest published scan; -1 if libvirt has not answered lately. */
+static int
+libvirt_latest(struct found_guest **out, size_t *n)
+{
+	int	 rv = -1;
+
+	pthread_mutex_lock(&lv_lock);
+	if (lv_published_at > 0 && now_mono() - lv_published_at <
+	    LIBVIRT_STALE) {
+		*n = lv_npublished;
+		*out = xcalloc(*n + 1, sizeof(**out));
+		if (*n > 0)
+			memcpy(*out, lv_published, *n * sizeof(**out));
+		rv = 0;
+	}
+	pthread_mutex_unlock(&lv_lock);
+	return rv;
+}
+
+/*
  * libvirt knows every domain whose channels are in its own directory, by its
  * full name; the directory is only the fallback for when it cannot be asked.
  */
@@ -293,6 +368,11 @@ discover_all(const char *dir, struct found_guest **out)
 
 	if (strcmp(dir, DEFAULT_CHANNEL_DIR) != 0)
 		return discover_scan(dir, out);
+	if (lv_threaded) {
+		if (libvirt_latest(out, &n) == 0)
+			return n;
+		return discover_scan(dir, out);
+	}
 	n = libvirt_scan(out);
 	if (lv_answered)
 		return n;
