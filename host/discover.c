@@ -75,6 +75,13 @@ found_cmp(const void *a, const void *b)
 	    ((const struct found_guest *)b)->fg_name);
 }
 
+void
+discover_sort(struct found_guest *all, size_t n)
+{
+	if (n > 0)
+		qsort(all, n, sizeof(*all), found_cmp);
+}
+
 size_t
 discover_scan(const char *dir, struct found_guest **out)
 {
@@ -101,26 +108,9 @@ discover_scan(const char *dir, struct found_guest **out)
 		all[n++] = fg;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(all, n, sizeof(*all), found_cmp);
+	discover_sort(all, n);
 	*out = all;
 	return n;
 }
 
-int
-discover_find(const char *dir, const char *name, struct found_guest *out)
-{
-	struct found_guest	*all;
-	size_t			 n, i;
-	int			 rv = -1;
-
-	n = discover_scan(dir, &all);
-	for (i = 0; i < n; i++)
-		if (strcmp(all[i].fg_name, name) == 0) {
-			*out = all[i];
-			rv = 0;
-		}
-	free(all);
-	return rv;
-}
 

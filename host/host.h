@@ -26,9 +26,8 @@ struct found_guest {
 };
 /* All guests in dir, sorted by name; free(*out) after. */
 size_t	 discover_scan(const char *dir, struct found_guest **out);
-/* 0 and *out if guest name is in dir, else -1. */
-int	 discover_find(const char *dir, const char *name,
-	    struct found_guest *out);
+/* Sorts guests by name. */
+void	 discover_sort(struct found_guest *, size_t);
 
 /*
  * libvirt.c: running libvirt domains (qemu:///system, read-only) that
@@ -49,7 +48,7 @@ void	 libvirt_watch_start(void);
  */
 size_t	 discover_all(const char *dir, struct found_guest **out);
 /* 0 and *out if discover_all(dir) finds guest name, else -1. */
-int	 discover_find_all(const char *dir, const char *name,
+int	 discover_find(const char *dir, const char *name,
 	    struct found_guest *out);
 
 /* hostd.c */

@@ -208,13 +208,6 @@ lv_cached(const unsigned char *uuid, unsigned int id)
 	return NULL;
 }
 
-static int
-found_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct found_guest *)a)->fg_name,
-	    ((const struct found_guest *)b)->fg_name);
-}
-
 size_t
 libvirt_scan(struct found_guest **out)
 {
@@ -278,8 +271,7 @@ libvirt_scan(struct found_guest **out)
 	free(lv_cache);
 	lv_cache = cache;
 	lv_ncache = nc;
-	if (n > 0)
-		qsort(all, n, sizeof(*all), found_cmp);
+	discover_sort(all, n);
 	*out = all;
 	return n;
 }
@@ -381,7 +373,7 @@ discover_all(const char *dir, struct found_guest **out)
 }
 
 int
-discover_find_all(const char *dir, const char *name, struct found_guest *out)
+discover_find(const char *dir, const char *name, struct found_guest *out)
 {
 	struct found_guest	*all;
 	size_t			 n, i;

@@ -73,7 +73,7 @@ connect_to(const struct options *o, const char *guest)
 		    o->hc.hc_control);
 	if (guest == NULL)
 		return -1;
-	if (discover_find_all(o->hc.hc_channel_dir, guest, &fg) == -1)
+	if (discover_find(o->hc.hc_channel_dir, guest, &fg) == -1)
 		errx(STATUS_FAILURE, "no such guest: %s (no daemon at %s, "
 		    "and no channel in %s)", guest, o->hc.hc_control,
 		    o->hc.hc_channel_dir);
