@@ -4,6 +4,7 @@
  * are dropped.  log_limited() bounds what a misbehaving peer can make us log.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,24 +109,29 @@ log_limited(const char *key, const char *fmt, ...)
 		time_t		 since;
 		unsigned	 count, dropped;
 	} slot[LIMIT_SLOTS];
-	unsigned	 h = 5381, i;
-	time_t		 now = time(NULL);
-	va_list		 ap;
+	static pthread_mutex_t	 limit_lock = PTHREAD_MUTEX_INITIALIZER;
+	unsigned		 h = 5381, i, dropped = 0;
+	time_t			 now = time(NULL);
+	va_list			 ap;
+	int			 suppress;
 
 	for (i = 0; key[i] != '\0'; i++)
 		h = h * 33 + (unsigned char)key[i];
 	h %= LIMIT_SLOTS;
+	/* The host daemon's libvirt thread logs through here too. */
+	pthread_mutex_lock(&limit_lock);
 	if (now - slot[h].since >= LIMIT_PERIOD) {
-		if (slot[h].dropped > 0)
-			log_warnx("%s: %u similar messages suppressed", key,
-			    slot[h].dropped);
+		dropped = slot[h].dropped;
 		slot[h].since = now;
 		slot[h].count = slot[h].dropped = 0;
 	}
-	if (slot[h].count++ >= LIMIT_BURST) {
+	if ((suppress = slot[h].count++ >= LIMIT_BURST))
 		slot[h].dropped++;
+	pthread_mutex_unlock(&limit_lock);
+	if (dropped > 0)
+		log_warnx("%s: %u similar messages suppressed", key, dropped);
+	if (suppress)
 		return;
-	}
 	va_start(ap, fmt);
 	log_emit(LOG_WARNING, NULL, fmt, ap);
 	va_end(ap);
