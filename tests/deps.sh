@@ -8,7 +8,7 @@ PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev
 libcriterion-dev socat supervisor busybox-static qemu-system-x86
 linux-image-amd64 cpio kmod xz-utils mandoc systemd procps bc git clang
 libclang-rt-14-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
-libvirt-clients libxml2-dev"
+libvirt-clients libxml2-dev iproute2"
 
 missing=
 for p in $PACKAGES; do
