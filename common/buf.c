@@ -71,10 +71,16 @@ buf_free(struct buf *b)
 }
 
 uint64_t
-now_ms(void)
+now_ns(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+now_ms(void)
+{
+	return now_ns() / 1000000;
 }

@@ -231,6 +231,14 @@ proto_pack(struct buf *out, const struct proto_msg *msg)
 
 /* --- decoding ------------------------------------------------------- */
 
+/* 1 if the frame at p, whose header says plen payload bytes, is intact. */
+static int
+frame_intact(const uint8_t *p, uint32_t plen)
+{
+	return proto_crc32(proto_crc32(0, p, 16), p + PROTO_HDR_LEN, plen) ==
+	    get_be32(p + 16);
+}
+
 static int
 get_u32(const msgpack_object *o, uint32_t *out)
 {
@@ -447,16 +455,11 @@ msgpack_plausible(const uint8_t *p, size_t len)
 				n = n << 8 | p[off + k];
 			if (b >= 0xde)
 				n *= 2;		/* map: keys and values */
-			/* bin, ext, str: a length of raw bytes follows. */
-			if (b == 0xc4 || b == 0xc5 || b == 0xc6 || b == 0xd9 ||
-			    b == 0xda || b == 0xdb || b == 0xc7 || b == 0xc8 ||
-			    b == 0xc9) {
+			/* bin, ext, str: width is that of a byte count. */
+			if ((b >= 0xc4 && b <= 0xc9) || (b >= 0xd9 && b <= 0xdb)) {
 				uint64_t	 raw = 0;
-				size_t		 lw = b == 0xc4 || b == 0xc7 ||
-				    b == 0xd9 ? 1 : b == 0xc5 || b == 0xc8 ||
-				    b == 0xda ? 2 : 4;
 
-				for (k = 0; k < lw; k++)
+				for (k = 0; k < width; k++)
 					raw = raw << 8 | p[off + k];
 				if (b == 0xc7 || b == 0xc8 || b == 0xc9)
 					raw++;	/* ext: a type byte, then data */
@@ -511,7 +514,7 @@ enum proto_parse
 proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
     size_t *consumed, const char **why)
 {
-	uint32_t	 plen, crc;
+	uint32_t	 plen;
 	const uint8_t	*magic;
 	uint8_t		 want[4];
 
@@ -540,9 +543,7 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 	}
 	if (len < PROTO_HDR_LEN + plen)
 		return PARSE_INCOMPLETE;
-	crc = proto_crc32(proto_crc32(0, bytes, 16), bytes + PROTO_HDR_LEN,
-	    plen);
-	if (crc != get_be32(bytes + 16)) {
+	if (!frame_intact(bytes, plen)) {
 		*consumed = 1;
 		*why = "bad checksum";
 		return PARSE_BAD;
@@ -573,8 +574,7 @@ proto_find_frame(const uint8_t *bytes, size_t len)
 		if (plen > PROTO_MAX_PAYLOAD ||
 		    (size_t)(p - bytes) + PROTO_HDR_LEN + plen > len)
 			continue;
-		if (proto_crc32(proto_crc32(0, p, 16), p + PROTO_HDR_LEN,
-		    plen) == get_be32(p + 16))
+		if (frame_intact(p, plen))
 			return p - bytes;
 	}
 	return -1;

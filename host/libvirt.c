@@ -8,9 +8,9 @@
  * The connection is kept open across scans and reopened when it breaks; when
  * libvirt cannot be reached, a scan finds nothing (discover_all() then falls
  * back on the channel directory) and the next attempt waits LIBVIRT_RETRY
- * seconds.  A domain's channels are fixed while it runs, so its
+ * milliseconds.  A domain's channels are fixed while it runs, so its
  * XML is fetched once per run (per UUID and ID); a domain without the
- * channels is looked at again after LIBVIRT_RECHECK seconds, in case they
+ * channels is looked at again after LIBVIRT_RECHECK milliseconds, in case they
  * were hot-plugged.
  */
 #include <pthread.h>
@@ -30,32 +30,23 @@
 #include "log.h"
 
 #define LIBVIRT_URI	"qemu:///system"
-#define LIBVIRT_RETRY	5.0	/* seconds between connection attempts */
-#define LIBVIRT_RECHECK	30.0	/* seconds before a domain is looked at again */
+#define LIBVIRT_RETRY	5000	/* ms between connection attempts */
+#define LIBVIRT_RECHECK	30000	/* ms before a domain is looked at again */
 
 /* What the last look at one running domain found. */
 struct lv_domain {
 	unsigned char		 ld_uuid[VIR_UUID_BUFLEN];
 	unsigned int		 ld_id;
-	double			 ld_checked;	/* when its XML was fetched */
+	uint64_t		 ld_checked;	/* when its XML was fetched */
 	int			 ld_complete;	/* both channels: ld_fg is set */
 	struct found_guest	 ld_fg;
 };
 
 static virConnectPtr	 lv_conn;
 static int		 lv_answered;	/* the last scan listed the domains */
-static double		 lv_last_try;	/* of a connection, 0 = never */
+static uint64_t		 lv_last_try;	/* of a connection, 0 = never */
 static struct lv_domain	*lv_cache;
 static size_t		 lv_ncache;
-
-static double
-now_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* libvirt prints every error to stderr unless told otherwise; we log. */
 static void
@@ -89,7 +80,7 @@ static int
 lv_connect(void)
 {
 	static int	 initialised;
-	double		 now;
+	uint64_t	 now;
 
 	if (lv_conn != NULL) {
 		if (virConnectIsAlive(lv_conn) == 1)
@@ -103,7 +94,7 @@ lv_connect(void)
 		xmlInitParser();
 		initialised = 1;
 	}
-	now = now_mono();
+	now = now_ms();
 	if (lv_last_try != 0 && now - lv_last_try < LIBVIRT_RETRY)
 		return -1;
 	lv_last_try = now;
@@ -216,7 +207,7 @@ libvirt_scan(struct found_guest **out)
 	struct lv_domain	*cache = NULL, *ld;
 	virDomainPtr		*doms = NULL;
 	const char		*name;
-	double			 now;
+	uint64_t		 now;
 	size_t			 n = 0, nc = 0, i;
 	int			 nd, rv;
 
@@ -233,7 +224,7 @@ libvirt_scan(struct found_guest **out)
 		return 0;
 	}
 	lv_answered = 1;
-	now = now_mono();
+	now = now_ms();
 	if (nd > 0)
 		cache = xcalloc((size_t)nd, sizeof(*cache));
 	for (i = 0; i < (size_t)nd; i++) {
@@ -283,12 +274,12 @@ libvirt_scan(struct found_guest **out)
  * answer; a result older than LIBVIRT_STALE (a hung libvirtd) counts as
  * libvirt not answering.
  */
-#define LIBVIRT_STALE	10.0
+#define LIBVIRT_STALE	10000	/* ms */
 
 static pthread_mutex_t	 lv_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct found_guest *lv_published;
 static size_t		 lv_npublished;
-static double		 lv_published_at;	/* 0: never */
+static uint64_t		 lv_published_at;	/* 0: never */
 static int		 lv_threaded;
 
 static void *
@@ -306,7 +297,7 @@ lv_watch(void *arg)
 		lv_published = found;
 		lv_npublished = n;
 		/* Not answering withdraws the last result at once. */
-		lv_published_at = lv_answered ? now_mono() : 0;
+		lv_published_at = lv_answered ? now_ms() : 0;
 		pthread_mutex_unlock(&lv_lock);
 		free(stale);
 		nanosleep(&pause, NULL);
@@ -337,7 +328,7 @@ libvirt_latest(struct found_guest **out, size_t *n)
 	int	 rv = -1;
 
 	pthread_mutex_lock(&lv_lock);
-	if (lv_published_at > 0 && now_mono() - lv_published_at <
+	if (lv_published_at > 0 && now_ms() - lv_published_at <
 	    LIBVIRT_STALE) {
 		*n = lv_npublished;
 		*out = xcalloc(*n + 1, sizeof(**out));
