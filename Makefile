@@ -5,6 +5,9 @@ PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 LIBDIR		?= $(PREFIX)/lib/negotiator
 BUILTIN_DIR	?= $(LIBDIR)/builtin
+# Where users put their own commands: the same path whatever the PREFIX, as
+# the man pages say; compiled in, and created (empty) by every install.
+COMMANDS_DIR	?= /usr/lib/negotiator/commands
 MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc
 UNITDIR		?= $(PREFIX)/lib/systemd/system
@@ -15,7 +18,8 @@ CFLAGS		?= -O2 -g
 WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
-		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"'
+		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
+		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 
 COMMON_SRCS	= common/buf.c common/channel.c common/cli.c common/conn.c \
@@ -48,10 +52,11 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-# The built-in directory is compiled in: a new PREFIX rebuilds what uses it.
+# The command directories are compiled in: a new PREFIX rebuilds what uses
+# them.
 .build-flags: FORCE
-	@echo '$(BUILTIN_DIR) $(VERSION)' | cmp -s - $@ || \
-	    echo '$(BUILTIN_DIR) $(VERSION)' > $@
+	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' | cmp -s - $@ || \
+	    echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' > $@
 host/main.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c

@@ -21,6 +21,9 @@
 #ifndef BUILTIN_DIR
 #define BUILTIN_DIR	"/usr/local/lib/negotiator/builtin"
 #endif
+#ifndef COMMANDS_DIR
+#define COMMANDS_DIR	"/usr/lib/negotiator/commands"
+#endif
 #ifndef VERSION
 #define VERSION		"0.0"
 #endif
@@ -311,7 +314,7 @@ cli_settings_init(struct cli_settings *cs, const char *progname,
 	cs->cs_ping_count = 1;
 	cs->cs_control = control;
 	cs->cs_runner = rc;
-	rc->rc_user_dir = "/usr/lib/negotiator/commands";
+	rc->rc_user_dir = COMMANDS_DIR;
 	rc->rc_builtin_dir = BUILTIN_DIR;
 }
 

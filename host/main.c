@@ -53,7 +53,7 @@ usage(FILE *f)
 "\n"
 "Exit status of -e: the command's own; 128+N if killed by signal N;\n"
 "124 timeout; 126 not executable; 127 no such command; 125 negotiator "
-"failed.\n", "/usr/lib/negotiator/commands", BUILTIN_DIR,
+"failed.\n", COMMANDS_DIR, BUILTIN_DIR,
 	    DEFAULT_CHANNEL_DIR, DEFAULT_HOST_CONTROL);
 }
 
