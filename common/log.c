@@ -2,20 +2,48 @@
  * Logging: one line per message, to stderr (unbuffered, so nothing is lost
  * under a supervisor) or to syslog.  Messages below the configured level
  * are dropped.  log_limited() bounds what a misbehaving peer can make us log.
+ * When stderr is the journal, each line carries its priority instead of the
+ * program name, which the journal records by itself.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char	*log_progname = "negotiator";
 static int		 log_verbosity = LOG_LEVEL_INFO;
 static int		 log_syslog;
+static int		 log_journal;
+
+/*
+ * True when stderr is the stream that systemd connected to the journal:
+ * JOURNAL_STREAM holds its "device:inode" (systemd.exec(5)), and stderr must
+ * still be that file, not a redirection made since by a shell or a parent.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char	*env = getenv("JOURNAL_STREAM");
+	uintmax_t	 dev, ino;
+	struct stat	 st;
+	char		 end;
+
+	if (env == NULL ||
+	    sscanf(env, "%" SCNuMAX ":%" SCNuMAX "%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int level, int use_syslog)
@@ -23,6 +51,7 @@ log_init(const char *progname, int level, int use_syslog)
 	log_progname = progname;
 	log_verbosity = level;
 	log_syslog = use_syslog;
+	log_journal = log_stderr_is_journal();
 	if (use_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -44,8 +73,13 @@ log_emit(int priority, const char *suffix, const char *fmt, va_list ap)
 		    suffix ? suffix : "");
 		return;
 	}
-	fprintf(stderr, "%s: %s%s%s\n", log_progname, line,
-	    suffix ? ": " : "", suffix ? suffix : "");
+	/* The "<N>" prefix of sd-daemon(3): the journal takes it as PRIORITY. */
+	if (log_journal)
+		fprintf(stderr, "<%d>%s%s%s\n", LOG_PRI(priority), line,
+		    suffix ? ": " : "", suffix ? suffix : "");
+	else
+		fprintf(stderr, "%s: %s%s%s\n", log_progname, line,
+		    suffix ? ": " : "", suffix ? suffix : "");
 }
 
 void
