@@ -21,33 +21,46 @@ CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay ms
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
 		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
+STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
 COMMON_SRCS	= common/buf.c common/channel.c common/cli.c common/conn.c \
 		  common/control.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/runner.c \
 		  common/serve.c common/status.c common/words.c \
 		  common/xmalloc.c
-HOST_SRCS	= host/discover.c host/hostd.c host/libvirt.c host/main.c
+HOST_SRCS	= host/discover.c host/full.c host/main.c
+HOSTD_SRCS	= host/discover.c host/hostd.c host/libvirt.c host/main.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)
 HOST_OBJS	= $(HOST_SRCS:.c=.o)
+HOSTD_OBJS	= $(HOSTD_SRCS:.c=.o)
 GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
-all: negotiator-host negotiator-guest tests/vserial
+all: negotiator-host negotiator-hostd negotiator-guest tests/vserial
 
-# Only the host links libvirt (and libxml2, to read domain XML).
-host/libvirt.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
+# The host CLI does not load libvirt: the daemon and libvirt discovery are
+# negotiator-hostd, which it runs in its place (host/full.c).  Only that
+# links libvirt (and libxml2, to read domain XML).
 negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
+
+host/libvirt.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
+host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
+negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs libvirt libxml-2.0)
 
+# The CLI binaries are static: under emulation the dynamic loader costs a
+# TCG guest ~56 ms per process (and the host CLI ~0.4 ms), and a guest's
+# libraries may differ from the build host's.  They do no NSS look-ups (no
+# getpwnam, no getaddrinfo), which static glibc could not serve.
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
@@ -57,7 +70,7 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 .build-flags: FORCE
 	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' | cmp -s - $@ || \
 	    echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' > $@
-host/main.o guest/main.o common/cli.o: .build-flags
+host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
@@ -89,6 +102,7 @@ install: all
 	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(LOGDIR)
 	install -m 755 negotiator-host negotiator-guest $(DESTDIR)$(BINDIR)
+	install -m 755 negotiator-hostd $(DESTDIR)$(LIBDIR)
 	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
 	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
@@ -101,7 +115,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/negotiator-host \
-	    $(DESTDIR)$(BINDIR)/negotiator-guest
+	    $(DESTDIR)$(BINDIR)/negotiator-guest \
+	    $(DESTDIR)$(LIBDIR)/negotiator-hostd
 	for f in commands/*; do rm -f $(DESTDIR)$(BUILTIN_DIR)/$${f#commands/}; done
 	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(LIBDIR)
 	for f in man/*.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$${f#man/}; done
@@ -113,7 +128,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(LOGDIR)
 
 clean:
-	rm -f negotiator-host negotiator-guest tests/vserial $(TEST_BINS) .build-flags \
-	    $(COMMON_OBJS) $(HOST_OBJS) $(GUEST_OBJS)
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial $(TEST_BINS) .build-flags \
+	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 
 .PHONY: all deps unit check demo install uninstall clean FORCE

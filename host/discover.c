@@ -113,4 +113,19 @@ discover_scan(const char *dir, struct found_guest **out)
 	return n;
 }
 
+int
+discover_find(const char *dir, const char *name, struct found_guest *out)
+{
+	struct found_guest	*all;
+	size_t			 n, i;
+	int			 rv = -1;
 
+	n = discover_all(dir, &all);
+	for (i = 0; i < n; i++)
+		if (strcmp(all[i].fg_name, name) == 0) {
+			*out = all[i];
+			rv = 0;
+		}
+	free(all);
+	return rv;
+}

@@ -44,14 +44,21 @@ void	 libvirt_watch_start(void);
  * discover_scan(dir), except when dir is libvirt's own DEFAULT_CHANNEL_DIR:
  * then libvirt_scan(), and discover_scan(dir) only if libvirt could not be
  * asked (its directory cuts names to 20 characters; libvirt does not).
- * Sorted; free(*out) after.
+ * Sorted; free(*out) after.  In libvirt.c; the CLI binary's (full.c) runs
+ * negotiator-hostd instead for DEFAULT_CHANNEL_DIR.
  */
 size_t	 discover_all(const char *dir, struct found_guest **out);
-/* 0 and *out if discover_all(dir) finds guest name, else -1. */
+/* discover.c: 0 and *out if discover_all(dir) finds guest name, else -1. */
 int	 discover_find(const char *dir, const char *name,
 	    struct found_guest *out);
 
-/* hostd.c */
+/* main.c: the command line as given, before getopt reorders it. */
+extern char	**host_argv;
+
+/*
+ * hostd.c; in the CLI binary, full.c instead, whose hostd_main() and
+ * discover_all(DEFAULT_CHANNEL_DIR) run negotiator-hostd in its place.
+ */
 int	 hostd_main(const struct host_config *);
 
 #endif /* HOST_H */

@@ -1,6 +1,8 @@
 /*
  * negotiator-host: run commands inside guests, list guests and their
- * commands, or (-d) be the host daemon.
+ * commands, or (-d) be the host daemon.  Built twice: as negotiator-host,
+ * the CLI, without libvirt and the daemon (host/full.c), and as
+ * negotiator-hostd, the full program the CLI runs for those.
  */
 #include <sys/socket.h>
 
@@ -17,6 +19,8 @@
 #include "log.h"
 #include "status.h"
 
+
+char	**host_argv;
 
 struct options {
 	struct host_config	 hc;
@@ -190,6 +194,8 @@ main(int argc, char *argv[])
 	size_t		 i;
 	int		 ch;
 
+	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
+	memcpy(host_argv, argv, (size_t)argc * sizeof(*host_argv));
 	memset(&o, 0, sizeof(o));
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;

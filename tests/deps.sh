@@ -4,7 +4,7 @@
 # nothing is missing; fails loudly when a package cannot be had.
 set -eu
 
-PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev
+PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev libmd-dev libc6-dev
 libcriterion-dev socat supervisor busybox-static qemu-system-x86
 linux-image-amd64 cpio kmod xz-utils mandoc systemd procps bc git clang
 libclang-rt-14-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu

@@ -1,0 +1,58 @@
+/*
+ * The negotiator-host CLI links neither libvirt nor the daemon: loading
+ * libvirt (gnutls, libxml2 and some 50 other shared libraries) cost every
+ * CLI call about 10 ms.  What needs them, the daemon and guest discovery in
+ * libvirt's own channel directory, is the full program, negotiator-hostd,
+ * which takes the same options: these two functions replace this process
+ * with it, same pid, same argv, same fds, nothing read or written yet.
+ * Discovery in any other directory (--channel-dir) is done here.
+ *
+ * negotiator-hostd is looked for next to this executable first (a build
+ * tree), then in LIBEXEC_DIR, where make install puts it.
+ */
+#include <err.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "status.h"
+
+#define FULL_NAME	"negotiator-hostd"
+
+static void __attribute__((noreturn))
+full_exec(void)
+{
+	char		 self[PATH_MAX], path[PATH_MAX];
+	ssize_t		 n;
+
+	if (host_argv == NULL)
+		errx(STATUS_FAILURE, "%s: no arguments saved", __func__);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((size_t)snprintf(path, sizeof(path), "%s/" FULL_NAME,
+		    dirname(self)) < sizeof(path) && access(path, X_OK) == 0)
+			execv(path, host_argv);
+	}
+	execv(LIBEXEC_DIR "/" FULL_NAME, host_argv);
+	err(STATUS_FAILURE, "cannot run %s", LIBEXEC_DIR "/" FULL_NAME);
+}
+
+size_t
+discover_all(const char *dir, struct found_guest **out)
+{
+	if (strcmp(dir, DEFAULT_CHANNEL_DIR) == 0)
+		full_exec();
+	return discover_scan(dir, out);
+}
+
+int
+hostd_main(const struct host_config *hc)
+{
+	(void)hc;
+	full_exec();
+}
