@@ -96,39 +96,82 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/vm/demo.sh
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(BUILTIN_DIR) \
-	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+# What each side installs: its programs in BINDIR, its helpers in LIBDIR,
+# its man page, systemd unit and supervisord program; both sides also get
+# what they share (install-common): the built-ins, negotiator-commands(7)
+# and the empty user commands directory.  install does both sides.
+HOST_PROGS	= negotiator-host
+HOST_HELPERS	= negotiator-hostd
+GUEST_PROGS	= negotiator-guest
+
+# $(call install_side,SIDE,PROGS,HELPERS)
+define install_side
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(LOGDIR)
-	install -m 755 negotiator-host negotiator-guest $(DESTDIR)$(BINDIR)
-	install -m 755 negotiator-hostd $(DESTDIR)$(LIBDIR)
-	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
-	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8
-	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
-	for f in supervisor/*.conf; do \
-	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|/var/log/negotiator|$(LOGDIR)|g' $$f > \
-	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
-	for f in supervisor/*.service; do \
-	    sed 's|@BINDIR@|$(BINDIR)|g' $$f > \
-	    $(DESTDIR)$(UNITDIR)/$${f#supervisor/}; done
+	install -m 755 $(2) $(DESTDIR)$(BINDIR)
+	$(if $(3),install -d $(DESTDIR)$(LIBDIR))
+	$(if $(3),install -m 755 $(3) $(DESTDIR)$(LIBDIR))
+	install -m 644 man/negotiator-$(1).8 $(DESTDIR)$(MANDIR)/man8
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|/var/log/negotiator|$(LOGDIR)|g' \
+	    supervisor/negotiator-$(1).conf \
+	    > $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/negotiator-$(1).conf
+	sed 's|@BINDIR@|$(BINDIR)|g' supervisor/negotiator-$(1).service \
+	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
+endef
 
-uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/negotiator-host \
-	    $(DESTDIR)$(BINDIR)/negotiator-guest \
-	    $(DESTDIR)$(LIBDIR)/negotiator-hostd
+# $(call uninstall_side,SIDE,PROGS,HELPERS): then the shared files, unless
+# the other side is still installed.
+define uninstall_side
+	rm -f $(2:%=$(DESTDIR)$(BINDIR)/%) $(3:%=$(DESTDIR)$(LIBDIR)/%) \
+	    $(DESTDIR)$(MANDIR)/man8/negotiator-$(1).8 \
+	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/negotiator-$(1).conf \
+	    $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
+	@set -e; for p in $(HOST_PROGS) $(GUEST_PROGS); do \
+	    [ ! -e $(DESTDIR)$(BINDIR)/$$p ] || exit 0; done; \
+	    $(MAKE) --no-print-directory uninstall-common
+endef
+
+install: install-host install-guest
+
+install-host: $(HOST_PROGS) $(HOST_HELPERS) install-common
+	$(call install_side,host,$(HOST_PROGS),$(HOST_HELPERS))
+
+install-guest: $(GUEST_PROGS) install-common
+	$(call install_side,guest,$(GUEST_PROGS))
+
+install-common:
+	install -d $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(COMMANDS_DIR) \
+	    $(DESTDIR)$(MANDIR)/man7
+	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
+	install -m 644 man/negotiator-commands.7 $(DESTDIR)$(MANDIR)/man7
+
+uninstall: uninstall-host uninstall-guest
+
+uninstall-host:
+	$(call uninstall_side,host,$(HOST_PROGS),$(HOST_HELPERS))
+
+uninstall-guest:
+	$(call uninstall_side,guest,$(GUEST_PROGS))
+
+# Directories go only when empty: users' commands and logs stay.
+uninstall-common:
 	for f in commands/*; do rm -f $(DESTDIR)$(BUILTIN_DIR)/$${f#commands/}; done
-	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(LIBDIR)
-	for f in man/*.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$${f#man/}; done
-	for f in man/*.7; do rm -f $(DESTDIR)$(MANDIR)/man7/$${f#man/}; done
-	for f in supervisor/*.conf; do \
-	    rm -f $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/$${f#supervisor/}; done
-	for f in supervisor/*.service; do \
-	    rm -f $(DESTDIR)$(UNITDIR)/$${f#supervisor/}; done
-	-rmdir $(DESTDIR)$(LOGDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
+	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(COMMANDS_DIR) $(DESTDIR)$(dir $(COMMANDS_DIR)) \
+	    $(DESTDIR)$(LOGDIR) 2>/dev/null
+
+# Debian packages negotiator-host, negotiator-guest and negotiator-common
+# (what both share), built with dpkg-deb from a staged install of a
+# private copy of the tree (supervisor/mkdeb.sh).
+deb:
+	@VERSION=$(VERSION) sh supervisor/mkdeb.sh .
 
 clean:
 	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 
-.PHONY: all deps unit check demo install uninstall clean FORCE
+.PHONY: all deps unit check demo install install-host install-guest \
+	install-common uninstall uninstall-host uninstall-guest uninstall-common \
+	deb clean FORCE
