@@ -1,19 +1,104 @@
 #!/bin/sh
 # Runs every test suite in order and prints one summary line per suite and
 # a total.  Exits non-zero if any suite failed.  `make check` calls it after
-# building; set SKIP_VM=1 to leave out the VM suite while iterating.
+# building; set SKIP_VM=1 to leave out the libvirt and VM suites while
+# iterating.
+#
+# Bounds: each suite has a wall-clock limit (its second field below); at the
+# limit it gets SIGTERM, which runs its own clean-up, and SIGKILL 15 s later.
+# The whole run is bounded by $CHECK_BUDGET_S (default 1500 s): a suite is
+# given no more than what is left, and one that cannot start fails.
+# Every suite runs with TMPDIR set to a directory of this run; after each
+# one, a process, libvirt domain or file it left behind there is a failure
+# (and is removed).  Ctrl-C or SIGTERM stops the running suite the same way,
+# then this script, leaving nothing behind.
 set -u
 cd "$(dirname "$0")/.."
+. tests/lib.sh
 
+BUDGET=${CHECK_BUDGET_S:-1500}
+START=$(date +%s)
+RUN=$(mktemp -d /tmp/negotiator-check.XXXXXX) || exit 1
+chmod 755 "$RUN"	# libvirt's QEMU (user libvirt-qemu) reads images below
+export TMPDIR=$RUN
 total_failed=0
 suites=0
+suite_pid=
 
+# descends_from PID ANCESTOR: true if ANCESTOR is PID or one of its parents.
+descends_from() {
+	local p=$1
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		[ "$p" = "$2" ] && return 0
+		p=$(sed 's/.*) . \([0-9]*\).*/\1/' "/proc/$p/stat" 2>/dev/null)
+	done
+	return 1
+}
+
+# leftovers: pids of processes that mention this run's directory in their
+# command line or environment (what a suite started and did not stop; not
+# this script and what it runs to look).
+leftovers() {
+	local p
+	for p in $(pgrep -f -- "$RUN"; grep -lsF -- "$RUN" /proc/[0-9]*/environ |
+	    cut -d/ -f3); do
+		alive "$p" && ! descends_from "$p" $$ && echo "$p"
+	done | sort -u
+}
+
+# sweep NAME: fails NAME for whatever its suite left behind, and removes it.
+sweep() {
+	local left doms
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		echo "=== $1: left processes behind:"
+		# shellcheck disable=SC2086
+		ps -o pid=,args= -p "$(echo $left | tr ' ' ,)" | cut -c1-150
+		# shellcheck disable=SC2086
+		kill_tree $left
+	fi
+	doms=
+	if command -v virsh >/dev/null && pgrep -x libvirtd >/dev/null; then
+		doms=$(timeout 10 virsh -q -c qemu:///system list --all --name \
+		    2>/dev/null | grep '^negotiator-')
+		for d in $doms; do
+			timeout 10 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
+			timeout 10 virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1
+		done
+		[ -z "$doms" ] || echo "=== $1: left libvirt domains behind:" $doms
+	fi
+	if [ -n "$(ls -A "$RUN")" ]; then
+		echo "=== $1: left files behind in TMPDIR:" "$(ls -A "$RUN")"
+		rm -rf "${RUN:?}"/* "${RUN:?}"/.[!.]* 2>/dev/null
+	fi
+	[ -z "$left$doms$(ls -A "$RUN")" ]
+}
+
+# run NAME LIMIT_S COMMAND...: one suite, bounded by LIMIT_S and the budget.
 run() {
-	name=$1; shift
+	local name=$1 limit=$2 left rc start; shift 2
 	suites=$((suites + 1))
+	left=$((BUDGET - ($(date +%s) - START)))
+	[ "$limit" -le "$left" ] || limit=$left
 	echo "=== $name"
+	if [ "$limit" -le 0 ]; then
+		echo "=== $name: FAILED (not run: the ${BUDGET} s budget of make check is spent)"
+		total_failed=$((total_failed + 1))
+		return
+	fi
 	start=$(date +%s)
-	if "$@"; then
+	# timeout puts the suite in a process group of its own and signals all
+	# of it; the suite is waited for in the background so that a signal to
+	# this script is handled at once.
+	timeout -k 15 "$limit" "$@" &
+	suite_pid=$!
+	wait "$suite_pid"; rc=$?
+	suite_pid=
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "=== $name: did not finish within $limit s"
+	fi
+	sweep "$name" || rc=1
+	if [ "$rc" -eq 0 ]; then
 		echo "=== $name: passed ($(( $(date +%s) - start )) s)"
 	else
 		echo "=== $name: FAILED ($(( $(date +%s) - start )) s)"
@@ -21,19 +106,37 @@ run() {
 	fi
 }
 
+# On Ctrl-C or SIGTERM: the running suite is stopped through timeout (which
+# passes the signal on to the suite's group), then everything is swept.
+interrupted() {
+	trap '' INT TERM HUP
+	echo "=== interrupted: stopping the running suite"
+	if [ -n "$suite_pid" ]; then
+		kill -TERM "$suite_pid" 2>/dev/null
+		reap 30 "$suite_pid"
+	fi
+	sweep "interrupted run" >/dev/null
+	rm -rf "$RUN"
+	exit 130
+}
+trap interrupted INT TERM HUP
+trap 'rm -rf "$RUN"' EXIT
+
 for t in tests/test_proto tests/test_words tests/test_runner tests/test_status; do
-	run "unit: $t" "./$t"
+	run "unit: $t" 120 "./$t"
 done
-run "built-in commands" bash tests/commands.sh
-run "integration (emulated channels)" bash tests/integration.sh
-run "man pages and units" sh tests/manlint.sh
-run "supervisord" sh tests/supervisor.sh
-run "install and uninstall" bash tests/install.sh
-run "fuzz (30 s)" sh tests/fuzz.sh 30
+run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
+run "built-in commands" 120 bash tests/commands.sh
+run "integration (emulated channels)" 300 bash tests/integration.sh
+run "man pages and units" 60 sh tests/manlint.sh
+run "supervisord" 180 sh tests/supervisor.sh
+run "install and uninstall" 120 bash tests/install.sh
+run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
-	run "libvirt (two TCG domains)" bash tests/libvirt.sh
-	run "VM (real kernel under QEMU)" bash tests/vm/vmtest.sh
+	run "libvirt (two TCG domains)" 300 bash tests/libvirt.sh
+	run "VM (real kernel under QEMU)" 480 bash tests/vm/vmtest.sh
 fi
 
-echo "$((suites - total_failed)) passed, $total_failed failed"
+echo "$((suites - total_failed)) passed, $total_failed failed" \
+    "($(( $(date +%s) - START )) s)"
 [ "$total_failed" -eq 0 ]

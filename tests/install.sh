@@ -5,10 +5,15 @@
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
-T=$(mktemp -d /tmp/negotiator-install.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-install.XXXXXX") || exit 1
 PIDS=
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
+cleanup() {
+	trap '' INT TERM HUP
+	for p in $PIDS; do stop_pid "$p"; done
+	rm -rf "$T"
+}
 trap cleanup EXIT
+on_interrupt
 
 # 1. A staged install with the default prefix.
 make -s -C "$REPO" install DESTDIR="$T/stage" >"$T/install.log" 2>&1

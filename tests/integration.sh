@@ -9,7 +9,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
 . "$REPO/tests/scenarios.sh"
 
-TMP=$(mktemp -d /tmp/negotiator-it.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-it.XXXXXX") || exit 1
 GUEST=vm1
 HOSTBIN=$REPO/negotiator-host
 GUESTBIN=$REPO/negotiator-guest
@@ -38,11 +38,13 @@ start_guestd() {
 	GUESTD_PID=$!
 	wait_until 5 test -S "$TMP/guest.sock"
 }
-stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
+stop() { stop_pid "$1"; }
 # The daemons are up when a call goes through.
 serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
 cleanup() {
+	trap '' INT TERM HUP
 	stop "$HOSTD_PID"; stop "$GUESTD_PID"; stop "$VS_PID"
+	kill_children
 	if [ "$FAILED" -gt 0 ]; then
 		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
 		echo "--- guest daemon log (tail)"; tail -n 30 "$TMP/guestd.log"
@@ -50,6 +52,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+on_interrupt
 
 start_vserial
 start_hostd

@@ -1,5 +1,10 @@
-# Shared helpers for the shell test suites: counting checks, waiting with a
-# deadline.  Source it; call `finish` last (prints "N passed, M failed").
+# Shared helpers for the shell test suites (POSIX sh and bash): counting
+# checks, waiting with a wall-clock deadline, killing what a test started.
+# Source it; call `finish` last (prints "N passed, M failed").
+#
+# Every wait here is bounded in wall-clock seconds, whatever the command
+# waited on does: a try that is still running at the deadline is killed
+# with all its descendants.
 
 PASSED=0
 FAILED=0
@@ -21,15 +26,97 @@ expect_status() {
 	else fail "$what (exit $got, wanted $want)"; fi
 }
 
-# wait_until SECONDS COMMAND...: polls every 0.1 s; 0 once COMMAND succeeds.
+# now_ms: milliseconds on the wall clock.
+now_ms() { date +%s%3N; }
+
+# kill_tree PID...: stops each process, then kills its descendants and it.
+# Stopping first keeps a shell from starting new children meanwhile.
+kill_tree() {
+	local p
+	for p in "$@"; do
+		kill -STOP "$p" 2>/dev/null || continue
+		# shellcheck disable=SC2046
+		kill_tree $(pgrep -P "$p")
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
+# within SECONDS COMMAND...: runs COMMAND (a program or a shell function) and
+# returns its status, or 137 once SECONDS have passed (a decimal such as 2.5
+# is fine), after killing it and everything it started.  COMMAND's stdin is
+# /dev/null.
+within() {
+	local limit=$1 pid dog rc; shift
+	"$@" </dev/null &
+	pid=$!
+	{ sleep "$limit"; kill_tree "$pid"; } </dev/null >/dev/null 2>&1 &
+	dog=$!
+	{ wait "$pid"; } 2>/dev/null; rc=$?
+	kill_tree "$dog"
+	wait "$dog" 2>/dev/null
+	return "$rc"
+}
+
+# wait_until SECONDS COMMAND...: tries COMMAND (output discarded) until it
+# succeeds, 0.1 s apart; 0 then.  1 once SECONDS (whole seconds) of wall
+# clock have passed since the call, a try still running then included.
 wait_until() {
-	local limit=$1 i=0; shift
-	while ! "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -ge $((limit * 10)) ] && return 1
+	local limit=$1 deadline left; shift
+	deadline=$(( $(now_ms) + limit * 1000 ))
+	while :; do
+		left=$(( deadline - $(now_ms) ))
+		[ "$left" -gt 0 ] || return 1
+		within "$((left / 1000)).$(printf %03d $((left % 1000)))" \
+		    "$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
-	return 0
+}
+
+# alive PID: true while PID exists and is not a zombie.
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	case $st in Z*|X*|'') return 1 ;; esac
+}
+
+# reap SECONDS PID: waits for PID, a child of this shell, for at most
+# SECONDS; returns its status, or kills it and everything it started and
+# returns 137.
+reap() {
+	local deadline=$(( $(now_ms) + $1 * 1000 )) pid=$2
+	while alive "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	alive "$pid" && kill_tree "$pid"
+	wait "$pid" 2>/dev/null
+}
+
+# stop_pid PID [SECONDS]: SIGTERM to PID, a child of this shell (a daemon
+# under test), then SIGKILL to it and its descendants if it is not gone
+# within SECONDS (default 5).  Returns PID's status; quiet if PID is empty.
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null
+	reap "${2:-5}" "$1"
+}
+
+# kill_children: kills what this shell started and is still running, with
+# its descendants (a try or watchdog of `within` cut short by a signal).
+# Last in a clean-up, after the orderly stops.
+kill_children() {
+	local kids
+	kids=$(pgrep -P $$)
+	# shellcheck disable=SC2086
+	kill_tree $kids
+}
+
+# on_interrupt: makes INT, TERM and HUP end the script through its EXIT
+# trap (dash runs no EXIT trap on a signal by itself).
+on_interrupt() {
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
 }
 
 finish() {

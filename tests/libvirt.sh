@@ -15,7 +15,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 ALPHA=negotiator-libvirt-test-alpha
 BRAVO=negotiator-libvirt-test-bravo
 HOSTBIN=$REPO/negotiator-host
-TMP=$(mktemp -d /tmp/negotiator-lv.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-lv.XXXXXX") || exit 1
 chmod 755 "$TMP"	# QEMU runs as libvirt-qemu and reads the image here
 H="$HOSTBIN --control $TMP/host.sock"
 VIRSH="virsh -q -c qemu:///system"
@@ -23,8 +23,9 @@ HOSTD_PID= LIBVIRTD_PID= VIRTLOGD_PID=
 
 cleanup() {
 	local d
-	[ -n "$HOSTD_PID" ] && kill "$HOSTD_PID" 2>/dev/null && wait "$HOSTD_PID" 2>/dev/null
-	for d in "$ALPHA" "$BRAVO"; do $VIRSH destroy "$d" >/dev/null 2>&1; done
+	trap '' INT TERM HUP
+	stop_pid "$HOSTD_PID"
+	for d in "$ALPHA" "$BRAVO"; do timeout 20 $VIRSH destroy "$d" >/dev/null 2>&1; done
 	if [ "$FAILED" -gt 0 ]; then
 		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log" 2>/dev/null
 		for d in "$ALPHA" "$BRAVO"; do
@@ -32,11 +33,13 @@ cleanup() {
 		done
 		echo "--- libvirtd log (tail)"; tail -n 15 "$TMP/libvirtd.log" 2>/dev/null
 	fi
-	[ -n "$LIBVIRTD_PID" ] && kill "$LIBVIRTD_PID" 2>/dev/null && wait "$LIBVIRTD_PID" 2>/dev/null
-	[ -n "$VIRTLOGD_PID" ] && kill "$VIRTLOGD_PID" 2>/dev/null && wait "$VIRTLOGD_PID" 2>/dev/null
+	stop_pid "$LIBVIRTD_PID" 10
+	stop_pid "$VIRTLOGD_PID"
+	kill_children
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+on_interrupt
 die() { fail "$*"; finish; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "libvirt suite needs root"
@@ -177,7 +180,7 @@ check "daemon logged no libvirt failure" \
 # libvirtd gone (only if we started it): the directory is the fallback, and
 # the daemon reconnects once libvirtd is back (it retries every 5 s).
 if [ -n "$LIBVIRTD_PID" ]; then
-	kill "$LIBVIRTD_PID"; wait "$LIBVIRTD_PID" 2>/dev/null
+	stop_pid "$LIBVIRTD_PID" 10
 	CUT=${BRAVO:0:20}
 	check "libvirtd stopped: direct -g falls back on the directory" \
 	    test "$($HOSTBIN --control "$TMP/none.sock" -g 2>&1)" = "$CUT"

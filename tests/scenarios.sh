@@ -42,14 +42,18 @@ scenario_streams() {
 	    ! grep -q NEGOTIATOR_TEST_LEAK '$TMP/env'"
 }
 
+# bulk_out_is N MD5: N bytes streamed from the guest have this md5sum.
+bulk_out_is() { test "$($H -t 0 -e "stream $1" "$GUEST" | md5sum)" = "$2"; }
+# bulk_echo_is MD5: $TMP/in through the guest's cat has this md5sum.
+bulk_echo_is() { test "$($H -t 0 -e cat "$GUEST" <"$TMP/in" | md5sum)" = "$1"; }
+
+# scenario_bulk N: N bytes each way, byte-exact, each within 120 s.
 scenario_bulk() {
 	local n=$1 want
 	want=$(seq 1 9000000 | head -c "$n" | md5sum)
-	check "$n bytes of stdout byte-exact" \
-	    test "$($H -t 0 -e "stream $n" "$GUEST" | md5sum)" = "$want"
+	check "$n bytes of stdout byte-exact" within 120 bulk_out_is "$n" "$want"
 	seq 1 9000000 | head -c "$n" >"$TMP/in"
-	check "$n bytes of stdin echoed byte-exact" \
-	    test "$($H -t 0 -e cat "$GUEST" <"$TMP/in" | md5sum)" = "$want"
+	check "$n bytes of stdin echoed byte-exact" within 120 bulk_echo_is "$want"
 }
 
 scenario_concurrent() {
@@ -58,7 +62,7 @@ scenario_concurrent() {
 		$H -e "echo-args call $i" "$GUEST" >"$TMP/c.$i" 2>&1 &
 		pids="$pids $!"
 	done
-	for i in $pids; do wait "$i" || bad=$((bad + 1)); done
+	for i in $pids; do reap 30 "$i" || bad=$((bad + 1)); done
 	for i in $(seq 1 20); do
 		[ "$(cat "$TMP/c.$i")" = "[call][$i]" ] || bad=$((bad + 1))
 	done
@@ -80,7 +84,7 @@ scenario_cli_killed() {
 	wait_until 20 first_line "$TMP/sleeper2"
 	pid=$(first_line "$TMP/sleeper2")
 	kill -9 "$cli"
-	wait "$cli" 2>/dev/null
+	reap 5 "$cli"
 	check "CLI killed mid-call: remote process $pid gone" \
 	    wait_until 10 remote_gone "$pid"
 }

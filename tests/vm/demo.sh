@@ -6,7 +6,7 @@ set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$REPO/tests/lib.sh"
 
-TMP=$(mktemp -d /tmp/negotiator-demo.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-demo.XXXXXX") || exit 1
 GUEST=demo-vm
 VM=$REPO/tests/vm/vm.sh
 export VM_IMAGE=$TMP/image
@@ -19,11 +19,12 @@ negotiator-host() {
 H=negotiator-host
 
 cleanup() {
+	trap '' INT TERM HUP
 	echo
 	echo "== shutting down"
-	[ -n "$HOSTD_PID" ] && kill "$HOSTD_PID" 2>/dev/null &&
-	    wait "$HOSTD_PID" 2>/dev/null
+	stop_pid "$HOSTD_PID"
 	"$VM" stop "$TMP" >/dev/null 2>&1
+	kill_children
 	rm -rf "$TMP"
 	if pgrep -f "$TMP" >/dev/null; then
 		echo "processes left behind:"; pgrep -af "$TMP"
@@ -32,13 +33,15 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+on_interrupt
 
-# show COMMAND...: prints the command, runs it, prints its exit status.
+# show COMMAND...: prints the command, runs it (for 30 s at most), prints
+# its exit status.
 show() {
 	local rc
 	echo
 	echo "\$ $1 $(shift; printf '%q ' "$@")"
-	"$@"
+	within 30 "$@"
 	rc=$?
 	echo "  -> exit status $rc"
 }
@@ -46,14 +49,17 @@ show() {
 mkdir -p "$TMP/chan"
 echo "== building the guest image (Debian kernel, busybox, negotiator-guest)"
 "$REPO/tests/vm/mkimage.sh" "$VM_IMAGE" || exit 1
-echo "== booting guest '$GUEST' under QEMU (TCG: a few seconds)"
+echo "== booting guest '$GUEST' under QEMU (a few seconds)"
 "$VM" start "$TMP" "$GUEST" "$TMP/chan" || exit 1
+# vm.sh prints the console's tail when the guest does not get there.
+"$VM" wait-console "$TMP" "init: starting negotiator-guest" "${VM_BOOT_S:-60}" ||
+    { echo "the guest did not reach /init within ${VM_BOOT_S:-60} s"; exit 1; }
 echo "== starting the host daemon (log: $TMP/hostd.log)"
 "$REPO/negotiator-host" -d --control "$TMP/host.sock" \
     --channel-dir "$TMP/chan" --commands-dir "$REPO/tests/commands.d" \
     --builtin-dir "$REPO/commands" 2>"$TMP/hostd.log" &
 HOSTD_PID=$!
-if ! wait_until 120 $H -e 'exit-with 0' "$GUEST"; then
+if ! wait_until 30 $H -e 'exit-with 0' "$GUEST"; then
 	echo "the guest did not come up; its console:"; "$VM" console "$TMP"
 	exit 1
 fi
@@ -73,7 +79,7 @@ show $H -e no-such-command "$GUEST"
 show $H --ping "$GUEST" --count 3
 echo
 echo "\$ printf 'hello\\nfrom the host\\n' | negotiator-host -e cat $GUEST"
-printf 'hello\nfrom the host\n' | $H -e cat "$GUEST"
+printf 'hello\nfrom the host\n' | $H -t 10 -e cat "$GUEST"
 echo "  -> exit status $?"
 
 echo

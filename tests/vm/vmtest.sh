@@ -10,7 +10,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$REPO/tests/lib.sh"
 . "$REPO/tests/scenarios.sh"
 
-TMP=$(mktemp -d /tmp/negotiator-vm.XXXXXX)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-vm.XXXXXX") || exit 1
 GUEST=testvm
 HOSTBIN=$REPO/negotiator-host
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
@@ -32,11 +32,13 @@ start_hostd() {
 	HOSTD_PID=$!
 	wait_until 5 test -S "$TMP/host.sock"
 }
-stop_hostd() { kill "$HOSTD_PID" 2>/dev/null; wait "$HOSTD_PID" 2>/dev/null; }
+stop_hostd() { stop_pid "$HOSTD_PID"; HOSTD_PID=; }
 serving() { $H -e 'exit-with 0' "$GUEST"; }
 cleanup() {
+	trap '' INT TERM HUP
 	stop_hostd
 	"$VM" stop "$TMP" >/dev/null 2>&1
+	kill_children
 	if [ "$FAILED" -gt 0 ]; then
 		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
 		echo "--- guest console (tail)"; tail -n 30 "$TMP/console.log"
@@ -44,12 +46,18 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+on_interrupt
+# die WHAT: a step the rest depends on failed; prints the tallies and ends.
+die() { fail "$*"; finish; exit 1; }
 
 started=$(date +%s)
-"$REPO/tests/vm/mkimage.sh" "$VM_IMAGE" >/dev/null || { fail "build image"; finish; exit 1; }
-"$VM" start "$TMP" "$GUEST" "$TMP/chan" || { fail "boot VM"; finish; exit 1; }
-start_hostd
-check "guest booted and serving" wait_until 120 serving
+"$REPO/tests/vm/mkimage.sh" "$VM_IMAGE" >/dev/null || die "build image"
+"$VM" start "$TMP" "$GUEST" "$TMP/chan" || die "start QEMU"
+# vm.sh prints the console's tail when the guest does not get there.
+"$VM" wait-console "$TMP" "init: starting negotiator-guest" "${VM_BOOT_S:-60}" ||
+    die "guest reached /init within ${VM_BOOT_S:-60} s (accelerator $(cat "$TMP/accel" 2>/dev/null))"
+start_hostd || die "host daemon up within 5 s"
+check "guest booted and serving" wait_until 30 serving || die "guest serving within 30 s of /init"
 echo "# boot to first call: $(( $(date +%s) - started )) s"
 
 run_all_scenarios
@@ -65,7 +73,7 @@ wait_until 20 first_line "$TMP/cut"
 cut_pid=$(first_line "$TMP/cut")
 t0=$(date +%s.%N)
 stop_hostd
-wait "$cli"; cut_status=$?
+reap 15 "$cli"; cut_status=$?
 check "call cut off by the host daemon's stop fails with 125" \
     test "$cut_status" -eq 125
 sleep 10
@@ -112,8 +120,8 @@ check "guest->host after garbage" test "$(guest_cli -e env-guest)" = "$GUEST"
 
 # A guest reboot (the VM stopped and started): the host daemon reconnects.
 "$VM" stop "$TMP"
-"$VM" start "$TMP" "$GUEST" "$TMP/chan"
-check "VM restarted: host daemon reconnects by itself" wait_until 120 serving
+"$VM" start "$TMP" "$GUEST" "$TMP/chan" || die "restart QEMU"
+check "VM restarted: host daemon reconnects by itself" wait_until 60 serving
 
 echo "# VM suite wall time: $(( $(date +%s) - started )) s"
 finish
