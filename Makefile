@@ -75,6 +75,9 @@ host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
+tests/qga: tests/qga.c
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
 tests/test_%: tests/test_%.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ \
 	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
@@ -95,6 +98,11 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tests/vm/demo.sh
+
+# One table: negotiator, qemu-ga and a bare port in one booted TCG guest.
+bench: deps
+	@$(MAKE) --no-print-directory all tests/qga
+	@bash tests/bench.sh vm
 
 # What each side installs: its programs in BINDIR, its helpers in LIBDIR,
 # its man page, systemd unit and supervisord program; both sides also get
@@ -169,9 +177,9 @@ deb:
 	@VERSION=$(VERSION) sh supervisor/mkdeb.sh .
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/qga $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 
-.PHONY: all deps unit check demo install install-host install-guest \
+.PHONY: all deps unit check demo bench install install-host install-guest \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
 	deb clean FORCE
