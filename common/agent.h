@@ -18,6 +18,8 @@ typedef struct conn *relay_resolve_fn(const char *target, void *arg);
 /* relay.c: forwards request m (taken over) from a control client. */
 void	 relay_start(struct conn *client, struct proto_msg *m,
 	    relay_resolve_fn *, void *arg);
+/* A peer's session became ready: requests waiting for it go now. */
+void	 relay_peer_ready(struct conn *peer);
 
 /* serve.c: answers the peer's request m, running commands with rc. */
 void	 serve_request(struct conn *, struct proto_msg *m,
@@ -54,7 +56,8 @@ struct cli_settings {
 };
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
-	OPT_COUNT, OPT_OWN	/* a CLI's own long options start here */
+	OPT_COUNT, OPT_PEER_TIMEOUT,
+	OPT_OWN			/* a CLI's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:vqh"
 #define CLI_LONG_OPTIONS \
@@ -68,6 +71,7 @@ enum cli_option {
 	{ "control",		required_argument,	NULL, OPT_CONTROL }, \
 	{ "syslog",		no_argument,		NULL, OPT_SYSLOG }, \
 	{ "version",		no_argument,		NULL, OPT_VERSION }
+	{ "peer-timeout",	required_argument,	NULL, OPT_PEER_TIMEOUT }, \
 
 /* Defaults: timeout 10 s, info level, one ping. */
 void	 cli_settings_init(struct cli_settings *, const char *progname,

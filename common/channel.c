@@ -1,8 +1,9 @@
 /*
  * A channel owns one fd: it reads and decodes frames, and queues encoded
  * frames for writing.  channel_update_events() alone decides which watchers
- * run, from the state of the buffers; every path that changes a buffer or
- * the fd calls it.
+ * run, from the state of the fd and the send queue; every path that changes
+ * either calls it.  The fd is read whenever it is attached and not paused
+ * (channel.h, rule 1).
  */
 #include <errno.h>
 #include <string.h>
@@ -35,6 +36,7 @@ channel_attach(struct channel *ch, int fd)
 {
 	channel_detach(ch);
 	ch->ch_fd = fd;
+	ch->ch_last_input = ev_now(ch->ch_loop);
 	ev_io_set(&ch->ch_read, fd, EV_READ);
 	ev_io_set(&ch->ch_write, fd, EV_WRITE);
 	channel_update_events(ch);
@@ -43,13 +45,13 @@ channel_attach(struct channel *ch, int fd)
 void
 channel_detach(struct channel *ch)
 {
-	if (ch->ch_fd == -1)
-		return;
-	close(ch->ch_fd);
+	if (ch->ch_fd != -1)
+		close(ch->ch_fd);
 	ch->ch_fd = -1;
-	ch->ch_stalled_at = 0;
-	buf_clear(&ch->ch_in);
-	buf_clear(&ch->ch_out);
+	ch->ch_congested = 0;
+	channel_discard_input(ch);
+	buf_free(&ch->ch_in);
+	buf_free(&ch->ch_out);
 	channel_update_events(ch);
 }
 
@@ -65,18 +67,25 @@ channel_discard_input(struct channel *ch)
 {
 	buf_clear(&ch->ch_in);
 	ch->ch_stalled_at = 0;
+	ch->ch_consumed = 0;
+	ch->ch_resumed = 0;
+}
+
+int
+channel_congested(const struct channel *ch)
+{
+	return ch->ch_congested;
 }
 
 void
 channel_update_events(struct channel *ch)
 {
 	int	 open = ch->ch_fd != -1 && !ch->ch_paused;
-	int	 want_read = open && buf_pending(&ch->ch_out) < CHANNEL_HIGHWATER;
 	int	 want_write = open && buf_pending(&ch->ch_out) > 0;
 
-	if (want_read && !ev_is_active(&ch->ch_read))
+	if (open && !ev_is_active(&ch->ch_read))
 		ev_io_start(ch->ch_loop, &ch->ch_read);
-	else if (!want_read && ev_is_active(&ch->ch_read))
+	else if (!open && ev_is_active(&ch->ch_read))
 		ev_io_stop(ch->ch_loop, &ch->ch_read);
 	if (want_write && !ev_is_active(&ch->ch_write))
 		ev_io_start(ch->ch_loop, &ch->ch_write);
@@ -90,28 +99,54 @@ channel_send(struct channel *ch, const struct proto_msg *msg)
 	if (ch->ch_fd == -1)
 		return;
 	proto_pack(&ch->ch_out, msg);
+	if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
+		ch->ch_congested = 1;
 	channel_update_events(ch);
+}
+
+static void
+channel_consume(struct channel *ch, size_t n)
+{
+	buf_consume(&ch->ch_in, n);
+	ch->ch_consumed += n;
+	ch->ch_stalled_at = 0;
 }
 
 /*
  * Called with an incomplete frame at the head: 1 (having skipped it) if it
- * has been stuck for CHANNEL_STALL_MS and a whole frame follows inside it.
+ * has waited CHANNEL_STALL for its end and a whole HELLO or HELLO_ACK
+ * starts exactly where input resumed after a gap (channel.h): a writer that
+ * started over says one of them first.  Nothing inside the frame but that
+ * one offset is ever looked at.
  */
 static int
 channel_stalled(struct channel *ch)
 {
-	ssize_t	 off;
+	struct proto_msg	 msg;
+	const char		*why;
+	ev_tstamp		 now = ev_now(ch->ch_loop);
+	size_t			 off, used;
+	int			 rv;
 
 	if (ch->ch_stalled_at == 0) {
-		ch->ch_stalled_at = now_ms();
+		ch->ch_stalled_at = now;
 		return 0;
 	}
-	if (now_ms() - ch->ch_stalled_at < CHANNEL_STALL_MS ||
-	    (off = proto_find_frame(buf_head(&ch->ch_in),
-	    buf_pending(&ch->ch_in))) == -1)
+	if (now - ch->ch_stalled_at < CHANNEL_STALL ||
+	    ch->ch_resumed <= ch->ch_consumed)
 		return 0;
-	buf_consume(&ch->ch_in, (size_t)off);
-	ch->ch_stalled_at = 0;
+	off = (size_t)(ch->ch_resumed - ch->ch_consumed);
+	if (off >= buf_pending(&ch->ch_in))
+		return 0;
+	rv = proto_parse(buf_head(&ch->ch_in) + off,
+	    buf_pending(&ch->ch_in) - off, &msg, &used, &why);
+	if (rv != PARSE_OK)
+		return 0;
+	rv = msg.m_type == MSG_HELLO || msg.m_type == MSG_HELLO_ACK;
+	proto_msg_free(&msg);
+	if (!rv)
+		return 0;
+	channel_consume(ch, off);
 	ch->ch_ops->on_bad(ch, "gave up on a frame cut short");
 	return 1;
 }
@@ -133,20 +168,39 @@ channel_parse(struct channel *ch)
 				break;
 			return;
 		case PARSE_BAD:
-			ch->ch_stalled_at = 0;
-			buf_consume(&ch->ch_in, used);
+			channel_consume(ch, used);
 			ch->ch_ops->on_bad(ch, why);
 			break;
 		case PARSE_OK:
-			ch->ch_stalled_at = 0;
 			/* DATA points into ch_in: consume after delivery. */
 			ch->ch_ops->on_msg(ch, &msg);
 			proto_msg_free(&msg);
 			if (ch->ch_fd == fd)
-				buf_consume(&ch->ch_in, used);
+				channel_consume(ch, used);
 			break;
 		}
 	}
+}
+
+/* Bytes arrived at the tail of ch_in (already committed). */
+static void
+channel_arrived(struct channel *ch, size_t n)
+{
+	ev_tstamp	 now = ev_now(ch->ch_loop);
+	size_t		 before = buf_pending(&ch->ch_in) - n;
+
+	/* Where a writer may have started over (channel.h). */
+	if (before > 0 && now - ch->ch_last_input >= CHANNEL_GAP)
+		ch->ch_resumed = ch->ch_consumed + before;
+	ch->ch_last_input = now;
+	channel_parse(ch);
+}
+
+void
+channel_input(struct channel *ch, const void *p, size_t n)
+{
+	buf_append(&ch->ch_in, p, n);
+	channel_arrived(ch, n);
 }
 
 static void
@@ -166,7 +220,7 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	buf_commit(&ch->ch_in, (size_t)n);
-	channel_parse(ch);
+	channel_arrived(ch, (size_t)n);
 	channel_update_events(ch);
 }
 
@@ -187,4 +241,9 @@ channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	buf_consume(&ch->ch_out, (size_t)n);
 	channel_update_events(ch);
+	if (ch->ch_congested && buf_pending(&ch->ch_out) < CHANNEL_LOWWATER) {
+		ch->ch_congested = 0;
+		if (ch->ch_ops->on_drain != NULL)
+			ch->ch_ops->on_drain(ch);
+	}
 }

@@ -1,7 +1,35 @@
 /*
  * Channels and sessions: the transport under every peer, control client and
  * CLI.  channel.c owns an fd, its framing and its send queue; conn.c runs
- * the session on top (handshake, nonce tags, request tables, credits).
+ * the session on top (handshake, nonce tags, request tables, credits,
+ * keepalive).
+ *
+ * Back-pressure: the rule every queue follows.
+ *
+ *  1. A channel is always read.  Its fd is duplex: an end that stopped
+ *     reading because its own send queue was full would wait on the other
+ *     end, which may be waiting on it.  Reading costs at most one frame of
+ *     input buffer; what a frame then makes us hold is bounded by rules 2-4.
+ *  2. Back-pressure goes to the producers: the sources we read at our own
+ *     pace and whose bytes end up in a send queue (a job's stdout and
+ *     stderr pipes, a CLI's stdin, and a relay's grant of credit to one side
+ *     for what it forwards to the other).  A producer asks
+ *     channel_congested() before each chunk; from CHANNEL_HIGHWATER bytes
+ *     queued until the queue drains below CHANNEL_LOWWATER it adds nothing,
+ *     and on_drain says when to start again.  A producer overshoots the mark
+ *     by at most the one chunk it was adding.
+ *  3. Credit only permits.  Credit the peer grants lets us send; it never
+ *     makes us queue past rule 2, whatever its size.  Credit we grant is
+ *     what we can take without a queue of ours passing its own bound
+ *     (PROTO_WINDOW per stream of a request): it is returned as what was
+ *     received moves on, never on the peer's say-so.
+ *  4. Answers are not producers: replies, credit and HELLO_ACK are queued
+ *     past the mark, since the peer asked for them and each is small.  A
+ *     peer that keeps asking and never reads the answers has only itself to
+ *     blame: from CHANNEL_MAX_QUEUE queued bytes on, its new requests are
+ *     dropped unanswered (conn.c).  The channel is still read, so the data
+ *     and credit of its other requests, and everything flowing the other
+ *     way, keep moving.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -13,14 +41,23 @@
 #include "proto.h"
 #include "util.h"
 
-/* Stop reading from a peer while this much is queued for it. */
-#define CHANNEL_HIGHWATER	(1024 * 1024)
+#define CHANNEL_HIGHWATER	(512 * 1024)	/* producers stop here */
+#define CHANNEL_LOWWATER	(128 * 1024)	/* ... and start again here */
+#define CHANNEL_MAX_QUEUE	(2 * 1024 * 1024) /* peer's requests dropped */
 /*
- * A frame still incomplete after this long, with a whole valid frame inside
- * what it claims as payload, is taken for the remains of a writer that died
- * half-way and skipped, so the new writer's frames are not held back.
+ * Resynchronisation after a writer died half-way through a frame.  The
+ * bytes of a frame under way are never searched for another frame: content
+ * of a command's output may look like one.  Only where input resumed after
+ * CHANNEL_GAP of silence can a new writer have started, so a HELLO or
+ * HELLO_ACK that begins exactly there, once the frame at the head has
+ * waited CHANNEL_STALL for its end, is taken for the next writer's first
+ * frame, and the cut frame is skipped.
+ * CHANNEL_GAP is shorter than the interval at which an unanswered HELLO is
+ * repeated (conn.c), so a writer that started over soon after the cut is
+ * found at its next HELLO.
  */
-#define CHANNEL_STALL_MS	2000
+#define CHANNEL_GAP		0.5	/* seconds */
+#define CHANNEL_STALL		2.0	/* seconds */
 
 struct channel;
 
@@ -31,12 +68,18 @@ struct channel_ops {
 	void	(*on_bad)(struct channel *, const char *why);
 	/* End of file (error 0) or an I/O error; the fd is still attached. */
 	void	(*on_eof)(struct channel *, int error);
+	/* The send queue drained below CHANNEL_LOWWATER after congestion. */
+	void	(*on_drain)(struct channel *);
 };
 
 struct channel {
 	int			 ch_fd;
 	int			 ch_paused;	/* no I/O at all while set */
-	uint64_t		 ch_stalled_at;	/* incomplete frame at head since */
+	int			 ch_congested;	/* producers wait for on_drain */
+	ev_tstamp		 ch_last_input;	/* when bytes last arrived */
+	ev_tstamp		 ch_stalled_at;	/* incomplete frame at head since */
+	uint64_t		 ch_consumed;	/* input bytes consumed so far */
+	uint64_t		 ch_resumed;	/* input offset after a gap, or 0 */
 	struct buf		 ch_in;
 	struct buf		 ch_out;
 	ev_io			 ch_read;
@@ -50,12 +93,20 @@ struct channel {
 void	 channel_init(struct channel *, struct ev_loop *,
 	    const struct channel_ops *, void *arg);
 void	 channel_attach(struct channel *, int fd);
-/* Closes the fd, drops both buffers; safe inside a channel callback. */
+/*
+ * Closes the fd and frees both buffers; safe inside a channel callback.
+ * The channel can be attached again.
+ */
 void	 channel_detach(struct channel *);
+/* Queues msg whatever the queue holds (see rule 2 for who may). */
 void	 channel_send(struct channel *, const struct proto_msg *);
+/* 1 while producers must wait for on_drain (rule 2). */
+int	 channel_congested(const struct channel *);
 void	 channel_pause(struct channel *, int paused);
 /* Forgets bytes read but not yet decoded (the other end started over). */
 void	 channel_discard_input(struct channel *);
+/* Takes bytes as if read from the fd: decodes and delivers what is whole. */
+void	 channel_input(struct channel *, const void *, size_t);
 void	 channel_update_events(struct channel *);
 
 /* conn.c */
@@ -63,6 +114,7 @@ enum conn_state {
 	CONN_DOWN,		/* no transport, or the other end is away */
 	CONN_HELLO,		/* our HELLO sent, no answer yet */
 	CONN_READY,		/* both nonces known */
+	CONN_SILENT,		/* the peer said nothing for c_peer_timeout */
 };
 
 struct conn;
@@ -79,6 +131,11 @@ struct req_ops {
 	void	(*on_reply)(struct req *, struct proto_msg *);
 	/* The session ended or the peer broke the rules; already unlinked. */
 	void	(*on_lost)(struct req *, const char *why);
+	/*
+	 * The conn's send queue has room again (rule 2); may be NULL.  It may
+	 * unlink or free its own request, never another one.
+	 */
+	void	(*on_drain)(struct req *);
 };
 
 /* One request on one conn, embedded in whatever object serves or issues it. */
@@ -97,7 +154,7 @@ LIST_HEAD(req_list, req);
 struct conn_ops {
 	/* A new OPEN, PING, LIST or GUESTS; take it with conn_accept(). */
 	void	(*on_request)(struct conn *, struct proto_msg *);
-	/* The session became ready. */
+	/* The session became ready; may be NULL. */
 	void	(*on_ready)(struct conn *);
 	/* The transport ended; the session is already reset. */
 	void	(*on_eof)(struct conn *, int error);
@@ -108,6 +165,18 @@ struct conn_ops {
 #define CONN_SERVES	0x1	/* the peer may send us requests */
 #define CONN_ISSUES	0x2	/* we send requests to the peer */
 #define CONN_GREETS	0x4	/* we say HELLO first and repeat it */
+#define CONN_KEEPALIVE	0x8	/* a silent peer is probed, then marked down */
+
+/*
+ * Keepalive: a peer we have heard nothing from (no valid frame of any
+ * kind) for a third of the timeout is sent a HELLO of the running session,
+ * which it answers with HELLO_ACK and nothing else; after the whole timeout
+ * it is marked silent (CONN_SILENT): its requests fail, new ones fail at
+ * once, and HELLO is repeated until it speaks again, which starts a new
+ * session by itself.
+ */
+#define CONN_PEER_TIMEOUT	5.0	/* default, seconds (--peer-timeout) */
+#define CONN_HELLO_INTERVAL	1.0	/* seconds between unanswered HELLOs */
 
 struct conn {
 	struct channel		 c_ch;
@@ -120,11 +189,17 @@ struct conn {
 	char			 c_peer_name[PROTO_MAX_NAME + 1];
 	struct req_list		 c_served;
 	struct req_list		 c_issued;
-	ev_timer		 c_hello_timer;
+	ev_tstamp		 c_peer_timeout;
+	ev_tstamp		 c_heard;	/* last valid frame; 0: none yet */
+	ev_tstamp		 c_quiet_since;	/* silence is counted from here */
+	ev_tstamp		 c_hello_sent;	/* our last HELLO */
+	ev_timer		 c_timer;	/* HELLO repeats and keepalive */
 	const struct conn_ops	*c_ops;
 	void			*c_arg;
 };
 
+/* The keepalive timeout of conns initialised from now on (seconds > 0). */
+void	 conn_set_peer_timeout(double);
 void	 conn_init(struct conn *, struct ev_loop *, int flags,
 	    const char *label, const struct conn_ops *, void *arg);
 /* Starts a session on fd (a new one replaces any old one). */
@@ -132,11 +207,13 @@ void	 conn_start(struct conn *, int fd);
 /* Ends the session: every request gets on_lost(why).  Keeps the fd and
  * whatever is queued on it. */
 void	 conn_reset(struct conn *, const char *why);
-/* Ends the session and closes the fd. */
+/* Ends the session, closes the fd and frees the buffers. */
 void	 conn_stop(struct conn *, const char *why);
 /* Says HELLO again now (e.g. the other end came back). */
 void	 conn_greet(struct conn *);
 int	 conn_ready(const struct conn *);
+/* Seconds since the last valid frame from the peer; -1 if none yet. */
+double	 conn_silence(const struct conn *);
 
 /* Sends request msg (id assigned here) and links req; conn must be ready. */
 void	 conn_request(struct conn *, struct req *, struct proto_msg *,
@@ -144,12 +221,16 @@ void	 conn_request(struct conn *, struct req *, struct proto_msg *,
 /*
  * Links a served request with the id and type of msg.  -1 if the id is in
  * use or the peer has CONN_MAX_SERVED requests in flight (it is told so).
+ * (A request that arrives while CHANNEL_MAX_QUEUE bytes of answers wait
+ * for the peer never gets this far: rule 4.)
  */
 int	 conn_accept(struct conn *, struct req *, const struct proto_msg *,
 	    const struct req_ops *, void *arg);
 /* Sends n <= rq_can_send[stream] bytes (n = 0: end of stream). */
 void	 conn_send_data(struct req *, int stream, const void *, size_t n);
 void	 conn_send_credit(struct req *, int stream, uint32_t n);
+/* 1 while a producer for this request must wait (rule 2). */
+int	 conn_congested(const struct req *);
 /* Issued: asks the peer to stop; its EXIT still comes back. */
 void	 conn_cancel(struct req *);
 /* Served: sends the final reply (id filled in) and unlinks the request. */

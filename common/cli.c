@@ -3,7 +3,9 @@
  * channel itself: say HELLO, send the request, stream our stdin out and the
  * remote stdout and stderr to ours as they arrive, and turn the reply into
  * an exit status.  Output credit is returned once the bytes are written, so
- * a slow reader of our stdout slows the remote command, never our memory.
+ * a slow reader of our stdout slows the remote command, never our memory;
+ * a stdout that would block (O_NONBLOCK) is waited for, and one that fails
+ * ends the call with an error, never with output silently lost.
  */
 #include <errno.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -39,7 +42,10 @@ struct cli {
 	ev_io			 cc_stdin;
 	ev_timer		 cc_deadline;
 	int			 cc_stdin_open;
-	int			 cc_out_broken[STREAM_COUNT];
+	/* Output received, not yet written (at most the credit we gave). */
+	struct buf		 cc_out[STREAM_COUNT];
+	ev_io			 cc_out_io[STREAM_COUNT];
+	int			 cc_replied;	/* done once cc_out is written */
 	int			 cc_status;
 	int			 cc_pings_left;
 	uint64_t		 cc_sent_ns;
@@ -67,16 +73,82 @@ cli_failx(struct cli *cc, const char *fmt, ...)
 	cli_done(cc, STATUS_FAILURE);
 }
 
+/*
+ * Decides what we wait for: stdin while the request has credit for it and
+ * the conn is not congested (channel.h, rule 2), stdout and stderr while
+ * output waits for them.  Ends the call once it is answered and all its
+ * output written.
+ */
 static void
 cli_update_events(struct cli *cc)
 {
 	int	 want = cc->cc_stdin_open && cc->cc_req.rq_conn != NULL &&
-		    cc->cc_req.rq_can_send[STREAM_STDIN] > 0;
+		    cc->cc_req.rq_can_send[STREAM_STDIN] > 0 &&
+		    !conn_congested(&cc->cc_req);
+	int	 s, pending = 0;
 
 	if (want && !ev_is_active(&cc->cc_stdin))
 		ev_io_start(cc->cc_loop, &cc->cc_stdin);
 	else if (!want && ev_is_active(&cc->cc_stdin))
 		ev_io_stop(cc->cc_loop, &cc->cc_stdin);
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		want = buf_pending(&cc->cc_out[s]) > 0;
+		pending |= want;
+		if (want && !ev_is_active(&cc->cc_out_io[s]))
+			ev_io_start(cc->cc_loop, &cc->cc_out_io[s]);
+		else if (!want && ev_is_active(&cc->cc_out_io[s]))
+			ev_io_stop(cc->cc_loop, &cc->cc_out_io[s]);
+	}
+	if (cc->cc_replied && !pending)
+		ev_break(cc->cc_loop, EVBREAK_ALL);
+}
+
+/*
+ * Writes what waits for stream s (our fd s) until it is all written or the
+ * fd would block, and returns the credit for what was written.  Any error
+ * but EAGAIN and EINTR ends the call (exit 125): output that cannot be
+ * delivered is not silently dropped.  -1 then.
+ */
+static int
+cli_flush(struct cli *cc, int s)
+{
+	struct buf	*b = &cc->cc_out[s];
+	size_t		 done = 0;
+	ssize_t		 n;
+
+	while (buf_pending(b) > 0) {
+		n = write(s, buf_head(b), buf_pending(b));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n == -1) {
+			cli_failx(cc, "cannot write %s: %s; the remote command "
+			    "is cancelled", s == STREAM_STDOUT ? "stdout" :
+			    "stderr", strerror(errno));
+			buf_clear(b);
+			cc->cc_replied = 0;
+			return -1;
+		}
+		buf_consume(b, (size_t)n);
+		done += (size_t)n;
+	}
+	if (buf_pending(b) == 0)
+		buf_free(b);
+	conn_send_credit(&cc->cc_req, s, (uint32_t)done);
+	return 0;
+}
+
+static void
+cli_output_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct cli	*cc = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (cli_flush(cc, w == &cc->cc_out_io[STREAM_STDOUT] ?
+	    STREAM_STDOUT : STREAM_STDERR) == 0)
+		cli_update_events(cc);
 }
 
 static void
@@ -89,6 +161,10 @@ cli_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (conn_congested(&cc->cc_req)) {
+		cli_update_events(cc);
+		return;
+	}
 	if (cc->cc_req.rq_can_send[STREAM_STDIN] < want)
 		want = cc->cc_req.rq_can_send[STREAM_STDIN];
 	n = read(STDIN_FILENO, chunk, want);
@@ -165,25 +241,17 @@ static const struct conn_ops cli_conn_ops = {
 
 /* --- the request ---------------------------------------------------- */
 
+/* Output is written in order; its credit goes back once it is written. */
 static void
 cli_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 {
 	struct cli	*cc = rq->rq_arg;
-	size_t		 off = 0;
-	ssize_t		 w;
+	int		 waiting = buf_pending(&cc->cc_out[stream]) > 0;
 
-	while (off < n && !cc->cc_out_broken[stream]) {
-		w = write(stream, p + off, n - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1) {
-			/* Nobody reads our output: let the command go on. */
-			cc->cc_out_broken[stream] = 1;
-			break;
-		}
-		off += (size_t)w;
-	}
-	conn_send_credit(rq, stream, (uint32_t)n);
+	buf_append(&cc->cc_out[stream], p, n);
+	if (!waiting && cli_flush(cc, stream) == -1)
+		return;
+	cli_update_events(cc);
 }
 
 static void
@@ -195,16 +263,38 @@ cli_credit(struct req *rq, int stream, uint32_t n)
 }
 
 static void
+cli_drain(struct req *rq)
+{
+	cli_update_events(rq->rq_arg);
+}
+
+/* With -v, GUESTS_REPLY's state of each guest, and when it was last heard. */
+static void
 cli_print_names(const struct proto_names *na, int with_state)
 {
-	size_t	 i;
+	struct tm	 tm;
+	time_t		 at;
+	char		 when[64];
+	size_t		 i;
 
 	for (i = 0; i < na->na_count; i++) {
-		if (with_state)
-			printf("%s\t%s\n", na->na_names[i], na->na_ready[i] ?
-			    "connected" : "not connected");
-		else
+		if (!with_state)
 			printf("%s\n", na->na_names[i]);
+		else if (na->na_state[i] == PEER_READY)
+			printf("%s\tconnected\n", na->na_names[i]);
+		else if (na->na_state[i] == PEER_DOWN)
+			printf("%s\tnot connected\n", na->na_names[i]);
+		else if (na->na_quiet[i] == PROTO_QUIET_NEVER)
+			printf("%s\tnot answering (no frame yet)\n",
+			    na->na_names[i]);
+		else {
+			at = time(NULL) - (time_t)na->na_quiet[i];
+			if (localtime_r(&at, &tm) == NULL ||
+			    strftime(when, sizeof(when), "%F %T", &tm) == 0)
+				strlcpy(when, "?", sizeof(when));
+			printf("%s\tnot answering (last frame %s, %u s ago)\n",
+			    na->na_names[i], when, na->na_quiet[i]);
+		}
 	}
 }
 
@@ -237,7 +327,11 @@ cli_reply(struct req *rq, struct proto_msg *m)
 	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
 		fprintf(stderr, "%s: %s: %s\n", cc->cc_opt->co_progname,
 		    cc->cc_opt->co_peer, ex->ex_message);
-	cli_done(cc, status_from_exit(ex));
+	/* Done once the output still waiting is written. */
+	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
+	cc->cc_status = status_from_exit(ex);
+	cc->cc_replied = 1;
+	cli_update_events(cc);
 }
 
 static void
@@ -253,7 +347,7 @@ cli_no_cancel(struct req *rq)
 }
 
 static const struct req_ops cli_req_ops = {
-	cli_data, cli_credit, cli_no_cancel, cli_reply, cli_lost,
+	cli_data, cli_credit, cli_no_cancel, cli_reply, cli_lost, cli_drain,
 };
 
 int
@@ -261,6 +355,7 @@ cli_call(int fd, struct proto_msg *m, const struct cli_options *opt)
 {
 	struct cli	 cc;
 	char		 label[128];
+	int		 s;
 
 	signal(SIGPIPE, SIG_IGN);
 	memset(&cc, 0, sizeof(cc));
@@ -273,6 +368,10 @@ cli_call(int fd, struct proto_msg *m, const struct cli_options *opt)
 	    (m->m.open.op_flags & OPEN_STDIN);
 	ev_io_init(&cc.cc_stdin, cli_stdin_cb, STDIN_FILENO, EV_READ);
 	cc.cc_stdin.data = &cc;
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		ev_io_init(&cc.cc_out_io[s], cli_output_cb, s, EV_WRITE);
+		cc.cc_out_io[s].data = &cc;
+	}
 	ev_timer_init(&cc.cc_deadline, cli_deadline_cb, HELLO_WAIT, 0.);
 	cc.cc_deadline.data = &cc;
 	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
@@ -285,6 +384,10 @@ cli_call(int fd, struct proto_msg *m, const struct cli_options *opt)
 	conn_stop(&cc.cc_conn, "done");
 	ev_io_stop(cc.cc_loop, &cc.cc_stdin);
 	ev_timer_stop(cc.cc_loop, &cc.cc_deadline);
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		ev_io_stop(cc.cc_loop, &cc.cc_out_io[s]);
+		buf_free(&cc.cc_out[s]);
+	}
 	return cc.cc_status;
 }
 
@@ -322,6 +425,7 @@ int
 cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
 	const char	*errstr;
+	uint32_t	 ms;
 
 	switch (ch) {
 	case 't':
@@ -352,6 +456,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		break;
 	case OPT_SYSLOG:
 		cs->cs_syslog = 1;
+		break;
+	case OPT_PEER_TIMEOUT:
+		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
+			cli_usage_error(cs->cs_progname, "invalid peer timeout "
+			    "(seconds, at least 0.1): %s", arg);
+		conn_set_peer_timeout(ms / 1000.);
 		break;
 	case OPT_VERSION:
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,

@@ -1,30 +1,42 @@
 /*
  * The session on a channel: HELLO/HELLO_ACK with fresh nonces, tags that
  * keep frames of an earlier session out, the tables of served and issued
- * requests, and credit accounting.  Every message from the peer is checked
- * here before it reaches a request's owner; a message that breaks the rules
- * costs that message (or that request), never the session.
+ * requests, credit accounting, and the keepalive that tells a live peer
+ * from a silent one.  Every message from the peer is checked here before it
+ * reaches a request's owner; a message that breaks the rules costs that
+ * message (or that request), never the session.
+ *
+ * One timer per conn (c_timer) does all the waiting: repeating an
+ * unanswered HELLO, probing a quiet peer, and marking a silent one.  It is
+ * armed for the next of those deadlines from the times they depend on
+ * (conn_timer_arm); a frame from the peer only notes the time.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <stdlib.h>
 
 #include "channel.h"
 #include "log.h"
 
-#define HELLO_INTERVAL	1.0	/* seconds between repeated HELLOs */
-
 static void	conn_msg(struct channel *, struct proto_msg *);
 static void	conn_bad(struct channel *, const char *);
 static void	conn_eof(struct channel *, int);
-static void	conn_hello_cb(struct ev_loop *, ev_timer *, int);
+static void	conn_drain(struct channel *);
+static void	conn_timer_cb(struct ev_loop *, ev_timer *, int);
 
 static const struct channel_ops conn_channel_ops = {
-	conn_msg, conn_bad, conn_eof,
+	conn_msg, conn_bad, conn_eof, conn_drain,
 };
+
+static double	 conn_peer_timeout = CONN_PEER_TIMEOUT;
+
+void
+conn_set_peer_timeout(double seconds)
+{
+	conn_peer_timeout = seconds;
+}
 
 void
 conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
@@ -36,18 +48,26 @@ conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
 	c->c_ops = ops;
 	c->c_arg = arg;
 	c->c_next_id = 1;
+	c->c_peer_timeout = conn_peer_timeout;
 	strlcpy(c->c_label, label, sizeof(c->c_label));
 	LIST_INIT(&c->c_served);
 	LIST_INIT(&c->c_issued);
-	ev_init(&c->c_hello_timer, conn_hello_cb);
-	c->c_hello_timer.repeat = HELLO_INTERVAL;
-	c->c_hello_timer.data = c;
+	ev_init(&c->c_timer, conn_timer_cb);
+	c->c_timer.data = c;
 }
 
 int
 conn_ready(const struct conn *c)
 {
 	return c->c_state == CONN_READY;
+}
+
+double
+conn_silence(const struct conn *c)
+{
+	if (c->c_heard == 0)
+		return -1;
+	return ev_now(c->c_ch.ch_loop) - c->c_heard;
 }
 
 static uint32_t
@@ -65,6 +85,9 @@ conn_send_hello(struct conn *c, uint16_t type)
 {
 	struct proto_msg	 m;
 
+	/* Answers, too, wait for a peer that reads them (channel.h, rule 4). */
+	if (buf_pending(&c->c_ch.ch_out) >= CHANNEL_MAX_QUEUE)
+		return;
 	memset(&m, 0, sizeof(m));
 	m.m_type = type;
 	m.m.hello.he_version = PROTO_VERSION;
@@ -74,6 +97,85 @@ conn_send_hello(struct conn *c, uint16_t type)
 		m.m.hello.he_name[0] = '\0';
 	m.m.hello.he_name[PROTO_MAX_NAME] = '\0';
 	channel_send(&c->c_ch, &m);
+	if (type == MSG_HELLO)
+		c->c_hello_sent = ev_now(c->c_ch.ch_loop);
+}
+
+/* Arms c_timer for the next thing to do, or stops it if there is none. */
+static void
+conn_timer_arm(struct conn *c)
+{
+	struct ev_loop	*loop = c->c_ch.ch_loop;
+	ev_tstamp	 due = 0, t, now = ev_now(loop);
+	int		 alive = c->c_flags & CONN_KEEPALIVE;
+
+	ev_timer_stop(loop, &c->c_timer);
+	if (c->c_ch.ch_fd == -1 || c->c_ch.ch_paused)
+		return;
+	switch (c->c_state) {
+	case CONN_DOWN:
+		return;
+	case CONN_READY:
+		if (!alive)
+			return;
+		t = c->c_quiet_since > c->c_hello_sent ? c->c_quiet_since :
+		    c->c_hello_sent;
+		due = t + c->c_peer_timeout / 3;
+		break;
+	case CONN_HELLO:
+	case CONN_SILENT:
+		due = c->c_hello_sent + CONN_HELLO_INTERVAL;
+		break;
+	}
+	if (alive && c->c_state != CONN_SILENT &&
+	    c->c_quiet_since + c->c_peer_timeout < due)
+		due = c->c_quiet_since + c->c_peer_timeout;
+	ev_timer_set(&c->c_timer, due > now ? due - now : 0., 0.);
+	ev_timer_start(loop, &c->c_timer);
+}
+
+/* Nothing heard from the peer for c_peer_timeout: see CONN_KEEPALIVE. */
+static void
+conn_silent(struct conn *c)
+{
+	char	 why[256];
+
+	snprintf(why, sizeof(why), "%s is not answering (nothing heard for "
+	    "%.0f s)", c->c_label, c->c_peer_timeout);
+	log_info("%s: not answering for %.1f s; its calls fail until it "
+	    "speaks again", c->c_label,
+	    ev_now(c->c_ch.ch_loop) - c->c_quiet_since);
+	conn_reset(c, why);
+	c->c_state = CONN_SILENT;
+	conn_send_hello(c, MSG_HELLO);
+}
+
+static void
+conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn	*c = w->data;
+	ev_tstamp	 now = ev_now(loop);
+	int		 alive = c->c_flags & CONN_KEEPALIVE;
+
+	(void)revents;
+	if (c->c_ch.ch_fd == -1 || c->c_ch.ch_paused)
+		return;
+	if (alive && (c->c_state == CONN_HELLO || c->c_state == CONN_READY) &&
+	    now - c->c_quiet_since >= c->c_peer_timeout)
+		conn_silent(c);
+	else if (c->c_state == CONN_READY) {
+		if (now - c->c_quiet_since >= c->c_peer_timeout / 3 &&
+		    now - c->c_hello_sent >= c->c_peer_timeout / 3) {
+			log_debug("%s: quiet for %.1f s, HELLO", c->c_label,
+			    now - c->c_quiet_since);
+			conn_send_hello(c, MSG_HELLO);
+		}
+	} else if (now - c->c_hello_sent >= CONN_HELLO_INTERVAL) {
+		log_debug("%s: no answer yet, HELLO again", c->c_label);
+		conn_greet(c);
+		return;
+	}
+	conn_timer_arm(c);
 }
 
 void
@@ -81,27 +183,17 @@ conn_greet(struct conn *c)
 {
 	if (c->c_ch.ch_fd == -1)
 		return;
-	if (c->c_state == CONN_DOWN)
+	if (c->c_state == CONN_DOWN) {
 		c->c_state = CONN_HELLO;
+		/* The peer has the whole timeout to answer. */
+		c->c_quiet_since = ev_now(c->c_ch.ch_loop);
+	}
 	/* Don't pile HELLOs up behind an end that isn't reading. */
 	if (buf_pending(&c->c_ch.ch_out) < PROTO_HDR_LEN * 64)
 		conn_send_hello(c, MSG_HELLO);
-	if (c->c_state != CONN_READY)
-		ev_timer_again(c->c_ch.ch_loop, &c->c_hello_timer);
-}
-
-static void
-conn_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct conn	*c = w->data;
-
-	(void)revents;
-	if (c->c_state == CONN_READY || c->c_ch.ch_fd == -1) {
-		ev_timer_stop(loop, w);
-		return;
-	}
-	log_debug("%s: no answer yet, HELLO again", c->c_label);
-	conn_greet(c);
+	else
+		c->c_hello_sent = ev_now(c->c_ch.ch_loop);
+	conn_timer_arm(c);
 }
 
 void
@@ -109,6 +201,8 @@ conn_start(struct conn *c, int fd)
 {
 	conn_reset(c, "new connection");
 	channel_attach(&c->c_ch, fd);
+	c->c_heard = 0;
+	c->c_quiet_since = ev_now(c->c_ch.ch_loop);
 	if (c->c_flags & CONN_GREETS)
 		conn_greet(c);
 }
@@ -132,7 +226,7 @@ conn_reset(struct conn *c, const char *why)
 	c->c_state = CONN_DOWN;
 	c->c_nonce = conn_new_nonce();
 	c->c_peer_nonce = 0;
-	ev_timer_stop(c->c_ch.ch_loop, &c->c_hello_timer);
+	ev_timer_stop(c->c_ch.ch_loop, &c->c_timer);
 	/*
 	 * The send queue stays: cutting it could cut a frame half-written,
 	 * and what it holds of the old session the peer drops by its tag.
@@ -175,7 +269,7 @@ conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 	if (type == MSG_HELLO)
 		conn_send_hello(c, MSG_HELLO_ACK);
 	c->c_state = CONN_READY;
-	ev_timer_stop(c->c_ch.ch_loop, &c->c_hello_timer);
+	conn_timer_arm(c);
 	log_debug("%s: session ready (peer %s)", c->c_label, c->c_peer_name);
 	if (c->c_ops->on_ready != NULL)
 		c->c_ops->on_ready(c);
@@ -419,12 +513,26 @@ conn_credit(struct conn *c, const struct proto_credit *cr)
 	rq->rq_ops->on_credit(rq, cr->cr_stream, cr->cr_bytes);
 }
 
+/* A frame arrived: the peer is alive, whatever session it speaks for. */
+static void
+conn_heard(struct conn *c)
+{
+	c->c_heard = c->c_quiet_since = ev_now(c->c_ch.ch_loop);
+	if (c->c_state != CONN_SILENT)
+		return;
+	log_info("%s: answering again", c->c_label);
+	c->c_state = CONN_HELLO;
+	conn_send_hello(c, MSG_HELLO);
+	conn_timer_arm(c);
+}
+
 static void
 conn_msg(struct channel *ch, struct proto_msg *m)
 {
 	struct conn	*c = ch->ch_arg;
 	struct req	*rq;
 
+	conn_heard(c);
 	if (m->m_type == MSG_HELLO || m->m_type == MSG_HELLO_ACK) {
 		conn_hello(c, &m->m.hello, m->m_type);
 		return;
@@ -443,6 +551,13 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 			log_limited(c->c_label, "%s: %s refused: requests do "
 			    "not flow this way", c->c_label,
 			    proto_type_name(m->m_type));
+			return;
+		}
+		if (buf_pending(&ch->ch_out) >= CHANNEL_MAX_QUEUE) {
+			log_limited(c->c_label, "%s: %s dropped: %zu bytes of "
+			    "answers wait for the peer to read them",
+			    c->c_label, proto_type_name(m->m_type),
+			    buf_pending(&ch->ch_out));
 			return;
 		}
 		c->c_ops->on_request(c, m);
@@ -485,4 +600,25 @@ conn_eof(struct channel *ch, int error)
 
 	conn_reset(c, error ? strerror(error) : "end of file");
 	c->c_ops->on_eof(c, error);
+}
+
+/* The send queue has room again: every producer on this conn may go on. */
+static void
+conn_drain(struct channel *ch)
+{
+	struct conn	*c = ch->ch_arg;
+	struct req	*rq, *next;
+
+	LIST_FOREACH_SAFE(rq, &c->c_served, rq_entry, next)
+		if (rq->rq_ops->on_drain != NULL)
+			rq->rq_ops->on_drain(rq);
+	LIST_FOREACH_SAFE(rq, &c->c_issued, rq_entry, next)
+		if (rq->rq_ops->on_drain != NULL)
+			rq->rq_ops->on_drain(rq);
+}
+
+int
+conn_congested(const struct req *rq)
+{
+	return rq->rq_conn != NULL && channel_congested(&rq->rq_conn->c_ch);
 }

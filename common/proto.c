@@ -31,7 +31,7 @@ static const struct {
 	{ MSG_LIST,		"LIST",		2 },	/* id target */
 	{ MSG_LIST_REPLY,	"LIST_REPLY",	2 },	/* id names */
 	{ MSG_GUESTS,		"GUESTS",	2 },	/* id target */
-	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	3 },	/* id names ready */
+	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	4 },	/* id names state quiet */
 };
 
 static int
@@ -180,7 +180,10 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 		if (msg->m_type == MSG_GUESTS_REPLY) {
 			msgpack_pack_array(pk, na->na_count);
 			for (i = 0; i < na->na_count; i++)
-				msgpack_pack_uint8(pk, na->na_ready[i]);
+				msgpack_pack_uint8(pk, na->na_state[i]);
+			msgpack_pack_array(pk, na->na_count);
+			for (i = 0; i < na->na_count; i++)
+				msgpack_pack_uint32(pk, na->na_quiet[i]);
 		}
 		break;
 	}
@@ -395,15 +398,20 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 			return 0;
 		r = &f[2];
 		if (r->type != MSGPACK_OBJECT_ARRAY ||
-		    r->via.array.size != na->na_count)
+		    r->via.array.size != na->na_count ||
+		    f[3].type != MSGPACK_OBJECT_ARRAY ||
+		    f[3].via.array.size != na->na_count)
 			goto bad;
-		na->na_ready = xcalloc(na->na_count, 1);
+		na->na_state = xcalloc(na->na_count, 1);
+		na->na_quiet = xcalloc(na->na_count, sizeof(*na->na_quiet));
 		for (i = 0; i < na->na_count; i++) {
 			if (r->via.array.ptr[i].type !=
 			    MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    r->via.array.ptr[i].via.u64 > 1)
+			    r->via.array.ptr[i].via.u64 >= PEER_STATE_COUNT ||
+			    get_u32(&f[3].via.array.ptr[i],
+			    &na->na_quiet[i]) == -1)
 				goto bad;
-			na->na_ready[i] = (uint8_t)r->via.array.ptr[i].via.u64;
+			na->na_state[i] = (uint8_t)r->via.array.ptr[i].via.u64;
 		}
 		return 0;
 	}
@@ -591,8 +599,10 @@ proto_msg_free(struct proto_msg *msg)
 	else if (msg->m_type == MSG_LIST_REPLY ||
 	    msg->m_type == MSG_GUESTS_REPLY) {
 		v = msg->m.names.na_names;
-		free(msg->m.names.na_ready);
-		msg->m.names.na_ready = NULL;
+		free(msg->m.names.na_state);
+		free(msg->m.names.na_quiet);
+		msg->m.names.na_state = NULL;
+		msg->m.names.na_quiet = NULL;
 	}
 	for (i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);

@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		1
+#define PROTO_VERSION		2
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
 #define PROTO_HDR_LEN		20
 #define PROTO_MAX_PAYLOAD	(64 * 1024)
@@ -39,7 +39,7 @@
 #define PROTO_MAX_ARGS		256
 #define PROTO_MAX_NAME		64	/* command, guest and host names */
 #define PROTO_MAX_MESSAGE	256	/* EXIT message text */
-#define PROTO_MAX_LIST		900	/* names in one reply: fits one frame */
+#define PROTO_MAX_LIST		850	/* names in one reply: fits one frame */
 
 /* Message types, numbered in blocks. */
 enum proto_type {
@@ -134,12 +134,23 @@ struct proto_exit {
 	char		 ex_message[PROTO_MAX_MESSAGE + 1];
 };
 
+/* GUESTS_REPLY: how each guest's daemon answers the host's. */
+enum proto_peer_state {
+	PEER_DOWN = 0,		/* a channel is not connected or starting */
+	PEER_READY = 1,		/* both sessions ready */
+	PEER_SILENT = 2,	/* connected, but silent past the keepalive */
+	PEER_STATE_COUNT = 3,
+};
+#define PROTO_QUIET_NEVER	UINT32_MAX	/* na_quiet: nothing heard */
+
 /* MSG_LIST_REPLY, MSG_GUESTS_REPLY. */
 struct proto_names {
 	uint32_t	 na_id;
 	size_t		 na_count;
 	char		**na_names;	/* owned */
-	uint8_t		*na_ready;	/* GUESTS_REPLY: 1 if connected; owned */
+	/* GUESTS_REPLY only, na_count of each; owned: */
+	uint8_t		*na_state;	/* enum proto_peer_state */
+	uint32_t	*na_quiet;	/* seconds since its last frame */
 };
 
 struct proto_msg {

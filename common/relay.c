@@ -1,9 +1,25 @@
 /*
  * A relay forwards one request of a local caller (a CLI on the control
  * socket) to the peer, and everything about it both ways: stdin out, output
- * and the final reply back, credits in both directions, cancel.  It holds
- * no data of its own beyond what arrives before the peer is ready, and that
- * is bounded by the caller's initial credit.
+ * and the final reply back, credit in both directions, cancel.
+ *
+ * Flow control (channel.h, rules 2 and 3): for each stream the relay passes
+ * data from a source request (the caller's for stdin, the peer's for
+ * output) to a sink request, at once, and holds none.  That needs one
+ * invariant: the source may never send more than the sink may take,
+ *
+ *	src->rq_can_recv[s] <= min(dst->rq_can_send[s], RELAY_WINDOW),
+ *
+ * kept by granting the source credit only from what the sink allows, up to
+ * RELAY_WINDOW, and only while the sink's conn is not congested.  Credit
+ * the sink grants beyond that is used later, never passed on: so a peer
+ * (or a caller) that grants 16 MiB and reads nothing makes us hold at most
+ * RELAY_WINDOW per stream.  Before the peer is ready, stdin is held in
+ * rl_stdin, bounded by the caller's first window.
+ *
+ * A request waits for its peer to become ready (relay_peer_ready) for at
+ * most RELAY_WAIT seconds; it fails at once if there is no such peer, or if
+ * the peer is known not to answer (conn.c, CONN_SILENT).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +27,24 @@
 #include "agent.h"
 #include "log.h"
 
+#define RELAY_WINDOW	PROTO_WINDOW	/* per stream, see above */
+
 struct relay {
+	LIST_ENTRY(relay)	 rl_entry;	/* while waiting for the peer */
 	struct req		 rl_client;	/* served, on the control conn */
 	struct req		 rl_peer;	/* issued, once forwarded */
 	struct proto_msg	 rl_msg;	/* the request, until forwarded */
+	int			 rl_waiting;
 	int			 rl_forwarded;
 	struct buf		 rl_stdin;	/* stdin before forwarding */
 	int			 rl_stdin_eof;
-	uint32_t		 rl_credit[STREAM_COUNT];
 	ev_timer		 rl_wait;
 	struct ev_loop		*rl_loop;
 	relay_resolve_fn	*rl_resolve;
 	void			*rl_resolve_arg;
-	uint64_t		 rl_started;
 };
+
+static LIST_HEAD(, relay) relays_waiting = LIST_HEAD_INITIALIZER(relays_waiting);
 
 static const struct req_ops relay_client_ops, relay_peer_ops;
 
@@ -36,14 +56,44 @@ relay_target(const struct relay *rl)
 }
 
 static void
+relay_unwait(struct relay *rl)
+{
+	if (!rl->rl_waiting)
+		return;
+	LIST_REMOVE(rl, rl_entry);
+	rl->rl_waiting = 0;
+	ev_timer_stop(rl->rl_loop, &rl->rl_wait);
+}
+
+static void
 relay_free(struct relay *rl)
 {
+	relay_unwait(rl);
 	conn_unlink(&rl->rl_client);
 	conn_unlink(&rl->rl_peer);
-	ev_timer_stop(rl->rl_loop, &rl->rl_wait);
 	proto_msg_free(&rl->rl_msg);
 	buf_free(&rl->rl_stdin);
 	free(rl);
+}
+
+/* Tops up the source's credit for stream s from what the sink allows. */
+static void
+relay_grant(struct relay *rl, int s)
+{
+	struct req	*src, *dst;
+	uint32_t	 room;
+
+	if (!rl->rl_forwarded)
+		return;
+	src = s == STREAM_STDIN ? &rl->rl_client : &rl->rl_peer;
+	dst = s == STREAM_STDIN ? &rl->rl_peer : &rl->rl_client;
+	if (src->rq_conn == NULL || dst->rq_conn == NULL ||
+	    conn_congested(dst))
+		return;
+	room = dst->rq_can_send[s] < RELAY_WINDOW ? dst->rq_can_send[s] :
+	    RELAY_WINDOW;
+	if (room > src->rq_can_recv[s])
+		conn_send_credit(src, s, room - src->rq_can_recv[s]);
 }
 
 static void
@@ -52,13 +102,14 @@ relay_forward(struct relay *rl, struct conn *peer)
 	size_t	 n;
 	int	 s;
 
-	ev_timer_stop(rl->rl_loop, &rl->rl_wait);
+	relay_unwait(rl);
 	if (rl->rl_msg.m_type == MSG_OPEN)
 		rl->rl_msg.m.open.op_target[0] = '\0';
 	else
 		rl->rl_msg.m.query.qu_target[0] = '\0';
 	conn_request(peer, &rl->rl_peer, &rl->rl_msg, &relay_peer_ops, rl);
 	rl->rl_forwarded = 1;
+	/* At most the caller's first window, which the peer's matches. */
 	while (buf_pending(&rl->rl_stdin) > 0) {
 		n = buf_pending(&rl->rl_stdin);
 		if (n > PROTO_MAX_DATA)
@@ -67,45 +118,71 @@ relay_forward(struct relay *rl, struct conn *peer)
 		    buf_head(&rl->rl_stdin), n);
 		buf_consume(&rl->rl_stdin, n);
 	}
+	buf_free(&rl->rl_stdin);
 	if (rl->rl_stdin_eof)
 		conn_send_data(&rl->rl_peer, STREAM_STDIN, "", 0);
 	for (s = 0; s < STREAM_COUNT; s++)
-		conn_send_credit(&rl->rl_peer, s, rl->rl_credit[s]);
+		relay_grant(rl, s);
 }
 
 /*
- * Forwards now if the peer is ready; fails at once if there is no such
- * peer, and after RELAY_WAIT seconds if it does not become ready.
+ * Forwards now if the peer is ready, fails at once if there is no such
+ * peer or it is not answering; else 0 and the caller waits.  1 if the
+ * relay is done waiting (forwarded, or failed and freed).
  */
-static void
+static int
 relay_try(struct relay *rl)
 {
 	struct conn	*peer = rl->rl_resolve(relay_target(rl),
 			    rl->rl_resolve_arg);
+	const char	*who = relay_target(rl)[0] ? "guest " : "the host";
+	double		 quiet;
 
 	if (peer != NULL && conn_ready(peer)) {
 		relay_forward(rl, peer);
-		return;
+		return 1;
 	}
 	if (peer == NULL)
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest: %s "
 		    "(see negotiator-host -g)", relay_target(rl));
-	else if ((double)(now_ms() - rl->rl_started) < RELAY_WAIT * 1000)
-		return;
-	else
+	else if (peer->c_state == CONN_SILENT &&
+	    (quiet = conn_silence(peer)) >= 0)
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
-		    "answering: is its negotiator daemon running?",
-		    relay_target(rl)[0] ? "guest " : "the host",
-		    relay_target(rl));
+		    "answering (last frame %.0f s ago): is its negotiator "
+		    "daemon running?", who, relay_target(rl), quiet);
+	else if (peer->c_state == CONN_SILENT)
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
+		    "answering (no frame yet): is its negotiator daemon "
+		    "running?", who, relay_target(rl));
+	else
+		return 0;
 	relay_free(rl);
+	return 1;
 }
 
 static void
 relay_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct relay	*rl = w->data;
+
 	(void)loop;
 	(void)revents;
-	relay_try(w->data);
+	if (relay_try(rl))
+		return;
+	conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not answering: "
+	    "is its negotiator daemon running?", relay_target(rl)[0] ?
+	    "guest " : "the host", relay_target(rl));
+	relay_free(rl);
+}
+
+void
+relay_peer_ready(struct conn *peer)
+{
+	struct relay	*rl, *next;
+
+	(void)peer;	/* each relay resolves its own target */
+	LIST_FOREACH_SAFE(rl, &relays_waiting, rl_entry, next)
+		relay_try(rl);
 }
 
 void
@@ -126,11 +203,13 @@ relay_start(struct conn *client, struct proto_msg *m,
 	rl->rl_loop = client->c_ch.ch_loop;
 	rl->rl_resolve = resolve;
 	rl->rl_resolve_arg = arg;
-	rl->rl_started = now_ms();
-	ev_timer_init(&rl->rl_wait, relay_wait_cb, 0.1, 0.1);
+	ev_timer_init(&rl->rl_wait, relay_wait_cb, RELAY_WAIT, 0.);
 	rl->rl_wait.data = rl;
+	if (relay_try(rl))
+		return;
+	LIST_INSERT_HEAD(&relays_waiting, rl, rl_entry);
+	rl->rl_waiting = 1;
 	ev_timer_start(rl->rl_loop, &rl->rl_wait);
-	relay_try(rl);
 }
 
 /* --- the caller's side ---------------------------------------------- */
@@ -140,9 +219,10 @@ relay_client_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 {
 	struct relay	*rl = rq->rq_arg;
 
-	if (rl->rl_forwarded)
+	if (rl->rl_forwarded) {
 		conn_send_data(&rl->rl_peer, stream, p, n);
-	else if (n == 0)
+		relay_grant(rl, stream);
+	} else if (n == 0)
 		rl->rl_stdin_eof = 1;
 	else
 		buf_append(&rl->rl_stdin, p, n);
@@ -151,12 +231,15 @@ relay_client_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 static void
 relay_client_credit(struct req *rq, int stream, uint32_t n)
 {
-	struct relay	*rl = rq->rq_arg;
+	(void)n;	/* counted in rq_can_send by conn.c */
+	relay_grant(rq->rq_arg, stream);
+}
 
-	if (rl->rl_forwarded)
-		conn_send_credit(&rl->rl_peer, stream, n);
-	else
-		rl->rl_credit[stream] += n;
+static void
+relay_client_drain(struct req *rq)
+{
+	relay_grant(rq->rq_arg, STREAM_STDOUT);
+	relay_grant(rq->rq_arg, STREAM_STDERR);
 }
 
 static void
@@ -193,7 +276,7 @@ relay_no_reply(struct req *rq, struct proto_msg *m)
 
 static const struct req_ops relay_client_ops = {
 	relay_client_data, relay_client_credit, relay_client_cancel,
-	relay_no_reply, relay_client_lost,
+	relay_no_reply, relay_client_lost, relay_client_drain,
 };
 
 /* --- the peer's side ------------------------------------------------ */
@@ -204,14 +287,20 @@ relay_peer_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	struct relay	*rl = rq->rq_arg;
 
 	conn_send_data(&rl->rl_client, stream, p, n);
+	relay_grant(rl, stream);
 }
 
 static void
 relay_peer_credit(struct req *rq, int stream, uint32_t n)
 {
-	struct relay	*rl = rq->rq_arg;
+	(void)n;	/* counted in rq_can_send by conn.c */
+	relay_grant(rq->rq_arg, stream);
+}
 
-	conn_send_credit(&rl->rl_client, stream, n);
+static void
+relay_peer_drain(struct req *rq)
+{
+	relay_grant(rq->rq_arg, STREAM_STDIN);
 }
 
 static void
@@ -241,5 +330,5 @@ relay_no_cancel(struct req *rq)
 
 static const struct req_ops relay_peer_ops = {
 	relay_peer_data, relay_peer_credit, relay_no_cancel,
-	relay_peer_reply, relay_peer_lost,
+	relay_peer_reply, relay_peer_lost, relay_peer_drain,
 };

@@ -295,7 +295,8 @@ job_update_events(struct job *j)
 			want = buf_pending(&j->j_stdin) > 0;
 		else	/* with no caller left, drain so nothing blocks */
 			want = j->j_req.rq_conn == NULL ||
-			    j->j_req.rq_can_send[s] > 0;
+			    (j->j_req.rq_can_send[s] > 0 &&
+			    !conn_congested(&j->j_req));
 		if (want && !ev_is_active(&j->j_io[s]))
 			ev_io_start(j->j_loop, &j->j_io[s]);
 		else if (!want && ev_is_active(&j->j_io[s]))
@@ -321,6 +322,11 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	/* Another producer may have filled the queue since the last check. */
+	if (conn_congested(&j->j_req)) {
+		job_update_events(j);
+		return;
+	}
 	if (j->j_req.rq_conn != NULL && j->j_req.rq_can_send[s] < want)
 		want = j->j_req.rq_can_send[s];
 	n = read(j->j_fd[s], chunk, want);
@@ -406,6 +412,12 @@ job_req_credit(struct req *rq, int stream, uint32_t n)
 }
 
 static void
+job_req_drain(struct req *rq)
+{
+	job_update_events(rq->rq_arg);
+}
+
+static void
 job_req_cancel(struct req *rq)
 {
 	struct job	*j = rq->rq_arg;
@@ -434,7 +446,7 @@ job_req_reply(struct req *rq, struct proto_msg *m)
 
 static const struct req_ops job_req_ops = {
 	job_req_data, job_req_credit, job_req_cancel, job_req_reply,
-	job_req_lost,
+	job_req_lost, job_req_drain,
 };
 
 static void

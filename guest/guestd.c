@@ -145,8 +145,14 @@ port_eof(struct conn *c, int error)
 	pt->pt_state = PORT_CLOSED;
 }
 
+static void
+port_ready(struct conn *c)
+{
+	relay_peer_ready(c);
+}
+
 static const struct conn_ops port_conn_ops = {
-	port_request, NULL, port_eof,
+	port_request, port_ready, port_eof,
 };
 
 static void
@@ -157,8 +163,8 @@ port_init(struct port *pt, const char *name, int flags)
 	memset(pt, 0, sizeof(*pt));
 	pt->pt_name = name;
 	snprintf(label, sizeof(label), "host (%s)", name);
-	conn_init(&pt->pt_conn, EV_DEFAULT, flags | CONN_GREETS, label,
-	    &port_conn_ops, pt);
+	conn_init(&pt->pt_conn, EV_DEFAULT, flags | CONN_GREETS |
+	    CONN_KEEPALIVE, label, &port_conn_ops, pt);
 	ev_timer_init(&pt->pt_check, port_check_cb, 0., PORT_RECHECK);
 	pt->pt_check.data = pt;
 	ev_timer_start(EV_DEFAULT, &pt->pt_check);

@@ -52,6 +52,7 @@ static void
 guest_ready(struct conn *c)
 {
 	log_info("%s: connected", c->c_label);
+	relay_peer_ready(c);
 }
 
 /* Inside the channel's callback: close now, reconnect at the next scan. */
@@ -92,11 +93,11 @@ guest_new(const struct found_guest *fg)
 	g->g_runner = config->hc_runner;
 	g->g_runner.rc_guest = g->g_found.fg_name;
 	snprintf(label, sizeof(label), "guest %s (to guest)", fg->fg_name);
-	conn_init(&g->g_h2g, EV_DEFAULT, CONN_ISSUES | CONN_GREETS, label,
-	    &guest_conn_ops, g);
+	conn_init(&g->g_h2g, EV_DEFAULT, CONN_ISSUES | CONN_GREETS |
+	    CONN_KEEPALIVE, label, &guest_conn_ops, g);
 	snprintf(label, sizeof(label), "guest %s", fg->fg_name);
-	conn_init(&g->g_g2h, EV_DEFAULT, CONN_SERVES | CONN_GREETS, label,
-	    &guest_conn_ops, g);
+	conn_init(&g->g_g2h, EV_DEFAULT, CONN_SERVES | CONN_GREETS |
+	    CONN_KEEPALIVE, label, &guest_conn_ops, g);
 	LIST_INSERT_HEAD(&guests, g, g_entry);
 	log_info("guest %s: found (%s)", fg->fg_name, fg->fg_h2g);
 	return g;
@@ -156,6 +157,29 @@ resolve_guest(const char *target, void *arg)
 	return g == NULL ? NULL : &g->g_h2g;
 }
 
+/*
+ * How the guest's daemon answers, for -g -v: ready when both sessions are,
+ * silent when either channel is (conn.c, CONN_SILENT), else down; and the
+ * seconds since the last frame heard on either channel.
+ */
+static void
+guest_state(const struct guest *g, uint8_t *state, uint32_t *quiet)
+{
+	double	 a = conn_silence(&g->g_h2g), b = conn_silence(&g->g_g2h);
+
+	if (conn_ready(&g->g_h2g) && conn_ready(&g->g_g2h))
+		*state = PEER_READY;
+	else if (g->g_h2g.c_state == CONN_SILENT ||
+	    g->g_g2h.c_state == CONN_SILENT)
+		*state = PEER_SILENT;
+	else
+		*state = PEER_DOWN;
+	if (a < 0 || (b >= 0 && b < a))
+		a = b;
+	*quiet = a < 0 ? PROTO_QUIET_NEVER : a > UINT32_MAX - 1 ?
+	    UINT32_MAX - 1 : (uint32_t)a;
+}
+
 static void
 answer_guests(struct conn *c, struct proto_msg *m)
 {
@@ -171,20 +195,22 @@ answer_guests(struct conn *c, struct proto_msg *m)
 	LIST_FOREACH(g, &guests, g_entry)
 		n++;
 	reply.m.names.na_names = xcalloc(n + 1, sizeof(char *));
-	reply.m.names.na_ready = xcalloc(n + 1, 1);
+	reply.m.names.na_state = xcalloc(n + 1, 1);
+	reply.m.names.na_quiet = xcalloc(n + 1, sizeof(uint32_t));
 	i = n;
 	/* The list is kept newest first; answer in scan (name) order. */
 	LIST_FOREACH(g, &guests, g_entry) {
 		i--;
 		reply.m.names.na_names[i] = g->g_found.fg_name;
-		reply.m.names.na_ready[i] = conn_ready(&g->g_h2g) &&
-		    conn_ready(&g->g_g2h);
+		guest_state(g, &reply.m.names.na_state[i],
+		    &reply.m.names.na_quiet[i]);
 	}
 	reply.m.names.na_count = n;
 	if (conn_accept(c, &rq, m, &none, NULL) == 0)
 		conn_reply(&rq, &reply);
 	free(reply.m.names.na_names);
-	free(reply.m.names.na_ready);
+	free(reply.m.names.na_state);
+	free(reply.m.names.na_quiet);
 }
 
 static void

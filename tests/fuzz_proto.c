@@ -176,6 +176,7 @@ main(int argc, char *argv[])
 	char			*args[] = { "echo", "", "h\xc3\xa9", NULL };
 	char			*names[] = { "vm-a", "vm-b" };
 	uint8_t			 ready[] = { 1, 0 };
+	uint32_t		 quiet[] = { 3, PROTO_QUIET_NEVER };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s corpus-dir\n", argv[0]);
@@ -248,7 +249,8 @@ main(int argc, char *argv[])
 	m.m.names.na_names = names;
 	seed(argv[1], "list_reply", &m);
 	m.m_type = MSG_GUESTS_REPLY;
-	m.m.names.na_ready = ready;
+	m.m.names.na_state = ready;
+	m.m.names.na_quiet = quiet;
 	seed(argv[1], "guests_reply", &m);
 	return 0;
 }

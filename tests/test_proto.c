@@ -586,7 +586,8 @@ Test(roundtrip, list_reply)
 	roundtrip(&in, &rt);
 	cr_assert_eq(rt.out.m.names.na_id, 77);
 	cr_assert_eq(rt.out.m.names.na_count, 0);
-	cr_assert_null(rt.out.m.names.na_ready);
+	cr_assert_null(rt.out.m.names.na_state);
+	cr_assert_null(rt.out.m.names.na_quiet);
 	rt_free(&rt);
 
 	/* Several, including the longest. */
@@ -597,7 +598,8 @@ Test(roundtrip, list_reply)
 	cr_assert_eq(rt.out.m.names.na_count, 4);
 	for (i = 0; i < 4; i++)
 		cr_assert_str_eq(rt.out.m.names.na_names[i], names[i]);
-	cr_assert_null(rt.out.m.names.na_ready);
+	cr_assert_null(rt.out.m.names.na_state);
+	cr_assert_null(rt.out.m.names.na_quiet);
 	rt_free(&rt);
 	free(longest);
 }
@@ -605,7 +607,10 @@ Test(roundtrip, list_reply)
 Test(roundtrip, guests_reply)
 {
 	char			*names[] = { "vm-a", "vm-b", "vm-c", "vm-d" };
-	uint8_t			 ready[] = { 1, 0, 1, 0 };
+	uint8_t			 state[] = { PEER_READY, PEER_DOWN, PEER_SILENT,
+				    PEER_DOWN };
+	uint32_t		 quiet[] = { 0, PROTO_QUIET_NEVER, 7,
+				    UINT32_MAX - 1 };
 	struct proto_msg	 in;
 	struct rt		 rt;
 	size_t			 i;
@@ -621,13 +626,16 @@ Test(roundtrip, guests_reply)
 
 	in.m.names.na_count = 4;
 	in.m.names.na_names = names;
-	in.m.names.na_ready = ready;
+	in.m.names.na_state = state;
+	in.m.names.na_quiet = quiet;
 	roundtrip(&in, &rt);
 	cr_assert_eq(rt.out.m.names.na_count, 4);
-	cr_assert_not_null(rt.out.m.names.na_ready);
+	cr_assert_not_null(rt.out.m.names.na_state);
+	cr_assert_not_null(rt.out.m.names.na_quiet);
 	for (i = 0; i < 4; i++) {
 		cr_assert_str_eq(rt.out.m.names.na_names[i], names[i]);
-		cr_assert_eq(rt.out.m.names.na_ready[i], ready[i]);
+		cr_assert_eq(rt.out.m.names.na_state[i], state[i]);
+		cr_assert_eq(rt.out.m.names.na_quiet[i], quiet[i]);
 	}
 	rt_free(&rt);
 }
@@ -647,6 +655,7 @@ Test(roundtrip, largest_replies)
 	static char		 buf[PROTO_MAX_LIST][PROTO_MAX_NAME + 1];
 	char			*names[PROTO_MAX_LIST];
 	uint8_t			 ready[PROTO_MAX_LIST];
+	uint32_t		 quiet[PROTO_MAX_LIST];
 	struct proto_msg	 in;
 	struct rt		 rt;
 	size_t			 i;
@@ -657,6 +666,7 @@ Test(roundtrip, largest_replies)
 		buf[i][5] = 'n';
 		names[i] = buf[i];
 		ready[i] = i % 2;
+		quiet[i] = UINT32_MAX - 1;	/* the widest encoding */
 	}
 	memset(&in, 0, sizeof(in));
 	in.m_type = MSG_LIST_REPLY;
@@ -666,7 +676,8 @@ Test(roundtrip, largest_replies)
 	cr_assert_eq(rt.out.m.names.na_count, PROTO_MAX_LIST);
 	rt_free(&rt);
 	in.m_type = MSG_GUESTS_REPLY;
-	in.m.names.na_ready = ready;
+	in.m.names.na_state = ready;
+	in.m.names.na_quiet = quiet;
 	roundtrip(&in, &rt);
 	cr_assert_eq(rt.out.m.names.na_count, PROTO_MAX_LIST);
 	rt_free(&rt);
@@ -786,6 +797,7 @@ Test(incomplete, every_prefix)
 	uint8_t			 bytes[300];
 	char			*names[] = { "a", "b" };
 	uint8_t			 ready[] = { 1, 0 };
+	uint32_t		 quiet[] = { 3, PROTO_QUIET_NEVER };
 	struct proto_msg	 m;
 	struct buf		 b = { 0 };
 	int			 i;
@@ -821,7 +833,8 @@ Test(incomplete, every_prefix)
 			m.m_type = MSG_GUESTS_REPLY;
 			m.m.names.na_count = 2;
 			m.m.names.na_names = names;
-			m.m.names.na_ready = ready;
+			m.m.names.na_state = ready;
+			m.m.names.na_quiet = quiet;
 			break;
 		case 6:
 			m.m_type = MSG_DATA;	/* empty: end of stream */
@@ -1242,20 +1255,33 @@ Test(malformed, names)
 	for (i = 0; i < PROTO_MAX_LIST + 1; i++)
 		mp(&sb, "s", "n");
 	expect_bad_payload(MSG_LIST_REPLY, &sb);
-	/* GUESTS_REPLY: ready flags missing, too many, not 0 or 1. */
-	mp(&sb, "a u a s s a u", 3U, (uint64_t)1, 2U, "a", "b", 1U,
-	    (uint64_t)1);
+	/*
+	 * GUESTS_REPLY: states or quiet times missing, too many, a state
+	 * out of range, a time that is not a u32; the old three-field form.
+	 */
+	mp(&sb, "a u a s s a u a u u", 4U, (uint64_t)1, 2U, "a", "b", 1U,
+	    (uint64_t)1, 2U, (uint64_t)0, (uint64_t)0);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
-	mp(&sb, "a u a s a u u", 3U, (uint64_t)1, 1U, "a", 2U, (uint64_t)1,
+	mp(&sb, "a u a s a u u a u", 4U, (uint64_t)1, 1U, "a", 2U,
+	    (uint64_t)1, (uint64_t)0, 1U, (uint64_t)0);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s s a u u a u u", 4U, (uint64_t)1, 2U, "a", "b", 2U,
+	    (uint64_t)1, (uint64_t)PEER_STATE_COUNT, 2U, (uint64_t)0,
 	    (uint64_t)0);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
-	mp(&sb, "a u a s s a u u", 3U, (uint64_t)1, 2U, "a", "b", 2U,
-	    (uint64_t)1, (uint64_t)2);
+	mp(&sb, "a u a s s a u u a u", 4U, (uint64_t)1, 2U, "a", "b", 2U,
+	    (uint64_t)1, (uint64_t)2, 1U, (uint64_t)0);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
-	mp(&sb, "a u a s s a u t", 3U, (uint64_t)1, 2U, "a", "b", 2U,
+	mp(&sb, "a u a s a u a i", 4U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (int64_t)-1);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s a u a u", 4U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (uint64_t)UINT32_MAX + 1);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s s a u t", 4U, (uint64_t)1, 2U, "a", "b", 2U,
 	    (uint64_t)1);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
-	mp(&sb, "a u a s s u", 3U, (uint64_t)1, 2U, "a", "b", (uint64_t)1);
+	mp(&sb, "a u a s a u", 3U, (uint64_t)1, 1U, "a", 1U, (uint64_t)1);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	free(name);
