@@ -38,10 +38,10 @@ HOSTD_OBJS	= $(HOSTD_SRCS:.c=.o)
 GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
-TEST_NAMES	= test_proto test_words test_runner test_status
+TEST_NAMES	= test_proto test_words test_runner test_status test_log
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
-all: negotiator-host negotiator-hostd negotiator-guest tests/vserial
+all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -74,6 +74,10 @@ host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+# A hostile caller for tests/hardening.sh: many requests on one session.
+tests/flood: tests/flood.c $(COMMON_OBJS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
 tests/qga: tests/qga.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
@@ -173,13 +177,21 @@ uninstall-common:
 # Debian packages negotiator-host, negotiator-guest and negotiator-common
 # (what both share), built with dpkg-deb from a staged install of a
 # private copy of the tree (supervisor/mkdeb.sh).
+DEBDIR		?= .
 deb:
-	@VERSION=$(VERSION) sh supervisor/mkdeb.sh .
+	@VERSION=$(VERSION) sh supervisor/mkdeb.sh $(DEBDIR)
+
+# The packages and the guest on a real Debian 12 (tests/distro/run.sh):
+# root, Debian's mirror, about 15 minutes the first time, 2-3 from the
+# cache in /var/cache/negotiator-test.
+check-distro: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/qga $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 
 .PHONY: all deps unit check demo bench install install-host install-guest \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
-	deb clean FORCE
+	deb check-distro clean FORCE

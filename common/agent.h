@@ -56,8 +56,8 @@ struct cli_settings {
 };
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
-	OPT_COUNT, OPT_PEER_TIMEOUT,
-	OPT_OWN			/* a CLI's own long options start here */
+	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
+	OPT_OWN		/* a CLI's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:vqh"
 #define CLI_LONG_OPTIONS \
@@ -70,10 +70,12 @@ enum cli_option {
 	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN }, \
 	{ "control",		required_argument,	NULL, OPT_CONTROL }, \
 	{ "syslog",		no_argument,		NULL, OPT_SYSLOG }, \
-	{ "version",		no_argument,		NULL, OPT_VERSION }
 	{ "peer-timeout",	required_argument,	NULL, OPT_PEER_TIMEOUT }, \
+	{ "version",		no_argument,		NULL, OPT_VERSION }, \
+	{ "log-rate",		required_argument,	NULL, OPT_LOG_RATE }, \
+	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }
 
-/* Defaults: timeout 10 s, info level, one ping. */
+/* Defaults: timeout 10 s, info level, one ping, no timeout ceiling. */
 void	 cli_settings_init(struct cli_settings *, const char *progname,
 	    const char **control, struct runner_config *);
 /* Takes option ch if it is a shared one (0 if not); exits on a bad value. */

@@ -303,6 +303,7 @@ cli_reply(struct req *rq, struct proto_msg *m)
 {
 	struct cli	*cc = rq->rq_arg;
 	const struct proto_exit *ex = &m->m.exit;
+	char		 vis[LOG_VIS_SIZE(PROTO_MAX_MESSAGE)];
 	double		 ms = (double)(now_ns() - cc->cc_sent_ns) / 1e6;
 
 	switch (m->m_type) {
@@ -324,9 +325,11 @@ cli_reply(struct req *rq, struct proto_msg *m)
 		cli_done(cc, 0);
 		return;
 	}
+	/* The peer's words reach a terminal: no escapes, no newlines. */
 	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
 		fprintf(stderr, "%s: %s: %s\n", cc->cc_opt->co_progname,
-		    cc->cc_opt->co_peer, ex->ex_message);
+		    cc->cc_opt->co_peer, log_vis(vis, sizeof(vis),
+		    ex->ex_message));
 	/* Done once the output still waiting is written. */
 	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
 	cc->cc_status = status_from_exit(ex);
@@ -419,6 +422,7 @@ cli_settings_init(struct cli_settings *cs, const char *progname,
 	cs->cs_runner = rc;
 	rc->rc_user_dir = COMMANDS_DIR;
 	rc->rc_builtin_dir = BUILTIN_DIR;
+	rc->rc_max_timeout_ms = 0;
 }
 
 int
@@ -457,11 +461,23 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	case OPT_SYSLOG:
 		cs->cs_syslog = 1;
 		break;
+	case OPT_LOG_RATE:
+		log_set_rate((unsigned)strtonum(arg, 0, 1000000, &errstr));
+		if (errstr != NULL)
+			cli_usage_error(cs->cs_progname, "invalid log rate "
+			    "(lines a second per peer, 0 = no limit): %s", arg);
+		break;
 	case OPT_PEER_TIMEOUT:
 		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
 			cli_usage_error(cs->cs_progname, "invalid peer timeout "
 			    "(seconds, at least 0.1): %s", arg);
 		conn_set_peer_timeout(ms / 1000.);
+		break;
+	case OPT_MAX_TIMEOUT:
+		if (cli_parse_timeout(arg,
+		    &cs->cs_runner->rc_max_timeout_ms) == -1)
+			cli_usage_error(cs->cs_progname, "invalid maximum "
+			    "timeout: %s", arg);
 		break;
 	case OPT_VERSION:
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,

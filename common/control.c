@@ -1,7 +1,9 @@
 /*
  * The control socket: a UNIX socket (mode 0660) on which a daemon takes
  * requests from local CLIs.  Callers are checked by their credentials; each
- * one becomes a conn that serves requests, and goes away with its socket.
+ * one becomes a conn that serves requests, or answers every request of a
+ * refused caller with "permission denied", and goes away with its socket.
+ * Nothing but a socket is ever removed from the socket's path.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +20,7 @@
 #include "log.h"
 
 #define CONTROL_MAX_CLIENTS	256
+#define CONTROL_MAX_GROUPS	1024	/* supplementary groups looked at */
 
 struct client {
 	LIST_ENTRY(client)	 cl_entry;
@@ -28,6 +31,8 @@ struct client {
 struct control {
 	int			 co_fd;
 	char			 co_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t			 co_dev;	/* the socket we made at co_path */
+	ino_t			 co_ino;
 	ev_io			 co_accept;
 	struct ev_loop		*co_loop;
 	control_request_fn	*co_request;
@@ -105,6 +110,61 @@ static const struct conn_ops client_ops = {
 	client_request, NULL, client_eof,
 };
 
+/*
+ * 1 if the caller may use the daemon: root, our user, the socket's owner,
+ * or a member of the socket's group (its primary group or one of the
+ * supplementary groups it had at connect(2), as the kernel's own check of
+ * the socket's mode saw them).  SO_PEERGROUPS rather than getgrouplist(3):
+ * the groups the caller really has, and no NSS look-up in a static binary.
+ */
+static int
+control_allowed(const struct control *co, int fd, const struct ucred *cred)
+{
+	gid_t		 groups[CONTROL_MAX_GROUPS];
+	socklen_t	 len = sizeof(groups);
+	struct stat	 st;
+	uid_t		 owner = geteuid();
+	gid_t		 group = getegid();
+	size_t		 i;
+
+	if (stat(co->co_path, &st) == 0) {
+		owner = st.st_uid;
+		group = st.st_gid;
+	}
+	if (cred->uid == 0 || cred->uid == geteuid() || cred->uid == owner ||
+	    cred->gid == group)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;	/* ERANGE: more than we look at */
+	for (i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == group)
+			return 1;
+	return 0;
+}
+
+/*
+ * A refused caller is told so: it gets a session, and every request it
+ * makes is answered "permission denied" (exit 125 in the CLI), until it
+ * hangs up.  It never reaches co_request.
+ */
+static void
+client_refuse(struct conn *c, struct proto_msg *m)
+{
+	struct client	*cl = c->c_arg;
+	struct req	 rq;
+	static const struct req_ops none;
+
+	memset(&rq, 0, sizeof(rq));
+	if (conn_accept(c, &rq, m, &none, NULL) == 0)
+		conn_fail(&rq, EXIT_FAILED, 0, "permission denied: the daemon "
+		    "at %s serves root, its own user and the socket's group "
+		    "only", cl->cl_control->co_path);
+}
+
+static const struct conn_ops client_refused_ops = {
+	client_refuse, NULL, client_eof,
+};
+
 static void
 control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -113,7 +173,7 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	char		 label[128];
-	int		 fd;
+	int		 fd, allowed;
 
 	(void)revents;
 	fd = accept4(co->co_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -123,11 +183,9 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			    strerror(errno));
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    (cred.uid != 0 && cred.uid != geteuid() &&
-	    cred.gid != getegid())) {
-		log_limited("control", "control: refused caller uid %d",
-		    (int)cred.uid);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_limited("control", "control: SO_PEERCRED: %s",
+		    strerror(errno));
 		close(fd);
 		return;
 	}
@@ -137,11 +195,17 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	allowed = control_allowed(co, fd, &cred);
+	if (!allowed)
+		log_limited("control", "control: refused caller pid %d uid %d "
+		    "gid %d: not root, our user or in the socket's group",
+		    (int)cred.pid, (int)cred.uid, (int)cred.gid);
 	cl = xcalloc(1, sizeof(*cl));
 	cl->cl_control = co;
-	snprintf(label, sizeof(label), "caller pid %d uid %d", (int)cred.pid,
-	    (int)cred.uid);
-	conn_init(&cl->cl_conn, loop, CONN_SERVES, label, &client_ops, cl);
+	snprintf(label, sizeof(label), "%scaller pid %d uid %d",
+	    allowed ? "" : "refused ", (int)cred.pid, (int)cred.uid);
+	conn_init(&cl->cl_conn, loop, CONN_SERVES, label, allowed ?
+	    &client_ops : &client_refused_ops, cl);
 	LIST_INSERT_HEAD(&co->co_list, cl, cl_entry);
 	co->co_clients++;
 	conn_start(&cl->cl_conn, fd);
@@ -153,19 +217,28 @@ control_listen(struct ev_loop *loop, const char *path,
 {
 	struct control		*co = xcalloc(1, sizeof(*co));
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	char			*dir = xstrdup(path);
-	int			 fd;
+	int			 fd, saved;
 
 	if (control_address(path, &sun) == -1)
 		fatal("control socket %s", path);
 	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
 		fatal("mkdir %s", dir);
 	free(dir);
-	/* A socket nobody answers on is left over from a daemon that died. */
+	/*
+	 * A socket nobody answers on is left over from a daemon that died;
+	 * anything else there is not ours to remove (connect(2) also says
+	 * ECONNREFUSED for a regular file).
+	 */
 	if ((fd = control_connect(path)) != -1)
 		fatalx("%s: another daemon is already listening there", path);
-	if (errno == ECONNREFUSED)
-		unlink(path);
+	saved = errno;
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		fatalx("%s: exists and is not a socket; refusing to replace "
+		    "it (give --control a path of its own)", path);
+	if (saved == ECONNREFUSED && unlink(path) == -1 && errno != ENOENT)
+		fatal("unlink %s", path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1)
 		fatal("socket");
@@ -173,6 +246,10 @@ control_listen(struct ev_loop *loop, const char *path,
 		fatal("bind %s", path);
 	if (chmod(path, 0660) == -1)
 		fatal("chmod %s", path);
+	if (lstat(path, &st) == -1)
+		fatal("%s", path);
+	co->co_dev = st.st_dev;
+	co->co_ino = st.st_ino;
 	if (listen(fd, 64) == -1)
 		fatal("listen %s", path);
 	co->co_fd = fd;
@@ -192,11 +269,15 @@ void
 control_close(struct control *co)
 {
 	struct client	*cl;
+	struct stat	 st;
 
 	while ((cl = LIST_FIRST(&co->co_list)) != NULL)
 		client_free(cl);
 	ev_io_stop(co->co_loop, &co->co_accept);
 	close(co->co_fd);
-	unlink(co->co_path);
+	/* Only if it is still the socket we made. */
+	if (lstat(co->co_path, &st) == 0 && st.st_dev == co->co_dev &&
+	    st.st_ino == co->co_ino)
+		unlink(co->co_path);
 	free(co);
 }

@@ -14,10 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
+/* The NetBSD strnvis(); this file uses neither, but says which it means. */
+#define LIBBSD_NETBSD_VIS
+#include <vis.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char	*log_progname = "negotiator";
 static int		 log_verbosity = LOG_LEVEL_INFO;
@@ -65,9 +68,13 @@ log_level(void)
 static void
 log_emit(int priority, const char *suffix, const char *fmt, va_list ap)
 {
-	char	 line[1024];
+	char	 line[1024], *p;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* Peer strings go through log_vis(); this catches any that did not. */
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (log_syslog) {
 		syslog(priority, "%s%s%s", line, suffix ? ": " : "",
 		    suffix ? suffix : "");
@@ -129,42 +136,172 @@ log_debug(const char *fmt, ...)
 }
 
 /*
- * At most LIMIT_BURST lines per LIMIT_PERIOD seconds over all keys that hash
- * to one slot; the first line after a suppressed run says how many were lost.
+ * Peer strings are encoded with vis(3): C-style escapes (\n, \t, \033 in
+ * octal), a backslash doubled, bytes outside printable ASCII in octal, so
+ * the result is one line of plain text that decodes back with unvis(3).
  */
-#define LIMIT_SLOTS	16
-#define LIMIT_BURST	5
-#define LIMIT_PERIOD	10
+#define LOG_VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | \
+			    VIS_NOLOCALE)
+
+char *
+log_vis(char *dst, size_t dstlen, const char *src)
+{
+	char	 enc[8], *end;	/* one byte encodes to at most 4 */
+	size_t	 n = 0, k;
+
+	if (dstlen == 0)
+		return dst;
+	for (; *src != '\0'; src++) {
+		end = vis(enc, (unsigned char)*src, LOG_VIS_FLAGS,
+		    (unsigned char)src[1]);
+		k = (size_t)(end - enc);
+		if (n + k >= dstlen)
+			break;	/* cut between encodings, never inside one */
+		memcpy(dst + n, enc, k);
+		n += k;
+	}
+	dst[n] = '\0';
+	return dst;
+}
+
+/*
+ * log_limited(): a token bucket per key.  Each key may log LOG_BURST_SECONDS
+ * worth of lines at once, then log_rate lines per second; what is dropped
+ * is counted, and one line says how many once the key has a token again
+ * (at its next line, or anyone's), at most once a second.  A new key takes
+ * the bucket used least recently when all LOG_KEYS are in use.
+ */
+#define LOG_KEYS		64
+#define LOG_KEY_LEN		96
+#define LOG_BURST_SECONDS	2
+
+static struct log_bucket {
+	char		 lb_key[LOG_KEY_LEN];
+	double		 lb_tokens;
+	uint64_t	 lb_last;	/* ms, monotonic: last refill */
+	uint64_t	 lb_used;	/* ms: last line asked for */
+	uint64_t	 lb_told;	/* ms: last "suppressed" line */
+	unsigned long	 lb_dropped;
+} log_buckets[LOG_KEYS];
+static unsigned		 log_rate = LOG_RATE_DEFAULT;
+static pthread_mutex_t	 log_limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+log_set_rate(unsigned per_second)
+{
+	pthread_mutex_lock(&log_limit_lock);
+	log_rate = per_second;
+	pthread_mutex_unlock(&log_limit_lock);
+}
+
+/* A line of ours at the given priority, limited by nothing. */
+static void __attribute__((format(printf, 2, 3)))
+log_emitf(int priority, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_emit(priority, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Says how many lines of lb were dropped; lock held. */
+static void
+log_summary(struct log_bucket *lb)
+{
+	log_emitf(LOG_WARNING, "%s: %lu messages suppressed (more than %u "
+	    "a second)", lb->lb_key, lb->lb_dropped, log_rate);
+	lb->lb_dropped = 0;
+}
+
+static void
+log_refill(struct log_bucket *lb, uint64_t now)
+{
+	double	 burst = (double)log_rate * LOG_BURST_SECONDS;
+
+	lb->lb_tokens += (double)(now - lb->lb_last) * log_rate / 1000.;
+	if (lb->lb_tokens > burst)
+		lb->lb_tokens = burst;
+	lb->lb_last = now;
+}
+
+/* The bucket of key, a fresh (full) one if it has none; lock held. */
+static struct log_bucket *
+log_bucket(const char *key, uint64_t now)
+{
+	struct log_bucket	*lb, *oldest = &log_buckets[0];
+
+	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++) {
+		if (lb->lb_used != 0 && strncmp(lb->lb_key, key,
+		    sizeof(lb->lb_key) - 1) == 0)
+			return lb;
+		if (lb->lb_used < oldest->lb_used)
+			oldest = lb;
+	}
+	if (oldest->lb_dropped > 0)
+		log_summary(oldest);
+	strlcpy(oldest->lb_key, key, sizeof(oldest->lb_key));
+	oldest->lb_tokens = (double)log_rate * LOG_BURST_SECONDS;
+	oldest->lb_last = now;
+	return oldest;
+}
+
+/* 1 if key may log a line now; says what other keys lost meanwhile. */
+static int
+log_take(const char *key)
+{
+	struct log_bucket	*lb, *mine;
+	uint64_t		 now = now_ms();
+	int			 ok;
+
+	/* The host daemon's libvirt thread logs through here too. */
+	pthread_mutex_lock(&log_limit_lock);
+	if (log_rate == 0) {
+		pthread_mutex_unlock(&log_limit_lock);
+		return 1;
+	}
+	mine = log_bucket(key, now);
+	mine->lb_used = now;
+	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++) {
+		if (lb->lb_dropped == 0)
+			continue;
+		log_refill(lb, now);
+		if (lb->lb_tokens >= 1 && now - lb->lb_told >= 1000) {
+			log_summary(lb);
+			lb->lb_told = now;
+		}
+	}
+	log_refill(mine, now);
+	if ((ok = mine->lb_tokens >= 1))
+		mine->lb_tokens -= 1;
+	else
+		mine->lb_dropped++;
+	pthread_mutex_unlock(&log_limit_lock);
+	return ok;
+}
+
+void
+log_limited_at(int level, const char *key, const char *fmt, ...)
+{
+	static const int	 priority[] = { LOG_WARNING, LOG_INFO,
+				    LOG_DEBUG };
+	va_list			 ap;
+
+	if (level < LOG_LEVEL_QUIET || level > LOG_LEVEL_DEBUG)
+		fatalx("%s: level %d", __func__, level);
+	if (log_verbosity < level || !log_take(key))
+		return;
+	va_start(ap, fmt);
+	log_emit(priority[level], NULL, fmt, ap);
+	va_end(ap);
+}
 
 void
 log_limited(const char *key, const char *fmt, ...)
 {
-	static struct {
-		time_t		 since;
-		unsigned	 count, dropped;
-	} slot[LIMIT_SLOTS];
-	static pthread_mutex_t	 limit_lock = PTHREAD_MUTEX_INITIALIZER;
-	unsigned		 h = 5381, i, dropped = 0;
-	time_t			 now = time(NULL);
-	va_list			 ap;
-	int			 suppress;
+	va_list	 ap;
 
-	for (i = 0; key[i] != '\0'; i++)
-		h = h * 33 + (unsigned char)key[i];
-	h %= LIMIT_SLOTS;
-	/* The host daemon's libvirt thread logs through here too. */
-	pthread_mutex_lock(&limit_lock);
-	if (now - slot[h].since >= LIMIT_PERIOD) {
-		dropped = slot[h].dropped;
-		slot[h].since = now;
-		slot[h].count = slot[h].dropped = 0;
-	}
-	if ((suppress = slot[h].count++ >= LIMIT_BURST))
-		slot[h].dropped++;
-	pthread_mutex_unlock(&limit_lock);
-	if (dropped > 0)
-		log_warnx("%s: %u similar messages suppressed", key, dropped);
-	if (suppress)
+	if (!log_take(key))
 		return;
 	va_start(ap, fmt);
 	log_emit(LOG_WARNING, NULL, fmt, ap);

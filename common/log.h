@@ -3,6 +3,7 @@
 #define LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LOG_LEVEL_QUIET		0	/* warnings only */
 #define LOG_LEVEL_INFO		1
@@ -14,9 +15,28 @@ void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
-/* Like log_warnx, but at most a few lines per second for the given key. */
+/* Lines per second that log_limited() lets through per key by default. */
+#define LOG_RATE_DEFAULT	20
+
+/*
+ * Like log_warnx, but at most the key's share of lines: a token bucket per
+ * key (the peer a line is about), a burst of 2 seconds' worth, then the
+ * rate; one line later says how many were dropped.
+ */
 void	 log_limited(const char *key, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* The same at a level: LOG_LEVEL_QUIET (a warning), _INFO or _DEBUG. */
+void	 log_limited_at(int level, const char *key, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Lines per second and key for log_limited(); 0 = no limit. */
+void	 log_set_rate(unsigned per_second);
+/*
+ * A peer string made visible for the log with vis(3): one line of printable
+ * ASCII, C-style and octal escapes, a backslash doubled; cut to fit dst
+ * (LOG_VIS_SIZE(n) always holds n bytes).  Returns dst.
+ */
+#define LOG_VIS_SIZE(n)		(4 * (n) + 1)
+char	*log_vis(char *dst, size_t dstlen, const char *src);
 void	 fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)

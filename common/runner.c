@@ -1,11 +1,15 @@
 /*
  * Running commands.  A command is a regular executable file, named by a
  * single path component, directly in the user directory or else in the
- * built-in directory.  It runs with argv (no shell), in its own process
- * group, in /, with a clean environment and only fds 0-2.  Its stdin comes
- * from the request's DATA, its stdout and stderr leave as DATA as soon as
- * they are produced and as far as the caller's credit allows; a timeout or
- * a cancel kills the whole process group.
+ * built-in directory, that passes the policy of negotiator-commands(7):
+ * the directory, each directory a symbolic link leads into, and the file
+ * belong to root (or our user) and are writable by nobody else; the file is
+ * not set-user-ID or set-group-ID.  It runs with argv (no shell), in its
+ * own process group, in /, with a clean environment and only fds 0-2, from
+ * the path that was checked.  Its stdin comes from the request's DATA, its
+ * stdout and stderr leave as DATA as soon as they are produced and as far
+ * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
+ * or a cancel kills the whole process group.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,14 +17,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-
-
 
 #include "log.h"
 #include "runner.h"
@@ -54,11 +57,124 @@ runner_dir(const char *dir)
 	return abs;
 }
 
+uint32_t
+runner_timeout(const struct runner_config *rc, uint32_t requested_ms)
+{
+	if (rc->rc_max_timeout_ms > 0 && (requested_ms == 0 ||
+	    requested_ms > rc->rc_max_timeout_ms))
+		return rc->rc_max_timeout_ms;
+	return requested_ms;
+}
+
+/*
+ * The owner and mode rules, alike for a command directory, the directory a
+ * symbolic link leads into, and a command file.
+ */
+static int
+runner_check_owner(const struct stat *st, char *why, size_t whylen)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(why, whylen, "owned by uid %u, not by root or uid %u",
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, whylen, "writable by %s (mode %04o)",
+		    st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+int
+runner_check_dir(const char *dir, char *why, size_t whylen)
+{
+	struct stat	 st;
+
+	if (stat(dir, &st) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "not a directory");
+		return -1;
+	}
+	return runner_check_owner(&st, why, whylen);
+}
+
+/*
+ * Follows the symbolic links from path (in a checked directory) one at a
+ * time; each leads into a directory that must pass runner_check_dir(), so
+ * that nobody but root (or our user) can change where the chain ends.
+ * Leaves in out the path of what the last link names, in a checked
+ * directory.  0, 1 if the chain ends at nothing, -1 if refused (out then
+ * names what failed).
+ */
+static int
+runner_follow(const char *path, char *out, size_t outlen, char *why,
+    size_t whylen)
+{
+	char		 target[PATH_MAX], dir[PATH_MAX], *real, *slash;
+	struct stat	 st;
+	ssize_t		 n;
+	int		 hops, len;
+
+	if (strlcpy(out, path, outlen) >= outlen)
+		goto toolong;
+	for (hops = 0;; hops++) {
+		if (lstat(out, &st) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				return 1;
+			snprintf(why, whylen, "%s", strerror(errno));
+			return -1;
+		}
+		if (!S_ISLNK(st.st_mode))
+			return 0;
+		if (hops == RUNNER_MAX_LINKS) {
+			snprintf(why, whylen, "more than %d symbolic links",
+			    RUNNER_MAX_LINKS);
+			return -1;
+		}
+		if ((n = readlink(out, target, sizeof(target) - 1)) == -1) {
+			snprintf(why, whylen, "readlink: %s", strerror(errno));
+			return -1;
+		}
+		target[n] = '\0';
+		/* dir/base: a relative target is relative to the link's dir. */
+		if (target[0] == '/')
+			len = snprintf(dir, sizeof(dir), "%s", target);
+		else
+			len = snprintf(dir, sizeof(dir), "%.*s/%s",
+			    (int)(strrchr(out, '/') - out), out, target);
+		if (len < 0 || (size_t)len >= sizeof(dir))
+			goto toolong;
+		slash = strrchr(dir, '/');
+		*slash = '\0';
+		if ((real = realpath(slash == dir ? "/" : dir, NULL)) == NULL)
+			return 1;
+		if (runner_check_dir(real, why, whylen) == -1) {
+			strlcpy(out, real, outlen);
+			free(real);
+			return -1;
+		}
+		len = snprintf(out, outlen, "%s/%s", strcmp(real, "/") == 0 ?
+		    "" : real, slash + 1);
+		free(real);
+		if (len < 0 || (size_t)len >= outlen)
+			goto toolong;
+	}
+toolong:
+	snprintf(why, whylen, "path too long");
+	return -1;
+}
+
 int
 runner_lookup(const struct runner_config *rc, const char *name, char *path,
     size_t pathlen, char *why, size_t whylen)
 {
 	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
+	char		 entry[PATH_MAX];
 	struct stat	 st;
 	int		 i;
 
@@ -69,14 +185,38 @@ runner_lookup(const struct runner_config *rc, const char *name, char *path,
 		return EXIT_NOTFOUND;
 	}
 	for (i = 0; i < 2; i++) {
-		if (dirs[i] == NULL)
+		if (dirs[i] == NULL || (size_t)snprintf(entry, sizeof(entry),
+		    "%s/%s", dirs[i], name) >= sizeof(entry) ||
+		    lstat(entry, &st) == -1)
 			continue;
-		snprintf(path, pathlen, "%s/%s", dirs[i], name);
-		if (stat(path, &st) == -1)
-			continue;
-		if (!S_ISREG(st.st_mode) || access(path, X_OK) == -1) {
-			snprintf(why, whylen, "%s is not an executable file",
-			    path);
+		/* Whatever is there shadows a built-in, runnable or not. */
+		if (runner_check_dir(dirs[i], why, whylen) == -1) {
+			strlcpy(path, dirs[i], pathlen);
+			return EXIT_NOTEXEC;
+		}
+		switch (runner_follow(entry, path, pathlen, why, whylen)) {
+		case 1:
+			continue;	/* a dangling link: not there */
+		case -1:
+			return EXIT_NOTEXEC;
+		}
+		if (lstat(path, &st) == -1) {
+			snprintf(why, whylen, "%s", strerror(errno));
+			return EXIT_NOTEXEC;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(why, whylen, "not a regular file");
+			return EXIT_NOTEXEC;
+		}
+		if (runner_check_owner(&st, why, whylen) == -1)
+			return EXIT_NOTEXEC;
+		if (st.st_mode & (S_ISUID | S_ISGID)) {
+			snprintf(why, whylen, "set-user-ID or set-group-ID "
+			    "(mode %04o)", (unsigned)(st.st_mode & 07777));
+			return EXIT_NOTEXEC;
+		}
+		if (access(path, X_OK) == -1) {
+			snprintf(why, whylen, "not executable");
 			return EXIT_NOTEXEC;
 		}
 		return EXIT_EXITED;
@@ -138,6 +278,7 @@ struct job {
 	int		 j_status;
 	int		 j_reaped;
 	int		 j_timed_out;
+	uint32_t	 j_ceiling_ms;	/* the ceiling cut its timeout to this */
 	int		 j_killing;
 	int		 j_fd[STREAM_COUNT];	/* our ends; -1 once closed */
 	ev_io		 j_io[STREAM_COUNT];
@@ -149,7 +290,8 @@ struct job {
 	int		 j_stdin_eof;	/* the caller ended stdin */
 	uint32_t	 j_stdin_done;	/* written, credit not yet returned */
 	uint64_t	 j_started;
-	char		 j_what[256];	/* "caller: command args" for logs */
+	char		 j_key[128];	/* the caller, for log_limited() */
+	char		 j_what[256];	/* "caller: command args", log_vis()ed */
 };
 
 static LIST_HEAD(, job) jobs = LIST_HEAD_INITIALIZER(jobs);
@@ -174,6 +316,19 @@ job_count_for(const struct conn *c)
 		if (j->j_req.rq_conn == c)
 			n++;
 	return n;
+}
+
+/* "caller: command args: message", within the caller's share of the log. */
+static void __attribute__((format(printf, 3, 4)))
+job_log(struct job *j, int level, const char *fmt, ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_limited_at(level, j->j_key, "%s: %s", j->j_what, msg);
 }
 
 static void
@@ -223,7 +378,7 @@ job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	log_info("%s: timed out", j->j_what);
+	job_log(j, LOG_LEVEL_INFO, "timed out");
 	j->j_timed_out = 1;
 	job_kill(j);
 }
@@ -267,16 +422,22 @@ job_finish(struct job *j)
 	double	 ms = (double)(now_ms() - j->j_started);
 
 	if (j->j_timed_out) {
-		log_info("%s: killed after timeout (%.0f ms)", j->j_what, ms);
-		conn_fail(&j->j_req, EXIT_TIMEOUT, 0, "timed out");
+		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
+		    ms);
+		if (j->j_ceiling_ms > 0)
+			conn_fail(&j->j_req, EXIT_TIMEOUT, 0, "timed out (at "
+			    "the limit of %.0f s this side puts on timeouts)",
+			    j->j_ceiling_ms / 1000.);
+		else
+			conn_fail(&j->j_req, EXIT_TIMEOUT, 0, "timed out");
 	} else if (WIFSIGNALED(st)) {
-		log_info("%s: killed by signal %d (%.0f ms)", j->j_what,
+		job_log(j, LOG_LEVEL_INFO, "killed by signal %d (%.0f ms)",
 		    WTERMSIG(st), ms);
 		conn_fail(&j->j_req, EXIT_SIGNALED, WTERMSIG(st), "%s",
 		    strsignal(WTERMSIG(st)));
 	} else {
-		log_info("%s: exit %d (%.0f ms)", j->j_what, WEXITSTATUS(st),
-		    ms);
+		job_log(j, LOG_LEVEL_INFO, "exit %d (%.0f ms)",
+		    WEXITSTATUS(st), ms);
 		conn_fail(&j->j_req, EXIT_EXITED, WEXITSTATUS(st), "%s", "");
 	}
 	job_free(j);
@@ -422,7 +583,7 @@ job_req_cancel(struct req *rq)
 {
 	struct job	*j = rq->rq_arg;
 
-	log_info("%s: cancelled by the caller", j->j_what);
+	job_log(j, LOG_LEVEL_INFO, "cancelled by the caller");
 	job_kill(j);
 }
 
@@ -431,7 +592,7 @@ job_req_lost(struct req *rq, const char *why)
 {
 	struct job	*j = rq->rq_arg;
 
-	log_info("%s: caller gone (%s), killing it", j->j_what, why);
+	job_log(j, LOG_LEVEL_INFO, "caller gone (%s), killing it", why);
 	job_kill(j);
 	job_update_events(j);
 }
@@ -452,13 +613,15 @@ static const struct req_ops job_req_ops = {
 static void
 job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 {
+	char	 vis[sizeof(j->j_what)];
 	size_t	 i;
 
-	snprintf(j->j_what, sizeof(j->j_what), "%s: %s", c->c_label,
-	    op->op_argv[0]);
-	for (i = 1; i < op->op_argc; i++) {
-		strlcat(j->j_what, " ", sizeof(j->j_what));
-		strlcat(j->j_what, op->op_argv[i], sizeof(j->j_what));
+	strlcpy(j->j_key, c->c_label, sizeof(j->j_key));
+	log_vis(j->j_what, sizeof(j->j_what), c->c_label);
+	for (i = 0; i < op->op_argc; i++) {
+		strlcat(j->j_what, i == 0 ? ": " : " ", sizeof(j->j_what));
+		strlcat(j->j_what, log_vis(vis, sizeof(vis), op->op_argv[i]),
+		    sizeof(j->j_what));
 	}
 }
 
@@ -492,7 +655,7 @@ job_exec(const char *path, char **argv, int fds[STREAM_COUNT],
 		envp[4] = genv;
 	}
 	execve(path, argv, envp);
-	dprintf(2, "negotiator: cannot run %s: %s\n", path, strerror(errno));
+	dprintf(2, "negotiator: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
@@ -533,8 +696,10 @@ job_start(struct conn *c, const struct runner_config *rc,
 	const struct proto_open	*op = &m->m.open;
 	struct job		*j = xcalloc(1, sizeof(*j));
 	struct ev_loop		*loop = c->c_ch.ch_loop;
-	char			 path[4096], why[512];
+	char			 path[PATH_MAX], why[512];
+	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
 	int			 theirs[STREAM_COUNT], kind, s;
+	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
 	LIST_INSERT_HEAD(&jobs, j, j_entry);
@@ -560,16 +725,26 @@ job_start(struct conn *c, const struct runner_config *rc,
 
 	kind = runner_lookup(rc, op->op_argv[0], path, sizeof(path), why,
 	    sizeof(why));
+	if (kind == EXIT_NOTEXEC) {
+		/* Where and why are for the log; the peer learns no path. */
+		job_log(j, LOG_LEVEL_QUIET, "refused: %s: %s", log_vis(vis,
+		    sizeof(vis), path), why);
+		conn_fail(&j->j_req, kind, 0, "%s: permission denied",
+		    op->op_argv[0]);
+		job_free(j);
+		return -1;
+	}
 	if (kind != EXIT_EXITED) {
-		log_info("%s: refused: %s", j->j_what, why);
+		job_log(j, LOG_LEVEL_INFO, "refused: %s", log_vis(vis,
+		    sizeof(vis), why));
 		conn_fail(&j->j_req, kind, 0, "%s", why);
 		job_free(j);
 		return -1;
 	}
 	if (jobs_running >= RUNNER_MAX_JOBS ||
 	    job_count_for(c) > RUNNER_MAX_PEER_JOBS) {
-		log_limited("jobs", "%s: refused: %d commands running",
-		    j->j_what, jobs_running);
+		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running",
+		    jobs_running);
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
 		    "running (%d here, at most %d per caller)", jobs_running,
 		    RUNNER_MAX_PEER_JOBS);
@@ -579,7 +754,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
 	    (j->j_pid = fork()) == -1) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
-		log_warnx("%s: %s", j->j_what, why);
+		job_log(j, LOG_LEVEL_QUIET, "%s", why);
 		close_all(theirs);
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
 		job_free(j);
@@ -597,11 +772,18 @@ job_start(struct conn *c, const struct runner_config *rc,
 	jobs_running++;
 	ev_child_set(&j->j_child, j->j_pid, 0);
 	ev_child_start(loop, &j->j_child);
-	if (op->op_timeout_ms > 0) {
-		ev_timer_set(&j->j_timeout, op->op_timeout_ms / 1000., 0.);
+	if ((timeout_ms = runner_timeout(rc, op->op_timeout_ms)) !=
+	    op->op_timeout_ms) {
+		j->j_ceiling_ms = timeout_ms;
+		job_log(j, LOG_LEVEL_INFO, "timeout %s cut to the limit of "
+		    "%.0f s", op->op_timeout_ms == 0 ? "\"none\"" : "asked",
+		    timeout_ms / 1000.);
+	}
+	if (timeout_ms > 0) {
+		ev_timer_set(&j->j_timeout, timeout_ms / 1000., 0.);
 		ev_timer_start(loop, &j->j_timeout);
 	}
-	log_debug("%s: started, pid %d", j->j_what, (int)j->j_pid);
+	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
 	job_update_events(j);
 	return 0;
 }

@@ -3,17 +3,22 @@
 #define RUNNER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "channel.h"
 
 #define RUNNER_KILL_GRACE	2.0	/* seconds between TERM and KILL */
 #define RUNNER_MAX_JOBS		128	/* commands running at once per daemon */
 #define RUNNER_MAX_PEER_JOBS	32	/* ... and for one peer */
+#define RUNNER_MAX_LINKS	8	/* symbolic links followed to a command */
+/* The host's ceiling on a guest's timeout unless told otherwise: 10 min. */
+#define RUNNER_HOST_MAX_TIMEOUT_MS	(10 * 60 * 1000)
 
 struct runner_config {
 	const char	*rc_user_dir;	/* looked in first */
 	const char	*rc_builtin_dir;
 	const char	*rc_guest;	/* NEGOTIATOR_GUEST, or NULL */
+	uint32_t	 rc_max_timeout_ms;	/* ceiling; 0 = none */
 };
 
 /* dir made absolute, since commands run in /; exits if it can't be. */
@@ -21,13 +26,20 @@ const char *runner_dir(const char *dir);
 /* 1 if name is a valid command name: [A-Za-z0-9._-]{1,64}, no leading '.' */
 int	 runner_valid_name(const char *name);
 /*
- * Finds a command: EXIT_EXITED with its path, or EXIT_NOTFOUND or
- * EXIT_NOTEXEC with a message in why.
+ * Finds a command and checks it against the policy (negotiator-commands(7)).
+ * EXIT_EXITED: path is what to execute (links resolved).  EXIT_NOTFOUND:
+ * why is a message for the peer.  EXIT_NOTEXEC: path names what was
+ * refused and why says why, both for our log only; the peer is told no
+ * more than "permission denied".
  */
 int	 runner_lookup(const struct runner_config *, const char *name,
 	    char *path, size_t pathlen, char *why, size_t whylen);
 /* The sorted names of all runnable commands; free with strv_free(). */
 char	**runner_list(const struct runner_config *, size_t *count);
+/* 0 if dir may hold commands (owner, mode); else -1 and why. */
+int	 runner_check_dir(const char *dir, char *why, size_t whylen);
+/* The timeout a request gets: requested_ms (0 = none) held to the ceiling. */
+uint32_t runner_timeout(const struct runner_config *, uint32_t requested_ms);
 
 /*
  * Runs the command of OPEN msg for the request just accepted on c, and

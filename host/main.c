@@ -52,6 +52,11 @@ usage(FILE *f)
 "      --channel-dir DIR      guest channel sockets (%s)\n"
 "      --control PATH         daemon control socket (%s)\n"
 "      --syslog               daemon logs to syslog instead of stderr\n"
+"      --max-timeout SECONDS  daemon: the longest a guest's command may run\n"
+"                             (default 600, also when it asks for none;\n"
+"                             0 = no limit)\n"
+"      --log-rate N           daemon: log lines a second per guest or caller\n"
+"                             (default 20; 0 = no limit)\n"
 "      --version              print the version\n"
 "  -h, --help                 this help\n"
 "\n"
@@ -201,6 +206,7 @@ main(int argc, char *argv[])
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-host", &o.hc.hc_control,
 	    &o.hc.hc_runner);
+	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
 	while ((ch = getopt_long(argc, argv, "gc:e:d" CLI_SHORT_OPTIONS,

@@ -122,7 +122,8 @@ interrupted() {
 trap interrupted INT TERM HUP
 trap 'rm -rf "$RUN"' EXIT
 
-for t in tests/test_proto tests/test_words tests/test_runner tests/test_status; do
+for t in tests/test_proto tests/test_words tests/test_runner tests/test_status \
+    tests/test_log; do
 	run "unit: $t" 120 "./$t"
 done
 run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh

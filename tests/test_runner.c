@@ -47,6 +47,8 @@ make_dir(const char *dir, const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	cr_assert_eq(mkdir(path, 0755), 0, "%s", path);
+	/* chmod, so the umask does not matter: the policy looks at modes. */
+	cr_assert_eq(chmod(path, 0755), 0, "%s", path);
 }
 
 static void
@@ -102,6 +104,8 @@ setup(void)
 	snprintf(builtin, sizeof(builtin), "%s/builtin", top);
 	cr_assert_eq(mkdir(user, 0755), 0);
 	cr_assert_eq(mkdir(builtin, 0755), 0);
+	cr_assert_eq(chmod(user, 0755), 0);
+	cr_assert_eq(chmod(builtin, 0755), 0);
 }
 
 static void
@@ -165,11 +169,34 @@ expect_lookup(const struct runner_config *rc, const char *name, int kind,
 		cr_assert_neq(why[0], '\0', "\"%s\": no reason given", name);
 }
 
+/*
+ * Looks name up, expecting kind, path (the file to run, or what was
+ * refused; not checked if want is NULL) and, when why_has is not NULL, that text in the reason.
+ */
+static void
+expect_path(const struct runner_config *rc, const char *name, int kind,
+    const char *want, const char *why_has)
+{
+	char	 path[PATH_MAX], why[512];
+	int	 got;
+
+	memset(why, 0, sizeof(why));
+	memset(path, 0, sizeof(path));
+	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s: %s)", name, got,
+	    kind, path, why);
+	if (want != NULL)
+		cr_assert_str_eq(path, want, "\"%s\" (%s)", name, why);
+	if (why_has != NULL)
+		cr_assert_not_null(strstr(why, why_has), "\"%s\": \"%s\" has "
+		    "no \"%s\"", name, why, why_has);
+}
+
 TestSuite(lookup, .init = setup, .fini = teardown);
 
 Test(lookup, user_shadows_builtin)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 
 	make_file(user, "both", 0755);
 	make_file(builtin, "both", 0755);
@@ -182,7 +209,7 @@ Test(lookup, user_shadows_builtin)
 
 Test(lookup, not_executable)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 path[PATH_MAX], why[512];
 
 	make_file(user, "plain", 0644);
@@ -197,13 +224,14 @@ Test(lookup, not_executable)
 	expect_lookup(&rc, "dir2", EXIT_NOTEXEC, NULL);
 	cr_assert_eq(runner_lookup(&rc, "plain", path, sizeof(path), why,
 	    sizeof(why)), EXIT_NOTEXEC);
-	cr_assert_not_null(strstr(why, "plain"), "%s", why);
+	cr_assert_str_eq(why, "not executable");
+	cr_assert_not_null(strstr(path, "/user/plain"), "%s", path);
 }
 
 /* A user file that is not executable still hides the built-in. */
 Test(lookup, user_not_executable_shadows)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 
 	make_file(user, "cmd", 0644);
 	make_file(builtin, "cmd", 0755);
@@ -212,7 +240,7 @@ Test(lookup, user_not_executable_shadows)
 
 Test(lookup, missing)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 path[PATH_MAX], why[512];
 
 	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
@@ -229,7 +257,7 @@ Test(lookup, invalid_name)
 {
 	static const char	*names[] = { "", "../outside", "..", ".",
 	    "user/../../outside", "/bin/sh", ".hidden", "a b", "\xc3\xa9" };
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 path[64], why[512], untouched[64];
 	size_t			 i;
 
@@ -248,7 +276,7 @@ Test(lookup, invalid_name)
 
 Test(lookup, null_dirs)
 {
-	struct runner_config	 rc = { NULL, builtin, NULL };
+	struct runner_config	 rc = { NULL, builtin, NULL, 0 };
 
 	make_file(builtin, "cmd", 0755);
 	make_file(user, "user-only", 0755);
@@ -262,22 +290,25 @@ Test(lookup, null_dirs)
 	expect_lookup(&rc, "cmd", EXIT_NOTFOUND, NULL);
 }
 
-/* A symbolic link to an executable is followed. */
+/*
+ * A symbolic link to an executable is followed, and what runs is the file
+ * it leads to.
+ */
 Test(lookup, symlink)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 target[PATH_MAX], link[PATH_MAX];
 
 	snprintf(target, sizeof(target), "%s/outside", top);
 	snprintf(link, sizeof(link), "%s/linked", user);
 	cr_assert_eq(symlink(target, link), 0);
-	expect_lookup(&rc, "linked", EXIT_EXITED, user);
+	expect_path(&rc, "linked", EXIT_EXITED, target, NULL);
 }
 
 /* A short why buffer is filled and terminated, not overrun. */
 Test(lookup, short_why)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 path[PATH_MAX], why[12];
 
 	memset(why, 'W', sizeof(why));
@@ -308,7 +339,7 @@ Test(list, sorted_deduplicated_filtered)
 {
 	static const char	*want[] = { "-dash", "A-upper", "alpha",
 	    "beta", "both", "only-builtin", "zeta" };
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			 toolong[PROTO_MAX_NAME + 2];
 
 	memset(toolong, 'x', PROTO_MAX_NAME + 1);
@@ -339,7 +370,7 @@ Test(list, sorted_deduplicated_filtered)
 
 Test(list, empty_and_missing)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 
 	expect_list(&rc, NULL, 0);
 	rc.rc_user_dir = NULL;
@@ -353,7 +384,7 @@ Test(list, one_dir)
 {
 	static const char	*want_user[] = { "u1", "u2" };
 	static const char	*want_builtin[] = { "b1" };
-	struct runner_config	 rc = { user, NULL, NULL };
+	struct runner_config	 rc = { user, NULL, NULL, 0 };
 
 	make_file(user, "u2", 0755);
 	make_file(user, "u1", 0755);
@@ -367,7 +398,7 @@ Test(list, one_dir)
 /* Every listed name is found by runner_lookup, and nothing else is. */
 Test(list, agrees_with_lookup)
 {
-	struct runner_config	 rc = { user, builtin, NULL };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
 	char			**names, path[PATH_MAX], why[512];
 	size_t			 count, i;
 
@@ -384,6 +415,252 @@ Test(list, agrees_with_lookup)
 	cr_assert_str_eq(names[0], "a");
 	cr_assert_str_eq(names[1], "c");
 	strv_free(names, count);
+}
+
+/* --- policy: owners, modes, links (negotiator-commands(7)) ------------ */
+
+/* dir/name, made into buf. */
+static const char *
+join(char *buf, size_t len, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+		cr_assert_fail("%s/%s: too long", dir, name);
+	return buf;
+}
+
+TestSuite(policy, .init = setup, .fini = teardown);
+
+Test(policy, file_writable_by_group_or_others)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX];
+
+	make_file(user, "gw", 0775);
+	make_file(user, "ow", 0757);
+	make_file(builtin, "both-w", 0777);
+	make_file(builtin, "fine", 0755);
+	expect_path(&rc, "gw", EXIT_NOTEXEC, join(p, sizeof(p), user, "gw"),
+	    "writable by its group");
+	expect_path(&rc, "ow", EXIT_NOTEXEC, join(p, sizeof(p), user, "ow"),
+	    "writable by others");
+	expect_path(&rc, "both-w", EXIT_NOTEXEC, join(p, sizeof(p), builtin,
+	    "both-w"), "(mode 0777)");
+	expect_path(&rc, "fine", EXIT_EXITED, join(p, sizeof(p), builtin,
+	    "fine"), NULL);
+}
+
+Test(policy, setuid_and_setgid)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX];
+
+	make_file(user, "suid", 04755);
+	make_file(user, "sgid", 02755);
+	make_file(builtin, "both", 06711);
+	expect_path(&rc, "suid", EXIT_NOTEXEC, join(p, sizeof(p), user,
+	    "suid"), "set-user-ID");
+	expect_path(&rc, "sgid", EXIT_NOTEXEC, join(p, sizeof(p), user,
+	    "sgid"), "(mode 2755)");
+	expect_path(&rc, "both", EXIT_NOTEXEC, join(p, sizeof(p), builtin,
+	    "both"), "set-user-ID");
+}
+
+/*
+ * A directory writable by others refuses everything in it, and still
+ * shadows the built-ins of the same names; other names are found in the
+ * built-in directory.
+ */
+Test(policy, directory_writable)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX];
+
+	make_file(user, "cmd", 0755);
+	make_file(user, "shadow", 0755);
+	make_file(builtin, "shadow", 0755);
+	make_file(builtin, "other", 0755);
+	cr_assert_eq(chmod(user, 0777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "writable by others");
+	expect_path(&rc, "shadow", EXIT_NOTEXEC, user, "writable by others");
+	expect_path(&rc, "other", EXIT_EXITED, join(p, sizeof(p), builtin,
+	    "other"), NULL);
+	cr_assert_eq(chmod(user, 0775), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "writable by its group");
+	/* Sticky like /tmp is no better: others may still add files. */
+	cr_assert_eq(chmod(user, 01777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "(mode 1777)");
+	cr_assert_eq(chmod(user, 0755), 0);
+	expect_path(&rc, "cmd", EXIT_EXITED, join(p, sizeof(p), user, "cmd"),
+	    NULL);
+	/* A set-group-ID directory is fine: it only passes its group on. */
+	cr_assert_eq(chmod(user, 02755), 0);
+	expect_path(&rc, "cmd", EXIT_EXITED, join(p, sizeof(p), user, "cmd"),
+	    NULL);
+}
+
+/* Files and directories of another user are refused (needs root). */
+Test(policy, owner)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX];
+
+	if (geteuid() != 0)
+		cr_skip_test("chown needs root");
+	make_file(user, "theirs", 0755);
+	cr_assert_eq(chown(join(p, sizeof(p), user, "theirs"), 4321, 0), 0);
+	/* chown(2) clears the mode bits a refusal would report; reset. */
+	cr_assert_eq(chmod(p, 0755), 0);
+	expect_path(&rc, "theirs", EXIT_NOTEXEC, p, "owned by uid 4321");
+	/* Group ownership alone is no matter: only writability is. */
+	make_file(user, "group", 0755);
+	cr_assert_eq(chown(join(p, sizeof(p), user, "group"), 0, 4321), 0);
+	expect_path(&rc, "group", EXIT_EXITED, p, NULL);
+	make_file(builtin, "in-theirs", 0755);
+	cr_assert_eq(chown(builtin, 4321, 4321), 0);
+	expect_path(&rc, "in-theirs", EXIT_NOTEXEC, builtin,
+	    "owned by uid 4321");
+}
+
+/* Links: each directory on the way, and the file at the end, are checked. */
+Test(policy, symlinks)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX], q[PATH_MAX], wdir[PATH_MAX];
+	char			 good[PATH_MAX];
+
+	/* Into a directory others may write: refused, wherever it leads. */
+	snprintf(wdir, sizeof(wdir), "%s/wdir", top);
+	make_dir(top, "wdir");
+	make_file(wdir, "tool", 0755);
+	cr_assert_eq(chmod(wdir, 0777), 0);
+	cr_assert_eq(symlink(join(p, sizeof(p), wdir, "tool"),
+	    join(q, sizeof(q), user, "to-wdir")), 0);
+	expect_path(&rc, "to-wdir", EXIT_NOTEXEC, wdir, "writable by others");
+
+	/* Two hops, the second into that directory: refused too. */
+	snprintf(good, sizeof(good), "%s/good", top);
+	make_dir(top, "good");
+	cr_assert_eq(symlink(join(p, sizeof(p), wdir, "tool"),
+	    join(q, sizeof(q), good, "hop")), 0);
+	cr_assert_eq(symlink(q, join(p, sizeof(p), user, "two-hops")), 0);
+	expect_path(&rc, "two-hops", EXIT_NOTEXEC, wdir, "writable by others");
+
+	/* Relative, into a good directory, to a good file: followed. */
+	make_file(good, "ok", 0755);
+	cr_assert_eq(symlink("../good/ok", join(p, sizeof(p), user, "rel")),
+	    0);
+	expect_path(&rc, "rel", EXIT_EXITED, join(q, sizeof(q), good, "ok"),
+	    NULL);
+
+	/* To a file that fails the file checks: refused, that file named. */
+	make_file(good, "writable", 0757);
+	make_file(good, "setuid", 04755);
+	cr_assert_eq(symlink(join(p, sizeof(p), good, "writable"),
+	    join(q, sizeof(q), user, "to-writable")), 0);
+	expect_path(&rc, "to-writable", EXIT_NOTEXEC, p, "writable by others");
+	cr_assert_eq(symlink(join(p, sizeof(p), good, "setuid"),
+	    join(q, sizeof(q), builtin, "to-setuid")), 0);
+	expect_path(&rc, "to-setuid", EXIT_NOTEXEC, p, "set-user-ID");
+
+	/* To a directory: refused. */
+	cr_assert_eq(symlink(good, join(p, sizeof(p), user, "to-dir")), 0);
+	expect_path(&rc, "to-dir", EXIT_NOTEXEC, good, "not a regular file");
+}
+
+Test(policy, symlink_loops_and_dangling)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX], q[PATH_MAX];
+
+	cr_assert_eq(symlink("loop-b", join(p, sizeof(p), user, "loop-a")),
+	    0);
+	cr_assert_eq(symlink("loop-a", join(p, sizeof(p), user, "loop-b")),
+	    0);
+	memset(q, 0, sizeof(q));
+	cr_assert_eq(runner_lookup(&rc, "loop-a", q, sizeof(q), p, sizeof(p)),
+	    EXIT_NOTEXEC);
+	cr_assert_not_null(strstr(p, "more than 8 symbolic links"), "%s", p);
+	/* A link to nothing is no command: the built-in is found. */
+	cr_assert_eq(symlink("/nonexistent/negotiator-test",
+	    join(p, sizeof(p), user, "dangling")), 0);
+	make_file(builtin, "dangling", 0755);
+	expect_path(&rc, "dangling", EXIT_EXITED, join(p, sizeof(p), builtin,
+	    "dangling"), NULL);
+	cr_assert_eq(symlink("/nonexistent/negotiator-test",
+	    join(p, sizeof(p), user, "nothing")), 0);
+	expect_path(&rc, "nothing", EXIT_NOTFOUND, NULL, "no such command");
+}
+
+/*
+ * A link to a program that passes the checks, such as /bin/sh, is
+ * followed: only root can put it there, and that is root's choice.
+ */
+Test(policy, link_to_system_program)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			 p[PATH_MAX], *real;
+
+	if ((real = realpath("/bin/sh", NULL)) == NULL)
+		cr_skip_test("no /bin/sh");
+	cr_assert_eq(symlink("/bin/sh", join(p, sizeof(p), user, "sh")), 0);
+	expect_path(&rc, "sh", EXIT_EXITED, real, NULL);
+	free(real);
+}
+
+/* Refused commands are not listed either. */
+Test(policy, list_leaves_out_refused)
+{
+	static const char	*want[] = { "fine", "in-builtin" };
+	struct runner_config	 rc = { user, builtin, NULL, 0 };
+	char			**names;
+	size_t			 count;
+
+	make_file(user, "fine", 0755);
+	make_file(user, "writable", 0775);
+	make_file(user, "suid", 04755);
+	make_file(builtin, "in-builtin", 0755);
+	expect_list(&rc, want, 2);
+	cr_assert_eq(chmod(builtin, 0777), 0);
+	names = runner_list(&rc, &count);
+	cr_assert_eq(count, 1);
+	cr_assert_str_eq(names[0], "fine");
+	strv_free(names, count);
+}
+
+Test(policy, check_dir)
+{
+	char	 why[256], p[PATH_MAX];
+
+	cr_assert_eq(runner_check_dir(user, why, sizeof(why)), 0);
+	make_file(user, "file", 0755);
+	cr_assert_eq(runner_check_dir(join(p, sizeof(p), user, "file"), why,
+	    sizeof(why)), -1);
+	cr_assert_str_eq(why, "not a directory");
+	cr_assert_eq(runner_check_dir("/nonexistent/negotiator-test", why,
+	    sizeof(why)), -1);
+	cr_assert_str_eq(why, "No such file or directory");
+}
+
+/* --- the ceiling on timeouts ----------------------------------------- */
+
+Test(timeout, ceiling)
+{
+	struct runner_config	 rc = { user, builtin, NULL,
+				    RUNNER_HOST_MAX_TIMEOUT_MS };
+
+	cr_assert_eq(RUNNER_HOST_MAX_TIMEOUT_MS, 600000);
+	cr_assert_eq(runner_timeout(&rc, 0), 600000, "none is cut too");
+	cr_assert_eq(runner_timeout(&rc, UINT32_MAX), 600000);
+	cr_assert_eq(runner_timeout(&rc, 600001), 600000);
+	cr_assert_eq(runner_timeout(&rc, 600000), 600000);
+	cr_assert_eq(runner_timeout(&rc, 1), 1);
+	cr_assert_eq(runner_timeout(&rc, 10000), 10000);
+	rc.rc_max_timeout_ms = 0;	/* no ceiling */
+	cr_assert_eq(runner_timeout(&rc, 0), 0);
+	cr_assert_eq(runner_timeout(&rc, UINT32_MAX), UINT32_MAX);
+	rc.rc_max_timeout_ms = 1;
+	cr_assert_eq(runner_timeout(&rc, 0), 1);
+	cr_assert_eq(runner_timeout(&rc, 2), 1);
 }
 
 /* --- directories ---------------------------------------------------- */

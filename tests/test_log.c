@@ -1,0 +1,251 @@
+/*
+ * Unit tests of the logging module (common/log.c) where it stands between
+ * a peer and the log: log_vis() makes peer strings one visible line, any
+ * control character that reaches a log line anyway is replaced, and
+ * log_limited() holds each key to its rate and says what it dropped.
+ * The log (stderr) goes to a temporary file that each test reads back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "log.h"
+
+static char	 logpath[] = "/tmp/test_log.XXXXXX";
+static int	 saved_stderr = -1;
+
+static void
+setup(void)
+{
+	int	 fd;
+
+	cr_assert_neq(fd = mkstemp(logpath), -1);
+	cr_assert_neq(saved_stderr = dup(2), -1);
+	cr_assert_eq(dup2(fd, 2), 2);
+	close(fd);
+	log_init("test", LOG_LEVEL_DEBUG, 0);
+	log_set_rate(LOG_RATE_DEFAULT);
+}
+
+static void
+teardown(void)
+{
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	unlink(logpath);
+}
+
+/* The log so far, as one string; free it. */
+static char *
+read_log(void)
+{
+	FILE	*f = fopen(logpath, "r");
+	char	*text;
+	long	 n;
+
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	cr_assert_not_null(text);
+	cr_assert_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+static size_t
+count(const char *text, const char *what)
+{
+	size_t	 n = 0;
+
+	while ((text = strstr(text, what)) != NULL) {
+		n++;
+		text += strlen(what);
+	}
+	return n;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/* --- log_vis ---------------------------------------------------------- */
+
+Test(vis, encodes_what_could_forge_a_line)
+{
+	char	 out[LOG_VIS_SIZE(64)];
+
+	cr_assert_str_eq(log_vis(out, sizeof(out), "plain words-1.2_3"),
+	    "plain words-1.2_3");
+	cr_assert_str_eq(log_vis(out, sizeof(out),
+	    "x\nnegotiator-host: guest vm2: forged"),
+	    "x\\nnegotiator-host: guest vm2: forged");
+	cr_assert_str_eq(log_vis(out, sizeof(out), "\033[31mred\r\t\b"),
+	    "\\033[31mred\\r\\t\\b");
+	/* A backslash is doubled, so "\\n" typed by a peer stays apart. */
+	cr_assert_str_eq(log_vis(out, sizeof(out), "a\\nb"), "a\\\\nb");
+	cr_assert_str_eq(log_vis(out, sizeof(out), "caf\xc3\xa9 \x7f"),
+	    "caf\\303\\251 \\177");
+	cr_assert_str_eq(log_vis(out, sizeof(out), ""), "");
+}
+
+/* Every byte value encodes to 1-4 printable characters. */
+Test(vis, every_byte)
+{
+	char	 in[2] = { 0, 0 }, out[LOG_VIS_SIZE(1)];
+	size_t	 i;
+	int	 c;
+
+	for (c = 1; c < 256; c++) {
+		in[0] = (char)c;
+		log_vis(out, sizeof(out), in);
+		cr_assert(strlen(out) >= 1 && strlen(out) <= 4, "%d", c);
+		for (i = 0; out[i] != '\0'; i++)
+			cr_assert(out[i] >= 0x20 && out[i] < 0x7f,
+			    "byte %d encodes to %d", c, out[i]);
+	}
+}
+
+/* A short buffer is cut between encodings, never inside one. */
+Test(vis, cut_to_fit)
+{
+	char	 out[8];
+
+	memset(out, 'Z', sizeof(out));
+	cr_assert_str_eq(log_vis(out, 6, "ab\ncd"), "ab\\nc");
+	cr_assert_str_eq(log_vis(out, 5, "ab\ncd"), "ab\\n");
+	cr_assert_str_eq(log_vis(out, 4, "ab\ncd"), "ab");
+	cr_assert_str_eq(log_vis(out, 5, "\033\033"), "\\033");
+	cr_assert_str_eq(log_vis(out, 4, "\033\033"), "");
+	cr_assert_eq(out[6], 'Z');
+	cr_assert_str_eq(log_vis(out, 1, "abc"), "");
+}
+
+/* --- every line ------------------------------------------------------- */
+
+TestSuite(line, .init = setup, .fini = teardown);
+
+/* What a call site forgot to log_vis() cannot start a line of its own. */
+Test(line, control_characters_replaced)
+{
+	char	*text;
+
+	log_warnx("%s", "a\nfake: line\r\033[2J");
+	log_info("%s", "next");
+	text = read_log();
+	cr_assert_str_eq(text, "test: a?fake: line??[2J\ntest: next\n");
+	free(text);
+}
+
+/* --- log_limited ------------------------------------------------------ */
+
+TestSuite(limited, .init = setup, .fini = teardown);
+
+/*
+ * A flood from one key: the burst (2 s worth) gets through, the rest is
+ * counted, and once the key has tokens again one line says how many.
+ */
+Test(limited, burst_then_summary)
+{
+	char	*text;
+	size_t	 passed, i;
+	unsigned long dropped = 0;
+	const char *s;
+
+	log_set_rate(10);
+	for (i = 0; i < 1000; i++)
+		log_limited("guest a", "guest a: line %zu", i);
+	text = read_log();
+	passed = count(text, "guest a: line ");
+	/* 20 at once, and what 10 a second refill during the loop. */
+	cr_assert(passed >= 20 && passed <= 22, "%zu lines", passed);
+	cr_assert_eq(count(text, "suppressed"), 0);
+	free(text);
+
+	sleep_ms(1100);
+	log_limited("guest a", "guest a: after");
+	text = read_log();
+	cr_assert_not_null(s = strstr(text, "messages suppressed"),
+	    "no summary:\n%s", text);
+	while (s > text && s[-1] != ':')
+		s--;
+	dropped = strtoul(s, NULL, 10);
+	cr_assert_eq(dropped, 1000 - passed, "%lu dropped, %zu passed",
+	    dropped, passed);
+	cr_assert_eq(count(text, "messages suppressed"), 1);
+	cr_assert_not_null(strstr(text, "guest a: after"));
+	/* The summary comes before the line that got through. */
+	cr_assert(strstr(text, "suppressed") < strstr(text, "guest a: after"));
+	free(text);
+}
+
+/* One key's flood costs another key nothing. */
+Test(limited, keys_are_separate)
+{
+	char	*text;
+	size_t	 i;
+
+	log_set_rate(5);
+	for (i = 0; i < 500; i++)
+		log_limited("guest a", "guest a: flood %zu", i);
+	for (i = 0; i < 10; i++)
+		log_limited_at(LOG_LEVEL_INFO, "guest b", "guest b: calm %zu",
+		    i);
+	text = read_log();
+	cr_assert_eq(count(text, "guest b: calm "), 10, "%s", text);
+	cr_assert_leq(count(text, "guest a: flood "), 11);
+	free(text);
+}
+
+/* Lines below the level cost no token; 0 = no limit. */
+Test(limited, levels_and_unlimited)
+{
+	char	*text;
+	size_t	 i;
+
+	log_init("test", LOG_LEVEL_QUIET, 0);
+	log_set_rate(1);
+	for (i = 0; i < 100; i++)
+		log_limited_at(LOG_LEVEL_INFO, "k", "info %zu", i);
+	log_limited_at(LOG_LEVEL_QUIET, "k", "warning 1");
+	log_limited_at(LOG_LEVEL_QUIET, "k", "warning 2");
+	log_limited_at(LOG_LEVEL_QUIET, "k", "warning 3");
+	text = read_log();
+	cr_assert_eq(count(text, "info "), 0);
+	cr_assert_eq(count(text, "warning "), 2, "%s", text);
+	free(text);
+	log_set_rate(0);
+	for (i = 0; i < 1000; i++)
+		log_limited("k2", "free %zu", i);
+	text = read_log();
+	cr_assert_eq(count(text, "free "), 1000);
+	free(text);
+}
+
+/* More keys than buckets: each new one still gets its burst. */
+Test(limited, many_keys)
+{
+	char	 key[32], *text;
+	size_t	 i;
+
+	log_set_rate(1);
+	for (i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "caller %zu", i);
+		log_limited(key, "%s: hello", key);
+		log_limited(key, "%s: hello", key);
+		log_limited(key, "%s: hello", key);
+	}
+	text = read_log();
+	cr_assert_eq(count(text, ": hello"), 600, "2 per key");
+	free(text);
+}
