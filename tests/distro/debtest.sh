@@ -1,0 +1,110 @@
+#!/bin/bash
+# debtest.sh BASEDIR DEBDIR: installs the .debs of DEBDIR (make deb) into a
+# clean Debian 12 chroot (BASEDIR/minbase.tar, from mkbase.sh) with
+# `apt-get install ./….deb`, checks what they installed and enabled, removes
+# and purges them, and checks what is left.  Lists lintian's tags for the
+# packages; an error (E:) fails.  Needs root and Debian's mirror.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh"
+[ $# -eq 2 ] || { echo "usage: debtest.sh BASEDIR DEBDIR" >&2; exit 2; }
+BASE=$1
+DEBS=$(cd "$2" && pwd)
+CACHE=${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test}
+T=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-debtest.XXXXXX") || exit 1
+R=$T/root
+cleanup() {
+	trap '' INT TERM HUP
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# in_root CMD...: runs CMD in the chroot, with /proc mounted in a mount
+# namespace of its own, so that nothing stays mounted whatever happens.
+in_root() {
+	unshare --mount --fork sh -c 'mount -t proc proc "$0/proc" &&
+	    exec chroot "$0" "$@"' "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"
+}
+
+set -- "$DEBS"/negotiator-common_*.deb "$DEBS"/negotiator-host_*.deb \
+    "$DEBS"/negotiator-guest_*.deb
+for d in "$@"; do
+	[ -f "$d" ] || { echo "debtest.sh: no $d; run make deb" >&2; exit 1; }
+done
+
+echo "--- lintian"
+lintian --tag-display-limit 0 "$@" >"$T/lintian.txt" 2>&1
+grep -v 'running with root privileges' "$T/lintian.txt"
+check "lintian reports no error" sh -c "! grep -q '^E:' '$T/lintian.txt'"
+echo "--- lintian: $(grep -c '^W:' "$T/lintian.txt") warnings"
+
+mkdir "$R"
+tar -C "$R" --numeric-owner -xf "$BASE/minbase.tar" || exit 1
+cp /etc/resolv.conf "$R/etc/resolv.conf"
+mkdir -p "$CACHE/apt-archives" "$R/tmp/debs"
+cp "$@" "$R/tmp/debs/"
+cp "$CACHE"/apt-archives/*.deb "$R/var/cache/apt/archives/" 2>/dev/null
+in_root apt-get update -q >"$T/apt.log" 2>&1
+check "apt-get update in the chroot" test $? -eq 0
+(cd "$R/tmp/debs" && ls) | sed 's|^|./tmp/debs/|' >"$T/list"
+# shellcheck disable=SC2046
+in_root sh -c 'cd / && apt-get install -y -q --no-install-recommends "$@"' \
+    sh $(cat "$T/list") >>"$T/apt.log" 2>&1
+check "apt-get install ./negotiator-{common,host,guest}_….deb" test $? -eq 0
+cp -n "$R"/var/cache/apt/archives/*.deb "$CACHE/apt-archives/" 2>/dev/null
+
+for p in negotiator-common negotiator-host negotiator-guest; do
+	check "$p is installed" sh -c "chroot '$R' dpkg-query -W -f='\${Status}' $p |
+	    grep -q 'install ok installed'"
+done
+check "negotiator-host runs in the chroot" in_root negotiator-host --version
+check "negotiator-guest runs in the chroot" in_root negotiator-guest --version
+# libs_resolved FILE...: every ELF file's libraries are found in the chroot.
+libs_resolved() {
+	local f out
+	for f; do
+		out=$(in_root ldd "$f" 2>&1)
+		case $out in
+		*"not found"*) echo "$f: $out"; return 1 ;;
+		esac
+	done
+}
+check "every installed binary finds its libraries" libs_resolved \
+    $(cd "$R" && ls usr/bin/negotiator-* usr/lib/negotiator/negotiator-* 2>/dev/null | sed 's|^|/|')
+for side in host guest; do
+	check "negotiator-$side.service enabled by the postinst" test -L \
+	    "$R/etc/systemd/system/multi-user.target.wants/negotiator-$side.service"
+	check "no supervisord program of $side starts a second daemon" test ! -e \
+	    "$R/etc/supervisor/conf.d/negotiator-$side.conf"
+done
+check "a built-in is installed" test -x "$R/usr/lib/negotiator/builtin/uptime"
+check "the built-in runs" grep -q uptime_seconds \
+    <(in_root /usr/lib/negotiator/builtin/uptime)
+check "/usr/lib/negotiator/commands exists" test -d "$R/usr/lib/negotiator/commands"
+owners=$(chroot "$R" dpkg -S /usr/lib/negotiator/commands | cut -d: -f1)
+for p in negotiator-common negotiator-host negotiator-guest; do
+	check "$p owns /usr/lib/negotiator/commands" grep -qw "$p" <<<"$owners"
+done
+
+# A user's command stays when the packages go.
+printf '#!/bin/sh\necho mine\n' >"$R/usr/lib/negotiator/commands/mine"
+chmod 755 "$R/usr/lib/negotiator/commands/mine"
+in_root apt-get remove -y -q negotiator-host negotiator-guest negotiator-common \
+    >>"$T/apt.log" 2>&1
+check "apt-get remove" test $? -eq 0
+check "binaries gone" test ! -e "$R/usr/bin/negotiator-host" -a ! -e "$R/usr/bin/negotiator-guest"
+check "built-ins gone" test ! -e "$R/usr/lib/negotiator/builtin"
+check "units gone" sh -c "! ls '$R'/lib/systemd/system/negotiator-* 2>/dev/null | grep -q ."
+check "the user's command stays" test -x "$R/usr/lib/negotiator/commands/mine"
+in_root apt-get purge -y -q negotiator-host negotiator-guest negotiator-common \
+    >>"$T/apt.log" 2>&1
+check "apt-get purge" test $? -eq 0
+check "no enablement link or mask left" sh -c \
+    "! find '$R/etc/systemd' -name 'negotiator-*' | grep -q ."
+check "dpkg forgets the packages" sh -c \
+    "! chroot '$R' dpkg-query -W -f='\${Status}\n' negotiator-common negotiator-host negotiator-guest 2>/dev/null | grep -q installed"
+[ "$FAILED" -gt 0 ] && tail -n 40 "$T/apt.log"
+finish
