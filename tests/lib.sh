@@ -89,7 +89,7 @@ reap() {
 		sleep 0.05
 	done
 	alive "$pid" && kill_tree "$pid"
-	wait "$pid" 2>/dev/null
+	{ wait "$pid"; } 2>/dev/null
 }
 
 # stop_pid PID [SECONDS]: SIGTERM to PID, a child of this shell (a daemon
