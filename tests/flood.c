@@ -5,7 +5,10 @@
  * by kind.  Pointed at the guest daemon with an unknown command, it is the
  * "10,000 requests for unknown commands" attack on the host's log.
  *
- *	flood [-t TARGET] [-w WINDOW] [-T SECONDS] SOCKET COUNT CMD [ARG ...]
+ *	flood [-t TARGET] [-w WINDOW] [-T SECONDS] [-m MS] SOCKET COUNT CMD [ARG ...]
+ *
+ * -m sets the timeout each request asks for, in milliseconds (default
+ * 10000; 0 = none), any 32-bit value, beyond what a CLI would send.
  *
  * Prints one line: "replies N exited N signaled N timeout N notexec N
  * notfound N failed N seconds S".  Exits 0 when every request got its
@@ -93,6 +96,7 @@ flood_lost(struct req *rq, const char *why)
 
 static const struct req_ops flood_req_ops = {
 	flood_data, flood_credit, flood_cancel, flood_reply, flood_lost,
+	NULL,	/* at most WINDOW small requests queued: no need to wait */
 };
 
 /* Keeps f_window requests in flight until f_count are sent. */
@@ -150,7 +154,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: flood [-t target] [-w window] [-T seconds] "
-	    "socket count cmd [arg ...]\n");
+	    "[-m ms] socket count cmd [arg ...]\n");
 	exit(2);
 }
 
@@ -161,11 +165,12 @@ main(int argc, char *argv[])
 	const char	*errstr, *target = "";
 	uint64_t	 start;
 	double		 limit = 60;
+	uint32_t	 timeout_ms = 10000;
 	int		 ch, fd, i;
 
 	memset(&f, 0, sizeof(f));
 	f.f_window = 64;
-	while ((ch = getopt(argc, argv, "t:w:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "t:w:T:m:")) != -1) {
 		switch (ch) {
 		case 't':
 			target = optarg;
@@ -175,6 +180,12 @@ main(int argc, char *argv[])
 			    &errstr);
 			if (errstr != NULL)
 				errx(2, "window %s: %s", optarg, errstr);
+			break;
+		case 'm':
+			timeout_ms = (uint32_t)strtonum(optarg, 0, UINT32_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				errx(2, "timeout %s: %s", optarg, errstr);
 			break;
 		case 'T':
 			limit = (double)strtonum(optarg, 1, 3600, &errstr);
@@ -197,7 +208,7 @@ main(int argc, char *argv[])
 	f.f_msg.m_type = MSG_OPEN;
 	strlcpy(f.f_msg.m.open.op_target, target,
 	    sizeof(f.f_msg.m.open.op_target));
-	f.f_msg.m.open.op_timeout_ms = 10000;
+	f.f_msg.m.open.op_timeout_ms = timeout_ms;
 	f.f_msg.m.open.op_argc = (size_t)(argc - 2);
 	f.f_msg.m.open.op_argv = argv + 2;
 	f.f_status = 1;
