@@ -247,6 +247,8 @@ conn_stop(struct conn *c, const char *why)
 static void
 conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 {
+	char	 vis[LOG_VIS_SIZE(PROTO_MAX_NAME)];
+
 	if (he->he_version != PROTO_VERSION) {
 		log_limited(c->c_label, "%s: peer speaks protocol version %u, "
 		    "we speak %u; ignored", c->c_label, he->he_version,
@@ -270,7 +272,9 @@ conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 		conn_send_hello(c, MSG_HELLO_ACK);
 	c->c_state = CONN_READY;
 	conn_timer_arm(c);
-	log_debug("%s: session ready (peer %s)", c->c_label, c->c_peer_name);
+	/* The peer's name is the peer's word: made visible, rate-limited. */
+	log_limited_at(LOG_LEVEL_DEBUG, c->c_label, "%s: session ready (peer "
+	    "%s)", c->c_label, log_vis(vis, sizeof(vis), c->c_peer_name));
 	if (c->c_ops->on_ready != NULL)
 		c->c_ops->on_ready(c);
 }
