@@ -20,7 +20,6 @@
 #include "log.h"
 
 #define CONTROL_MAX_CLIENTS	256
-#define CONTROL_MAX_GROUPS	1024	/* supplementary groups looked at */
 
 struct client {
 	LIST_ENTRY(client)	 cl_entry;
@@ -120,12 +119,13 @@ static const struct conn_ops client_ops = {
 static int
 control_allowed(const struct control *co, int fd, const struct ucred *cred)
 {
-	gid_t		 groups[CONTROL_MAX_GROUPS];
-	socklen_t	 len = sizeof(groups);
+	gid_t		*groups;
+	socklen_t	 len = 0;
 	struct stat	 st;
 	uid_t		 owner = geteuid();
 	gid_t		 group = getegid();
 	size_t		 i;
+	int		 member = 0;
 
 	if (stat(co->co_path, &st) == 0) {
 		owner = st.st_uid;
@@ -134,12 +134,18 @@ control_allowed(const struct control *co, int fd, const struct ucred *cred)
 	if (cred->uid == 0 || cred->uid == geteuid() || cred->uid == owner ||
 	    cred->gid == group)
 		return 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
-		return 0;	/* ERANGE: more than we look at */
-	for (i = 0; i < len / sizeof(groups[0]); i++)
-		if (groups[i] == group)
-			return 1;
-	return 0;
+	/* Asked with no room, the kernel says how much the list takes. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == -1 &&
+	    errno != ERANGE)
+		return 0;
+	if (len == 0)
+		return 0;
+	groups = xmalloc(len);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		for (i = 0; i < len / sizeof(groups[0]) && !member; i++)
+			member = groups[i] == group;
+	free(groups);
+	return member;
 }
 
 /*
