@@ -28,8 +28,9 @@ COMMON_SRCS	= common/buf.c common/channel.c common/cli.c common/conn.c \
 		  common/proto.c common/relay.c common/runner.c \
 		  common/serve.c common/status.c common/words.c \
 		  common/xmalloc.c
-HOST_SRCS	= host/discover.c host/full.c host/main.c
-HOSTD_SRCS	= host/discover.c host/hostd.c host/libvirt.c host/main.c
+HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
+HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
+		  host/libvirt.c host/main.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)
@@ -49,7 +50,7 @@ all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood
 negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
-host/libvirt.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
+host/libvirt.o host/attach.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
 host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
 negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
@@ -77,6 +78,10 @@ tests/vserial: tests/vserial.c
 
 # A hostile caller for tests/hardening.sh: many requests on one session.
 tests/flood: tests/flood.c $(COMMON_OBJS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
+
+# Many simulated guests in one process, for make bench-scale.
+tests/fleet: tests/fleet.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
 tests/qga: tests/qga.c
@@ -107,6 +112,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all tests/qga
 	@bash tests/bench.sh vm
+
+# 1,000 simulated guests (tests/fleet) on one host daemon: its RSS, fds,
+# idle wake-ups, and the wall time of --all --ping and --all -e.
+bench-scale: deps
+	@$(MAKE) --no-print-directory all tests/fleet
+	@bash tests/bench-scale.sh
 
 # What each side installs: its programs in BINDIR, its helpers in LIBDIR,
 # its man page, systemd unit and supervisord program; both sides also get
@@ -189,9 +200,9 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 
-.PHONY: all deps unit check demo bench install install-host install-guest \
+.PHONY: all deps unit check demo bench bench-scale install install-host install-guest \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
 	deb check-distro clean FORCE

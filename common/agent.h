@@ -44,6 +44,8 @@ struct cli_options {
 	int		 co_ping_count;
 };
 int	 cli_call(int fd, struct proto_msg *m, const struct cli_options *);
+/* Prints the names of a LIST_REPLY or GUESTS_REPLY (with_state: -g -v). */
+void	 cli_print_names(const struct proto_names *, int with_state);
 /* The options both CLIs take, handled in one place. */
 struct cli_settings {
 	const char		*cs_progname;

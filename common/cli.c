@@ -269,7 +269,7 @@ cli_drain(struct req *rq)
 }
 
 /* With -v, GUESTS_REPLY's state of each guest, and when it was last heard. */
-static void
+void
 cli_print_names(const struct proto_names *na, int with_state)
 {
 	struct tm	 tm;

@@ -30,8 +30,9 @@ static const struct {
 	{ MSG_EXIT,		"EXIT",		4 },	/* id kind code message */
 	{ MSG_LIST,		"LIST",		2 },	/* id target */
 	{ MSG_LIST_REPLY,	"LIST_REPLY",	2 },	/* id names */
-	{ MSG_GUESTS,		"GUESTS",	2 },	/* id target */
-	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	4 },	/* id names state quiet */
+	{ MSG_GUESTS,		"GUESTS",	3 },	/* id target start */
+	/* id names state quiet total version calls */
+	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	7 },
 };
 
 static int
@@ -143,6 +144,8 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 	case MSG_GUESTS:
 		msgpack_pack_uint32(pk, msg->m.query.qu_id);
 		pack_str(pk, msg->m.query.qu_target);
+		if (msg->m_type == MSG_GUESTS)
+			msgpack_pack_uint32(pk, msg->m.query.qu_start);
 		break;
 	case MSG_PONG:
 	case MSG_CANCEL:
@@ -184,6 +187,13 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 			msgpack_pack_array(pk, na->na_count);
 			for (i = 0; i < na->na_count; i++)
 				msgpack_pack_uint32(pk, na->na_quiet[i]);
+			msgpack_pack_uint32(pk, na->na_total);
+			msgpack_pack_array(pk, na->na_count);
+			for (i = 0; i < na->na_count; i++)
+				msgpack_pack_uint32(pk, na->na_version[i]);
+			msgpack_pack_array(pk, na->na_count);
+			for (i = 0; i < na->na_count; i++)
+				msgpack_pack_uint32(pk, na->na_calls[i]);
 		}
 		break;
 	}
@@ -338,7 +348,9 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 	case MSG_LIST:
 	case MSG_GUESTS:
 		if (get_u32(&f[0], &msg->m.query.qu_id) == -1 ||
-		    get_str(&f[1], msg->m.query.qu_target, PROTO_MAX_NAME) == -1)
+		    get_str(&f[1], msg->m.query.qu_target, PROTO_MAX_NAME) == -1 ||
+		    (msg->m_type == MSG_GUESTS &&
+		    get_u32(&f[2], &msg->m.query.qu_start) == -1))
 			goto bad;
 		return 0;
 	case MSG_PONG:
@@ -397,19 +409,28 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 		if (msg->m_type == MSG_LIST_REPLY)
 			return 0;
 		r = &f[2];
-		if (r->type != MSGPACK_OBJECT_ARRAY ||
-		    r->via.array.size != na->na_count ||
-		    f[3].type != MSGPACK_OBJECT_ARRAY ||
-		    f[3].via.array.size != na->na_count)
+		for (i = 2; i < 7; i++)
+			if (i != 4 && (f[i].type != MSGPACK_OBJECT_ARRAY ||
+			    f[i].via.array.size != na->na_count))
+				goto bad;
+		if (get_u32(&f[4], &na->na_total) == -1 ||
+		    na->na_total < na->na_count)
 			goto bad;
 		na->na_state = xcalloc(na->na_count, 1);
 		na->na_quiet = xcalloc(na->na_count, sizeof(*na->na_quiet));
+		na->na_version = xcalloc(na->na_count,
+		    sizeof(*na->na_version));
+		na->na_calls = xcalloc(na->na_count, sizeof(*na->na_calls));
 		for (i = 0; i < na->na_count; i++) {
 			if (r->via.array.ptr[i].type !=
 			    MSGPACK_OBJECT_POSITIVE_INTEGER ||
 			    r->via.array.ptr[i].via.u64 >= PEER_STATE_COUNT ||
 			    get_u32(&f[3].via.array.ptr[i],
-			    &na->na_quiet[i]) == -1)
+			    &na->na_quiet[i]) == -1 ||
+			    get_u32(&f[5].via.array.ptr[i],
+			    &na->na_version[i]) == -1 ||
+			    get_u32(&f[6].via.array.ptr[i],
+			    &na->na_calls[i]) == -1)
 				goto bad;
 			na->na_state[i] = (uint8_t)r->via.array.ptr[i].via.u64;
 		}
@@ -601,8 +622,12 @@ proto_msg_free(struct proto_msg *msg)
 		v = msg->m.names.na_names;
 		free(msg->m.names.na_state);
 		free(msg->m.names.na_quiet);
+		free(msg->m.names.na_version);
+		free(msg->m.names.na_calls);
 		msg->m.names.na_state = NULL;
 		msg->m.names.na_quiet = NULL;
+		msg->m.names.na_version = NULL;
+		msg->m.names.na_calls = NULL;
 	}
 	for (i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);

@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		2
+#define PROTO_VERSION		3
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
 #define PROTO_HDR_LEN		20
 #define PROTO_MAX_PAYLOAD	(64 * 1024)
@@ -40,6 +40,7 @@
 #define PROTO_MAX_NAME		64	/* command, guest and host names */
 #define PROTO_MAX_MESSAGE	256	/* EXIT message text */
 #define PROTO_MAX_LIST		850	/* names in one reply: fits one frame */
+#define PROTO_GUESTS_PAGE	600	/* guests in one GUESTS_REPLY: one frame */
 
 /* Message types, numbered in blocks. */
 enum proto_type {
@@ -92,6 +93,7 @@ struct proto_hello {
 struct proto_query {
 	uint32_t	 qu_id;
 	char		 qu_target[PROTO_MAX_NAME + 1];	/* guest; "" = local */
+	uint32_t	 qu_start;	/* GUESTS only: index of the first guest */
 };
 
 /* MSG_PONG, MSG_CANCEL. */
@@ -143,14 +145,23 @@ enum proto_peer_state {
 };
 #define PROTO_QUIET_NEVER	UINT32_MAX	/* na_quiet: nothing heard */
 
-/* MSG_LIST_REPLY, MSG_GUESTS_REPLY. */
+/*
+ * MSG_LIST_REPLY, MSG_GUESTS_REPLY.  GUESTS_REPLY answers one page: at
+ * most PROTO_GUESTS_PAGE guests from index qu_start of the daemon's list,
+ * in name order, and na_total, the length of the whole list; a caller asks
+ * again from qu_start + na_count while that is below na_total.
+ */
 struct proto_names {
 	uint32_t	 na_id;
 	size_t		 na_count;
 	char		**na_names;	/* owned */
+	/* GUESTS_REPLY only: */
+	uint32_t	 na_total;	/* guests in the daemon's whole list */
 	/* GUESTS_REPLY only, na_count of each; owned: */
 	uint8_t		*na_state;	/* enum proto_peer_state */
 	uint32_t	*na_quiet;	/* seconds since its last frame */
+	uint32_t	*na_version;	/* its protocol version; 0 = no session */
+	uint32_t	*na_calls;	/* commands run for and by it */
 };
 
 struct proto_msg {

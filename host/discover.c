@@ -2,7 +2,12 @@
  * Finding guests in the channel directory.  Two layouts are recognised:
  * libvirt's DIR/domain-<id>-<name>/<port> and the older DIR/<name>.<port>.
  * A guest counts once both of its sockets exist.
+ *
+ * A daemon watches the directory with inotify (discover_watch) rather than
+ * scanning it on a timer: DIR itself and each domain-* subdirectory, for
+ * entries created, removed or renamed.  Idle, it costs nothing.
  */
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -15,23 +20,24 @@
 #include "host.h"
 #include "log.h"
 
-static int
-is_socket(const char *path)
+int
+discover_is_socket(const char *path)
 {
 	struct stat	 st;
 
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static int
-valid_guest_name(const char *name, size_t len)
+int
+discover_valid_name(const char *name, size_t len)
 {
 	size_t	 i;
 
 	if (len == 0 || len > PROTO_MAX_NAME)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (name[i] <= ' ' || name[i] == '/' || name[i] == 0x7f)
+		if ((unsigned char)name[i] <= ' ' || name[i] == '/' ||
+		    name[i] == 0x7f)
 			return 0;
 	return 1;
 }
@@ -60,8 +66,9 @@ discover_entry(const char *dir, const char *entry, struct found_guest *fg)
 		    (int)len, entry, PORT_G2H);
 	} else
 		return 0;
-	if (!valid_guest_name(name, len) || !is_socket(fg->fg_h2g) ||
-	    !is_socket(fg->fg_g2h))
+	if (!discover_valid_name(name, len) ||
+	    !discover_is_socket(fg->fg_h2g) ||
+	    !discover_is_socket(fg->fg_g2h))
 		return 0;
 	memcpy(fg->fg_name, name, len);
 	fg->fg_name[len] = '\0';
@@ -93,7 +100,7 @@ discover_scan(const char *dir, struct found_guest **out)
 	*out = NULL;
 	if ((d = opendir(dir)) == NULL)
 		return 0;
-	while ((de = readdir(d)) != NULL && n < PROTO_MAX_LIST) {
+	while ((de = readdir(d)) != NULL && n < HOST_MAX_GUESTS) {
 		if (!discover_entry(dir, de->d_name, &fg))
 			continue;
 		for (i = 0; i < n; i++)
@@ -128,4 +135,140 @@ discover_find(const char *dir, const char *name, struct found_guest *out)
 		}
 	free(all);
 	return rv;
+}
+
+/* --- watching ------------------------------------------------------- */
+
+#define WATCH_TOP	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define WATCH_SUB	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_ONLYDIR)
+#define WATCH_UP	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | \
+			    IN_MOVE_SELF | IN_ONLYDIR)
+
+static struct {
+	struct ev_loop	*dw_loop;
+	const char	*dw_dir;
+	int		 dw_fd;		/* inotify */
+	int		 dw_top;	/* watch of dw_dir; -1: none */
+	int		 dw_up;		/* of its nearest ancestor; -1: none */
+	ev_io		 dw_io;
+	ev_timer	 dw_settle;	/* changed() once events stop coming */
+	void		(*dw_changed)(void);
+} dw = { .dw_fd = -1, .dw_top = -1, .dw_up = -1 };
+
+static void
+discover_watch_sub(const char *entry)
+{
+	char	 path[PATH_MAX];
+
+	if (strncmp(entry, "domain-", 7) != 0 ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dw.dw_dir, entry) >=
+	    sizeof(path))
+		return;
+	if (inotify_add_watch(dw.dw_fd, path, WATCH_SUB) == -1 &&
+	    errno != ENOENT && errno != ENOTDIR)
+		log_limited("inotify", "inotify: cannot watch %s: %s", path,
+		    strerror(errno));
+}
+
+/*
+ * Watches dw_dir and its subdirectories or, while dw_dir does not exist,
+ * its nearest ancestor that does, for dw_dir (or the next directory on the
+ * way to it) to appear.
+ */
+static void
+discover_watch_top(void)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 up[PATH_MAX], *slash;
+
+	if (dw.dw_up != -1) {
+		inotify_rm_watch(dw.dw_fd, dw.dw_up);
+		dw.dw_up = -1;
+	}
+	if ((dw.dw_top = inotify_add_watch(dw.dw_fd, dw.dw_dir,
+	    WATCH_TOP)) != -1) {
+		if ((d = opendir(dw.dw_dir)) != NULL) {
+			while ((de = readdir(d)) != NULL)
+				discover_watch_sub(de->d_name);
+			closedir(d);
+		}
+		return;
+	}
+	if (errno != ENOENT)
+		log_limited("inotify", "inotify: cannot watch %s: %s",
+		    dw.dw_dir, strerror(errno));
+	strlcpy(up, dw.dw_dir, sizeof(up));
+	while ((slash = strrchr(up, '/')) != NULL) {
+		slash[slash == up ? 1 : 0] = '\0';
+		if ((dw.dw_up = inotify_add_watch(dw.dw_fd, up,
+		    WATCH_UP)) != -1 || slash == up)
+			break;
+	}
+	log_info("%s: not there; waiting for it", dw.dw_dir);
+}
+
+static void
+discover_settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	dw.dw_changed();
+}
+
+static void
+discover_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	char			 buf[16384] __attribute__((aligned(
+				    __alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t			 n;
+	char			*p;
+	int			 again = 0;
+
+	(void)w;
+	(void)revents;
+	while ((n = read(dw.dw_fd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				log_limited("inotify", "inotify: %s: events "
+				    "lost; scanning again", dw.dw_dir);
+			if (ev->wd == -1)
+				continue;
+			if (ev->wd == dw.dw_up)
+				again = 1;	/* a step closer, maybe */
+			else if (ev->wd == dw.dw_top &&
+			    (ev->mask & IN_IGNORED)) {
+				dw.dw_top = -1;
+				again = 1;
+			} else if (ev->wd == dw.dw_top && ev->len > 0 &&
+			    (ev->mask & IN_ISDIR) &&
+			    (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+				discover_watch_sub(ev->name);
+		}
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_limited("inotify", "inotify: read: %s", strerror(errno));
+	if (again && dw.dw_top == -1)
+		discover_watch_top();
+	if (!ev_is_active(&dw.dw_settle))
+		ev_timer_start(loop, &dw.dw_settle);
+}
+
+void
+discover_watch(struct ev_loop *loop, const char *dir, void (*changed)(void))
+{
+	dw.dw_loop = loop;
+	dw.dw_dir = dir;
+	dw.dw_changed = changed;
+	ev_timer_init(&dw.dw_settle, discover_settle_cb, DISCOVER_SETTLE, 0.);
+	if ((dw.dw_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		fatal("inotify_init1");
+	ev_io_init(&dw.dw_io, discover_inotify_cb, dw.dw_fd, EV_READ);
+	ev_io_start(loop, &dw.dw_io);
+	discover_watch_top();
 }

@@ -3,9 +3,10 @@
  * libvirt (gnutls, libxml2 and some 50 other shared libraries) cost every
  * CLI call about 10 ms.  What needs them, the daemon and guest discovery in
  * libvirt's own channel directory, is the full program, negotiator-hostd,
- * which takes the same options: these two functions replace this process
- * with it, same pid, same argv, same fds, nothing read or written yet.
- * Discovery in any other directory (--channel-dir) is done here.
+ * which takes the same options, and so is --attach and --detach: the
+ * functions here replace this process with it, same pid, same argv, same
+ * fds, nothing read or written yet.  Discovery in any other directory
+ * (--channel-dir) is done here.
  *
  * negotiator-hostd is looked for next to this executable first (a build
  * tree), then in LIBEXEC_DIR, where make install puts it.
@@ -54,5 +55,14 @@ int
 hostd_main(const struct host_config *hc)
 {
 	(void)hc;
+	full_exec();
+}
+
+int
+attach_main(const struct host_config *hc, const char *guest, int detach)
+{
+	(void)hc;
+	(void)guest;
+	(void)detach;
 	full_exec();
 }

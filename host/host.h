@@ -4,13 +4,15 @@
 
 #include <limits.h>
 
+#include <ev.h>
+
 #include "agent.h"
 
 #define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
 #define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"
 #define PORT_H2G		"negotiator-host-to-guest.0"
 #define PORT_G2H		"negotiator-guest-to-host.0"
-#define SCAN_INTERVAL		1.0	/* seconds between channel-dir scans */
+#define HOST_MAX_GUESTS		10000	/* guests one daemon follows */
 
 struct host_config {
 	const char		*hc_channel_dir;
@@ -28,18 +30,41 @@ struct found_guest {
 size_t	 discover_scan(const char *dir, struct found_guest **out);
 /* Sorts guests by name. */
 void	 discover_sort(struct found_guest *, size_t);
+/* 1 if a guest name we take: 1..PROTO_MAX_NAME bytes, no '/', space, control. */
+int	 discover_valid_name(const char *name, size_t len);
+/* 1 if path is a UNIX socket. */
+int	 discover_is_socket(const char *path);
+/*
+ * Daemons: calls changed() from loop soon after anything is created,
+ * removed or renamed in dir or in its domain-* subdirectories (inotify),
+ * and once dir appears if it does not exist yet.
+ */
+#define DISCOVER_SETTLE		0.05	/* seconds: events that come together */
+void	 discover_watch(struct ev_loop *loop, const char *dir,
+	    void (*changed)(void));
 
 /*
- * libvirt.c: running libvirt domains (qemu:///system, read-only) that
- * declare both channels, by full domain name, sorted; free(*out) after.
- * 0 guests, quietly, when libvirt cannot be reached.
+ * libvirt.c.  libvirt_scan: running libvirt domains (qemu:///system,
+ * read-only) that declare both channels, by full domain name, sorted;
+ * free(*out) after.  *answered is 0 when libvirt could not be asked.
  */
-size_t	 libvirt_scan(struct found_guest **out);
+size_t	 libvirt_scan(struct found_guest **out, int *answered);
+/* Silences libvirt's printing of errors; libvirt's last error message. */
+void	 libvirt_init(void);
+const char *libvirt_error(void);
+#define LIBVIRT_URI	"qemu:///system"
 /*
- * Daemons: from now on libvirt is asked by a thread of its own, and
- * discover_all() answers from its latest result without waiting.
+ * Daemons: from now on a thread follows libvirt's domain events and
+ * wakes loop through wake after each change; libvirt_latest() copies what
+ * it last published (sorted; free(*out) after) and says how current it is.
  */
-void	 libvirt_watch_start(void);
+enum libvirt_state {
+	LIBVIRT_NEVER,	/* not reached yet: nothing published */
+	LIBVIRT_UP,	/* connected: the list follows its events */
+	LIBVIRT_LOST,	/* the list as it was when the connection closed */
+};
+void	 libvirt_watch_start(struct ev_loop *loop, ev_async *wake);
+enum libvirt_state libvirt_latest(struct found_guest **out, size_t *n);
 /*
  * discover_scan(dir), except when dir is libvirt's own DEFAULT_CHANNEL_DIR:
  * then libvirt_scan(), and discover_scan(dir) only if libvirt could not be
@@ -51,6 +76,35 @@ size_t	 discover_all(const char *dir, struct found_guest **out);
 /* discover.c: 0 and *out if discover_all(dir) finds guest name, else -1. */
 int	 discover_find(const char *dir, const char *name,
 	    struct found_guest *out);
+
+/*
+ * attach.c: adds (or with detach, removes) both channels of domain guest,
+ * live and in its persistent config, and says what it did on stdout.
+ * Without libvirt (or with a --channel-dir of one's own), prints the QEMU
+ * options instead.  Returns the exit status.  In the CLI binary, full.c
+ * runs negotiator-hostd for it.
+ */
+int	 attach_main(const struct host_config *, const char *guest,
+	    int detach);
+
+/* fanout.c: --all, --guests, -g: see the usage in main.c. */
+struct fanout {
+	const struct host_config *fo_hc;
+	const char		*fo_progname;
+	int			 fo_all;	/* --all: every connected guest */
+	const char		*fo_guests;	/* --guests a,b,c */
+	int			 fo_json;
+	int			 fo_verbose;
+	int			 fo_quiet;
+	uint16_t		 fo_type;	/* MSG_OPEN or MSG_PING */
+	const char		*fo_cmdline;	/* -e */
+	uint32_t		 fo_timeout_ms;
+};
+int	 fanout_main(const struct fanout *);
+/* -g, -g -v, -g --json: the daemon's guest table, page by page. */
+int	 fanout_list_guests(const struct fanout *);
+/* Raises the soft RLIMIT_NOFILE to the hard one; the new soft limit. */
+long	 host_raise_nofile(void);
 
 /* main.c: the command line as given, before getopt reorders it. */
 extern char	**host_argv;

@@ -1,13 +1,21 @@
 /*
- * The host daemon.  It keeps one pair of conns per guest found in the
- * channel directory (rescanned every second, so guests that come, go or
- * reboot are picked up by themselves), serves each guest's requests on its
- * guest-to-host channel with NEGOTIATOR_GUEST set, and relays the requests
- * of local CLIs from the control socket to the guest they name.
+ * The host daemon.  It keeps one pair of conns per guest, serves each
+ * guest's requests on its guest-to-host channel with NEGOTIATOR_GUEST set,
+ * and relays the requests of local CLIs from the control socket to the
+ * guest they name.
+ *
+ * The guest table follows events, never a timer: libvirt's domain events
+ * (libvirt.c, for libvirt's own channel directory) and inotify on the
+ * channel directory (discover.c).  Either wakes the loop, which then brings
+ * the table in line (hostd_sync).  A channel that cannot be connected yet,
+ * or that hung up, is tried again after a delay that doubles from
+ * RETRY_MIN to RETRY_MAX seconds, until its session is ready.  Idle, the
+ * daemon sleeps (but for the keepalive of conn.c).
  */
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,12 +30,19 @@ struct guest {
 	struct conn		 g_h2g;	/* we issue requests */
 	struct conn		 g_g2h;	/* we serve requests */
 	struct runner_config	 g_runner;
+	uint32_t		 g_calls;	/* commands run for and by it */
+	ev_timer		 g_retry;	/* connects what is not */
+	double			 g_backoff;	/* seconds until the next try */
 	int			 g_seen;
 };
 
+#define RETRY_MIN	0.1	/* seconds */
+#define RETRY_MAX	30.0
+
 static LIST_HEAD(, guest) guests = LIST_HEAD_INITIALIZER(guests);
 static const struct host_config *config;
-static ev_timer	 scan_timer;
+static int	 use_libvirt;
+static ev_async	 libvirt_async;
 
 static struct guest *
 guest_find(const char *name)
@@ -40,47 +55,89 @@ guest_find(const char *name)
 	return NULL;
 }
 
+static int
+guest_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct guest *const *)a)->g_found.fg_name,
+	    (*(struct guest *const *)b)->g_found.fg_name);
+}
+
 static void
 guest_request(struct conn *c, struct proto_msg *m)
 {
 	struct guest	*g = c->c_arg;
 
+	if (m->m_type == MSG_OPEN && g->g_calls < UINT32_MAX)
+		g->g_calls++;
 	serve_request(c, m, &g->g_runner);
 }
 
 static void
 guest_ready(struct conn *c)
 {
+	struct guest	*g = c->c_arg;
+
 	log_info("%s: connected", c->c_label);
+	g->g_backoff = RETRY_MIN;
 	relay_peer_ready(c);
 }
 
-/* Inside the channel's callback: close now, reconnect at the next scan. */
+static void
+guest_retry_later(struct guest *g)
+{
+	if (ev_is_active(&g->g_retry))
+		return;
+	ev_timer_set(&g->g_retry, g->g_backoff, 0.);
+	ev_timer_start(EV_DEFAULT, &g->g_retry);
+	g->g_backoff = g->g_backoff * 2 > RETRY_MAX ? RETRY_MAX :
+	    g->g_backoff * 2;
+}
+
+/* Inside the channel's callback: close now, connect again later. */
 static void
 guest_eof(struct conn *c, int error)
 {
 	log_info("%s: disconnected: %s", c->c_label,
 	    error ? strerror(error) : "end of file");
 	conn_stop(c, "disconnected");
+	guest_retry_later(c->c_arg);
 }
 
 static const struct conn_ops guest_conn_ops = {
 	guest_request, guest_ready, guest_eof,
 };
 
-static void
+/* 0 if c is connected (now or already), -1 if not. */
+static int
 guest_connect(struct conn *c, const char *path)
 {
 	int	 fd;
 
 	if (c->c_ch.ch_fd != -1)
-		return;
+		return 0;
 	if ((fd = unix_connect(path, SOCK_NONBLOCK)) == -1) {
 		log_debug("%s: connect %s: %s", c->c_label, path,
 		    strerror(errno));
-		return;
+		return -1;
 	}
 	conn_start(c, fd);
+	return 0;
+}
+
+static void
+guest_connect_both(struct guest *g)
+{
+	if (guest_connect(&g->g_h2g, g->g_found.fg_h2g) == -1 ||
+	    guest_connect(&g->g_g2h, g->g_found.fg_g2h) == -1)
+		guest_retry_later(g);
+}
+
+static void
+guest_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	guest_connect_both(w->data);
 }
 
 static struct guest *
@@ -90,6 +147,9 @@ guest_new(const struct found_guest *fg)
 	char		 label[128];
 
 	g->g_found = *fg;
+	g->g_backoff = RETRY_MIN;
+	ev_init(&g->g_retry, guest_retry_cb);
+	g->g_retry.data = g;
 	g->g_runner = config->hc_runner;
 	g->g_runner.rc_guest = g->g_found.fg_name;
 	snprintf(label, sizeof(label), "guest %s (to guest)", fg->fg_name);
@@ -107,26 +167,22 @@ static void
 guest_free(struct guest *g)
 {
 	log_info("guest %s: gone", g->g_found.fg_name);
+	ev_timer_stop(EV_DEFAULT, &g->g_retry);
 	conn_stop(&g->g_h2g, "guest gone");
 	conn_stop(&g->g_g2h, "guest gone");
 	LIST_REMOVE(g, g_entry);
 	free(g);
 }
 
-/* Brings the guest table in line with the channel directory and libvirt. */
+/* Brings the guest table in line with found (sorted by name). */
 static void
-scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
+guests_apply(const struct found_guest *found, size_t n)
 {
-	struct found_guest	*found;
-	struct guest		*g, *next;
-	size_t			 n, i;
+	struct guest	*g, *next;
+	size_t		 i;
 
-	(void)loop;
-	(void)w;
-	(void)revents;
 	LIST_FOREACH(g, &guests, g_entry)
 		g->g_seen = 0;
-	n = discover_all(config->hc_channel_dir, &found);
 	for (i = 0; i < n; i++) {
 		if ((g = guest_find(found[i].fg_name)) != NULL &&
 		    (strcmp(g->g_found.fg_h2g, found[i].fg_h2g) != 0 ||
@@ -134,18 +190,60 @@ scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			guest_free(g);	/* a new instance of that domain */
 			g = NULL;
 		}
-		if (g == NULL)
+		if (g == NULL) {
 			g = guest_new(&found[i]);
+			guest_connect_both(g);
+		}
 		g->g_seen = 1;
-		guest_connect(&g->g_h2g, g->g_found.fg_h2g);
-		guest_connect(&g->g_g2h, g->g_found.fg_g2h);
 	}
-	free(found);
 	for (g = LIST_FIRST(&guests); g != NULL; g = next) {
 		next = LIST_NEXT(g, g_entry);
 		if (!g->g_seen)
 			guest_free(g);
 	}
+}
+
+/*
+ * What the guests are: libvirt's list while libvirt is followed; the one
+ * it last gave while it is away, less the guests whose sockets went; the
+ * channel directory before libvirt answered, or without it.
+ */
+static void
+hostd_sync(void)
+{
+	struct found_guest	*found;
+	size_t			 n = 0, i, kept;
+
+	if (!use_libvirt)
+		n = discover_scan(config->hc_channel_dir, &found);
+	else {
+		switch (libvirt_latest(&found, &n)) {
+		case LIBVIRT_NEVER:
+			free(found);
+			n = discover_scan(config->hc_channel_dir, &found);
+			break;
+		case LIBVIRT_LOST:
+			for (i = kept = 0; i < n; i++)
+				if (discover_is_socket(found[i].fg_h2g) &&
+				    discover_is_socket(found[i].fg_g2h))
+					found[kept++] = found[i];
+			n = kept;
+			break;
+		case LIBVIRT_UP:
+			break;
+		}
+	}
+	guests_apply(found, n);
+	free(found);
+}
+
+static void
+libvirt_changed_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	hostd_sync();
 }
 
 static struct conn *
@@ -180,47 +278,73 @@ guest_state(const struct guest *g, uint8_t *state, uint32_t *quiet)
 	    UINT32_MAX - 1 : (uint32_t)a;
 }
 
+/*
+ * GUESTS: one page of the guest table, in name order, from index
+ * qu_start (proto.h).
+ */
 static void
 answer_guests(struct conn *c, struct proto_msg *m)
 {
 	static const struct req_ops	 none;
 	struct proto_msg		 reply;
-	struct guest			*g;
+	struct proto_names		*na = &reply.m.names;
+	struct guest			*g, **all;
 	struct req			 rq;
-	size_t				 n = 0, i;
+	size_t				 n = 0, i, start;
 
 	memset(&reply, 0, sizeof(reply));
 	memset(&rq, 0, sizeof(rq));
 	reply.m_type = MSG_GUESTS_REPLY;
 	LIST_FOREACH(g, &guests, g_entry)
 		n++;
-	reply.m.names.na_names = xcalloc(n + 1, sizeof(char *));
-	reply.m.names.na_state = xcalloc(n + 1, 1);
-	reply.m.names.na_quiet = xcalloc(n + 1, sizeof(uint32_t));
-	i = n;
-	/* The list is kept newest first; answer in scan (name) order. */
-	LIST_FOREACH(g, &guests, g_entry) {
-		i--;
-		reply.m.names.na_names[i] = g->g_found.fg_name;
-		guest_state(g, &reply.m.names.na_state[i],
-		    &reply.m.names.na_quiet[i]);
+	all = xcalloc(n + 1, sizeof(*all));
+	i = 0;
+	LIST_FOREACH(g, &guests, g_entry)
+		all[i++] = g;
+	qsort(all, n, sizeof(*all), guest_cmp);
+	start = m->m.query.qu_start < n ? m->m.query.qu_start : n;
+	na->na_count = n - start < PROTO_GUESTS_PAGE ? n - start :
+	    PROTO_GUESTS_PAGE;
+	na->na_total = (uint32_t)n;
+	na->na_names = xcalloc(na->na_count + 1, sizeof(char *));
+	na->na_state = xcalloc(na->na_count + 1, 1);
+	na->na_quiet = xcalloc(na->na_count + 1, sizeof(uint32_t));
+	na->na_version = xcalloc(na->na_count + 1, sizeof(uint32_t));
+	na->na_calls = xcalloc(na->na_count + 1, sizeof(uint32_t));
+	for (i = 0; i < na->na_count; i++) {
+		g = all[start + i];
+		na->na_names[i] = g->g_found.fg_name;
+		guest_state(g, &na->na_state[i], &na->na_quiet[i]);
+		/* conn.c takes a session only in our own version. */
+		na->na_version[i] = conn_ready(&g->g_h2g) ||
+		    conn_ready(&g->g_g2h) ? PROTO_VERSION : 0;
+		na->na_calls[i] = g->g_calls;
 	}
-	reply.m.names.na_count = n;
 	if (conn_accept(c, &rq, m, &none, NULL) == 0)
 		conn_reply(&rq, &reply);
-	free(reply.m.names.na_names);
-	free(reply.m.names.na_state);
-	free(reply.m.names.na_quiet);
+	free(all);
+	free(na->na_names);
+	free(na->na_state);
+	free(na->na_quiet);
+	free(na->na_version);
+	free(na->na_calls);
 }
 
 static void
 control_request(struct conn *c, struct proto_msg *m, void *arg)
 {
+	struct guest	*g;
+
 	(void)arg;
-	if (m->m_type == MSG_GUESTS)
+	if (m->m_type == MSG_GUESTS) {
 		answer_guests(c, m);
-	else
-		relay_start(c, m, resolve_guest, NULL);
+		return;
+	}
+	if (m->m_type == MSG_OPEN &&
+	    (g = guest_find(m->m.open.op_target)) != NULL &&
+	    g->g_calls < UINT32_MAX)
+		g->g_calls++;
+	relay_start(c, m, resolve_guest, NULL);
 }
 
 static void
@@ -229,7 +353,7 @@ hostd_stop(void *arg)
 	struct guest	*g;
 
 	(void)arg;
-	ev_timer_stop(EV_DEFAULT, &scan_timer);
+	ev_async_stop(EV_DEFAULT, &libvirt_async);
 	while ((g = LIST_FIRST(&guests)) != NULL)
 		guest_free(g);
 }
@@ -238,14 +362,20 @@ int
 hostd_main(const struct host_config *hc)
 {
 	struct control	*co;
+	long		 files;
 
 	config = hc;
-	if (strcmp(hc->hc_channel_dir, DEFAULT_CHANNEL_DIR) == 0)
-		libvirt_watch_start();
+	files = host_raise_nofile();
 	co = control_listen(EV_DEFAULT, hc->hc_control, control_request, NULL);
-	log_info("host daemon started: channels in %s, control %s",
-	    hc->hc_channel_dir, hc->hc_control);
-	ev_timer_init(&scan_timer, scan_cb, 0., SCAN_INTERVAL);
-	ev_timer_start(EV_DEFAULT, &scan_timer);
+	log_info("host daemon started: channels in %s, control %s, "
+	    "up to %ld open files", hc->hc_channel_dir, hc->hc_control, files);
+	discover_watch(EV_DEFAULT, hc->hc_channel_dir, hostd_sync);
+	if (strcmp(hc->hc_channel_dir, DEFAULT_CHANNEL_DIR) == 0) {
+		use_libvirt = 1;
+		ev_async_init(&libvirt_async, libvirt_changed_cb);
+		ev_async_start(EV_DEFAULT, &libvirt_async);
+		libvirt_watch_start(EV_DEFAULT, &libvirt_async);
+	}
+	hostd_sync();
 	return lifecycle_run(EV_DEFAULT, co, hostd_stop, NULL);
 }

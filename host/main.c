@@ -28,14 +28,17 @@ struct options {
 	const char		*argument;	/* -e command line, or GUEST */
 	const char		*guest;
 	struct cli_settings	 cs;
+	struct fanout		 fo;		/* --all, --guests, --json */
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: negotiator-host -e 'CMD ARGS' [-t SECONDS] GUEST\n"
-"       negotiator-host -g | -c GUEST | --ping GUEST | -d\n"
+"usage: negotiator-host -e 'CMD ARGS' [-t SECONDS] GUEST | --all | --guests A,B\n"
+"       negotiator-host -g [--json] | -c GUEST | --ping GUEST | -d\n"
+"       negotiator-host --ping --all | --guests A,B [--json]\n"
+"       negotiator-host --attach GUEST | --detach GUEST\n"
 "\n"
 "  -g, --list-guests          list the guests found, one per line\n"
 "  -c, --list-commands GUEST  list the commands GUEST offers\n"
@@ -44,6 +47,17 @@ usage(FILE *f)
 "                             (default 10; 0 = no timeout)\n"
 "      --ping GUEST           time a round trip to GUEST's daemon\n"
 "      --count N              with --ping: N round trips\n"
+"      --all                  -e, --ping: on every connected guest at once\n"
+"      --guests A,B,C         -e, --ping: on these guests at once\n"
+"                             (lines prefixed \"GUEST: \"; exit 0 if all\n"
+"                             succeeded, else 1; a guest silent past -t\n"
+"                             fails without holding up the others)\n"
+"      --json                 with --all, --guests or -g: one JSON object\n"
+"                             per guest per line\n"
+"      --attach GUEST         add both channels to libvirt domain GUEST,\n"
+"                             live and in its config (without libvirt:\n"
+"                             print the QEMU options)\n"
+"      --detach GUEST         remove them again\n"
 "  -d, --daemon               run the host daemon (in the foreground)\n"
 "  -v, --verbose              more output (-g: connection state)\n"
 "  -q, --quiet                only warnings\n"
@@ -116,9 +130,28 @@ call(const struct options *o, uint16_t type, const char *guest)
 	return rv;
 }
 
+/* --all or --guests: fan-out instead of one call. */
+static int
+fanned_out(struct options *o, uint16_t type)
+{
+	if (!o->fo.fo_all && o->fo.fo_guests == NULL)
+		return -1;
+	o->fo.fo_hc = &o->hc;
+	o->fo.fo_type = type;
+	o->fo.fo_cmdline = o->argument;
+	o->fo.fo_timeout_ms = o->cs.cs_timeout_ms;
+	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
+	o->fo.fo_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
+	return fanout_main(&o->fo);
+}
+
 static int
 verb_execute(struct options *o)
 {
+	int	 rv;
+
+	if ((rv = fanned_out(o, MSG_OPEN)) != -1)
+		return rv;
 	return call(o, MSG_OPEN, o->guest);
 }
 
@@ -131,24 +164,31 @@ verb_list_commands(struct options *o)
 static int
 verb_ping(struct options *o)
 {
-	return call(o, MSG_PING, o->argument);
+	int	 rv;
+
+	if ((rv = fanned_out(o, MSG_PING)) != -1)
+		return rv;
+	return call(o, MSG_PING, o->guest);
 }
 
 static int
 verb_list_guests(struct options *o)
 {
-	struct found_guest	*found;
-	size_t			 n, i;
-	int			 rv;
+	o->fo.fo_hc = &o->hc;
+	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
+	return fanout_list_guests(&o->fo);
+}
 
-	if ((rv = call(o, MSG_GUESTS, NULL)) != -1)
-		return rv;
-	/* No daemon: what the channel directory (and libvirt) shows. */
-	n = discover_all(o->hc.hc_channel_dir, &found);
-	for (i = 0; i < n; i++)
-		printf("%s\n", found[i].fg_name);
-	free(found);
-	return 0;
+static int
+verb_attach(struct options *o)
+{
+	return attach_main(&o->hc, o->argument, 0);
+}
+
+static int
+verb_detach(struct options *o)
+{
+	return attach_main(&o->hc, o->argument, 1);
 }
 
 static int
@@ -166,19 +206,29 @@ static const struct {
 	{ "execute",		1,	verb_execute },
 	{ "list-commands",	0,	verb_list_commands },
 	{ "list-guests",	0,	verb_list_guests },
-	{ "ping",		0,	verb_ping },
+	{ "ping",		1,	verb_ping },
 	{ "daemon",		0,	verb_daemon },
+	{ "attach",		0,	verb_attach },
+	{ "detach",		0,	verb_detach },
 };
 
-enum { OPT_PING = OPT_OWN, OPT_CHANNEL };
+enum {
+	OPT_PING = OPT_OWN, OPT_CHANNEL, OPT_ALL, OPT_GUESTS, OPT_JSON,
+	OPT_ATTACH, OPT_DETACH,
+};
 
 static const struct option long_options[] = {
 	{ "list-guests",	no_argument,		NULL, 'g' },
 	{ "list-commands",	required_argument,	NULL, 'c' },
 	{ "execute",		required_argument,	NULL, 'e' },
 	{ "daemon",		no_argument,		NULL, 'd' },
-	{ "ping",		required_argument,	NULL, OPT_PING },
+	{ "ping",		no_argument,		NULL, OPT_PING },
 	{ "channel-dir",	required_argument,	NULL, OPT_CHANNEL },
+	{ "all",		no_argument,		NULL, OPT_ALL },
+	{ "guests",		required_argument,	NULL, OPT_GUESTS },
+	{ "json",		no_argument,		NULL, OPT_JSON },
+	{ "attach",		required_argument,	NULL, OPT_ATTACH },
+	{ "detach",		required_argument,	NULL, OPT_DETACH },
 	CLI_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -187,7 +237,8 @@ static void
 set_verb(struct options *o, const char *verb, const char *argument)
 {
 	if (o->verb != NULL && strcmp(o->verb, verb) != 0)
-		usage_error("%s: choose one of -e, -c, -g, --ping, -d", verb);
+		usage_error("%s: choose one of -e, -c, -g, --ping, -d, "
+		    "--attach, --detach", verb);
 	o->verb = verb;
 	o->argument = argument;
 }
@@ -197,7 +248,7 @@ main(int argc, char *argv[])
 {
 	struct options	 o;
 	size_t		 i;
-	int		 ch;
+	int		 ch, fan;
 
 	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
 	memcpy(host_argv, argv, (size_t)argc * sizeof(*host_argv));
@@ -222,7 +273,22 @@ main(int argc, char *argv[])
 			set_verb(&o, "execute", optarg);
 			break;
 		case OPT_PING:
-			set_verb(&o, "ping", optarg);
+			set_verb(&o, "ping", NULL);
+			break;
+		case OPT_ATTACH:
+			set_verb(&o, "attach", optarg);
+			break;
+		case OPT_DETACH:
+			set_verb(&o, "detach", optarg);
+			break;
+		case OPT_ALL:
+			o.fo.fo_all = 1;
+			break;
+		case OPT_GUESTS:
+			o.fo.fo_guests = optarg;
+			break;
+		case OPT_JSON:
+			o.fo.fo_json = 1;
 			break;
 		case 'd':
 			set_verb(&o, "daemon", NULL);
@@ -243,13 +309,27 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (o.verb == NULL)
-		usage_error("%s", "nothing to do: give -e, -c, -g, --ping or -d");
+		usage_error("%s", "nothing to do: give -e, -c, -g, --ping, -d, "
+		    "--attach or --detach");
+	o.fo.fo_progname = "negotiator-host";
+	fan = o.fo.fo_all || o.fo.fo_guests != NULL;
+	if (o.fo.fo_all && o.fo.fo_guests != NULL)
+		usage_error("%s", "give --all or --guests, not both");
+	if (fan && strcmp(o.verb, "execute") != 0 &&
+	    strcmp(o.verb, "ping") != 0)
+		usage_error("%s", "--all and --guests go with -e or --ping");
+	if (o.fo.fo_json && !fan && strcmp(o.verb, "list-guests") != 0)
+		usage_error("%s", "--json goes with -g, --all or --guests");
+	if (fan && o.cs.cs_ping_count != 1)
+		usage_error("%s", "--count goes with --ping GUEST only");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (strcmp(verbs[i].name, o.verb) != 0)
 			continue;
-		if (verbs[i].needs_guest) {
+		if (verbs[i].needs_guest && !fan) {
 			if (argc != 1)
-				usage_error("%s", "-e needs exactly one GUEST");
+				usage_error("%s needs exactly one GUEST (or "
+				    "--all, --guests)", strcmp(o.verb,
+				    "ping") == 0 ? "--ping" : "-e");
 			o.guest = argv[0];
 		} else if (argc != 0)
 			usage_error("unexpected argument: %s", argv[0]);

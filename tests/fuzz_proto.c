@@ -249,8 +249,11 @@ main(int argc, char *argv[])
 	m.m.names.na_names = names;
 	seed(argv[1], "list_reply", &m);
 	m.m_type = MSG_GUESTS_REPLY;
+	m.m.names.na_total = 2;
 	m.m.names.na_state = ready;
 	m.m.names.na_quiet = quiet;
+	m.m.names.na_version = quiet;
+	m.m.names.na_calls = quiet;
 	seed(argv[1], "guests_reply", &m);
 	return 0;
 }

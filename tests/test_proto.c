@@ -365,8 +365,12 @@ Test(roundtrip, queries)
 			in.m.query.qu_id = j == 2 ? UINT32_MAX : (uint32_t)j;
 			strlcpy(in.m.query.qu_target, targets[j],
 			    sizeof(in.m.query.qu_target));
+			if (types[i] == MSG_GUESTS)
+				in.m.query.qu_start = j == 2 ? UINT32_MAX : 600;
 			roundtrip(&in, &rt);
 			cr_assert_eq(rt.out.m.query.qu_id, in.m.query.qu_id);
+			cr_assert_eq(rt.out.m.query.qu_start,
+			    in.m.query.qu_start);
 			cr_assert_str_eq(rt.out.m.query.qu_target, targets[j]);
 			rt_free(&rt);
 		}
@@ -611,6 +615,8 @@ Test(roundtrip, guests_reply)
 				    PEER_DOWN };
 	uint32_t		 quiet[] = { 0, PROTO_QUIET_NEVER, 7,
 				    UINT32_MAX - 1 };
+	uint32_t		 version[] = { PROTO_VERSION, 0, 2, 0 };
+	uint32_t		 calls[] = { 0, 1, UINT32_MAX, 12 };
 	struct proto_msg	 in;
 	struct rt		 rt;
 	size_t			 i;
@@ -625,17 +631,23 @@ Test(roundtrip, guests_reply)
 	rt_free(&rt);
 
 	in.m.names.na_count = 4;
+	in.m.names.na_total = 1000;
 	in.m.names.na_names = names;
 	in.m.names.na_state = state;
 	in.m.names.na_quiet = quiet;
+	in.m.names.na_version = version;
+	in.m.names.na_calls = calls;
 	roundtrip(&in, &rt);
 	cr_assert_eq(rt.out.m.names.na_count, 4);
+	cr_assert_eq(rt.out.m.names.na_total, 1000);
 	cr_assert_not_null(rt.out.m.names.na_state);
 	cr_assert_not_null(rt.out.m.names.na_quiet);
 	for (i = 0; i < 4; i++) {
 		cr_assert_str_eq(rt.out.m.names.na_names[i], names[i]);
 		cr_assert_eq(rt.out.m.names.na_state[i], state[i]);
 		cr_assert_eq(rt.out.m.names.na_quiet[i], quiet[i]);
+		cr_assert_eq(rt.out.m.names.na_version[i], version[i]);
+		cr_assert_eq(rt.out.m.names.na_calls[i], calls[i]);
 	}
 	rt_free(&rt);
 }
@@ -675,11 +687,16 @@ Test(roundtrip, largest_replies)
 	roundtrip(&in, &rt);
 	cr_assert_eq(rt.out.m.names.na_count, PROTO_MAX_LIST);
 	rt_free(&rt);
+	/* GUESTS_REPLY carries more per guest: pages of PROTO_GUESTS_PAGE. */
 	in.m_type = MSG_GUESTS_REPLY;
+	in.m.names.na_count = PROTO_GUESTS_PAGE;
+	in.m.names.na_total = UINT32_MAX;
 	in.m.names.na_state = ready;
 	in.m.names.na_quiet = quiet;
+	in.m.names.na_version = quiet;
+	in.m.names.na_calls = quiet;
 	roundtrip(&in, &rt);
-	cr_assert_eq(rt.out.m.names.na_count, PROTO_MAX_LIST);
+	cr_assert_eq(rt.out.m.names.na_count, PROTO_GUESTS_PAGE);
 	rt_free(&rt);
 }
 
@@ -832,9 +849,12 @@ Test(incomplete, every_prefix)
 		case 5:
 			m.m_type = MSG_GUESTS_REPLY;
 			m.m.names.na_count = 2;
+			m.m.names.na_total = 2;
 			m.m.names.na_names = names;
 			m.m.names.na_state = ready;
 			m.m.names.na_quiet = quiet;
+			m.m.names.na_version = quiet;
+			m.m.names.na_calls = quiet;
 			break;
 		case 6:
 			m.m_type = MSG_DATA;	/* empty: end of stream */
@@ -1282,6 +1302,25 @@ Test(malformed, names)
 	    (uint64_t)1);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
 	mp(&sb, "a u a s a u", 3U, (uint64_t)1, 1U, "a", 1U, (uint64_t)1);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	/*
+	 * The paged form: a total below the page's count, versions or call
+	 * counts missing or not u32.
+	 */
+	mp(&sb, "a u a s a u a u u a u a u", 7U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (uint64_t)0, (uint64_t)0, 1U, (uint64_t)3, 1U,
+	    (uint64_t)0);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s a u a u u a a u", 7U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (uint64_t)0, (uint64_t)1, 0U, 1U, (uint64_t)0);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s a u a u u a i a u", 7U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (uint64_t)0, (uint64_t)1, 1U, (int64_t)-3, 1U,
+	    (uint64_t)0);
+	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
+	mp(&sb, "a u a s a u a u u a u a u", 7U, (uint64_t)1, 1U, "a", 1U,
+	    (uint64_t)1, 1U, (uint64_t)0, (uint64_t)1, 1U, (uint64_t)3, 1U,
+	    (uint64_t)UINT32_MAX + 1);
 	expect_bad_payload(MSG_GUESTS_REPLY, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	free(name);
