@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 
 BUDGET=${CHECK_BUDGET_S:-1500}
 START=$(date +%s)
-RUN=$(mktemp -d /tmp/negotiator-check.XXXXXX) || exit 1
+# Short: QEMU's and the daemons' socket paths below it must fit in 107 bytes.
+RUN=$(mktemp -d /tmp/ncheck.XXXXXX) || exit 1
 chmod 755 "$RUN"	# libvirt's QEMU (user libvirt-qemu) reads images below
 export TMPDIR=$RUN
 total_failed=0

@@ -16,10 +16,10 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
 
 VM=$REPO/tests/vm/vm.sh
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-harness.XXXXXX") || exit 1
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nh.XXXXXX") || exit 1
 # What the suites below create goes into a directory of its own, so that
 # "left nothing behind" can be checked.
-SUB=$TMP/sub
+SUB=$TMP/s
 mkdir -p "$SUB" "$TMP/bin"
 BG=
 cleanup() {
@@ -45,17 +45,17 @@ show_left() {
 # --- wait_until, within, reap: wall-clock bounds whatever the command does.
 
 t0=$(now_ms)
-wait_until 2 sleep 30
+wait_until 2 sleep 30.0417
 rc=$?
 check "wait_until 2 on a command that hangs returns 1 (got $rc) within 3 s" \
     test "$rc" -eq 1 -a "$(elapsed_since "$t0")" -lt 3
-hangs() { sleep 31; }
+hangs() { sleep 31.0417; }
 t0=$(now_ms)
 wait_until 2 hangs
 check "wait_until 2 on a shell function that hangs returns within 3 s" \
     test $? -eq 1 -a "$(elapsed_since "$t0")" -lt 3
 check "the hung tries were killed with their children" \
-    wait_until 2 sh -c '! pgrep -f "sleep 3[01]\$"'
+    wait_until 2 sh -c '! pgrep -f "sleep 3[01].0417"'
 slow_false() { sleep 4; false; }
 t0=$(now_ms)
 wait_until 3 slow_false
@@ -70,11 +70,11 @@ within 1 sleep 30
 rc=$?
 check "within 1 kills a command that runs longer (status $rc)" \
     test "$rc" -ne 0 -a "$(elapsed_since "$t0")" -lt 2
-sh -c 'trap "" TERM; exec sleep 32' &
+sh -c 'trap "" TERM; exec sleep 32.0417' &
 t0=$(now_ms)
 stop_pid $! 1
 check "stop_pid kills a process that ignores SIGTERM within its bound" \
-    test "$(elapsed_since "$t0")" -lt 2 -a -z "$(pgrep -f 'sleep 32$')"
+    test "$(elapsed_since "$t0")" -lt 2 -a -z "$(pgrep -f 'sleep 32.0417')"
 
 # --- The accelerator probe.
 
