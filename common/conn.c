@@ -218,13 +218,15 @@ conn_drop_all(struct req_list *list, const char *why)
 	}
 }
 
-void
-conn_reset(struct conn *c, const char *why)
+/* Ends the session; a new nonce unless the peer ended it (conn_hello). */
+static void
+conn_end(struct conn *c, const char *why, int renew)
 {
 	if (c->c_state == CONN_READY)
 		log_debug("%s: session ended: %s", c->c_label, why);
 	c->c_state = CONN_DOWN;
-	c->c_nonce = conn_new_nonce();
+	if (renew || c->c_nonce == 0)
+		c->c_nonce = conn_new_nonce();
 	c->c_peer_nonce = 0;
 	ev_timer_stop(c->c_ch.ch_loop, &c->c_timer);
 	/*
@@ -233,6 +235,12 @@ conn_reset(struct conn *c, const char *why)
 	 */
 	conn_drop_all(&c->c_served, why);
 	conn_drop_all(&c->c_issued, why);
+}
+
+void
+conn_reset(struct conn *c, const char *why)
+{
+	conn_end(c, why, 1);
 }
 
 void
@@ -263,8 +271,13 @@ conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 		return;
 	}
 	if (c->c_state == CONN_READY) {
-		/* The peer started over: nothing of ours survives that. */
-		conn_reset(c, "peer restarted");
+		/*
+		 * The peer started over: nothing of ours survives that, but
+		 * our nonce does.  The peer has just learnt it (a HELLO_ACK
+		 * echoes it) or is told it now (our ACK); a new one it would
+		 * not know, and would take for our restart in turn.
+		 */
+		conn_end(c, "peer restarted", 0);
 	}
 	c->c_peer_nonce = he->he_nonce;
 	strlcpy(c->c_peer_name, he->he_name, sizeof(c->c_peer_name));
