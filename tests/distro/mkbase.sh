@@ -41,6 +41,7 @@ if [ -f "$DIR/done" ]; then
 fi
 
 B=$(mktemp -d "$CACHE/.build.XXXXXX")
+chmod 755 "$B"
 JOB=
 # debootstrap mounts /proc and /sys in its target while it runs: end it,
 # unmount what it left, and never let rm cross into a mount.

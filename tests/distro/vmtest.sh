@@ -70,14 +70,14 @@ qemu-img create -q -f qcow2 -F raw -b "$BASE/rootfs.img" "$T/root.qcow2" || exit
 printf '#!/bin/sh\nprintf "%%s\\n" "$NEGOTIATOR_GUEST"\n' >"$T/hostcmds/whoami-guest"
 chmod 755 "$T/hostcmds/whoami-guest"
 
-"$REPO/negotiator-host" -d --channel-dir "$T/chan" --control "$T/host.sock" \
+"$REPO/negotiator-host" -d -v --channel-dir "$T/chan" --control "$T/host.sock" \
     --commands-dir "$T/hostcmds" 2>"$T/host.log" &
 HOSTD_PID=$!
 qemu-system-x86_64 -machine "q35,accel=$ACCEL" -m 1024 -smp 1 \
     -nodefaults -display none -daemonize -pidfile "$T/qemu.pid" \
     -serial "file:$T/console.log" \
     -kernel "$BASE/vmlinuz" -initrd "$BASE/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 panic=-1" \
+    -append "root=/dev/vda rw console=ttyS0 panic=-1 systemd.journald.forward_to_console=1" \
     -drive "file=$T/root.qcow2,if=virtio,format=qcow2" \
     -drive "file=$T/payload.img,if=virtio,format=raw,readonly=on" \
     -nic user,model=virtio-net-pci -device virtio-rng-pci \
@@ -114,10 +114,12 @@ done
 check "lsb-release-id: Debian" test "$(gx -e lsb-release-id)" = Debian
 check "lsb-release-codename: bookworm" test "$(gx -e lsb-release-codename)" = bookworm
 check "lsb-release-number: 12" test "$(gx -e lsb-release-number)" = 12
-check "disk-usage lists the root file system" grep -q ' /$' <(gx -e disk-usage)
+check "disk-usage: the root file system, its size and use" awk \
+    '$1 == "/dev/vda" && $2 == "/" && $3 > 1000000000 && $4 > 100000000 { ok = 1 } END { exit !ok }' \
+    <(gx -e disk-usage)
 check "ip-addresses: the DHCP address" wait_until 30 sh -c \
     "'$REPO/negotiator-host' --control '$T/host.sock' -e ip-addresses $G | grep -qx '10.0.2.15/24'"
-check "memory: about 1 GB" awk '$1 == "mem_total_bytes" && $2 > 800000000 { ok = 1 } END { exit !ok }' \
+check "memory: about 1 GB" awk '$1 == "mem_total_kb" && $2 > 800000 && $2 < 1048576 { ok = 1 } END { exit !ok }' \
     <(gx -e memory)
 
 # Exit codes, and a call from the guest to the host.
@@ -147,17 +149,22 @@ check "the daemon takes the port once it is free" wait_until 60 \
     't-run negotiator-guest -e whoami-guest' $G)\" = $G"
 
 # A command that restarts its own daemon (negotiator-commands(7)).
-pid=$(unit_prop MainPID)
+# newpid OLD: the daemon runs, with another pid than OLD.
+newpid() {
+	local now
+	now=$(unit_prop MainPID) && [ -n "$now" ] && [ "$now" != 0 ] &&
+	    [ "$now" != "$1" ]
+}
+oldpid=$(unit_prop MainPID)
 expect_status 0 "restart-agent returns its own status" gx -e restart-agent
-newpid() { p=$(unit_prop MainPID) && [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid" ]; }
-check "... and the daemon was restarted (pid $pid before)" wait_until 60 newpid
+check "... and the daemon was restarted (pid $oldpid before)" wait_until 60 newpid "$oldpid"
 
 # systemctl kill: Restart=always brings the daemon back.
 restarts=$(unit_prop NRestarts)
-pid=$(unit_prop MainPID)
+oldpid=$(unit_prop MainPID)
 detached 'systemctl kill -s KILL negotiator-guest' >/dev/null
 t0=$SECONDS
-check "systemctl kill -s KILL: the daemon is back" wait_until 60 newpid
+check "systemctl kill -s KILL: the daemon is back" wait_until 60 newpid "$oldpid"
 echo "    (back and answering after $((SECONDS - t0)) s)"
 check "... restarted by systemd (NRestarts $restarts -> $(unit_prop NRestarts))" \
     test "$(unit_prop NRestarts)" -eq $((restarts + 1))
@@ -166,8 +173,12 @@ check "... restarted by systemd (NRestarts $restarts -> $(unit_prop NRestarts))"
 boot=$(grun 'cat /proc/sys/kernel/random/boot_id')
 detached 'systemctl reboot' >/dev/null
 t0=$SECONDS
-rebooted() { b=$(grun 'cat /proc/sys/kernel/random/boot_id') && [ -n "$b" ] && [ "$b" != "$boot" ]; }
-check "guest reboot: the daemon answers again" wait_until 240 rebooted
+rebooted() {
+	local now
+	now=$(grun 'cat /proc/sys/kernel/random/boot_id') && [ -n "$now" ] &&
+	    [ "$now" != "$1" ]
+}
+check "guest reboot: the daemon answers again" wait_until 240 rebooted "$boot"
 echo "    (reboot: $((SECONDS - t0)) s)"
 check "after the reboot the unit is active" test "$(grun 'systemctl is-active negotiator-guest')" = active
 check "after the reboot guest -> host works" test \
