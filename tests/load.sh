@@ -297,4 +297,86 @@ st=${PIPESTATUS[0]}
 check "stdout closed early: exit 125 ($st) and a message" \
     sh -c "test $st -eq 125 && grep -q 'cannot write stdout' '$TMP/epipe.err'"
 
+# --- leaks: 20,000 calls each way, a guest that comes and goes ----------
+
+CALLS=${LOAD_CALLS:-20000}
+G2H2=$TMP/gport2/negotiator-guest-to-host.0
+vm2_listed() { $H -g | grep -qx vm2; }
+vm2_gone() { ! vm2_listed; }
+# Warm-up: the allocator's arenas and the daemons' tables reach their size.
+"$LOADGEN" calls "$TMP/host.sock" vm1 2000 &&
+    "$LOADGEN" calls "$TMP/guest.sock" "" 2000 &&
+    "$LOADGEN" sessions "$G2H2" 100 ||
+    fail "warm-up calls"
+h0=$(rss_kb "$HOSTD_PID") g0=$(rss_kb "$GUESTD_PID") t0=$(now_ms)
+"$LOADGEN" calls "$TMP/host.sock" vm1 "$CALLS" & c1=$!
+"$LOADGEN" calls "$TMP/guest.sock" "" "$CALLS" & c2=$!
+"$LOADGEN" sessions "$G2H2" 1000 & c3=$!
+bad=0
+for i in $(seq 1 25); do
+	$H -e 'echo-args x' vm1 >/dev/null 2>&1 || bad=$((bad + 1))
+	guest_cli -e 'echo-args x' >/dev/null 2>&1 || bad=$((bad + 1))
+done
+reap 300 "$c1"; s1=$?
+reap 300 "$c2"; s2=$?
+reap 300 "$c3"; s3=$?
+check "$CALLS calls to vm1 on the host's control socket" test "$s1" -eq 0
+check "$CALLS calls to the host on the guest's control socket" test "$s2" -eq 0
+check "1,000 guest sessions come and go on vm2" test "$s3" -eq 0
+check "50 commands run meanwhile ($bad failed)" test "$bad" -eq 0
+# vm2's channels themselves go and come back (the guest's table entry).
+for i in 1 2 3; do
+	stop_pid "$VS2_PID"; VS2_PID=
+	wait_until 5 vm2_gone || fail "vm2 gone ($i)"
+	start_vserial vm2 "$TMP/gport2" VS2_PID
+	wait_until 5 vm2_listed || fail "vm2 back ($i)"
+done
+echo "# $CALLS calls each way, 1,000 sessions, 50 commands: $(( $(now_ms) - t0 )) ms"
+h1=$(rss_kb "$HOSTD_PID") g1=$(rss_kb "$GUESTD_PID")
+echo "# RSS over them: host daemon $h0 -> $h1 kB, guest daemon $g0 -> $g1 kB"
+check "host daemon RSS grew by less than 1 MB ($((h1 - h0)) kB)" \
+    test $((h1 - h0)) -lt 1024
+check "guest daemon RSS grew by less than 1 MB ($((g1 - g0)) kB)" \
+    test $((g1 - g0)) -lt 1024
+
+# --- valgrind: nothing definitely lost ------------------------------------
+
+# The daemons again, under valgrind, on a guest of their own; the guest
+# daemon linked dynamically (the installed one is static, where valgrind
+# cannot see malloc).
+stop_pid "$HOSTD_PID" 10; HOSTD_PID=
+stop_pid "$GUESTD_PID" 10; GUESTD_PID=
+if ! command -v valgrind >/dev/null; then
+	fail "valgrind is not installed (apt-get install valgrind)"
+	finish; exit 1
+fi
+# shellcheck disable=SC2046
+objs=$(make -s -C "$REPO" --eval 'print-%: ; @echo $($*)' print-GUEST_OBJS \
+    print-COMMON_OBJS | tr '\n' ' ')
+# shellcheck disable=SC2046,SC2086
+(cd "$REPO" && cc -o "$TMP/negotiator-guest-dyn" $objs -lev \
+    $(pkg-config --libs libbsd-overlay msgpack)) ||
+    { fail "link a dynamic guest daemon"; finish; exit 1; }
+VG="valgrind -q --leak-check=full --show-leak-kinds=definite"
+VG="$VG --errors-for-leak-kinds=definite"
+HOSTD_WRAP="$VG --log-file=$TMP/vg.host" GUESTD_WRAP="$VG --log-file=$TMP/vg.guest"
+GUESTD_BIN=$TMP/negotiator-guest-dyn
+start_hostd
+start_guestd
+check "under valgrind: daemons serving" wait_until 60 serving
+"$LOADGEN" calls "$TMP/host.sock" vm1 300 || fail "valgrind: calls to vm1"
+"$LOADGEN" calls "$TMP/guest.sock" "" 300 || fail "valgrind: calls to the host"
+bulk 2 md5sum || fail "valgrind: bulk calls"
+in_flight $H vm1
+kill -STOP "$GUESTD_PID"; sleep $((PEER_TIMEOUT + 2)); kill -CONT "$GUESTD_PID"
+reap 30 "$CALL_PID"
+check "under valgrind: serving again after a stop" wait_until 30 serving
+stop_pid "$HOSTD_PID" 30; HOSTD_PID=
+stop_pid "$GUESTD_PID" 30; GUESTD_PID=
+for d in host guest; do
+	sed 's/^/# valgrind '$d': /' "$TMP/vg.$d" | head -n 40
+	check "valgrind: nothing definitely lost, no error in the $d daemon" \
+	    test ! -s "$TMP/vg.$d"
+done
+
 finish
