@@ -520,6 +520,8 @@ libvirt_watch_start(struct ev_loop *loop, ev_async *wake)
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	if (pthread_create(&thread, NULL, lv_watch, NULL) != 0)
 		fatalx("cannot start the libvirt thread");
+	/* Its own name in /proc/PID/task/TID/comm, for tests/libvirt.sh. */
+	pthread_setname_np(thread, "libvirt-events");
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	pthread_detach(thread);
 }

@@ -141,7 +141,7 @@ run "supervisord" 180 sh tests/supervisor.sh
 run "install and uninstall" 120 bash tests/install.sh
 run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
-	run "libvirt (two TCG domains)" 300 bash tests/libvirt.sh
+	run "libvirt (three TCG domains)" 300 bash tests/libvirt.sh
 	run "VM (real kernel under QEMU)" 480 bash tests/vm/vmtest.sh
 fi
 
