@@ -39,7 +39,8 @@ HOSTD_OBJS	= $(HOSTD_SRCS:.c=.o)
 GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
-TEST_NAMES	= test_proto test_words test_runner test_status test_log
+TEST_NAMES	= test_proto test_words test_runner test_status test_log \
+		  test_conn test_relay
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood

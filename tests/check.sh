@@ -129,12 +129,13 @@ trap 'rm -rf "$RUN"' EXIT
 chmod -R go-w commands tests/commands.d
 
 for t in tests/test_proto tests/test_words tests/test_runner tests/test_status \
-    tests/test_log; do
+    tests/test_log tests/test_conn tests/test_relay; do
 	run "unit: $t" 120 "./$t"
 done
 run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
 run "built-in commands" 120 bash tests/commands.sh
 run "integration (emulated channels)" 300 bash tests/integration.sh
+run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "supervisord" 180 sh tests/supervisor.sh

@@ -1,0 +1,877 @@
+/*
+ * Unit tests of the session layer (common/conn.c) and of the channel under
+ * it (common/channel.c): handshake, frames of another session dropped,
+ * credit violations, cancel races, limits, back-pressure (channel.h's
+ * rules), keepalive, and resynchronisation after a frame cut short.
+ *
+ * Each test runs its own libev loop.  Two conns joined by a socketpair
+ * talk to each other, or one conn talks to the test itself through the
+ * raw other end ("wire"), which packs and parses frames with proto.c.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "channel.h"
+
+#define MAX_REQS	300
+
+/* One side: a conn and what happened to it. */
+struct side {
+	struct conn	 s_conn;
+	struct req	 s_req[MAX_REQS];	/* served or issued here */
+	int		 s_nreq;
+	int		 s_requests;	/* on_request calls */
+	int		 s_ready;	/* on_ready calls */
+	int		 s_accept;	/* on_request accepts (else ignores) */
+	int		 s_pong;	/* on_request answers PONG at once */
+	int		 s_replies;
+	uint16_t	 s_reply_type;
+	char		 s_reply_msg[PROTO_MAX_MESSAGE + 1];
+	int		 s_lost;
+	char		 s_lost_why[256];
+	int		 s_cancels;
+	int		 s_drains;
+	size_t		 s_data[STREAM_COUNT];
+	uint32_t	 s_credit[STREAM_COUNT];
+};
+
+static struct ev_loop	*loop;
+
+static void
+on_data(struct req *rq, int stream, const uint8_t *p, size_t n)
+{
+	struct side	*s = rq->rq_arg;
+
+	(void)p;
+	s->s_data[stream] += n;
+}
+
+static void
+on_credit(struct req *rq, int stream, uint32_t n)
+{
+	struct side	*s = rq->rq_arg;
+
+	s->s_credit[stream] += n;
+}
+
+static void
+on_cancel(struct req *rq)
+{
+	struct side	*s = rq->rq_arg;
+
+	s->s_cancels++;
+}
+
+static void
+on_reply(struct req *rq, struct proto_msg *m)
+{
+	struct side	*s = rq->rq_arg;
+
+	s->s_replies++;
+	s->s_reply_type = m->m_type;
+	if (m->m_type == MSG_EXIT)
+		strlcpy(s->s_reply_msg, m->m.exit.ex_message,
+		    sizeof(s->s_reply_msg));
+}
+
+static void
+on_lost(struct req *rq, const char *why)
+{
+	struct side	*s = rq->rq_arg;
+
+	s->s_lost++;
+	strlcpy(s->s_lost_why, why, sizeof(s->s_lost_why));
+}
+
+static void
+on_drain(struct req *rq)
+{
+	struct side	*s = rq->rq_arg;
+
+	s->s_drains++;
+}
+
+static const struct req_ops req_ops = {
+	on_data, on_credit, on_cancel, on_reply, on_lost, on_drain,
+};
+
+static void
+side_request(struct conn *c, struct proto_msg *m)
+{
+	struct side	*s = c->c_arg;
+
+	struct req	 rq;
+	struct proto_msg r;
+
+	s->s_requests++;
+	if (s->s_pong) {
+		memset(&rq, 0, sizeof(rq));
+		memset(&r, 0, sizeof(r));
+		r.m_type = MSG_PONG;
+		if (conn_accept(c, &rq, m, &req_ops, s) == 0)
+			conn_reply(&rq, &r);
+		return;
+	}
+	if (s->s_accept && s->s_nreq < MAX_REQS &&
+	    conn_accept(c, &s->s_req[s->s_nreq], m, &req_ops, s) == 0)
+		s->s_nreq++;
+}
+
+static void
+side_ready(struct conn *c)
+{
+	struct side	*s = c->c_arg;
+
+	s->s_ready++;
+}
+
+static void
+side_eof(struct conn *c, int error)
+{
+	(void)error;
+	conn_stop(c, "end of file");
+}
+
+static const struct conn_ops side_ops = {
+	side_request, side_ready, side_eof,
+};
+
+static void
+side_init(struct side *s, int flags, const char *label)
+{
+	memset(s, 0, sizeof(*s));
+	conn_init(&s->s_conn, loop, flags, label, &side_ops, s);
+	s->s_accept = 1;
+}
+
+static void
+pair(int fds[2])
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    fds), 0);
+}
+
+static void
+timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(l, EVBREAK_ONE);
+}
+
+/* Runs the loop until *count >= want or seconds pass; 1 if it is. */
+static int
+run_until(const int *count, int want, double seconds)
+{
+	ev_timer	 t;
+	ev_tstamp	 end;
+
+	ev_now_update(loop);
+	end = ev_now(loop) + seconds;
+	ev_timer_init(&t, timeout_cb, 0.02, 0.02);
+	ev_timer_start(loop, &t);
+	while (*count < want && ev_now(loop) < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	return *count >= want;
+}
+
+static void
+run_for(double seconds)
+{
+	static const int	 never;
+
+	run_until(&never, 1, seconds);
+}
+
+/* Two conns on one socketpair, both greeting; both ready on return. */
+static void
+connect_pair(struct side *a, int aflags, struct side *b, int bflags)
+{
+	int	 fds[2];
+
+	side_init(a, aflags | CONN_GREETS, "a");
+	side_init(b, bflags | CONN_GREETS, "b");
+	pair(fds);
+	conn_start(&a->s_conn, fds[0]);
+	conn_start(&b->s_conn, fds[1]);
+	cr_assert(run_until(&a->s_ready, 1, 2) && run_until(&b->s_ready, 1, 2),
+	    "no handshake");
+}
+
+static void
+setup(void)
+{
+	loop = ev_loop_new(EVFLAG_AUTO);
+	conn_set_peer_timeout(CONN_PEER_TIMEOUT);
+}
+
+static void
+teardown(void)
+{
+	ev_loop_destroy(loop);
+}
+
+TestSuite(conn, .init = setup, .fini = teardown, .timeout = 30);
+
+/* --- the test's own end of a wire ------------------------------------- */
+
+struct wire {
+	int		 w_fd;
+	struct buf	 w_in;
+	uint32_t	 w_nonce;	/* ours */
+	uint32_t	 w_peer;	/* the conn's */
+};
+
+static void
+wire_send(struct wire *w, struct proto_msg *m, uint32_t tag)
+{
+	struct buf	 b = { 0 };
+	ssize_t		 n;
+	size_t		 off = 0;
+
+	m->m_tag = tag;
+	proto_pack(&b, m);
+	while (off < b.b_len) {
+		n = write(w->w_fd, b.b_data + off, b.b_len - off);
+		if (n == -1 && errno == EAGAIN) {
+			run_for(0.01);
+			continue;
+		}
+		cr_assert_gt(n, 0);
+		off += (size_t)n;
+	}
+	buf_free(&b);
+}
+
+/* The next frame the conn sent, running the loop meanwhile; 0 if none. */
+static int
+wire_recv(struct wire *w, struct proto_msg *m, double seconds)
+{
+	const char	*why;
+	size_t		 used;
+	ssize_t		 n;
+	ev_tstamp	 end;
+
+	ev_now_update(loop);
+	end = ev_now(loop) + seconds;
+	for (;;) {
+		if (proto_parse(buf_head(&w->w_in), buf_pending(&w->w_in), m,
+		    &used, &why) == PARSE_OK) {
+			cr_assert_neq(m->m_type, MSG_DATA, "DATA not expected");
+			buf_consume(&w->w_in, used);
+			return 1;
+		}
+		n = read(w->w_fd, buf_reserve(&w->w_in, 65536), 65536);
+		if (n > 0) {
+			buf_commit(&w->w_in, (size_t)n);
+			continue;
+		}
+		if (ev_now(loop) >= end)
+			return 0;
+		run_for(0.01);
+	}
+}
+
+static void
+wire_hello(struct wire *w, uint16_t type)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = type;
+	m.m.hello.he_version = PROTO_VERSION;
+	m.m.hello.he_nonce = w->w_nonce;
+	m.m.hello.he_echo = w->w_peer;
+	strlcpy(m.m.hello.he_name, "wire", sizeof(m.m.hello.he_name));
+	wire_send(w, &m, 0);
+}
+
+/* Starts s's conn on a socketpair whose other end is w, and shakes hands. */
+static void
+wire_connect(struct wire *w, struct side *s, int flags)
+{
+	struct proto_msg	 m;
+	int			 fds[2];
+
+	memset(w, 0, sizeof(*w));
+	side_init(s, flags, "s");
+	pair(fds);
+	w->w_fd = fds[1];
+	w->w_nonce = 0x11223344;
+	conn_start(&s->s_conn, fds[0]);
+	wire_hello(w, MSG_HELLO);
+	for (;;) {
+		cr_assert(wire_recv(w, &m, 2), "no HELLO_ACK");
+		if (m.m_type == MSG_HELLO_ACK && m.m.hello.he_echo ==
+		    w->w_nonce)
+			break;
+	}
+	w->w_peer = m.m.hello.he_nonce;
+	cr_assert(conn_ready(&s->s_conn));
+}
+
+static void
+wire_query(struct wire *w, uint16_t type, uint32_t id, uint32_t tag)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = type;
+	m.m.query.qu_id = id;
+	wire_send(w, &m, tag);
+}
+
+static void
+wire_close(struct wire *w)
+{
+	close(w->w_fd);
+	buf_free(&w->w_in);
+}
+
+/* --- handshake and sessions ------------------------------------------ */
+
+Test(conn, handshake_crosses_nonces)
+{
+	struct side	 a, b;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
+	cr_assert_eq(a.s_conn.c_peer_nonce, b.s_conn.c_nonce);
+	cr_assert_eq(b.s_conn.c_peer_nonce, a.s_conn.c_nonce);
+	cr_assert_neq(a.s_conn.c_nonce, 0);
+	cr_assert_neq(a.s_conn.c_nonce, b.s_conn.c_nonce);
+	cr_assert_str_neq(a.s_conn.c_peer_name, "");
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, handshake_with_a_silent_server)
+{
+	struct side	 a, b;
+	int		 fds[2];
+
+	/* A control socket's server never greets: it answers. */
+	side_init(&a, CONN_ISSUES | CONN_GREETS, "cli");
+	side_init(&b, CONN_SERVES, "daemon");
+	pair(fds);
+	conn_start(&a.s_conn, fds[0]);
+	conn_start(&b.s_conn, fds[1]);
+	cr_assert(run_until(&a.s_ready, 1, 2));
+	cr_assert(conn_ready(&b.s_conn));
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, another_protocol_version_is_ignored)
+{
+	struct side		 s;
+	struct wire		 w;
+	struct proto_msg	 m;
+	int			 fds[2];
+
+	memset(&w, 0, sizeof(w));
+	side_init(&s, CONN_SERVES, "s");
+	pair(fds);
+	w.w_fd = fds[1];
+	w.w_nonce = 7;
+	conn_start(&s.s_conn, fds[0]);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_HELLO;
+	m.m.hello.he_version = PROTO_VERSION + 1;
+	m.m.hello.he_nonce = 7;
+	wire_send(&w, &m, 0);
+	cr_assert_not(wire_recv(&w, &m, 0.3), "answered another version");
+	cr_assert_not(conn_ready(&s.s_conn));
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+Test(conn, frames_of_another_session_are_dropped)
+{
+	struct side	 s;
+	struct wire	 w;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	s.s_accept = 0;
+	wire_query(&w, MSG_PING, 1, w.w_peer + 1);	/* wrong tag */
+	wire_query(&w, MSG_PING, 2, 0);
+	run_for(0.1);
+	cr_assert_eq(s.s_requests, 0);
+	wire_query(&w, MSG_PING, 3, w.w_peer);
+	cr_assert(run_until(&s.s_requests, 1, 1));
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+Test(conn, a_stale_reply_never_reaches_a_new_caller)
+{
+	struct side		 s;
+	struct wire		 w;
+	struct proto_msg	 m;
+	uint32_t		 old;
+
+	wire_connect(&w, &s, CONN_ISSUES);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_PING;
+	conn_request(&s.s_conn, &s.s_req[0], &m, &req_ops, &s);
+	cr_assert_eq(s.s_req[0].rq_id, 1);
+	old = s.s_conn.c_nonce;
+	/* Our side starts over; the request of the old session is lost. */
+	conn_reset(&s.s_conn, "test");
+	cr_assert_eq(s.s_lost, 1);
+	cr_assert_neq(s.s_conn.c_nonce, old);
+	wire_hello(&w, MSG_HELLO);
+	while (!conn_ready(&s.s_conn))
+		cr_assert(wire_recv(&w, &m, 2));
+	conn_request(&s.s_conn, &s.s_req[1], &m, &req_ops, &s);
+	/* The old PONG, tagged for the old session, then one for id 1. */
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_PONG;
+	m.m.ref.re_id = s.s_req[1].rq_id;
+	wire_send(&w, &m, old);
+	run_for(0.1);
+	cr_assert_eq(s.s_replies, 0);
+	wire_send(&w, &m, s.s_conn.c_nonce);
+	cr_assert(run_until(&s.s_replies, 1, 1));
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+Test(conn, a_restarted_peer_ends_the_session_but_not_our_nonce)
+{
+	struct side	 s;
+	struct wire	 w;
+	uint32_t	 ours;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	wire_query(&w, MSG_PING, 5, w.w_peer);
+	cr_assert(run_until(&s.s_nreq, 1, 1));
+	ours = s.s_conn.c_nonce;
+	w.w_nonce++;
+	wire_hello(&w, MSG_HELLO);
+	cr_assert(run_until(&s.s_lost, 1, 1), "served request not dropped");
+	cr_assert_eq(s.s_conn.c_nonce, ours);
+	cr_assert_eq(s.s_conn.c_peer_nonce, w.w_nonce);
+	cr_assert(conn_ready(&s.s_conn));
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+/* --- requests, credit, cancel ------------------------------------------ */
+
+static void
+open_request(struct side *a, struct req *rq)
+{
+	static char		*argv[] = { "cmd", NULL };
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_OPEN;
+	m.m.open.op_argc = 1;
+	m.m.open.op_argv = argv;
+	conn_request(&a->s_conn, rq, &m, &req_ops, a);
+}
+
+Test(conn, data_beyond_credit_ends_the_request)
+{
+	static uint8_t	 chunk[PROTO_MAX_DATA];
+	struct side	 a, b;
+	int		 i;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	open_request(&a, &a.s_req[0]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	/* The server ignores our window: 9 chunks of 32 KiB > 256 KiB. */
+	b.s_req[0].rq_can_send[STREAM_STDOUT] = 10 * PROTO_MAX_DATA;
+	for (i = 0; i < 9; i++)
+		conn_send_data(&b.s_req[0], STREAM_STDOUT, chunk,
+		    sizeof(chunk));
+	cr_assert(run_until(&a.s_lost, 1, 2));
+	cr_assert_str_eq(a.s_lost_why, "peer sent data beyond its credit");
+	cr_assert_eq(a.s_data[STREAM_STDOUT], PROTO_WINDOW);
+	cr_assert_null(a.s_req[0].rq_conn);
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, credit_past_the_protocol_limit_ends_the_request)
+{
+	struct side	 a, b;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	open_request(&a, &a.s_req[0]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	conn_send_credit(&a.s_req[0], STREAM_STDOUT,
+	    PROTO_MAX_CREDIT - PROTO_WINDOW);
+	run_for(0.1);
+	cr_assert_eq(b.s_lost, 0);
+	cr_assert_eq(b.s_req[0].rq_can_send[STREAM_STDOUT], PROTO_MAX_CREDIT);
+	conn_send_credit(&a.s_req[0], STREAM_STDOUT, 1);
+	cr_assert(run_until(&b.s_lost, 1, 2));
+	cr_assert_str_eq(b.s_lost_why, "peer granted too much credit");
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, cancel_then_exit)
+{
+	struct side	 a, b;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	open_request(&a, &a.s_req[0]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	conn_cancel(&a.s_req[0]);
+	cr_assert(run_until(&b.s_cancels, 1, 1));
+	conn_fail(&b.s_req[0], EXIT_SIGNALED, 15, "Terminated");
+	cr_assert(run_until(&a.s_replies, 1, 1));
+	cr_assert_eq(a.s_reply_type, MSG_EXIT);
+	cr_assert_null(a.s_req[0].rq_conn);
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, cancel_crossing_the_exit)
+{
+	struct side	 a, b;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	open_request(&a, &a.s_req[0]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	/* The EXIT is on its way when the caller cancels. */
+	conn_fail(&b.s_req[0], EXIT_EXITED, 0, "%s", "");
+	conn_cancel(&a.s_req[0]);
+	cr_assert(run_until(&a.s_replies, 1, 1));
+	run_for(0.1);
+	cr_assert_eq(b.s_cancels, 0, "CANCEL reached a finished request");
+	/* Cancelling what is no longer linked does nothing. */
+	conn_cancel(&a.s_req[0]);
+	run_for(0.05);
+	cr_assert_eq(b.s_cancels, 0);
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, a_session_reset_loses_every_request_once)
+{
+	struct side	 a, b;
+	int		 i;
+
+	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
+	for (i = 0; i < 5; i++)
+		open_request(&a, &a.s_req[i]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	run_for(0.05);
+	cr_assert_eq(b.s_nreq, 5);
+	conn_stop(&a.s_conn, "gone");
+	cr_assert_eq(a.s_lost, 5);
+	cr_assert_str_eq(a.s_lost_why, "gone");
+	cr_assert(run_until(&b.s_lost, 1, 2));
+	run_for(0.05);
+	cr_assert_eq(b.s_lost, 5);
+	conn_stop(&b.s_conn, "done");
+}
+
+/* --- limits -------------------------------------------------------------- */
+
+Test(conn, requests_in_flight_are_capped)
+{
+	struct side		 s;
+	struct wire		 w;
+	struct proto_msg	 m;
+	uint32_t		 i;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	for (i = 1; i <= CONN_MAX_SERVED + 1; i++)
+		wire_query(&w, MSG_PING, i, w.w_peer);
+	do
+		cr_assert(wire_recv(&w, &m, 2), "no refusal");
+	while (m.m_type != MSG_EXIT);
+	cr_assert_eq(m.m.exit.ex_id, CONN_MAX_SERVED + 1);
+	cr_assert_eq(m.m.exit.ex_kind, EXIT_FAILED);
+	cr_assert_eq(s.s_nreq, CONN_MAX_SERVED);
+	/* An id already in use is refused too, and the first keeps it. */
+	wire_query(&w, MSG_PING, 1, w.w_peer);
+	run_for(0.05);
+	cr_assert_eq(s.s_nreq, CONN_MAX_SERVED);
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+/*
+ * channel.h, rule 4: a peer that asks and never reads its answers gets no
+ * more answers past CHANNEL_MAX_QUEUE, but is still read.
+ */
+Test(conn, a_peer_that_never_reads_its_answers_is_cut_off)
+{
+	struct side	 s;
+	struct wire	 w;
+	int		 before, i;
+	uint32_t	 id = 1;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	s.s_pong = 1;
+	/* PINGs, answered at once; nobody reads the PONGs. */
+	while (buf_pending(&s.s_conn.c_ch.ch_out) < CHANNEL_MAX_QUEUE) {
+		for (i = 0; i < 1000; i++)
+			wire_query(&w, MSG_PING, id++, w.w_peer);
+		run_for(0.005);
+		cr_assert_lt(id, 1000000, "the queue never filled");
+	}
+	run_for(0.05);
+	before = s.s_requests;
+	for (i = 0; i < 100; i++)
+		wire_query(&w, MSG_PING, id++, w.w_peer);
+	run_for(0.1);
+	cr_assert_eq(s.s_requests, before, "requests served past the bound");
+	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out),
+	    CHANNEL_MAX_QUEUE + 64);
+	/* Still read: nothing we sent waits undecoded. */
+	cr_assert_eq(buf_pending(&s.s_conn.c_ch.ch_in), 0);
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+/* --- back-pressure ------------------------------------------------------ */
+
+Test(conn, producers_stop_at_the_mark_and_drain_restarts_them)
+{
+	static uint8_t	 chunk[PROTO_MAX_DATA];
+	struct side	 s;
+	struct wire	 w;
+	struct proto_msg m;
+	char		*argv[] = { "cmd", NULL };
+	ssize_t		 n;
+	int		 chunks = 0;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_OPEN;
+	m.m.open.op_id = 9;
+	m.m.open.op_argc = 1;
+	m.m.open.op_argv = argv;
+	wire_send(&w, &m, w.w_peer);
+	cr_assert(run_until(&s.s_nreq, 1, 1));
+	/* The peer grants the most; we produce until told to stop. */
+	s.s_req[0].rq_can_send[STREAM_STDOUT] = PROTO_MAX_CREDIT;
+	while (!conn_congested(&s.s_req[0])) {
+		conn_send_data(&s.s_req[0], STREAM_STDOUT, chunk,
+		    sizeof(chunk));
+		chunks++;
+		run_for(0.001);
+		cr_assert_lt(chunks, 10000);
+	}
+	cr_assert_geq(buf_pending(&s.s_conn.c_ch.ch_out), CHANNEL_HIGHWATER);
+	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out),
+	    CHANNEL_HIGHWATER + PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+	cr_assert_eq(s.s_drains, 0);
+	/* The channel is still read while congested. */
+	wire_query(&w, MSG_PING, 10, w.w_peer);
+	cr_assert(run_until(&s.s_nreq, 2, 2), "not read while congested");
+	/* The peer reads: the queue drains, the producer hears of it. */
+	while (!s.s_drains) {
+		n = read(w.w_fd, buf_reserve(&w.w_in, 65536), 65536);
+		if (n > 0)
+			buf_clear(&w.w_in);
+		run_for(0.001);
+	}
+	cr_assert_not(conn_congested(&s.s_req[0]));
+	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out), CHANNEL_LOWWATER);
+	conn_stop(&s.s_conn, "done");
+	wire_close(&w);
+}
+
+/* --- keepalive ------------------------------------------------------------ */
+
+Test(conn, a_silent_peer_is_marked_and_comes_back)
+{
+	struct side	 a, b;
+	double		 quiet;
+
+	conn_set_peer_timeout(0.3);
+	connect_pair(&a, CONN_ISSUES | CONN_KEEPALIVE, &b,
+	    CONN_SERVES | CONN_KEEPALIVE);
+	/* Idle, the probes keep the session: no one goes silent. */
+	run_for(1.0);
+	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
+	cr_assert_eq(a.s_ready, 1);
+	open_request(&a, &a.s_req[0]);
+	cr_assert(run_until(&b.s_nreq, 1, 1));
+	/* b stops: no reading, no writing. */
+	channel_pause(&b.s_conn.c_ch, 1);
+	run_for(0.2);
+	cr_assert(conn_ready(&a.s_conn));
+	cr_assert(run_until(&a.s_lost, 1, 1), "not marked");
+	cr_assert_eq(a.s_conn.c_state, CONN_SILENT);
+	cr_assert(strstr(a.s_lost_why, "not answering") != NULL,
+	    "%s", a.s_lost_why);
+	quiet = conn_silence(&a.s_conn);
+	cr_assert(quiet >= 0.3 && quiet < 1.0, "quiet %.3f", quiet);
+	/* b goes on: the session comes back by itself. */
+	channel_pause(&b.s_conn.c_ch, 0);
+	cr_assert(run_until(&a.s_ready, 2, 2));
+	cr_assert(run_until(&b.s_lost, 1, 1), "b's request of the old session");
+	run_for(0.5);
+	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
+	cr_assert_eq(a.s_conn.c_peer_nonce, b.s_conn.c_nonce);
+	cr_assert_eq(b.s_conn.c_peer_nonce, a.s_conn.c_nonce);
+	conn_stop(&a.s_conn, "done");
+	conn_stop(&b.s_conn, "done");
+}
+
+Test(conn, a_peer_that_never_answers_is_silent)
+{
+	struct side	 s;
+	int		 fds[2];
+
+	conn_set_peer_timeout(0.3);
+	side_init(&s, CONN_ISSUES | CONN_GREETS | CONN_KEEPALIVE, "s");
+	pair(fds);
+	conn_start(&s.s_conn, fds[0]);
+	run_for(0.5);
+	cr_assert_eq(s.s_conn.c_state, CONN_SILENT);
+	cr_assert_lt(conn_silence(&s.s_conn), 0, "heard something");
+	/* Unanswered HELLOs do not pile up behind a peer that never reads. */
+	run_for(1.5);
+	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out), 2048);
+	conn_stop(&s.s_conn, "done");
+	close(fds[1]);
+}
+
+/* --- resynchronisation (channel.c) ----------------------------------------- */
+
+struct catcher {
+	struct channel	 k_ch;
+	int		 k_msgs;
+	uint16_t	 k_last;
+	int		 k_cut;
+};
+
+static void
+catch_msg(struct channel *ch, struct proto_msg *m)
+{
+	struct catcher	*k = ch->ch_arg;
+
+	k->k_msgs++;
+	k->k_last = m->m_type;
+}
+
+static void
+catch_bad(struct channel *ch, const char *why)
+{
+	struct catcher	*k = ch->ch_arg;
+
+	if (strstr(why, "cut short") != NULL)
+		k->k_cut++;
+}
+
+static void
+catch_eof(struct channel *ch, int error)
+{
+	(void)ch;
+	(void)error;
+}
+
+static const struct channel_ops catch_ops = {
+	catch_msg, catch_bad, catch_eof, NULL,
+};
+
+static void
+pack_hello(struct buf *b, uint32_t nonce)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_HELLO;
+	m.m.hello.he_version = PROTO_VERSION;
+	m.m.hello.he_nonce = nonce;
+	proto_pack(b, &m);
+}
+
+/* A DATA frame of n bytes whose content holds a whole HELLO at byte at. */
+static void
+pack_data_with_hello(struct buf *b, size_t n, size_t at)
+{
+	struct proto_msg	 m;
+	struct buf		 h = { 0 };
+	uint8_t			*bytes = calloc(1, n);
+
+	pack_hello(&h, 99);
+	memcpy(bytes + at, h.b_data, h.b_len);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_DATA;
+	m.m.data.da_id = 1;
+	m.m.data.da_stream = STREAM_STDOUT;
+	m.m.data.da_bytes = bytes;
+	m.m.data.da_len = n;
+	proto_pack(b, &m);
+	buf_free(&h);
+	free(bytes);
+}
+
+static void
+sleep_loop(double seconds)
+{
+	usleep((useconds_t)(seconds * 1e6));
+	ev_now_update(loop);
+}
+
+Test(conn, a_frame_cut_short_is_skipped_at_the_next_writers_hello)
+{
+	struct catcher	 k;
+	struct buf	 cut = { 0 }, hello = { 0 };
+
+	memset(&k, 0, sizeof(k));
+	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	pack_data_with_hello(&cut, 30000, 5000);
+	pack_hello(&hello, 42);
+	/* A writer dies 100 bytes into a frame; the next one says HELLO. */
+	channel_input(&k.k_ch, cut.b_data, PROTO_HDR_LEN + 100);
+	sleep_loop(CHANNEL_GAP + 0.1);
+	channel_input(&k.k_ch, hello.b_data, hello.b_len);
+	cr_assert_eq(k.k_msgs, 0, "skipped before the stall");
+	sleep_loop(CHANNEL_STALL);
+	/* It repeats its HELLO a second later. */
+	channel_input(&k.k_ch, hello.b_data, hello.b_len);
+	cr_assert_eq(k.k_cut, 1);
+	/* Taken from where input resumed last: the HELLO of a moment ago. */
+	cr_assert_eq(k.k_msgs, 1, "%d messages", k.k_msgs);
+	cr_assert_eq(k.k_last, MSG_HELLO);
+	channel_detach(&k.k_ch);
+	buf_free(&cut);
+	buf_free(&hello);
+}
+
+Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
+{
+	struct catcher	 k;
+	struct buf	 data = { 0 };
+	size_t		 part;
+
+	memset(&k, 0, sizeof(k));
+	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	pack_data_with_hello(&data, 30000, 5000);
+	/* Everything up to past the HELLO inside, then a long stall. */
+	part = PROTO_HDR_LEN + 8000;
+	channel_input(&k.k_ch, data.b_data, part);
+	sleep_loop(CHANNEL_STALL + 0.2);
+	channel_input(&k.k_ch, data.b_data + part, 100);
+	sleep_loop(CHANNEL_GAP + 0.1);
+	channel_input(&k.k_ch, data.b_data + part + 100, 100);
+	cr_assert_eq(k.k_msgs, 0, "took a frame from inside the payload");
+	cr_assert_eq(k.k_cut, 0);
+	/* The writer goes on: the frame arrives whole. */
+	channel_input(&k.k_ch, data.b_data + part + 200,
+	    data.b_len - part - 200);
+	cr_assert_eq(k.k_msgs, 1);
+	cr_assert_eq(k.k_last, MSG_DATA);
+	channel_detach(&k.k_ch);
+	buf_free(&data);
+}
