@@ -67,7 +67,7 @@ idle_rate() {
 	a=$(switches)
 	sleep "$IDLE_S"
 	b=$(switches)
-	echo "scale=1; ($b - $a) / $IDLE_S" | bc
+	awk -v a="$a" -v b="$b" -v s="$IDLE_S" 'BEGIN { printf "%.1f\n", (b - a) / s }'
 }
 # median_ms CMD...: the median wall time of $RUNS runs; each must exit 0.
 median_ms() {
@@ -102,7 +102,7 @@ idle_keepalive=$(idle_rate)
 
 verdict() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
 ok_rss=$([ "$rss_after_kb" -le $((64 * 1024)) ] && echo 1 || echo 0)
-ok_idle=$([ "$(echo "$idle == 0 && $idle_after == 0" | bc)" = 1 ] && echo 1 || echo 0)
+ok_idle=$([ "$idle" = 0.0 ] && [ "$idle_after" = 0.0 ] && echo 1 || echo 0)
 ok_ping=$([ "$ping_ms" -le 1000 ] && echo 1 || echo 0)
 printf '\nnegotiator bench-scale: %d simulated guests (tests/fleet), one host daemon\n\n' "$GUESTS"
 printf '%-52s %12s  %s\n' "measure" "value" "target"
