@@ -43,7 +43,8 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 		  test_conn test_relay
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
-all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood
+all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
+     tests/fleet
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
