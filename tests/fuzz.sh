@@ -1,6 +1,7 @@
 #!/bin/sh
-# Fuzzes the wire protocol decoder (tests/fuzz_proto.c) with libFuzzer,
-# AddressSanitizer and UndefinedBehaviorSanitizer for SECONDS (default 30).
+# Fuzzes the wire protocol decoder (tests/fuzz_proto.c) and the session
+# layer (tests/fuzz_conn.c) with libFuzzer, AddressSanitizer and
+# UndefinedBehaviorSanitizer for SECONDS in all (default 30), half each.
 #
 #	sh tests/fuzz.sh [SECONDS [LIBFUZZER-FLAG ...]]
 #
@@ -26,7 +27,7 @@ esac
 
 cd "$(dirname "$0")/.."
 dir=${FUZZ_DIR:-build/fuzz}
-mkdir -p "$dir/corpus" "$dir/seeds"
+mkdir -p "$dir/corpus" "$dir/seeds" "$dir/corpus-conn"
 
 # clang with its libFuzzer runtime; install them on Debian if missing.
 can_fuzz() {
@@ -77,6 +78,17 @@ for f in "$dir/seeds/"*; do
 done >"$dir/stream"
 mv "$dir/stream" "$dir/seeds/stream"
 
+# The session layer: conn.c over channel.c, fed a program of frames.  A
+# conn that grows memory without bound trips -malloc_limit_mb or the
+# target's own checks of its queues.
+# shellcheck disable=SC2086
+clang $cflags -fsanitize=fuzzer,address,undefined \
+    -fno-sanitize-recover=undefined $extra -o "$dir/fuzz_conn" \
+    tests/fuzz_conn.c common/conn.c common/channel.c $srcs -lev -pthread \
+    $libs
+
+conn_secs=$((secs / 2))
+secs=$((secs - conn_secs))
 echo "fuzz.sh: fuzzing proto_parse for $secs s in $dir" >&2
 status=0
 "$dir/fuzz_proto" -max_len=70000 -max_total_time="$secs" -timeout=10 \
@@ -86,4 +98,18 @@ if [ "$status" -ne 0 ]; then
 	echo "fuzz.sh: FAILED (status $status); see $dir/crash-* etc." >&2
 	exit 1
 fi
-echo "fuzz.sh: no crash in $secs s" >&2
+if [ "$conn_secs" -gt 0 ]; then
+	echo "fuzz.sh: fuzzing the session layer for $conn_secs s" >&2
+	# Its log lines (the conn's warnings) are left out of the output.
+	"$dir/fuzz_conn" -max_len=4096 -max_total_time="$conn_secs" \
+	    -timeout=10 -malloc_limit_mb=64 -print_final_stats=1 \
+	    -artifact_prefix="$dir/conn-" "$@" "$dir/corpus-conn" \
+	    2>"$dir/conn.log" || status=$?
+	grep -v '^negotiator: ' "$dir/conn.log" | tail -n 25 >&2
+	if [ "$status" -ne 0 ]; then
+		echo "fuzz.sh: FAILED (status $status); see $dir/conn-crash-*" \
+		    "etc." >&2
+		exit 1
+	fi
+fi
+echo "fuzz.sh: no crash in $((secs + conn_secs)) s" >&2
