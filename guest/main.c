@@ -51,6 +51,8 @@ usage(FILE *f)
 "                             (default: no limit)\n"
 "      --log-rate N           daemon: log lines a second per peer or caller\n"
 "                             (default 20; 0 = no limit)\n"
+"      --peer-timeout SECONDS daemon: the host silent this long is marked\n"
+"                             not answering (default 5)\n"
 "      --version              print the version\n"
 "  -h, --help                 this help\n"
 "\n"
