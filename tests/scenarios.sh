@@ -56,6 +56,32 @@ scenario_bulk() {
 	check "$n bytes of stdin echoed byte-exact" within 120 bulk_echo_is "$want"
 }
 
+# scenario_parallel_bulk N BYTES: N calls each way at once with -t 0 (the
+# guest's cat of BYTES of stdin, and the guest calling the host's stream of
+# BYTES), all byte-exact within 300 s; then --ping answers within 2 s.
+scenario_parallel_bulk() {
+	local n=$1 size=$2 want i p pids= bad=0 t0
+	seq 1 9000000 | head -c "$size" >"$TMP/pin"
+	want=$(md5sum <"$TMP/pin")
+	t0=$(date +%s%3N)
+	for i in $(seq 1 "$n"); do
+		$H -t 0 -e cat "$GUEST" <"$TMP/pin" | md5sum >"$TMP/pb.h$i" &
+		pids="$pids $!"
+		guest_cli -t 0 -e "stream $size" | md5sum >"$TMP/pb.g$i" &
+		pids="$pids $!"
+	done
+	for p in $pids; do reap 300 "$p" || bad=$((bad + 1)); done
+	echo "# $n parallel calls each way of $size bytes: $(( $(date +%s%3N) - t0 )) ms"
+	for i in $(seq 1 "$n"); do
+		[ "$(cat "$TMP/pb.h$i")" = "$want" ] || bad=$((bad + 1))
+		[ "$(cat "$TMP/pb.g$i")" = "$want" ] || bad=$((bad + 1))
+	done
+	check "$n parallel calls each way of $size bytes, byte-exact" \
+	    test "$bad" -eq 0
+	check "--ping answers at once after the parallel bulk" \
+	    within 2 $H --ping "$GUEST" >/dev/null
+}
+
 scenario_concurrent() {
 	local i pids= bad=0
 	for i in $(seq 1 20); do

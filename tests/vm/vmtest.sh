@@ -62,6 +62,7 @@ echo "# boot to first call: $(( $(date +%s) - started )) s"
 
 run_all_scenarios
 scenario_bulk 16000000
+scenario_parallel_bulk 8 4000000
 
 # The host daemon away for 10 s: the guest daemon idles (< 1% CPU) and
 # serves again within 2 s of the restart; a call cut off by the stop gets
