@@ -4,11 +4,29 @@
  *
  * A frame is a fixed 20-byte header followed by a msgpack payload:
  *
- *	magic u32 | type u16 | reserved u16 | tag u32 | length u32 | crc32 u32
+ *	magic u32 | type u16 | reserved u16 | tag u32 | length u32 | check u32
  *
- * all big-endian.  The CRC covers the first 16 header bytes and the payload,
- * so a reader that lost sync can scan for the magic and tell a real frame
- * from garbage.  The tag is the receiver's session nonce (0 in HELLO and
+ * all big-endian.  The check covers the first 16 header bytes and the
+ * payload, so a reader that lost sync can scan for the magic and tell a real
+ * frame from garbage, and a frame cut short by a writer that died (or by
+ * virtio-serial dropping what was sent while the other end was closed) is
+ * never taken whole with the next frame's bytes as its tail.
+ *
+ * The check (proto_frame_check) is CRC-32 (zlib's) over header and payload,
+ * except for DATA, where it is CRC-32 of the 16 header bytes XOR the low 32
+ * bits of XXH64 (seed 0) of the payload.  The channels are in-order byte
+ * streams with no bit errors of their own (a UNIX socket, a virtqueue), so
+ * what the check has to catch is framing gone wrong: splices, cuts,
+ * garbage, never single flipped bits, which is what a CRC is best at.  A
+ * 64-bit multiply-rotate hash catches those as well (a wrong frame passes
+ * with odds of 2^-32 either way) at about 5 times the speed of the
+ * table-driven CRC natively (10 GB/s against 2.2 GB/s) and 6-8 times under
+ * TCG emulation (3 GB/s against 0.4-0.5 GB/s): DATA is where the bytes
+ * are, and every byte is checked once per hop and twice by the host daemon
+ * (in and out).  Measured on emulated channels, 1 GiB each way: host daemon
+ * CPU 1.8 s -> 0.8 s per GiB, CLI 1.6 s -> 0.8 s.  Every other frame
+ * keeps CRC-32, so that a peer of another version still reads our HELLO
+ * and can say which version it met.  The tag is the receiver's session nonce (0 in HELLO and
  * HELLO_ACK): a frame whose tag is not the receiver's current nonce belongs
  * to an earlier session and is dropped, so a stale reply never reaches a new
  * caller.
@@ -29,7 +47,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		3
+#define PROTO_VERSION		4
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
 #define PROTO_HDR_LEN		20
 #define PROTO_MAX_PAYLOAD	(64 * 1024)
@@ -214,5 +232,12 @@ void	 proto_pack(struct buf *out, const struct proto_msg *msg);
 void	 proto_msg_free(struct proto_msg *msg);
 const char *proto_type_name(uint16_t type);
 uint32_t proto_crc32(uint32_t crc, const void *bytes, size_t len);
+uint64_t proto_xxh64(const void *bytes, size_t len, uint64_t seed);
+/*
+ * The check field of a frame whose first 16 header bytes are hdr (type
+ * included) and whose payload is (payload, plen); see the top of this file.
+ */
+uint32_t proto_frame_check(const uint8_t *hdr, const void *payload,
+	    size_t plen);
 
 #endif /* PROTO_H */

@@ -501,6 +501,11 @@ bench_vm() {
 	    VM_IMAGE=$d/image "$VM" start "$d" "$GUEST" "$d/chan" || die "boot VM"
 	[ -S "$d/raw.sock" ] || die "vm.sh has no VM_EXTRA_QEMU_ARGS: no bare port"
 	accel=$(cat "$d/accel" 2>/dev/null || echo "${NEGOTIATOR_VM_ACCEL:-?}")
+	# The host daemon starts once the guest daemon holds its ports: started
+	# while the guest still boots, it can end up (HEAD of 2026-11-23) in
+	# sessions that restart on every call ("peer restarted").
+	"$VM" wait-console "$d" "port negotiator-guest-to-host.0: opened" 120 ||
+	    die "the guest daemon did not open its ports"
 	"$HOSTBIN" -d --control "$d/host.sock" --channel-dir "$d/chan" \
 	    --commands-dir "$REPO/tests/commands.d" --builtin-dir "$REPO/commands" \
 	    2>>"$d/hostd.log" &

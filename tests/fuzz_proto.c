@@ -94,7 +94,7 @@ fix_crcs(uint8_t *p, size_t len)
 		plen = get32(p + off + 12);
 		if (plen > len - off - PROTO_HDR_LEN)
 			continue;
-		put32(p + off + 16, proto_crc32(proto_crc32(0, p + off, 16),
+		put32(p + off + 16, proto_frame_check(p + off,
 		    p + off + PROTO_HDR_LEN, plen));
 	}
 }
