@@ -356,15 +356,16 @@ while [ $(( $(now_ms) - t )) -lt 90000 ]; do
 done
 echo "$((t + ${opened:-0})) console: port opened; $((t + ${back:-0})) -g: connected" >>"$TMP/hostd.log"
 # log_at PATTERN: when the daemon first logged PATTERN for $CHARLIE since
-# the start (ms), or nothing.
+# virsh start was run (ms), or nothing.  (libvirt's event may come before
+# virsh returns.)
 log_at() {
-	awk -v s="$started" -v p="guest $CHARLIE$1" \
+	awk -v s="$t" -v p="guest $CHARLIE$1" \
 	    '$1 >= s && index($0, p) { print $1; exit }' "$TMP/hostd.log"
 }
 found_at=$(log_at ": found")
 heard_at=$(printf '%s\n' "$(log_at ": session ready")" \
     "$(log_at " (to guest): session ready")" | grep . | sort -n | head -n 1)
-check "virsh start: the daemon took $CHARLIE's channels $(( ${found_at:-0} - started )) ms after virsh start returned (< 1000)" \
+check "virsh start: the daemon took $CHARLIE's channels $(( ${found_at:-0} - started )) ms after virsh start returned (< 1000; negative: before)" \
     test -n "$found_at" -a $(( ${found_at:-0} - started )) -lt 1000
 check "virsh start: $CHARLIE back (console: port opened at ${opened:-?} ms; its first frame at $(( ${heard_at:-0} - t )) ms; -g connected at ${back:-never} ms)" \
     test -n "$back" -a -n "$heard_at"
