@@ -161,9 +161,20 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (c->c_ch.ch_fd == -1 || c->c_ch.ch_paused)
 		return;
 	if (alive && (c->c_state == CONN_HELLO || c->c_state == CONN_READY) &&
-	    now - c->c_quiet_since >= c->c_peer_timeout)
+	    now - c->c_quiet_since >= c->c_peer_timeout) {
+		/*
+		 * libev runs the callbacks of one iteration last queued first,
+		 * so after a stall of our own (SIGSTOP, an overloaded host)
+		 * this timer runs before the read of what the peer sent
+		 * meanwhile.  Judge once that read has been done.
+		 */
+		if (ev_is_pending(&c->c_ch.ch_read)) {
+			ev_timer_set(&c->c_timer, 0., 0.);
+			ev_timer_start(loop, &c->c_timer);
+			return;
+		}
 		conn_silent(c);
-	else if (c->c_state == CONN_READY) {
+	} else if (c->c_state == CONN_READY) {
 		if (now - c->c_quiet_since >= c->c_peer_timeout / 3 &&
 		    now - c->c_hello_sent >= c->c_peer_timeout / 3) {
 			log_debug("%s: quiet for %.1f s, HELLO", c->c_label,
