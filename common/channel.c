@@ -6,6 +6,7 @@
  * (channel.h, rule 1).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -117,15 +118,20 @@ channel_consume(struct channel *ch, size_t n)
  * has waited CHANNEL_STALL for its end and a whole HELLO or HELLO_ACK
  * starts exactly where input resumed after a gap (channel.h): a writer that
  * started over says one of them first.  Nothing inside the frame but that
- * one offset is ever looked at.
+ * one offset is ever looked at, and that offset only until it is known
+ * not to hold a HELLO: a frame stuck for good costs O(header) per read.
  */
 static int
 channel_stalled(struct channel *ch)
 {
 	struct proto_msg	 msg;
 	const char		*why;
+	const uint8_t		*p;
 	ev_tstamp		 now = ev_now(ch->ch_loop);
-	size_t			 off, used;
+	size_t			 off, used, left;
+	uint8_t			 magic[4] = { PROTO_MAGIC >> 24,
+				    (PROTO_MAGIC >> 16) & 0xff,
+				    (PROTO_MAGIC >> 8) & 0xff, PROTO_MAGIC & 0xff };
 	int			 rv;
 
 	if (ch->ch_stalled_at == 0) {
@@ -138,17 +144,49 @@ channel_stalled(struct channel *ch)
 	off = (size_t)(ch->ch_resumed - ch->ch_consumed);
 	if (off >= buf_pending(&ch->ch_in))
 		return 0;
-	rv = proto_parse(buf_head(&ch->ch_in) + off,
-	    buf_pending(&ch->ch_in) - off, &msg, &used, &why);
-	if (rv != PARSE_OK)
+	p = buf_head(&ch->ch_in) + off;
+	left = buf_pending(&ch->ch_in) - off;
+	if (memcmp(p, magic, left < 4 ? left : 4) != 0) {
+		ch->ch_resumed = 0;	/* not a frame there: never again */
 		return 0;
+	}
+	rv = proto_parse(p, left, &msg, &used, &why);
+	if (rv == PARSE_INCOMPLETE)
+		return 0;
+	if (rv != PARSE_OK) {
+		ch->ch_resumed = 0;
+		return 0;
+	}
 	rv = msg.m_type == MSG_HELLO || msg.m_type == MSG_HELLO_ACK;
 	proto_msg_free(&msg);
-	if (!rv)
+	if (!rv) {
+		ch->ch_resumed = 0;
 		return 0;
+	}
 	channel_consume(ch, off);
 	ch->ch_ops->on_bad(ch, "gave up on a frame cut short");
 	return 1;
+}
+
+/*
+ * Skipped input is reported once per batch of reads, not once per bad
+ * frame: garbage made of candidate headers would otherwise cost a report
+ * every few bytes.
+ */
+static void
+channel_report(struct channel *ch, const char *why, uint64_t n, int frames)
+{
+	char	 what[160];
+
+	if (frames == 0)
+		return;
+	if (frames == 1)
+		snprintf(what, sizeof(what), "%s (%llu bytes)", why,
+		    (unsigned long long)n);
+	else
+		snprintf(what, sizeof(what), "%s and %d more (%llu bytes)",
+		    why, frames - 1, (unsigned long long)n);
+	ch->ch_ops->on_bad(ch, what);
 }
 
 /* Decodes and delivers every whole frame in the input buffer. */
@@ -156,20 +194,38 @@ static void
 channel_parse(struct channel *ch)
 {
 	struct proto_msg	 msg;
-	const char		*why;
+	const char		*why, *first = NULL;
 	size_t			 used;
-	int			 fd = ch->ch_fd;
+	uint64_t		 skipped = 0;
+	int			 fd = ch->ch_fd, bad = 0, rv;
 
 	while (ch->ch_fd == fd && buf_pending(&ch->ch_in) > 0) {
-		switch (proto_parse(buf_head(&ch->ch_in),
-		    buf_pending(&ch->ch_in), &msg, &used, &why)) {
+		switch ((rv = proto_parse(buf_head(&ch->ch_in),
+		    buf_pending(&ch->ch_in), &msg, &used, &why))) {
 		case PARSE_INCOMPLETE:
 			if (channel_stalled(ch))
 				break;
+			channel_report(ch, first, skipped, bad);
 			return;
+		case PARSE_REFUSED:
 		case PARSE_BAD:
+			/*
+			 * A writer that started over inside the frame cut it
+			 * short: the skip ends where its input resumed.
+			 */
+			if (ch->ch_resumed > ch->ch_consumed &&
+			    ch->ch_resumed - ch->ch_consumed < used)
+				used = (size_t)(ch->ch_resumed -
+				    ch->ch_consumed);
 			channel_consume(ch, used);
-			ch->ch_ops->on_bad(ch, why);
+			if (rv == PARSE_REFUSED &&
+			    ch->ch_ops->on_refused != NULL) {
+				ch->ch_ops->on_refused(ch, &msg, why);
+				break;
+			}
+			if (bad++ == 0)
+				first = why;
+			skipped += used;
 			break;
 		case PARSE_OK:
 			/* DATA points into ch_in: consume after delivery. */
@@ -180,6 +236,8 @@ channel_parse(struct channel *ch)
 			break;
 		}
 	}
+	if (ch->ch_fd == fd)
+		channel_report(ch, first, skipped, bad);
 }
 
 /* Bytes arrived at the tail of ch_in (already committed). */

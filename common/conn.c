@@ -24,10 +24,12 @@ static void	conn_msg(struct channel *, struct proto_msg *);
 static void	conn_bad(struct channel *, const char *);
 static void	conn_eof(struct channel *, int);
 static void	conn_drain(struct channel *);
+static void	conn_refused(struct channel *, const struct proto_msg *,
+		    const char *);
 static void	conn_timer_cb(struct ev_loop *, ev_timer *, int);
 
 static const struct channel_ops conn_channel_ops = {
-	conn_msg, conn_bad, conn_eof, conn_drain,
+	conn_msg, conn_bad, conn_eof, conn_drain, conn_refused,
 };
 
 static double	 conn_peer_timeout = CONN_PEER_TIMEOUT;
@@ -106,7 +108,7 @@ static void
 conn_timer_arm(struct conn *c)
 {
 	struct ev_loop	*loop = c->c_ch.ch_loop;
-	ev_tstamp	 due = 0, t, grid, now = ev_now(loop);
+	ev_tstamp	 due = 0, t, now = ev_now(loop);
 	int		 alive = c->c_flags & CONN_KEEPALIVE;
 
 	ev_timer_stop(loop, &c->c_timer);
@@ -130,10 +132,6 @@ conn_timer_arm(struct conn *c)
 	if (alive && c->c_state != CONN_SILENT &&
 	    c->c_quiet_since + c->c_peer_timeout < due)
 		due = c->c_quiet_since + c->c_peer_timeout;
-	/* Up to the next point of the grid (CONN_TIMER_GRID). */
-	grid = c->c_peer_timeout / 10 < CONN_TIMER_GRID ?
-	    c->c_peer_timeout / 10 : CONN_TIMER_GRID;
-	due = ((int64_t)(due / grid) + 1) * grid;
 	ev_timer_set(&c->c_timer, due > now ? due - now : 0., 0.);
 	ev_timer_start(loop, &c->c_timer);
 }
@@ -623,6 +621,37 @@ conn_bad(struct channel *ch, const char *why)
 	struct conn	*c = ch->ch_arg;
 
 	log_limited(c->c_label, "%s: skipped bad input: %s", c->c_label, why);
+}
+
+/*
+ * A request that could not be decoded but whose id could: it is answered
+ * (EXIT_FAILED, which a CLI turns into 125) rather than left to time out,
+ * on the terms of any other request of this session.
+ */
+static void
+conn_refused(struct channel *ch, const struct proto_msg *m, const char *why)
+{
+	struct conn		*c = ch->ch_arg;
+	struct proto_msg	 ex;
+	uint32_t		 id = m->m_type == MSG_OPEN ? m->m.open.op_id :
+				    m->m.query.qu_id;
+
+	if (c->c_state != CONN_READY || m->m_tag != c->c_nonce ||
+	    !(c->c_flags & CONN_SERVES) ||
+	    buf_pending(&ch->ch_out) >= CHANNEL_MAX_QUEUE ||
+	    req_find(&c->c_served, id) != NULL) {
+		conn_bad(ch, why);
+		return;
+	}
+	log_limited(c->c_label, "%s: %s %u refused: %s", c->c_label,
+	    proto_type_name(m->m_type), id, why);
+	memset(&ex, 0, sizeof(ex));
+	ex.m_type = MSG_EXIT;
+	ex.m.exit.ex_id = id;
+	ex.m.exit.ex_kind = EXIT_FAILED;
+	snprintf(ex.m.exit.ex_message, sizeof(ex.m.exit.ex_message),
+	    "request refused: %s", why);
+	conn_send(c, &ex);
 }
 
 static void

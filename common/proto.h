@@ -2,15 +2,36 @@
  * negotiator wire protocol: the one definition shared by both daemons and
  * both CLIs.  Bump PROTO_VERSION whenever anything in this file changes.
  *
- * A frame is a fixed 20-byte header followed by a msgpack payload:
+ * A frame is a fixed 24-byte header followed by a msgpack payload:
  *
- *	magic u32 | type u16 | reserved u16 | tag u32 | length u32 | check u32
+ *	magic u32 | type u16 | flags u16 | tag u32 | length u32 |
+ *	check u32 | hcheck u32
  *
- * all big-endian.  The check covers the first 16 header bytes and the
- * payload, so a reader that lost sync can scan for the magic and tell a real
- * frame from garbage, and a frame cut short by a writer that died (or by
+ * all big-endian; flags are 0.  hcheck is CRC-32 of the 20 header bytes
+ * before it; check covers the first 16 header bytes and the payload.  So a
+ * reader that lost sync can scan for the magic and tell a real frame from
+ * garbage, and a frame cut short by a writer that died (or by
  * virtio-serial dropping what was sent while the other end was closed) is
  * never taken whole with the next frame's bytes as its tail.
+ *
+ * What decoding costs, whatever the peer sends (proto_parse): O(input).
+ *  - Between frames, the magic is found with memmem(3): each byte is
+ *    looked at once.
+ *  - A magic whose header fails hcheck costs 20 bytes of CRC, and the
+ *    search goes on 4 bytes later (the magic cannot overlap itself): at
+ *    most 5 bytes of CRC per input byte, for "NEGO" repeated.
+ *  - A header that passes hcheck is trusted: its length is checked against
+ *    PROTO_MAX_PAYLOAD before a byte of payload is awaited, nothing more is
+ *    checked until the whole frame is there, and a frame that then fails
+ *    its check is skipped whole.  No byte inside a frame is ever searched
+ *    for another frame, so no byte is checked twice: nested fake headers
+ *    cost nothing.
+ *  - An incomplete frame costs O(header) per look, however long it waits.
+ *  - A frame larger than PROTO_MAX_PAYLOAD is never buffered: a request's
+ *    first PROTO_ID_PEEK payload bytes are read for its id (so that it can
+ *    be answered), and the rest is garbage to the search above.
+ * A reader's resynchronisation after a writer died mid-frame (channel.h)
+ * looks at one offset per gap in the input, each at most once.
  *
  * The check (proto_frame_check) is CRC-32 (zlib's) over header and payload,
  * except for DATA, where it is CRC-32 of the 16 header bytes XOR the low 32
@@ -24,9 +45,12 @@
  * TCG emulation (3 GB/s against 0.4-0.5 GB/s): DATA is where the bytes
  * are, and every byte is checked once per hop and twice by the host daemon
  * (in and out).  Measured on emulated channels, 1 GiB each way: host daemon
- * CPU 1.8 s -> 0.8 s per GiB, CLI 1.6 s -> 0.8 s.  Every other frame
- * keeps CRC-32, so that a peer of another version still reads our HELLO
- * and can say which version it met.  The tag is the receiver's session nonce (0 in HELLO and
+ * CPU 1.8 s -> 0.8 s per GiB, CLI 1.6 s -> 0.8 s.  A peer of another
+ * version (before 5, headers had 20 bytes and no hcheck) reads none of
+ * our frames, nor we its: both sides log skipped input, neither becomes
+ * ready.
+ *
+ * The tag is the receiver's session nonce (0 in HELLO and
  * HELLO_ACK): a frame whose tag is not the receiver's current nonce belongs
  * to an earlier session and is dropped, so a stale reply never reaches a new
  * caller.
@@ -47,9 +71,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		4
+#define PROTO_VERSION		5
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
-#define PROTO_HDR_LEN		20
+#define PROTO_HDR_LEN		24
+#define PROTO_HDR_CHECKED	20	/* header bytes hcheck covers */
+#define PROTO_ID_PEEK		10	/* payload bytes that hold a request id */
 #define PROTO_MAX_PAYLOAD	(64 * 1024)
 #define PROTO_MAX_DATA		(32 * 1024)	/* bytes in one DATA frame */
 #define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
@@ -201,6 +227,7 @@ enum proto_parse {
 	PARSE_OK,		/* a frame was decoded */
 	PARSE_INCOMPLETE,	/* need more bytes; nothing consumed */
 	PARSE_BAD,		/* skip *consumed bytes and parse again */
+	PARSE_REFUSED,		/* an intact request we cannot take: see below */
 };
 
 struct buf;
@@ -210,17 +237,14 @@ struct buf;
  * message (free it with proto_msg_free; DATA points into bytes, which must
  * outlive it) and *consumed its length.  On PARSE_BAD, *consumed bytes are
  * garbage or one invalid frame, *why says which, and the caller skips them.
- * Pure: no I/O, no global state.
+ * PARSE_REFUSED is PARSE_BAD for a request (OPEN, PING, LIST, GUESTS)
+ * whose id could be read: msg holds only m_type, m_tag and the id
+ * (op_id or qu_id), nothing to free, so that the caller can answer it with
+ * *why.  Pure: no I/O, and no state but the counter of
+ * proto_bytes_examined.  Cost: see the top of this file.
  */
 enum proto_parse proto_parse(const uint8_t *bytes, size_t len,
 	    struct proto_msg *msg, size_t *consumed, const char **why);
-
-/*
- * The offset (>= 1) of the first complete frame with a valid checksum that
- * starts after the first byte of (bytes, len), or -1.  Lets a reader give
- * up on a frame whose writer died half-way (see channel.c).
- */
-ssize_t	 proto_find_frame(const uint8_t *bytes, size_t len);
 
 /* Decodes one payload of the given type; -1 (and *why) if malformed. */
 int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
@@ -239,5 +263,13 @@ uint64_t proto_xxh64(const void *bytes, size_t len, uint64_t seed);
  */
 uint32_t proto_frame_check(const uint8_t *hdr, const void *payload,
 	    size_t plen);
+/* The hcheck field of a header whose first PROTO_HDR_CHECKED bytes are hdr. */
+uint32_t proto_header_check(const uint8_t *hdr);
+/*
+ * Bytes proto_parse has looked at so far in this process: searched for a
+ * magic, header bytes checked, payload bytes checked and decoded.  A
+ * counter for tests and statistics; no decoding depends on it.
+ */
+uint64_t proto_bytes_examined(void);
 
 #endif /* PROTO_H */

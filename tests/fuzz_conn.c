@@ -8,7 +8,9 @@
  * a message from the input's bytes (tagged with the conn's nonce or not,
  * ids from a small range so they meet real requests), packs it with
  * proto.c and feeds it to the conn through channel_input(); or feeds raw
- * bytes (garbage, cut frames); or acts on our side (answer, cancel or
+ * bytes (garbage, cut frames, and framing made to cost: headers that pass
+ * their own check around anything, requests to refuse, a candidate header
+ * repeated); or acts on our side (answer, cancel or
  * issue a request, reset the session, read what the conn sent, run the
  * loop).  The conn serves and issues requests, greets and keeps alive; its
  * fd is one end of a socketpair whose other end is read only when the
@@ -252,6 +254,67 @@ feed(struct proto_msg *m, int valid_tag, uint32_t tag)
 	buf_free(&b);
 }
 
+/*
+ * Framing made to cost (proto.h): headers that pass their own check
+ * around raw bytes (any type and length, flags, a request that cannot be
+ * decoded but has an id to answer), or the 8 bytes of a candidate header
+ * repeated.  raw holds n >= PROTO_HDR_LEN + 2 bytes from the input.
+ */
+static void
+adversarial(uint32_t flags, uint8_t *raw, uint32_t n, uint32_t id)
+{
+	static const uint8_t	 fake[8] = { 'N', 'E', 'G', 'O', 0, 1, 0, 0 };
+	static const uint16_t	 requests[] = { MSG_OPEN, MSG_PING, MSG_LIST,
+				    MSG_GUESTS };
+	uint8_t			*p = raw;
+	uint32_t		 plen = n - PROTO_HDR_LEN, k;
+
+	switch (flags & 3) {
+	case 1:
+		for (k = 0; k < n * 8; k++)
+			channel_input(&conn.c_ch, fake, sizeof(fake));
+		return;
+	case 2:
+		/* The header's own fields come from the input. */
+		p[0] = 'N'; p[1] = 'E'; p[2] = 'G'; p[3] = 'O';
+		if (flags & 0x10)
+			p[6] = p[7] = 0;
+		if (flags & 0x20)	/* the largest length it may claim */
+			plen = PROTO_MAX_PAYLOAD;
+		break;
+	case 3:
+		/* A request whose payload is the input's: mostly refused. */
+		p[0] = 'N'; p[1] = 'E'; p[2] = 'G'; p[3] = 'O';
+		p[4] = 0;
+		p[5] = (uint8_t)requests[(flags >> 4) % 4];
+		p[6] = p[7] = 0;
+		p[PROTO_HDR_LEN] = 0x95;	/* array of 5, then the id */
+		p[PROTO_HDR_LEN + 1] = (uint8_t)id;
+		if (flags & 0x40)
+			plen = PROTO_MAX_PAYLOAD + 1 + raw[8];
+		break;
+	}
+	p[8] = conn.c_nonce >> 24;
+	p[9] = (conn.c_nonce >> 16) & 0xff;
+	p[10] = (conn.c_nonce >> 8) & 0xff;
+	p[11] = conn.c_nonce & 0xff;
+	p[12] = plen >> 24;
+	p[13] = (plen >> 16) & 0xff;
+	p[14] = (plen >> 8) & 0xff;
+	p[15] = plen & 0xff;
+	k = proto_frame_check(p, p + PROTO_HDR_LEN, n - PROTO_HDR_LEN);
+	p[16] = k >> 24;
+	p[17] = (k >> 16) & 0xff;
+	p[18] = (k >> 8) & 0xff;
+	p[19] = k & 0xff;
+	k = proto_header_check(p);
+	p[20] = k >> 24;
+	p[21] = (k >> 16) & 0xff;
+	p[22] = (k >> 8) & 0xff;
+	p[23] = k & 0xff;
+	channel_input(&conn.c_ch, raw, n);
+}
+
 static void
 step(struct input *in)
 {
@@ -326,7 +389,11 @@ step(struct input *in)
 		n = take(in, 1);
 		for (op = 0; op < n; op++)
 			raw[op] = (uint8_t)take(in, 1);
-		channel_input(&conn.c_ch, raw, n);
+		if ((flags & 3) == 0 || n < PROTO_HDR_LEN + 2) {
+			channel_input(&conn.c_ch, raw, n);
+			break;
+		}
+		adversarial(flags, raw, n, id);
 		break;
 	case 11:
 		/* We answer, or fail, one of the requests we serve. */

@@ -6,9 +6,9 @@
  * the very same bytes.  Everything is freed, so the leak checker of
  * -fsanitize=address sees any leak.
  *
- * The input goes through the loop twice: as it is, and with the CRC of
- * every frame in it made right, so that mutated payloads reach the
- * msgpack decoder instead of stopping at the checksum.
+ * The input goes through the loop twice: as it is, and with both checks
+ * of every frame in it made right, so that mutated payloads reach the
+ * msgpack decoder instead of stopping at a checksum.
  *
  * Built with -DFUZZ_SEEDS instead, it is a program that writes a few
  * valid frames, one a file, into the directory given, to seed a corpus
@@ -96,6 +96,7 @@ fix_crcs(uint8_t *p, size_t len)
 			continue;
 		put32(p + off + 16, proto_frame_check(p + off,
 		    p + off + PROTO_HDR_LEN, plen));
+		put32(p + off + PROTO_HDR_CHECKED, proto_header_check(p + off));
 	}
 }
 
@@ -117,6 +118,10 @@ parse_loop(const uint8_t *copy, size_t size)
 			CHECK(consumed == (size_t)-1 || consumed == 0);
 			off = size;
 			break;
+		case PARSE_REFUSED:
+			CHECK(msg.m_type == MSG_OPEN || msg.m_type == MSG_PING ||
+			    msg.m_type == MSG_LIST || msg.m_type == MSG_GUESTS);
+			/* FALLTHROUGH */
 		case PARSE_BAD:
 			CHECK(why != NULL);
 			CHECK(consumed > 0 && consumed <= size - off);

@@ -812,7 +812,7 @@ catch_eof(struct channel *ch, int error)
 }
 
 static const struct channel_ops catch_ops = {
-	catch_msg, catch_bad, catch_eof, NULL,
+	catch_msg, catch_bad, catch_eof, NULL, NULL,
 };
 
 static void
@@ -906,4 +906,63 @@ Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
 	cr_assert_eq(k.k_last, MSG_DATA);
 	channel_detach(&k.k_ch);
 	buf_free(&data);
+}
+
+/*
+ * A frame stuck past CHANNEL_STALL, fed a byte at a time after a gap: each
+ * read looks at the frame's header and at most the one offset where input
+ * resumed, never again at what was already rejected (issue 9: it used to
+ * search the whole buffer on every read).
+ */
+Test(conn, a_stalled_frame_fed_a_byte_at_a_time_costs_a_header_a_read)
+{
+	struct catcher	 k;
+	struct buf	 data = { 0 };
+	uint64_t	 before, work;
+	size_t		 i, n = 30000;
+
+	memset(&k, 0, sizeof(k));
+	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	pack_data_with_hello(&data, PROTO_MAX_DATA, 20000);
+	channel_input(&k.k_ch, data.b_data, PROTO_HDR_LEN);
+	sleep_loop(CHANNEL_STALL + 0.1);
+	before = proto_bytes_examined();
+	for (i = 0; i < n; i++)
+		channel_input(&k.k_ch, data.b_data + PROTO_HDR_LEN + i, 1);
+	work = proto_bytes_examined() - before;
+	cr_assert_leq(work, (uint64_t)n * (PROTO_HDR_LEN + 8),
+	    "%llu bytes examined for %zu bytes fed a byte at a time",
+	    (unsigned long long)work, n);
+	cr_assert_eq(k.k_msgs, 0);
+	channel_input(&k.k_ch, data.b_data + PROTO_HDR_LEN + n,
+	    data.b_len - PROTO_HDR_LEN - n);
+	cr_assert_eq(k.k_msgs, 1);
+	cr_assert_eq(k.k_last, MSG_DATA);
+	channel_detach(&k.k_ch);
+	buf_free(&data);
+}
+
+/*
+ * A writer died inside a frame and the next one sent enough to fill the
+ * claimed length before the stall: the frame fails its check, and the
+ * skip ends where input resumed, so the next writer's HELLO is taken.
+ */
+Test(conn, a_cut_frame_completed_by_the_next_writer_ends_where_it_resumed)
+{
+	struct catcher	 k;
+	struct buf	 cut = { 0 }, next = { 0 };
+
+	memset(&k, 0, sizeof(k));
+	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	pack_data_with_hello(&cut, 3000, 1000);
+	pack_hello(&next, 42);
+	pack_data_with_hello(&next, 5000, 10);
+	channel_input(&k.k_ch, cut.b_data, PROTO_HDR_LEN + 100);
+	sleep_loop(CHANNEL_GAP + 0.1);
+	channel_input(&k.k_ch, next.b_data, next.b_len);
+	cr_assert_eq(k.k_msgs, 2, "%d messages", k.k_msgs);
+	cr_assert_eq(k.k_last, MSG_DATA);
+	channel_detach(&k.k_ch);
+	buf_free(&cut);
+	buf_free(&next);
 }
