@@ -59,6 +59,7 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS,
 	OPT_OWN		/* a CLI's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:vqh"
@@ -75,7 +76,9 @@ enum cli_option {
 	{ "peer-timeout",	required_argument,	NULL, OPT_PEER_TIMEOUT }, \
 	{ "version",		no_argument,		NULL, OPT_VERSION }, \
 	{ "log-rate",		required_argument,	NULL, OPT_LOG_RATE }, \
-	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }
+	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
+	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
+	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }
 
 /* Defaults: timeout 10 s, info level, one ping, no timeout ceiling. */
 void	 cli_settings_init(struct cli_settings *, const char *progname,

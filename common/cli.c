@@ -423,6 +423,8 @@ cli_settings_init(struct cli_settings *cs, const char *progname,
 	rc->rc_user_dir = COMMANDS_DIR;
 	rc->rc_builtin_dir = BUILTIN_DIR;
 	rc->rc_max_timeout_ms = 0;
+	rc->rc_max_jobs = RUNNER_MAX_JOBS;
+	rc->rc_max_peer_jobs = RUNNER_MAX_PEER_JOBS;
 }
 
 int
@@ -430,6 +432,7 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
 	const char	*errstr;
 	uint32_t	 ms;
+	int		 n;
 
 	switch (ch) {
 	case 't':
@@ -478,6 +481,17 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		    &cs->cs_runner->rc_max_timeout_ms) == -1)
 			cli_usage_error(cs->cs_progname, "invalid maximum "
 			    "timeout: %s", arg);
+		break;
+	case OPT_MAX_JOBS:
+	case OPT_MAX_PEER_JOBS:
+		n = (int)strtonum(arg, 1, 100000, &errstr);
+		if (errstr != NULL)
+			cli_usage_error(cs->cs_progname, "invalid number of "
+			    "commands (1 to 100000): %s", arg);
+		if (ch == OPT_MAX_JOBS)
+			cs->cs_runner->rc_max_jobs = n;
+		else
+			cs->cs_runner->rc_max_peer_jobs = n;
 		break;
 	case OPT_VERSION:
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,

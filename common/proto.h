@@ -7,19 +7,26 @@
  *	magic u32 | type u16 | flags u16 | tag u32 | length u32 |
  *	check u32 | hcheck u32
  *
- * all big-endian; flags are 0.  hcheck is CRC-32 of the 20 header bytes
- * before it; check covers the first 16 header bytes and the payload.  So a
+ * all big-endian; flags are 0.  hcheck is the low 32 bits of XXH64, seeded
+ * with the magic, of the 20 header bytes before it (proto_header_check);
+ * check covers the first 16 header bytes and the payload.  So a
  * reader that lost sync can scan for the magic and tell a real frame from
  * garbage, and a frame cut short by a writer that died (or by
  * virtio-serial dropping what was sent while the other end was closed) is
  * never taken whole with the next frame's bytes as its tail.
  *
  * What decoding costs, whatever the peer sends (proto_parse): O(input).
- *  - Between frames, the magic is found with memmem(3): each byte is
- *    looked at once.
- *  - A magic whose header fails hcheck costs 20 bytes of CRC, and the
- *    search goes on 4 bytes later (the magic cannot overlap itself): at
- *    most 5 bytes of CRC per input byte, for "NEGO" repeated.
+ *  - Between frames, the magic is found with memchr(3) and a short loop:
+ *    each byte is looked at once.
+ *  - A magic with flags other than 0 is rejected at once; one with flags
+ *    0 costs a hash of 20 bytes (a few ns) if hcheck then fails.  Either
+ *    way the search goes on 4 bytes later (the magic cannot overlap
+ *    itself), and a magic with flags 0 has no other magic within 8 bytes:
+ *    at most 2.5 header bytes hashed per input byte, for the 8 bytes
+ *    "NEGO\0\1\0\0" repeated, and a whole run of garbage is skipped in
+ *    one call.  Measured: 10 MB of that pattern cost the pure decoder
+ *    15 ms, 10 MB of valid DATA frames 1 ms; through a daemon on emulated
+ *    channels, 15 ms against 7 ms (tests/hostile.sh).
  *  - A header that passes hcheck is trusted: its length is checked against
  *    PROTO_MAX_PAYLOAD before a byte of payload is awaited, nothing more is
  *    checked until the whole frame is there, and a frame that then fails

@@ -305,15 +305,18 @@ job_count(void)
 	return jobs_running;
 }
 
-/* Jobs of one peer, including the one being started. */
+/*
+ * Processes not yet reaped that were started for the peer known as key:
+ * its sessions come and go, its label stays (runner.h).
+ */
 static int
-job_count_for(const struct conn *c)
+job_count_for(const char *key)
 {
 	struct job	*j;
 	int		 n = 0;
 
 	LIST_FOREACH(j, &jobs, j_entry)
-		if (j->j_req.rq_conn == c)
+		if (!j->j_reaped && strcmp(j->j_key, key) == 0)
 			n++;
 	return n;
 }
@@ -698,7 +701,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 	struct ev_loop		*loop = c->c_ch.ch_loop;
 	char			 path[PATH_MAX], why[512];
 	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
-	int			 theirs[STREAM_COUNT], kind, s;
+	int			 theirs[STREAM_COUNT], kind, s, mine, max;
+	int			 max_peer;
 	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
@@ -741,13 +745,25 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_free(j);
 		return -1;
 	}
-	if (jobs_running >= RUNNER_MAX_JOBS ||
-	    job_count_for(c) > RUNNER_MAX_PEER_JOBS) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running",
-		    jobs_running);
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS;
+	if ((mine = job_count_for(j->j_key)) >= max_peer) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands of this peer "
+		    "running (--max-jobs-per-peer %d)", mine,
+		    max_peer);
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d here, at most %d per caller)", jobs_running,
-		    RUNNER_MAX_PEER_JOBS);
+		    "running (%d of yours; at most %d)", mine,
+		    max_peer);
+		job_free(j);
+		return -1;
+	}
+	if (jobs_running >= max) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running "
+		    "(--max-jobs %d)", jobs_running, max);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
+		    "running (%d here; at most %d)", jobs_running,
+		    max);
 		job_free(j);
 		return -1;
 	}

@@ -8,8 +8,15 @@
 #include "channel.h"
 
 #define RUNNER_KILL_GRACE	2.0	/* seconds between TERM and KILL */
-#define RUNNER_MAX_JOBS		128	/* commands running at once per daemon */
-#define RUNNER_MAX_PEER_JOBS	32	/* ... and for one peer */
+/*
+ * Commands running at once, per daemon and per peer (--max-jobs,
+ * --max-jobs-per-peer): a command counts from its start until its process
+ * is reaped, whatever became of the request or the session meanwhile (a
+ * command that ignores SIGTERM counts through its grace period).  A peer
+ * is its conn's label, which outlives its sessions.
+ */
+#define RUNNER_MAX_JOBS		128
+#define RUNNER_MAX_PEER_JOBS	32
 #define RUNNER_MAX_LINKS	8	/* symbolic links followed to a command */
 /* The host's ceiling on a guest's timeout unless told otherwise: 10 min. */
 #define RUNNER_HOST_MAX_TIMEOUT_MS	(10 * 60 * 1000)
@@ -19,6 +26,8 @@ struct runner_config {
 	const char	*rc_builtin_dir;
 	const char	*rc_guest;	/* NEGOTIATOR_GUEST, or NULL */
 	uint32_t	 rc_max_timeout_ms;	/* ceiling; 0 = none */
+	int		 rc_max_jobs;	/* commands at once; 0 = default */
+	int		 rc_max_peer_jobs;	/* ... for one peer; 0 = default */
 };
 
 /* dir made absolute, since commands run in /; exits if it can't be. */

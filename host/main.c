@@ -71,6 +71,8 @@ usage(FILE *f)
 "                             0 = no limit)\n"
 "      --log-rate N           daemon: log lines a second per guest or caller\n"
 "                             (default 20; 0 = no limit)\n"
+"      --max-jobs N           daemon: commands running at once (default 128)\n"
+"      --max-jobs-per-peer N  daemon: ... for one guest (default 32)\n"
 "      --peer-timeout SECONDS daemon: a guest silent this long is marked\n"
 "                             not answering (default 5)\n"
 "      --version              print the version\n"
