@@ -7,7 +7,8 @@
 # modules listed in /lib/modules/load-order are inserted in that order (ones
 # already loaded or built in are skipped); lo is up; the hostname is
 # negotiator-vm.  Then it supervises `/usr/bin/negotiator-guest -d`
-# (plus -v if the kernel command line has negotiator.debug=1): it logs
+# (plus -v if the kernel command line has negotiator.debug=1, and OPTION
+# for each negotiator.opt=OPTION there): it logs
 # "init: starting negotiator-guest" to the console at each start, the
 # daemon's stdout/stderr go to the console, and it is restarted 0.5 s after
 # it exits.  Waiting in the loop also reaps orphans adopted by PID 1.
@@ -36,6 +37,11 @@ hostname negotiator-vm
 
 opts=-d
 case " $(cat /proc/cmdline) " in *" negotiator.debug=1 "*) opts="-d -v" ;; esac
+# Each negotiator.opt=OPTION on the kernel command line is one more option
+# for the daemon (e.g. negotiator.opt=--max-jobs-per-peer=64).
+for w in $(cat /proc/cmdline); do
+	case $w in negotiator.opt=?*) opts="$opts ${w#negotiator.opt=}" ;; esac
+done
 
 stop=0 pid=
 trap 'stop=1; [ -n "$pid" ] && kill $pid 2>/dev/null' TERM USR1 USR2
