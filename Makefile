@@ -44,7 +44,7 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet
+     tests/fleet tests/hostile
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -80,6 +80,10 @@ tests/vserial: tests/vserial.c
 
 # A hostile caller for tests/hardening.sh: many requests on one session.
 tests/flood: tests/flood.c $(COMMON_OBJS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
+
+# A fake peer doing the attacks of issue 9, for tests/hostile.sh.
+tests/hostile: tests/hostile.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
 # Many simulated guests in one process, for make bench-scale.

@@ -42,6 +42,67 @@ discover_valid_name(const char *name, size_t len)
 	return 1;
 }
 
+/*
+ * The uid of DISCOVER_QEMU_USER, read from /etc/passwd itself: the CLI is
+ * a static binary and does no NSS look-ups.  -1 if there is none.
+ */
+static uid_t
+discover_qemu_uid(void)
+{
+	static int	 done;
+	static uid_t	 uid = (uid_t)-1;
+	char		 line[1024], *p, *q;
+	const char	*errstr;
+	long long	 n;
+	FILE		*f;
+
+	if (done)
+		return uid;
+	done = 1;
+	if ((f = fopen("/etc/passwd", "re")) == NULL)
+		return uid;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, DISCOVER_QEMU_USER ":",
+		    sizeof(DISCOVER_QEMU_USER)) != 0)
+			continue;
+		/* name:password:uid:... */
+		if ((p = strchr(line + sizeof(DISCOVER_QEMU_USER), ':')) ==
+		    NULL || (q = strchr(p + 1, ':')) == NULL)
+			break;
+		*q = '\0';
+		n = strtonum(p + 1, 1, UINT32_MAX - 1, &errstr);
+		if (errstr == NULL)
+			uid = (uid_t)n;
+		break;
+	}
+	fclose(f);
+	return uid;
+}
+
+/*
+ * 1 if path, found by scanning the channel directory, is a socket (not a
+ * link to one) owned by root, by our own user or by the user QEMU runs as:
+ * anyone else who can create entries in the directory must not be served
+ * as the guest the entry names (negotiator-host(8)).
+ */
+static int
+discover_trusted_socket(const char *path)
+{
+	struct stat	 st;
+	uid_t		 qemu;
+	char		 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
+
+	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if (st.st_uid == 0 || st.st_uid == geteuid() ||
+	    ((qemu = discover_qemu_uid()) != (uid_t)-1 && st.st_uid == qemu))
+		return 1;
+	log_limited(path, "%s: owned by uid %u, not by root, %s or us; "
+	    "ignored", log_vis(vis, sizeof(vis), path), (unsigned)st.st_uid,
+	    DISCOVER_QEMU_USER);
+	return 0;
+}
+
 /* Fills fg from one directory entry if it names a complete guest. */
 static int
 discover_entry(const char *dir, const char *entry, struct found_guest *fg)
@@ -67,8 +128,8 @@ discover_entry(const char *dir, const char *entry, struct found_guest *fg)
 	} else
 		return 0;
 	if (!discover_valid_name(name, len) ||
-	    !discover_is_socket(fg->fg_h2g) ||
-	    !discover_is_socket(fg->fg_g2h))
+	    !discover_trusted_socket(fg->fg_h2g) ||
+	    !discover_trusted_socket(fg->fg_g2h))
 		return 0;
 	memcpy(fg->fg_name, name, len);
 	fg->fg_name[len] = '\0';

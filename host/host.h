@@ -35,6 +35,11 @@ int	 discover_valid_name(const char *name, size_t len);
 /* 1 if path is a UNIX socket. */
 int	 discover_is_socket(const char *path);
 /*
+ * The user QEMU runs as under libvirt on Debian: besides root and our own
+ * user, the only owner a channel socket found by scanning may have.
+ */
+#define DISCOVER_QEMU_USER	"libvirt-qemu"
+/*
  * Daemons: calls changed() from loop soon after anything is created,
  * removed or renamed in dir or in its domain-* subdirectories (inotify),
  * and once dir appears if it does not exist yet.

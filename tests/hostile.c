@@ -1,0 +1,562 @@
+/*
+ * hostile: a fake peer for tests/hostile.sh, doing the attacks of issue 9
+ * on a daemon's channel.  It speaks the protocol through common/proto.c,
+ * with blocking sockets and a deadline on every wait.  PORT is the end of
+ * a tests/vserial port the peer would hold: the guest end of
+ * negotiator-guest-to-host.0 to attack the host daemon, the host end of
+ * negotiator-host-to-guest.0 to attack the guest daemon.
+ *
+ *	hostile cost PORT KIND BYTES [PID]
+ *		After the handshake, sends BYTES of input of the given KIND,
+ *		then 64 KiB + 24 zero bytes (which end any frame left under
+ *		way) and a PING, and waits for its PONG.  Prints "KIND bytes
+ *		N wall_ms W cpu_ms C", C being the CPU time that process PID
+ *		(the daemon) spent meanwhile.  Kinds:
+ *		  valid	      DATA frames of 32 KiB for no request (the baseline)
+ *		  pattern     "NEGO\0\1\0\0" repeated: a candidate every 8 bytes
+ *		  planted     random bytes with a magic every 16 bytes or so
+ *		  hdrgood     frames of the largest length with a good header
+ *			      check and a bad payload check
+ *		  nested      such a frame whose payload is more such headers,
+ *			      each claiming the rest of the frame and more
+ *		  interleaved valid frames of random sizes between garbage
+ *		  bytewise    valid frames, one byte a write
+ *		  dribble     a header of the largest length with a good check,
+ *			      2.2 s of silence (the frame is stalled, input
+ *			      resumes after a gap), then BYTES one a write
+ *	hostile jobs PORT COMMAND ROUNDS PER_ROUND
+ *		ROUNDS times: a new session (HELLO with a fresh nonce), then
+ *		PER_ROUND OPENs of COMMAND, whose answers it counts without
+ *		waiting for the commands to end.  Prints "refused N".
+ *	hostile malformed PORT
+ *		Each malformed OPEN of issue 9 (NUL in an argument, empty
+ *		argv, 257 arguments, a frame beyond 64 KiB, an argument that
+ *		is no string, msgpack cut short) must get an EXIT of kind
+ *		EXIT_FAILED within 5 s; prints one line per case.
+ *
+ * Exit status 0 on success, 1 on a failure (with a message), 2 on a usage
+ * error.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <err.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "util.h"
+
+#define WAIT_MS		5000	/* the longest an answer may take */
+#define COST_WAIT_MS	120000	/* ... after a costly stream */
+
+static double
+now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Connects to path, retrying for 5 s while the end is busy. */
+static int
+dial(const char *path)
+{
+	struct sockaddr_un	 sun;
+	double			 give_up = now() + 5;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		errx(2, "%s: path too long", path);
+	for (;;) {
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			err(1, "socket");
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		close(fd);
+		if (now() > give_up)
+			err(1, "%s", path);
+		usleep(20000);
+	}
+}
+
+static void
+send_raw(int fd, const void *p, size_t n)
+{
+	const uint8_t	*b = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		w = write(fd, b, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			err(1, "write");
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+send_msg(int fd, const struct proto_msg *m)
+{
+	struct buf	 b = { 0 };
+
+	proto_pack(&b, m);
+	send_raw(fd, buf_head(&b), buf_pending(&b));
+	buf_free(&b);
+}
+
+/*
+ * Reads until a whole valid frame is in `in` and decodes it into m; 0, or
+ * -1 on end of file.  Exits if nothing comes within ms.
+ */
+static int
+recv_msg(int fd, struct buf *in, struct proto_msg *m, int ms)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	const char	*why;
+	size_t		 used;
+	ssize_t		 n;
+
+	for (;;) {
+		switch (proto_parse(buf_head(in), buf_pending(in), m, &used,
+		    &why)) {
+		case PARSE_OK:
+			buf_consume(in, used);
+			if (m->m_type == MSG_DATA)	/* points into in */
+				continue;
+			return 0;
+		case PARSE_INCOMPLETE:
+			break;
+		default:
+			buf_consume(in, used);
+			continue;
+		}
+		if (poll(&pfd, 1, ms) == 0)
+			errx(1, "no answer in %d ms", ms);
+		n = read(fd, buf_reserve(in, 65536), 65536);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf_commit(in, (size_t)n);
+	}
+}
+
+static void
+hello(int fd, uint32_t nonce)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_HELLO;
+	m.m.hello.he_version = PROTO_VERSION;
+	m.m.hello.he_nonce = nonce;
+	strlcpy(m.m.hello.he_name, "hostile", sizeof(m.m.hello.he_name));
+	send_msg(fd, &m);
+}
+
+/*
+ * Says HELLO, again every 0.2 s (what is sent before the other end is
+ * there is lost); the peer's nonce once it answers.  Exits on no answer.
+ */
+static uint32_t
+handshake(int fd, struct buf *in, uint32_t nonce)
+{
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	struct proto_msg	 m;
+	uint32_t		 peer;
+	double			 give_up = now() + WAIT_MS / 1000.;
+
+	for (;;) {
+		if (now() > give_up)
+			errx(1, "no HELLO_ACK in %d ms", WAIT_MS);
+		hello(fd, nonce);
+		if (buf_pending(in) == 0 && poll(&pfd, 1, 200) == 0)
+			continue;
+		if (recv_msg(fd, in, &m, WAIT_MS) == -1)
+			errx(1, "end of file during the handshake");
+		if (m.m_type == MSG_HELLO_ACK && m.m.hello.he_echo == nonce) {
+			peer = m.m.hello.he_nonce;
+			proto_msg_free(&m);
+			return peer;
+		}
+		proto_msg_free(&m);
+	}
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+/*
+ * A header of the given type, tag and length whose own check is good
+ * (before protocol 5, which had none, just the fields) and whose payload
+ * check is whatever proto_frame_check gives for (payload, plen).
+ */
+static void
+header(uint8_t *h, uint16_t type, uint32_t tag, uint32_t len,
+    const uint8_t *payload, size_t plen)
+{
+	memset(h, 0, PROTO_HDR_LEN);
+	put32(h, PROTO_MAGIC);
+	h[4] = type >> 8;
+	h[5] = type & 0xff;
+	put32(h + 8, tag);
+	put32(h + 12, len);
+	put32(h + 16, proto_frame_check(h, payload, plen));
+#ifdef PROTO_HDR_CHECKED
+	put32(h + PROTO_HDR_CHECKED, proto_header_check(h));
+#endif
+}
+
+static void
+random_bytes(uint8_t *p, size_t n)
+{
+	arc4random_buf(p, n);
+}
+
+/* Appends one valid DATA frame of n bytes for a request that is not. */
+static void
+valid_frame(struct buf *b, uint32_t tag, size_t n)
+{
+	static uint8_t		 bytes[PROTO_MAX_DATA];
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_DATA;
+	m.m_tag = tag;
+	m.m.data.da_id = 0xdead;
+	m.m.data.da_stream = STREAM_STDIN;
+	m.m.data.da_len = n;
+	m.m.data.da_bytes = bytes;
+	proto_pack(b, &m);
+}
+
+/* Appends about want bytes of kind to b. */
+static void
+generate(struct buf *b, const char *kind, uint32_t tag, size_t want)
+{
+	static const uint8_t	 fake[8] = { 'N', 'E', 'G', 'O', 0, 1, 0, 0 };
+	uint8_t			*p;
+	size_t			 start = buf_pending(b), i, n, off;
+
+	if (strcmp(kind, "valid") == 0 || strcmp(kind, "bytewise") == 0) {
+		while (buf_pending(b) - start < want)
+			valid_frame(b, tag, PROTO_MAX_DATA);
+	} else if (strcmp(kind, "pattern") == 0) {
+		while (buf_pending(b) - start < want)
+			buf_append(b, fake, sizeof(fake));
+	} else if (strcmp(kind, "planted") == 0) {
+		p = buf_reserve(b, want);
+		random_bytes(p, want);
+		for (off = 0; off + 4 <= want; off += 8 + arc4random() % 16)
+			put32(p + off, PROTO_MAGIC);
+		buf_commit(b, want);
+	} else if (strcmp(kind, "hdrgood") == 0) {
+		while (buf_pending(b) - start < want) {
+			p = buf_reserve(b, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+			random_bytes(p + PROTO_HDR_LEN, PROTO_MAX_PAYLOAD);
+			header(p, MSG_OPEN, tag, PROTO_MAX_PAYLOAD, p, 0);
+			buf_commit(b, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+		}
+	} else if (strcmp(kind, "nested") == 0) {
+		/* Each header claims the largest length, a header apart. */
+		while (buf_pending(b) - start < want) {
+			n = PROTO_HDR_LEN + PROTO_MAX_PAYLOAD;
+			p = buf_reserve(b, n);
+			for (off = 0; off + PROTO_HDR_LEN <= n;
+			    off += PROTO_HDR_LEN)
+				header(p + off, MSG_OPEN, tag,
+				    PROTO_MAX_PAYLOAD, p, 0);
+			memset(p + off, 0, n - off);
+			buf_commit(b, n);
+		}
+	} else if (strcmp(kind, "interleaved") == 0) {
+		while (buf_pending(b) - start < want) {
+			valid_frame(b, tag, arc4random() % PROTO_MAX_DATA);
+			n = arc4random() % 4096;
+			p = buf_reserve(b, n + 4);
+			random_bytes(p, n + 4);
+			for (i = 0; i + 4 <= n; i += 64 + arc4random() % 64)
+				put32(p + i, PROTO_MAGIC);
+			buf_commit(b, n);
+		}
+	} else if (strcmp(kind, "dribble") == 0) {
+		p = buf_reserve(b, want);
+		memset(p, 'z', want);
+		buf_commit(b, want);
+	} else
+		errx(2, "%s: unknown kind", kind);
+}
+
+/* utime + stime of pid, in ms; 0 if pid is 0 or unreadable. */
+static double
+cpu_ms(pid_t pid)
+{
+	char			 path[64], line[1024], *p;
+	unsigned long		 ut, st;
+	FILE			*f;
+	int			 i;
+
+	if (pid == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(line, ')')) == NULL)
+		return 0;
+	/* Fields after the name: state is the 3rd, utime the 14th. */
+	for (i = 3; i < 14 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+static long
+number(const char *s, long min, long max)
+{
+	const char	*errstr;
+	long		 n = (long)strtonum(s, min, max, &errstr);
+
+	if (errstr != NULL)
+		errx(2, "%s: %s", s, errstr);
+	return n;
+}
+
+static int
+do_cost(const char *path, const char *kind, size_t bytes, pid_t pid)
+{
+	struct proto_msg	 m;
+	struct buf		 in = { 0 }, out = { 0 };
+	uint8_t			 h[PROTO_HDR_LEN];
+	uint32_t		 peer;
+	double			 t0, c0;
+	size_t			 i, sent;
+	int			 fd, one = !strcmp(kind, "bytewise") ||
+				    !strcmp(kind, "dribble");
+
+	fd = dial(path);
+	peer = handshake(fd, &in, arc4random() | 1);
+	generate(&out, kind, peer, bytes);
+	if (!strcmp(kind, "dribble")) {
+		header(h, MSG_DATA, peer, PROTO_MAX_PAYLOAD, h, 0);
+		send_raw(fd, h, sizeof(h));
+		usleep(2200000);
+	}
+	t0 = now();
+	c0 = cpu_ms(pid);
+	sent = buf_pending(&out);
+	if (one)
+		for (i = 0; i < sent; i++)
+			send_raw(fd, buf_head(&out) + i, 1);
+	else
+		send_raw(fd, buf_head(&out), sent);
+	buf_clear(&out);
+	memset(buf_reserve(&out, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD), 0,
+	    PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+	send_raw(fd, buf_head(&out), PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_PING;
+	m.m_tag = peer;
+	m.m.query.qu_id = 77;
+	send_msg(fd, &m);
+	for (;;) {
+		if (recv_msg(fd, &in, &m, COST_WAIT_MS) == -1)
+			errx(1, "%s: end of file before the PONG", kind);
+		if (m.m_type == MSG_PONG && m.m.ref.re_id == 77)
+			break;
+		proto_msg_free(&m);
+	}
+	printf("%s bytes %zu wall_ms %.0f cpu_ms %.0f\n", kind, sent,
+	    (now() - t0) * 1000, cpu_ms(pid) - c0);
+	buf_free(&in);
+	buf_free(&out);
+	close(fd);
+	return 0;
+}
+
+static int
+do_jobs(const char *path, const char *command, long rounds, long per_round)
+{
+	char			*argv[] = { (char *)command, NULL };
+	struct proto_msg	 m;
+	struct buf		 in = { 0 };
+	uint32_t		 peer, id = 1;
+	long			 r, i, refused = 0, answers;
+	int			 fd;
+
+	fd = dial(path);
+	for (r = 0; r < rounds; r++) {
+		peer = handshake(fd, &in, arc4random() | 1);
+		for (i = 0; i < per_round; i++) {
+			memset(&m, 0, sizeof(m));
+			m.m_type = MSG_OPEN;
+			m.m_tag = peer;
+			m.m.open.op_id = id++;
+			m.m.open.op_argc = 1;
+			m.m.open.op_argv = argv;
+			send_msg(fd, &m);
+		}
+		/* Refusals come at once; started commands send nothing. */
+		answers = 0;
+		for (;;) {
+			struct pollfd	 pfd = { fd, POLLIN, 0 };
+
+			if (buf_pending(&in) == 0 && poll(&pfd, 1, 300) == 0)
+				break;
+			if (recv_msg(fd, &in, &m, WAIT_MS) == -1)
+				errx(1, "end of file");
+			if (m.m_type == MSG_EXIT && m.m_tag != 0) {
+				answers++;
+				if (strstr(m.m.exit.ex_message, "too many"))
+					refused++;
+			}
+			proto_msg_free(&m);
+		}
+		(void)answers;
+	}
+	printf("refused %ld\n", refused);
+	buf_free(&in);
+	close(fd);
+	return 0;
+}
+
+/* Sends a frame of type OPEN around payload (with both checks good). */
+static void
+send_open_raw(int fd, uint32_t tag, const uint8_t *payload, size_t plen)
+{
+	uint8_t	 h[PROTO_HDR_LEN];
+
+	header(h, MSG_OPEN, tag, (uint32_t)plen, payload, plen);
+	send_raw(fd, h, sizeof(h));
+	send_raw(fd, payload, plen);
+}
+
+/* msgpack of an OPEN [id, "", 0, 0, [args]] with nargs strings s. */
+static size_t
+open_payload(uint8_t *p, uint32_t id, long nargs, const char *s, size_t slen)
+{
+	size_t	 n = 0;
+	long	 i;
+
+	p[n++] = 0x95;
+	p[n++] = 0xce;
+	put32(p + n, id);
+	n += 4;
+	p[n++] = 0xa0;	/* "" */
+	p[n++] = 0x00;
+	p[n++] = 0x00;
+	if (nargs < 16)
+		p[n++] = 0x90 | (uint8_t)nargs;
+	else {
+		p[n++] = 0xdc;
+		p[n++] = (uint8_t)(nargs >> 8);
+		p[n++] = nargs & 0xff;
+	}
+	for (i = 0; i < nargs; i++) {
+		p[n++] = 0xa0 | (uint8_t)slen;	/* slen < 32 */
+		memcpy(p + n, s, slen);
+		n += slen;
+	}
+	return n;
+}
+
+static int
+do_malformed(const char *path)
+{
+	static uint8_t		 p[PROTO_MAX_PAYLOAD + 4096];
+	static const char	*names[] = { "NUL in an argument",
+				    "empty argv", "257 arguments",
+				    "frame beyond 64 KiB", "argument not a string",
+				    "msgpack cut short" };
+	struct proto_msg	 m;
+	struct buf		 in = { 0 };
+	uint32_t		 peer, id;
+	size_t			 n;
+	int			 fd, k, bad = 0;
+
+	fd = dial(path);
+	peer = handshake(fd, &in, arc4random() | 1);
+	for (k = 0; k < 6; k++) {
+		id = 500 + k;
+		switch (k) {
+		case 0:
+			n = open_payload(p, id, 2, "a\0b", 3);
+			break;
+		case 1:
+			n = open_payload(p, id, 0, "", 0);
+			break;
+		case 2:
+			n = open_payload(p, id, 257, "x", 1);
+			break;
+		case 3:
+			n = open_payload(p, id, 1, "echo", 4);
+			memset(p + n, 'x', sizeof(p) - n);
+			n = sizeof(p);
+			break;
+		case 4:
+			n = open_payload(p, id, 1, "echo", 4) - 4;
+			p[n - 1] = 0x2a;	/* [42] for argv */
+			break;
+		default:
+			n = open_payload(p, id, 1, "echo", 4) - 3;
+			break;
+		}
+		send_open_raw(fd, peer, p, n);
+		for (;;) {
+			if (recv_msg(fd, &in, &m, WAIT_MS) == -1)
+				errx(1, "end of file");
+			if (m.m_type == MSG_EXIT && m.m.exit.ex_id == id)
+				break;
+			proto_msg_free(&m);
+		}
+		printf("%s: %s: %s\n", names[k], m.m.exit.ex_kind ==
+		    EXIT_FAILED ? "refused" : "WRONG KIND",
+		    m.m.exit.ex_message);
+		if (m.m.exit.ex_kind != EXIT_FAILED)
+			bad++;
+		proto_msg_free(&m);
+	}
+	buf_free(&in);
+	close(fd);
+	return bad > 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	signal(SIGPIPE, SIG_IGN);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "cost") == 0)
+		return do_cost(argv[2], argv[3],
+		    (size_t)number(argv[4], 1, 1L << 32),
+		    argc == 6 ? (pid_t)number(argv[5], 1, 1 << 30) : 0);
+	if (argc == 6 && strcmp(argv[1], "jobs") == 0)
+		return do_jobs(argv[2], argv[3], number(argv[4], 1, 1000),
+		    number(argv[5], 1, 100000));
+	if (argc == 3 && strcmp(argv[1], "malformed") == 0)
+		return do_malformed(argv[2]);
+	fprintf(stderr, "usage: hostile cost PORT KIND BYTES [PID]\n"
+	    "       hostile jobs PORT COMMAND ROUNDS PER_ROUND\n"
+	    "       hostile malformed PORT\n");
+	return 2;
+}
