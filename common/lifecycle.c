@@ -20,8 +20,12 @@ lifecycle_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * Runs before the loop blocks, once every callback of the iteration ran:
+ * a command reaped by one of them is counted by then.
+ */
 static void
-lifecycle_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+lifecycle_drained_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
@@ -42,7 +46,8 @@ lifecycle_run(struct ev_loop *loop, struct control *co,
     void (*stop)(void *), void *arg)
 {
 	ev_signal	 sigterm, sigint;
-	ev_timer	 poll, limit;
+	ev_prepare	 drained;
+	ev_timer	 limit;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -57,12 +62,17 @@ lifecycle_run(struct ev_loop *loop, struct control *co,
 	control_close(co);
 	stop(arg);
 	job_kill_all();
-	/* Wait for the commands to die; KILL follows TERM after the grace. */
-	ev_timer_init(&poll, lifecycle_poll_cb, 0., 0.05);
+	/*
+	 * Wait for the commands to die, no longer than until KILL followed
+	 * TERM after the grace.
+	 */
+	ev_prepare_init(&drained, lifecycle_drained_cb);
 	ev_timer_init(&limit, lifecycle_limit_cb, RUNNER_KILL_GRACE + 1., 0.);
-	ev_timer_start(loop, &poll);
+	ev_prepare_start(loop, &drained);
 	ev_timer_start(loop, &limit);
 	ev_run(loop, 0);
+	ev_prepare_stop(loop, &drained);
+	ev_timer_stop(loop, &limit);
 	if (job_count() > 0)
 		log_warnx("%d commands still running at exit", job_count());
 	log_info("stopped");
