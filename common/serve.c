@@ -6,6 +6,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "words.h"
 
 static void
 serve_open(struct conn *c, struct proto_msg *m,

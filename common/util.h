@@ -10,8 +10,6 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
-/* Frees the first n strings of v, then v. */
-void	 strv_free(char **v, size_t n);
 
 /* buf.c: a growable byte buffer; bytes [b_off, b_len) are pending. */
 struct buf {

@@ -1,8 +1,9 @@
 /*
- * Splitting a command line into words the way a POSIX shell does, without
- * any expansion: blanks separate words; single quotes keep everything
- * literally; double quotes keep everything but \" \\ \$ \` and
- * backslash-newline; outside quotes a backslash keeps the next character.
+ * Word vectors: a command line split into words the way a POSIX shell
+ * does, without any expansion (blanks separate words; single quotes keep
+ * everything literally; double quotes keep everything but \" \\ \$ \` and
+ * backslash-newline; outside quotes a backslash keeps the next character),
+ * and the freeing of any such vector of strings.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,3 +85,12 @@ words_split(const char *s, size_t *count, const char **error)
 	return words;
 }
 
+void
+strv_free(char **v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

@@ -10,5 +10,7 @@
  * Free the vector with strv_free().
  */
 char	**words_split(const char *s, size_t *count, const char **error);
+/* Frees the first n strings of v, then v (any vector of strings). */
+void	 strv_free(char **v, size_t n);
 
 #endif /* WORDS_H */

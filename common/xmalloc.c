@@ -41,16 +41,6 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 	return p;
 }
 
-void
-strv_free(char **v, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 char *
 xstrdup(const char *s)
 {

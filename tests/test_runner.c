@@ -22,6 +22,7 @@
 
 #include "proto.h"
 #include "runner.h"
+#include "words.h"
 
 static char	 top[1024], user[2048], builtin[2048];
 
