@@ -22,12 +22,29 @@ status(uint32_t kind, int32_t code)
 	return status_from_exit(&ex);
 }
 
-Test(status, constants)
+/*
+ * Each way a command fails to run or finish has its own status, apart from
+ * every status a command that ran can give through a signal (128+N), so a
+ * caller can tell them apart; only an exit code can look like them.
+ */
+Test(status, failures_distinct)
 {
-	cr_assert_eq(STATUS_TIMEOUT, 124);
-	cr_assert_eq(STATUS_FAILURE, 125);
-	cr_assert_eq(STATUS_NOTEXEC, 126);
-	cr_assert_eq(STATUS_NOTFOUND, 127);
+	static const uint32_t	 kinds[] = { EXIT_TIMEOUT, EXIT_FAILED,
+	    EXIT_NOTEXEC, EXIT_NOTFOUND };
+	size_t			 i, j;
+	int32_t			 sig;
+	int			 st;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		st = status(kinds[i], 0);
+		for (j = 0; j < i; j++)
+			cr_assert_neq(st, status(kinds[j], 0), "kinds %u and %u",
+			    kinds[i], kinds[j]);
+		for (sig = 1; sig < 128; sig++)
+			cr_assert_neq(st, status(EXIT_SIGNALED, sig),
+			    "kind %u and signal %d", kinds[i], sig);
+		cr_assert_neq(st, 0, "kind %u looks like success", kinds[i]);
+	}
 }
 
 Test(status, exited)
