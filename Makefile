@@ -97,6 +97,40 @@ tests/test_%: tests/test_%.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ \
 	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
 
+# make sanitize: the programs and unit tests again, with AddressSanitizer
+# and UndefinedBehaviorSanitizer (undefined behaviour aborts), into
+# build/asan/ (linked dynamically: the sanitizers need it).  make check
+# runs the unit tests and tests/integration.sh against them
+# (tests/sanitized.sh).
+ASAN_DIR	= build/asan
+ASAN_CFLAGS	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		  -fno-sanitize-recover=undefined
+ASAN_COMMON	= $(COMMON_SRCS:%.c=$(ASAN_DIR)/%.o)
+ASAN_PROGS	= $(ASAN_DIR)/negotiator-host $(ASAN_DIR)/negotiator-hostd \
+		  $(ASAN_DIR)/negotiator-guest
+ASAN_TESTS	= $(TEST_NAMES:%=$(ASAN_DIR)/tests/%)
+
+sanitize: $(ASAN_PROGS) $(ASAN_TESTS)
+
+$(ASAN_DIR)/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) $(WARNINGS) -c -o $@ $<
+$(ASAN_DIR)/host/libvirt.o $(ASAN_DIR)/host/attach.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
+$(ASAN_DIR)/host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
+$(ASAN_DIR)/host/main.o $(ASAN_DIR)/host/full.o $(ASAN_DIR)/guest/main.o \
+    $(ASAN_DIR)/common/cli.o: .build-flags
+$(ASAN_DIR)/negotiator-host: $(HOST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(ASAN_DIR)/negotiator-hostd: $(HOSTD_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
+	    $(shell pkg-config --libs libvirt libxml-2.0)
+$(ASAN_DIR)/negotiator-guest: $(GUEST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(ASAN_DIR)/tests/test_%: tests/test_%.c $(ASAN_COMMON)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) $(WARNINGS) -o $@ $^ \
+	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
+
 # Installs what a fresh Debian 12 machine lacks to build and test.
 deps:
 	@sh tests/deps.sh
@@ -107,7 +141,7 @@ unit: $(TEST_BINS)
 # Each runs make again after deps, so that pkg-config answers for packages
 # deps has just installed.
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all $(TEST_BINS) sanitize
 	@sh tests/check.sh
 
 demo: deps
@@ -206,9 +240,10 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
+	rm -rf $(ASAN_DIR)
 
-.PHONY: all deps unit check demo bench bench-scale install install-host install-guest \
+.PHONY: all deps unit check sanitize demo bench bench-scale install install-host install-guest \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
 	deb check-distro clean FORCE

@@ -735,10 +735,11 @@ proto_header_check(const uint8_t *hdr)
 static const uint8_t *
 find_magic(const uint8_t *p, size_t len)
 {
-	const uint8_t	*last = p + len - 3, *q, *stop;
+	const uint8_t	*last, *q, *stop;
 
 	if (len < 4)
 		return NULL;
+	last = p + len - 3;
 	while (p < last) {
 		if ((q = memchr(p, PROTO_MAGIC >> 24, (size_t)(last - p))) ==
 		    NULL)

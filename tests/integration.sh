@@ -11,8 +11,10 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-it.XXXXXX") || exit 1
 GUEST=vm1
-HOSTBIN=$REPO/negotiator-host
-GUESTBIN=$REPO/negotiator-guest
+# NEGOTIATOR_BIN_DIR: where the programs are (build/asan for the
+# sanitized ones, tests/sanitized.sh).
+HOSTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-host
+GUESTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-guest
 COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
 VS_PID= HOSTD_PID= GUESTD_PID=
