@@ -220,17 +220,23 @@ ping_row() {
 	row "$label ($PINGS, in-session)" "min $mn / median $md / p99 $p99 ms"
 }
 
+# time_runs N FILE CMD...: N sequential runs of CMD, wall ms of each into FILE.
+time_runs() {
+	local n=$1 f=$2 i t0 t1; shift 2
+	: >"$f"
+	for ((i = 0; i < n; i++)); do
+		t0=$EPOCHREALTIME
+		"$@" >/dev/null 2>"$TMP/times.err" || die "$*: $(tail -n 1 "$TMP/times.err")"
+		t1=$EPOCHREALTIME
+		ms "$t0" "$t1" >>"$f"; echo >>"$f"
+	done
+}
+
 # seq_row LABEL N CMD...: N sequential whole invocations of CMD, row of
 # mean and median ms per call.
 seq_row() {
-	local label=$1 n=$2 i t0 t1; shift 2
-	: >"$TMP/seq.ms"
-	for ((i = 0; i < n; i++)); do
-		t0=$EPOCHREALTIME
-		"$@" >/dev/null 2>"$TMP/seq.err" || die "$label: $(cat "$TMP/seq.err")"
-		t1=$EPOCHREALTIME
-		ms "$t0" "$t1" >>"$TMP/seq.ms"; echo >>"$TMP/seq.ms"
-	done
+	local label=$1 n=$2; shift 2
+	time_runs "$n" "$TMP/seq.ms" "$@"
 	read -r mn md p99 mean <<<"$(stats "$TMP/seq.ms")"
 	row "$label, $n sequential" "mean $(calc "$mean") / median $(calc "$md") ms per call (min $(calc "$mn"))"
 }
@@ -384,17 +390,6 @@ bench_emulated() {
 
 # median FILE: the median (nearest rank) of the numbers in FILE.
 median() { stats "$1" | cut -d' ' -f2; }
-# time_runs N FILE CMD...: N sequential runs of CMD, wall ms of each into FILE.
-time_runs() {
-	local n=$1 f=$2 i t0 t1; shift 2
-	: >"$f"
-	for ((i = 0; i < n; i++)); do
-		t0=$EPOCHREALTIME
-		"$@" >/dev/null 2>"$TMP/times.err" || die "$*: $(tail -n 1 "$TMP/times.err")"
-		t1=$EPOCHREALTIME
-		ms "$t0" "$t1" >>"$f"; echo >>"$f"
-	done
-}
 # le A B: true if A <= B (decimals).
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 # ratio A B: "A/B" to two digits, or "-" when either is missing.
