@@ -4,7 +4,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "util.h"
 
@@ -68,19 +67,4 @@ buf_free(struct buf *b)
 {
 	free(b->b_data);
 	memset(b, 0, sizeof(*b));
-}
-
-uint64_t
-now_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t
-now_ms(void)
-{
-	return now_ns() / 1000000;
 }

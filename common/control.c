@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "control.h"
 #include "log.h"
+#include "unix.h"
 
 #define CONTROL_MAX_CLIENTS	256
 
@@ -28,64 +29,24 @@ struct client {
 };
 
 struct control {
-	int			 co_fd;
-	char			 co_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t			 co_dev;	/* the socket we made at co_path */
-	ino_t			 co_ino;
-	ev_io			 co_accept;
-	struct ev_loop		*co_loop;
-	control_request_fn	*co_request;
-	void			*co_arg;
-	int			 co_clients;
-	LIST_HEAD(, client)	 co_list;
+	int			 ctl_fd;
+	char			 ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t			 ctl_dev;	/* the socket we made at ctl_path */
+	ino_t			 ctl_ino;
+	ev_io			 ctl_accept;
+	struct ev_loop		*ctl_loop;
+	control_request_fn	*ctl_request;
+	void			*ctl_arg;
+	int			 ctl_clients;
+	LIST_HEAD(, client)	 ctl_list;
 };
-
-static int
-control_address(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
-	    sizeof(sun->sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-int
-control_connect(const char *path)
-{
-	return unix_connect(path, 0);
-}
-
-int
-unix_connect(const char *path, int flags)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	if (control_address(path, &sun) == -1)
-		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags,
-	    0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		int	 saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
 
 static void
 client_request(struct conn *c, struct proto_msg *m)
 {
 	struct client	*cl = c->c_arg;
 
-	cl->cl_control->co_request(c, m, cl->cl_control->co_arg);
+	cl->cl_control->ctl_request(c, m, cl->cl_control->ctl_arg);
 }
 
 static void
@@ -93,7 +54,7 @@ client_free(struct client *cl)
 {
 	conn_stop(&cl->cl_conn, "control client gone");
 	LIST_REMOVE(cl, cl_entry);
-	cl->cl_control->co_clients--;
+	cl->cl_control->ctl_clients--;
 	free(cl);
 }
 
@@ -117,7 +78,7 @@ static const struct conn_ops client_ops = {
  * the groups the caller really has, and no NSS look-up in a static binary.
  */
 static int
-control_allowed(const struct control *co, int fd, const struct ucred *cred)
+control_allowed(const struct control *ctl, int fd, const struct ucred *cred)
 {
 	gid_t		*groups;
 	socklen_t	 len = 0;
@@ -127,7 +88,7 @@ control_allowed(const struct control *co, int fd, const struct ucred *cred)
 	size_t		 i;
 	int		 member = 0;
 
-	if (stat(co->co_path, &st) == 0) {
+	if (stat(ctl->ctl_path, &st) == 0) {
 		owner = st.st_uid;
 		group = st.st_gid;
 	}
@@ -151,7 +112,7 @@ control_allowed(const struct control *co, int fd, const struct ucred *cred)
 /*
  * A refused caller is told so: it gets a session, and every request it
  * makes is answered "permission denied" (exit 125 in the CLI), until it
- * hangs up.  It never reaches co_request.
+ * hangs up.  It never reaches ctl_request.
  */
 static void
 client_refuse(struct conn *c, struct proto_msg *m)
@@ -164,7 +125,7 @@ client_refuse(struct conn *c, struct proto_msg *m)
 	if (conn_accept(c, &rq, m, &none, NULL) == 0)
 		conn_fail(&rq, EXIT_FAILED, 0, "permission denied: the daemon "
 		    "at %s serves root, its own user and the socket's group "
-		    "only", cl->cl_control->co_path);
+		    "only", cl->cl_control->ctl_path);
 }
 
 static const struct conn_ops client_refused_ops = {
@@ -174,7 +135,7 @@ static const struct conn_ops client_refused_ops = {
 static void
 control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct control	*co = w->data;
+	struct control	*ctl = w->data;
 	struct client	*cl;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
@@ -182,38 +143,36 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int		 fd, allowed;
 
 	(void)revents;
-	fd = accept4(co->co_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	fd = accept4(ctl->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno != EAGAIN && errno != EINTR)
-			log_limited("accept", "control: accept: %s",
-			    strerror(errno));
+			log_limited_warn("accept", "control: accept");
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
-		log_limited("control", "control: SO_PEERCRED: %s",
-		    strerror(errno));
+		log_limited_warn("control", "control: SO_PEERCRED");
 		close(fd);
 		return;
 	}
-	if (co->co_clients >= CONTROL_MAX_CLIENTS) {
+	if (ctl->ctl_clients >= CONTROL_MAX_CLIENTS) {
 		log_limited("control", "control: %d callers already, refused "
-		    "pid %d", co->co_clients, (int)cred.pid);
+		    "pid %d", ctl->ctl_clients, (int)cred.pid);
 		close(fd);
 		return;
 	}
-	allowed = control_allowed(co, fd, &cred);
+	allowed = control_allowed(ctl, fd, &cred);
 	if (!allowed)
 		log_limited("control", "control: refused caller pid %d uid %d "
 		    "gid %d: not root, our user or in the socket's group",
 		    (int)cred.pid, (int)cred.uid, (int)cred.gid);
 	cl = xcalloc(1, sizeof(*cl));
-	cl->cl_control = co;
+	cl->cl_control = ctl;
 	snprintf(label, sizeof(label), "%scaller pid %d uid %d",
 	    allowed ? "" : "refused ", (int)cred.pid, (int)cred.uid);
 	conn_init(&cl->cl_conn, loop, CONN_SERVES, label, allowed ?
 	    &client_ops : &client_refused_ops, cl);
-	LIST_INSERT_HEAD(&co->co_list, cl, cl_entry);
-	co->co_clients++;
+	LIST_INSERT_HEAD(&ctl->ctl_list, cl, cl_entry);
+	ctl->ctl_clients++;
 	conn_start(&cl->cl_conn, fd);
 }
 
@@ -221,13 +180,13 @@ struct control *
 control_listen(struct ev_loop *loop, const char *path,
     control_request_fn *request, void *arg)
 {
-	struct control		*co = xcalloc(1, sizeof(*co));
+	struct control		*ctl = xcalloc(1, sizeof(*ctl));
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	char			*dir = xstrdup(path);
 	int			 fd, saved;
 
-	if (control_address(path, &sun) == -1)
+	if (unix_address(path, &sun) == -1)
 		fatal("control socket %s", path);
 	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
 		fatal("mkdir %s", dir);
@@ -237,7 +196,7 @@ control_listen(struct ev_loop *loop, const char *path,
 	 * anything else there is not ours to remove (connect(2) also says
 	 * ECONNREFUSED for a regular file).
 	 */
-	if ((fd = control_connect(path)) != -1)
+	if ((fd = unix_connect(path, 0)) != -1)
 		fatalx("%s: another daemon is already listening there", path);
 	saved = errno;
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
@@ -254,36 +213,36 @@ control_listen(struct ev_loop *loop, const char *path,
 		fatal("chmod %s", path);
 	if (lstat(path, &st) == -1)
 		fatal("%s", path);
-	co->co_dev = st.st_dev;
-	co->co_ino = st.st_ino;
+	ctl->ctl_dev = st.st_dev;
+	ctl->ctl_ino = st.st_ino;
 	if (listen(fd, 64) == -1)
 		fatal("listen %s", path);
-	co->co_fd = fd;
-	co->co_loop = loop;
-	co->co_request = request;
-	co->co_arg = arg;
-	strlcpy(co->co_path, path, sizeof(co->co_path));
-	LIST_INIT(&co->co_list);
-	ev_io_init(&co->co_accept, control_accept_cb, fd, EV_READ);
-	co->co_accept.data = co;
-	ev_io_start(loop, &co->co_accept);
+	ctl->ctl_fd = fd;
+	ctl->ctl_loop = loop;
+	ctl->ctl_request = request;
+	ctl->ctl_arg = arg;
+	strlcpy(ctl->ctl_path, path, sizeof(ctl->ctl_path));
+	LIST_INIT(&ctl->ctl_list);
+	ev_io_init(&ctl->ctl_accept, control_accept_cb, fd, EV_READ);
+	ctl->ctl_accept.data = ctl;
+	ev_io_start(loop, &ctl->ctl_accept);
 	log_debug("control socket %s", path);
-	return co;
+	return ctl;
 }
 
 void
-control_close(struct control *co)
+control_close(struct control *ctl)
 {
 	struct client	*cl;
 	struct stat	 st;
 
-	while ((cl = LIST_FIRST(&co->co_list)) != NULL)
+	while ((cl = LIST_FIRST(&ctl->ctl_list)) != NULL)
 		client_free(cl);
-	ev_io_stop(co->co_loop, &co->co_accept);
-	close(co->co_fd);
+	ev_io_stop(ctl->ctl_loop, &ctl->ctl_accept);
+	close(ctl->ctl_fd);
 	/* Only if it is still the socket we made. */
-	if (lstat(co->co_path, &st) == 0 && st.st_dev == co->co_dev &&
-	    st.st_ino == co->co_ino)
-		unlink(co->co_path);
-	free(co);
+	if (lstat(ctl->ctl_path, &st) == 0 && st.st_dev == ctl->ctl_dev &&
+	    st.st_ino == ctl->ctl_ino)
+		unlink(ctl->ctl_path);
+	free(ctl);
 }

@@ -5,9 +5,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "control.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "runner.h"
 
 static int	 stopping;
 

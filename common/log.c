@@ -19,8 +19,8 @@
 #define LIBBSD_NETBSD_VIS
 #include <vis.h>
 
+#include "clock.h"
 #include "log.h"
-#include "util.h"
 
 static const char	*log_progname = "negotiator";
 static int		 log_verbosity = LOG_LEVEL_INFO;
@@ -306,6 +306,20 @@ log_limited(const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(LOG_WARNING, NULL, fmt, ap);
 	va_end(ap);
+}
+
+void
+log_limited_warn(const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	if (!log_take(key))
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_WARNING, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
 }
 
 void

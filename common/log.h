@@ -25,7 +25,10 @@ void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 void	 log_limited(const char *key, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-/* The same at a level: LOG_LEVEL_QUIET (a warning), _INFO or _DEBUG. */
+/* log_limited(), with ": " and strerror(errno) appended as by log_warn. */
+void	 log_limited_warn(const char *key, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* log_limited() at a level: LOG_LEVEL_QUIET (a warning), _INFO or _DEBUG. */
 void	 log_limited_at(int level, const char *key, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* Lines per second and key for log_limited(); 0 = no limit. */

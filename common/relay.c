@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "relay.h"
 #include "log.h"
 
 #define RELAY_WINDOW	PROTO_WINDOW	/* per stream, see above */

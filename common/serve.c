@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "agent.h"
 #include "log.h"
+#include "serve.h"
 #include "words.h"
 
 static void

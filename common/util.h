@@ -30,8 +30,4 @@ void	 buf_consume(struct buf *, size_t n);
 void	 buf_clear(struct buf *);
 void	 buf_free(struct buf *);
 
-/* buf.c: the monotonic clock. */
-uint64_t now_ns(void);
-uint64_t now_ms(void);
-
 #endif /* UTIL_H */

@@ -4,7 +4,7 @@
 
 #include <limits.h>
 
-#include "agent.h"
+#include "runner.h"
 
 #define DEFAULT_GUEST_CONTROL	"/run/negotiator/guest.sock"
 #define PORT_H2G		"negotiator-host-to-guest.0"

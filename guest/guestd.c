@@ -12,9 +12,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "guest.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "relay.h"
+#include "serve.h"
 
 #define PORT_RECHECK	0.5	/* seconds between checks of an absent port */
 

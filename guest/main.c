@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "call.h"
+#include "cli.h"
 #include "guest.h"
 #include "log.h"
 #include "status.h"
@@ -18,15 +20,13 @@
 
 struct options {
 	struct guest_config	 gc;
-	const char		*verb;
-	const char		*argument;	/* -e command line */
-	struct cli_settings	 cs;
+	struct cli_settings	 cs;	/* the verb, and -e's command line */
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fputs(
 "usage: negotiator-guest -e 'CMD ARGS' [-t SECONDS]\n"
 "       negotiator-guest -l | --ping | -d\n"
 "\n"
@@ -42,11 +42,9 @@ usage(FILE *f)
 "      --sysfs-root DIR       sysfs to search for ports (/sys)\n"
 "      --dev-dir DIR          where the port devices are (/dev)\n"
 "  -v, --verbose              more output\n"
-"  -q, --quiet                only warnings\n"
-"      --commands-dir DIR     user commands (%s)\n"
-"      --builtin-dir DIR      built-in commands (%s)\n"
-"      --control PATH         daemon control socket (%s)\n"
-"      --syslog               daemon logs to syslog instead of stderr\n"
+"  -q, --quiet                only warnings\n", f);
+	cli_usage_paths(f, "", DEFAULT_GUEST_CONTROL);
+	fputs(
 "      --max-timeout SECONDS  daemon: the longest the host's command may run\n"
 "                             (default: no limit)\n"
 "      --log-rate N           daemon: log lines a second per peer or caller\n"
@@ -54,30 +52,20 @@ usage(FILE *f)
 "      --max-jobs N           daemon: commands running at once (default 128)\n"
 "      --max-jobs-per-peer N  daemon: ... for the host (default 32)\n"
 "      --peer-timeout SECONDS daemon: the host silent this long is marked\n"
-"                             not answering (default 5)\n"
-"      --version              print the version\n"
-"  -h, --help                 this help\n"
-"\n"
-"Exit status of -e: the command's own; 128+N if killed by signal N;\n"
-"124 timeout; 126 not executable; 127 no such command; 125 negotiator "
-"failed.\n", COMMANDS_DIR, BUILTIN_DIR,
-	    DEFAULT_GUEST_CONTROL);
+"                             not answering (default 5)\n", f);
+	cli_usage_end(f);
 }
-
-#define usage_error(...)	cli_usage_error("negotiator-guest", __VA_ARGS__)
 
 /* The daemon's control socket, or the port itself when no daemon runs. */
 static int
-connect_to(const struct options *o)
+connect_to(const void *arg)
 {
-	char	 path[PATH_MAX];
-	int	 fd;
+	const struct options	*o = arg;
+	char			 path[PATH_MAX];
+	int			 fd;
 
-	if ((fd = control_connect(o->gc.gc_control)) != -1)
+	if ((fd = call_connect_daemon(o->gc.gc_control)) != -1)
 		return fd;
-	if (errno != ENOENT && errno != ECONNREFUSED)
-		err(STATUS_FAILURE, "cannot reach the daemon at %s",
-		    o->gc.gc_control);
 	if (port_find(&o->gc, PORT_G2H, path, sizeof(path)) == -1)
 		errx(STATUS_FAILURE, "no daemon at %s and no port %s found "
 		    "(is the channel configured for this guest?)",
@@ -92,22 +80,7 @@ connect_to(const struct options *o)
 static int
 call(const struct options *o, uint16_t type)
 {
-	struct cli_options	 co;
-	struct proto_msg	 m;
-	const char		*error;
-	int			 rv;
-
-	if (cli_make_request(&m, type, "", o->argument, o->cs.cs_timeout_ms,
-	    &error) == -1)
-		usage_error("%s", error);
-	memset(&co, 0, sizeof(co));
-	co.co_progname = "negotiator-guest";
-	co.co_peer = "the host";
-	co.co_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
-	co.co_ping_count = o->cs.cs_ping_count;
-	rv = cli_call(connect_to(o), &m, &co);
-	proto_msg_free(&m);
-	return rv;
+	return call_main(&o->cs, type, "", "the host", connect_to, o);
 }
 
 static int
@@ -159,15 +132,6 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-set_verb(struct options *o, const char *verb, const char *argument)
-{
-	if (o->verb != NULL && strcmp(o->verb, verb) != 0)
-		usage_error("%s: choose one of -e, -l, --ping, -d", verb);
-	o->verb = verb;
-	o->argument = argument;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -179,24 +143,24 @@ main(int argc, char *argv[])
 	o.gc.gc_sysfs_root = "/sys";
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
-	cli_settings_init(&o.cs, "negotiator-guest", &o.gc.gc_control,
-	    &o.gc.gc_runner);
+	cli_settings_init(&o.cs, "negotiator-guest", usage,
+	    "-e, -l, --ping, -d", &o.gc.gc_control, &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
 	while ((ch = getopt_long(argc, argv, "le:dc:" CLI_SHORT_OPTIONS,
 	    long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			set_verb(&o, "list-commands", NULL);
+			cli_verb(&o.cs, "list-commands", NULL);
 			break;
 		case 'e':
-			set_verb(&o, "execute", optarg);
+			cli_verb(&o.cs, "execute", optarg);
 			break;
 		case OPT_PING:
-			set_verb(&o, "ping", NULL);
+			cli_verb(&o.cs, "ping", NULL);
 			break;
 		case 'd':
-			set_verb(&o, "daemon", NULL);
+			cli_verb(&o.cs, "daemon", NULL);
 			break;
 		case 'c':
 			o.gc.gc_port_dir = optarg;
@@ -207,22 +171,19 @@ main(int argc, char *argv[])
 		case OPT_DEV:
 			o.gc.gc_dev_dir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			if (cli_setting(&o.cs, ch, optarg))
-				break;
-			usage(stderr);
-			return STATUS_FAILURE;
+			cli_setting(&o.cs, ch, optarg);
+			break;
 		}
 	}
 	if (optind != argc)
-		usage_error("unexpected argument: %s", argv[optind]);
-	if (o.verb == NULL)
-		usage_error("%s", "nothing to do: give -e, -l, --ping or -d");
+		cli_usage_error(o.cs.cs_progname, "unexpected argument: %s",
+		    argv[optind]);
+	if (o.cs.cs_verb == NULL)
+		cli_usage_error(o.cs.cs_progname, "%s", "nothing to do: give "
+		    "-e, -l, --ping or -d");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(verbs[i].name, o.verb) == 0)
+		if (cli_verb_is(&o.cs, verbs[i].name))
 			return verbs[i].run(&o);
 	return STATUS_FAILURE;
 }

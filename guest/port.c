@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "unix.h"
 
 static int
 read_line(const char *path, char *line, size_t len)

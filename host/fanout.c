@@ -36,9 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "call.h"
+#include "cli.h"
+#include "clock.h"
 #include "host.h"
 #include "log.h"
+#include "relay.h"
+#include "request.h"
 #include "status.h"
+#include "unix.h"
 #include "words.h"
 
 #define FANOUT_PER_LINK		200	/* requests on one control connection */
@@ -276,7 +282,7 @@ target_send(struct target *t)
 		strlcpy(m.m.query.qu_target, t->t_name,
 		    sizeof(m.m.query.qu_target));
 	} else {
-		if (cli_make_request(&m, MSG_OPEN, t->t_name, fo->fo_cmdline,
+		if (request_make(&m, MSG_OPEN, t->t_name, fo->fo_cmdline,
 		    fo->fo_timeout_ms, &error) == -1) {
 			target_done(t, STATUS_FAILURE, "%s", error);
 			return;
@@ -614,7 +620,7 @@ fanout_list_guests(const struct fanout *f)
 		return fflush(stdout) == 0 ? 0 : STATUS_FAILURE;
 	}
 	if (!f->fo_json)
-		cli_print_names(&na, f->fo_verbose);
+		call_print_names(&na, f->fo_verbose);
 	for (i = 0; f->fo_json && i < na.na_count; i++) {
 		fputs("{\"guest\":\"", stdout);
 		json_bytes(stdout, (const uint8_t *)na.na_names[i],

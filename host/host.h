@@ -6,7 +6,7 @@
 
 #include <ev.h>
 
-#include "agent.h"
+#include "runner.h"
 
 #define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
 #define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"

@@ -20,9 +20,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "host.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "relay.h"
+#include "serve.h"
+#include "unix.h"
 
 struct guest {
 	LIST_ENTRY(guest)	 g_entry;

@@ -35,6 +35,7 @@
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 
+#include "clock.h"
 #include "host.h"
 #include "log.h"
 

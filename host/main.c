@@ -15,26 +15,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "call.h"
+#include "cli.h"
 #include "host.h"
 #include "log.h"
 #include "status.h"
+#include "unix.h"
 
 
 char	**host_argv;
 
 struct options {
 	struct host_config	 hc;
-	const char		*verb;
-	const char		*argument;	/* -e command line, or GUEST */
 	const char		*guest;
-	struct cli_settings	 cs;
+	struct cli_settings	 cs;	/* the verb; -e's command line, or GUEST */
 	struct fanout		 fo;		/* --all, --guests, --json */
 };
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fputs(
 "usage: negotiator-host -e 'CMD ARGS' [-t SECONDS] GUEST | --all | --guests A,B\n"
 "       negotiator-host -g [--json] | -c GUEST | --ping GUEST | -d\n"
 "       negotiator-host --ping --all | --guests A,B [--json]\n"
@@ -60,12 +61,11 @@ usage(FILE *f)
 "      --detach GUEST         remove them again\n"
 "  -d, --daemon               run the host daemon (in the foreground)\n"
 "  -v, --verbose              more output (-g: connection state)\n"
-"  -q, --quiet                only warnings\n"
-"      --commands-dir DIR     user commands (%s)\n"
-"      --builtin-dir DIR      built-in commands (%s)\n"
-"      --channel-dir DIR      guest channel sockets (%s)\n"
-"      --control PATH         daemon control socket (%s)\n"
-"      --syslog               daemon logs to syslog instead of stderr\n"
+"  -q, --quiet                only warnings\n", f);
+	cli_usage_paths(f,
+"      --channel-dir DIR      guest channel sockets ("
+	    DEFAULT_CHANNEL_DIR ")\n", DEFAULT_HOST_CONTROL);
+	fputs(
 "      --max-timeout SECONDS  daemon: the longest a guest's command may run\n"
 "                             (default 600, also when it asks for none;\n"
 "                             0 = no limit)\n"
@@ -74,64 +74,42 @@ usage(FILE *f)
 "      --max-jobs N           daemon: commands running at once (default 128)\n"
 "      --max-jobs-per-peer N  daemon: ... for one guest (default 32)\n"
 "      --peer-timeout SECONDS daemon: a guest silent this long is marked\n"
-"                             not answering (default 5)\n"
-"      --version              print the version\n"
-"  -h, --help                 this help\n"
-"\n"
-"Exit status of -e: the command's own; 128+N if killed by signal N;\n"
-"124 timeout; 126 not executable; 127 no such command; 125 negotiator "
-"failed.\n", COMMANDS_DIR, BUILTIN_DIR,
-	    DEFAULT_CHANNEL_DIR, DEFAULT_HOST_CONTROL);
+"                             not answering (default 5)\n", f);
+	cli_usage_end(f);
 }
 
 #define usage_error(...)	cli_usage_error("negotiator-host", __VA_ARGS__)
 
 /* The daemon's control socket, or the guest's channel when none runs. */
 static int
-connect_to(const struct options *o, const char *guest)
+connect_to(const void *arg)
 {
+	const struct options	*o = arg;
 	struct found_guest	 fg;
 	int			 fd;
 
-	if ((fd = control_connect(o->hc.hc_control)) != -1)
+	if ((fd = call_connect_daemon(o->hc.hc_control)) != -1)
 		return fd;
-	if (errno != ENOENT && errno != ECONNREFUSED)
-		err(STATUS_FAILURE, "cannot reach the daemon at %s",
-		    o->hc.hc_control);
-	if (guest == NULL)
+	if (o->guest == NULL)
 		return -1;
-	if (discover_find(o->hc.hc_channel_dir, guest, &fg) == -1)
+	if (discover_find(o->hc.hc_channel_dir, o->guest, &fg) == -1)
 		errx(STATUS_FAILURE, "no such guest: %s (no daemon at %s, "
-		    "and no channel in %s)", guest, o->hc.hc_control,
+		    "and no channel in %s)", o->guest, o->hc.hc_control,
 		    o->hc.hc_channel_dir);
 	if ((fd = unix_connect(fg.fg_h2g, SOCK_NONBLOCK)) == -1)
 		err(STATUS_FAILURE, "cannot connect to %s", fg.fg_h2g);
 	return fd;
 }
 
+/* One call to o->guest, or to the daemon itself when it is NULL. */
 static int
-call(const struct options *o, uint16_t type, const char *guest)
+call(const struct options *o, uint16_t type)
 {
-	struct cli_options	 co;
-	struct proto_msg	 m;
-	const char		*error;
-	char			 peer[PROTO_MAX_NAME + 16];
-	int			 fd, rv;
+	char	 peer[PROTO_MAX_NAME + 16];
 
-	if (cli_make_request(&m, type, guest == NULL ? "" : guest,
-	    o->argument, o->cs.cs_timeout_ms, &error) == -1)
-		usage_error("%s", error);
-	if ((fd = connect_to(o, guest)) == -1)
-		return -1;
-	snprintf(peer, sizeof(peer), "guest %s", guest ? guest : "");
-	memset(&co, 0, sizeof(co));
-	co.co_progname = "negotiator-host";
-	co.co_peer = guest ? peer : "the host daemon";
-	co.co_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
-	co.co_ping_count = o->cs.cs_ping_count;
-	rv = cli_call(fd, &m, &co);
-	proto_msg_free(&m);
-	return rv;
+	snprintf(peer, sizeof(peer), "guest %s", o->guest ? o->guest : "");
+	return call_main(&o->cs, type, o->guest ? o->guest : "",
+	    o->guest ? peer : "the host daemon", connect_to, o);
 }
 
 /* --all or --guests: fan-out instead of one call. */
@@ -142,7 +120,7 @@ fanned_out(struct options *o, uint16_t type)
 		return -1;
 	o->fo.fo_hc = &o->hc;
 	o->fo.fo_type = type;
-	o->fo.fo_cmdline = o->argument;
+	o->fo.fo_cmdline = o->cs.cs_argument;
 	o->fo.fo_timeout_ms = o->cs.cs_timeout_ms;
 	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
 	o->fo.fo_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
@@ -156,13 +134,14 @@ verb_execute(struct options *o)
 
 	if ((rv = fanned_out(o, MSG_OPEN)) != -1)
 		return rv;
-	return call(o, MSG_OPEN, o->guest);
+	return call(o, MSG_OPEN);
 }
 
 static int
 verb_list_commands(struct options *o)
 {
-	return call(o, MSG_LIST, o->argument);
+	o->guest = o->cs.cs_argument;
+	return call(o, MSG_LIST);
 }
 
 static int
@@ -172,7 +151,7 @@ verb_ping(struct options *o)
 
 	if ((rv = fanned_out(o, MSG_PING)) != -1)
 		return rv;
-	return call(o, MSG_PING, o->guest);
+	return call(o, MSG_PING);
 }
 
 static int
@@ -186,13 +165,13 @@ verb_list_guests(struct options *o)
 static int
 verb_attach(struct options *o)
 {
-	return attach_main(&o->hc, o->argument, 0);
+	return attach_main(&o->hc, o->cs.cs_argument, 0);
 }
 
 static int
 verb_detach(struct options *o)
 {
-	return attach_main(&o->hc, o->argument, 1);
+	return attach_main(&o->hc, o->cs.cs_argument, 1);
 }
 
 static int
@@ -237,16 +216,6 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static void
-set_verb(struct options *o, const char *verb, const char *argument)
-{
-	if (o->verb != NULL && strcmp(o->verb, verb) != 0)
-		usage_error("%s: choose one of -e, -c, -g, --ping, -d, "
-		    "--attach, --detach", verb);
-	o->verb = verb;
-	o->argument = argument;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -259,7 +228,8 @@ main(int argc, char *argv[])
 	memset(&o, 0, sizeof(o));
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;
-	cli_settings_init(&o.cs, "negotiator-host", &o.hc.hc_control,
+	cli_settings_init(&o.cs, "negotiator-host", usage,
+	    "-e, -c, -g, --ping, -d, --attach, --detach", &o.hc.hc_control,
 	    &o.hc.hc_runner);
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
@@ -268,22 +238,22 @@ main(int argc, char *argv[])
 	    long_options, NULL)) != -1) {
 		switch (ch) {
 		case 'g':
-			set_verb(&o, "list-guests", NULL);
+			cli_verb(&o.cs, "list-guests", NULL);
 			break;
 		case 'c':
-			set_verb(&o, "list-commands", optarg);
+			cli_verb(&o.cs, "list-commands", optarg);
 			break;
 		case 'e':
-			set_verb(&o, "execute", optarg);
+			cli_verb(&o.cs, "execute", optarg);
 			break;
 		case OPT_PING:
-			set_verb(&o, "ping", NULL);
+			cli_verb(&o.cs, "ping", NULL);
 			break;
 		case OPT_ATTACH:
-			set_verb(&o, "attach", optarg);
+			cli_verb(&o.cs, "attach", optarg);
 			break;
 		case OPT_DETACH:
-			set_verb(&o, "detach", optarg);
+			cli_verb(&o.cs, "detach", optarg);
 			break;
 		case OPT_ALL:
 			o.fo.fo_all = 1;
@@ -295,45 +265,40 @@ main(int argc, char *argv[])
 			o.fo.fo_json = 1;
 			break;
 		case 'd':
-			set_verb(&o, "daemon", NULL);
+			cli_verb(&o.cs, "daemon", NULL);
 			break;
 		case OPT_CHANNEL:
 			o.hc.hc_channel_dir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			if (cli_setting(&o.cs, ch, optarg))
-				break;
-			usage(stderr);
-			return STATUS_FAILURE;
+			cli_setting(&o.cs, ch, optarg);
+			break;
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (o.verb == NULL)
+	if (o.cs.cs_verb == NULL)
 		usage_error("%s", "nothing to do: give -e, -c, -g, --ping, -d, "
 		    "--attach or --detach");
 	o.fo.fo_progname = "negotiator-host";
 	fan = o.fo.fo_all || o.fo.fo_guests != NULL;
 	if (o.fo.fo_all && o.fo.fo_guests != NULL)
 		usage_error("%s", "give --all or --guests, not both");
-	if (fan && strcmp(o.verb, "execute") != 0 &&
-	    strcmp(o.verb, "ping") != 0)
+	if (fan && !cli_verb_is(&o.cs, "execute") &&
+	    !cli_verb_is(&o.cs, "ping"))
 		usage_error("%s", "--all and --guests go with -e or --ping");
-	if (o.fo.fo_json && !fan && strcmp(o.verb, "list-guests") != 0)
+	if (o.fo.fo_json && !fan && !cli_verb_is(&o.cs, "list-guests"))
 		usage_error("%s", "--json goes with -g, --all or --guests");
 	if (fan && o.cs.cs_ping_count != 1)
 		usage_error("%s", "--count goes with --ping GUEST only");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(verbs[i].name, o.verb) != 0)
+		if (!cli_verb_is(&o.cs, verbs[i].name))
 			continue;
 		if (verbs[i].needs_guest && !fan) {
 			if (argc != 1)
 				usage_error("%s needs exactly one GUEST (or "
-				    "--all, --guests)", strcmp(o.verb,
-				    "ping") == 0 ? "--ping" : "-e");
+				    "--all, --guests)", cli_verb_is(&o.cs,
+				    "ping") ? "--ping" : "-e");
 			o.guest = argv[0];
 		} else if (argc != 0)
 			usage_error("unexpected argument: %s", argv[0]);

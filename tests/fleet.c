@@ -32,8 +32,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "log.h"
+#include "serve.h"
 
 #define PORT_H2G	"negotiator-host-to-guest.0"
 #define PORT_G2H	"negotiator-guest-to-host.0"

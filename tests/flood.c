@@ -21,8 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "channel.h"
+#include "clock.h"
 #include "log.h"
+#include "unix.h"
 
 #define FLOOD_MAX_WINDOW	256
 
@@ -214,7 +216,7 @@ main(int argc, char *argv[])
 	f.f_status = 1;
 	f.f_loop = EV_DEFAULT;
 
-	if ((fd = control_connect(argv[0])) == -1)
+	if ((fd = unix_connect(argv[0], 0)) == -1)
 		err(1, "%s", argv[0]);
 	conn_init(&f.f_conn, f.f_loop, CONN_ISSUES | CONN_GREETS, "flood",
 	    &flood_conn_ops, &f);

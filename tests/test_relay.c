@@ -19,7 +19,7 @@
 
 #include <criterion/criterion.h>
 
-#include "agent.h"
+#include "relay.h"
 
 #define MAX_REQS	8
 

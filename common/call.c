@@ -1,0 +1,425 @@
+/*
+ * One call of a CLI, over a daemon's control socket or over the
+ * channel itself: say HELLO, send the request, stream our stdin out and the
+ * remote stdout and stderr to ours as they arrive, and turn the reply into
+ * an exit status.  Output credit is returned once the bytes are written, so
+ * a slow reader of our stdout slows the remote command, never our memory;
+ * a stdout that would block (O_NONBLOCK) is waited for, and one that fails
+ * ends the call with an error, never with output silently lost.
+ */
+#include <err.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "clock.h"
+#include "log.h"
+#include "relay.h"
+#include "request.h"
+#include "status.h"
+#include "unix.h"
+
+#define CALL_SLACK	5.0	/* seconds past the remote timeout */
+
+struct call {
+	struct conn		 cc_conn;
+	struct req		 cc_req;
+	struct proto_msg	*cc_msg;
+	const struct call_options *cc_opt;
+	struct ev_loop		*cc_loop;
+	ev_io			 cc_stdin;
+	ev_timer		 cc_deadline;
+	int			 cc_stdin_open;
+	/* Output received, not yet written (at most the credit we gave). */
+	struct buf		 cc_out[STREAM_COUNT];
+	ev_io			 cc_out_io[STREAM_COUNT];
+	int			 cc_replied;	/* done once cc_out is written */
+	int			 cc_status;
+	int			 cc_pings_left;
+	uint64_t		 cc_sent_ns;
+};
+
+static const struct req_ops call_req_ops;
+
+static void
+call_done(struct call *cc, int status)
+{
+	cc->cc_status = status;
+	ev_break(cc->cc_loop, EVBREAK_ALL);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+call_failx(struct call *cc, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "%s: ", cc->cc_opt->ca_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	call_done(cc, STATUS_FAILURE);
+}
+
+/*
+ * Decides what we wait for: stdin while the request has credit for it and
+ * the conn is not congested (channel.h, rule 2), stdout and stderr while
+ * output waits for them.  Ends the call once it is answered and all its
+ * output written.
+ */
+static void
+call_update_events(struct call *cc)
+{
+	int	 want = cc->cc_stdin_open && cc->cc_req.rq_conn != NULL &&
+		    cc->cc_req.rq_can_send[STREAM_STDIN] > 0 &&
+		    !conn_congested(&cc->cc_req);
+	int	 s, pending = 0;
+
+	if (want && !ev_is_active(&cc->cc_stdin))
+		ev_io_start(cc->cc_loop, &cc->cc_stdin);
+	else if (!want && ev_is_active(&cc->cc_stdin))
+		ev_io_stop(cc->cc_loop, &cc->cc_stdin);
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		want = buf_pending(&cc->cc_out[s]) > 0;
+		pending |= want;
+		if (want && !ev_is_active(&cc->cc_out_io[s]))
+			ev_io_start(cc->cc_loop, &cc->cc_out_io[s]);
+		else if (!want && ev_is_active(&cc->cc_out_io[s]))
+			ev_io_stop(cc->cc_loop, &cc->cc_out_io[s]);
+	}
+	if (cc->cc_replied && !pending)
+		ev_break(cc->cc_loop, EVBREAK_ALL);
+}
+
+/*
+ * Writes what waits for stream s (our fd s) until it is all written or the
+ * fd would block, and returns the credit for what was written.  Any error
+ * but EAGAIN and EINTR ends the call (exit 125): output that cannot be
+ * delivered is not silently dropped.  -1 then.
+ */
+static int
+call_flush(struct call *cc, int s)
+{
+	struct buf	*b = &cc->cc_out[s];
+	size_t		 done = 0;
+	ssize_t		 n;
+
+	while (buf_pending(b) > 0) {
+		n = write(s, buf_head(b), buf_pending(b));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n == -1) {
+			call_failx(cc, "cannot write %s: %s; the remote command "
+			    "is cancelled", s == STREAM_STDOUT ? "stdout" :
+			    "stderr", strerror(errno));
+			buf_clear(b);
+			cc->cc_replied = 0;
+			return -1;
+		}
+		buf_consume(b, (size_t)n);
+		done += (size_t)n;
+	}
+	if (buf_pending(b) == 0)
+		buf_free(b);
+	conn_send_credit(&cc->cc_req, s, (uint32_t)done);
+	return 0;
+}
+
+static void
+call_output_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct call	*cc = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (call_flush(cc, w == &cc->cc_out_io[STREAM_STDOUT] ?
+	    STREAM_STDOUT : STREAM_STDERR) == 0)
+		call_update_events(cc);
+}
+
+static void
+call_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct call	*cc = w->data;
+	uint8_t		 chunk[PROTO_MAX_DATA];
+	size_t		 want = sizeof(chunk);
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	if (conn_congested(&cc->cc_req)) {
+		call_update_events(cc);
+		return;
+	}
+	if (cc->cc_req.rq_can_send[STREAM_STDIN] < want)
+		want = cc->cc_req.rq_can_send[STREAM_STDIN];
+	n = read(STDIN_FILENO, chunk, want);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		cc->cc_stdin_open = 0;
+		n = 0;
+	}
+	conn_send_data(&cc->cc_req, STREAM_STDIN, chunk, (size_t)n);
+	call_update_events(cc);
+}
+
+static void
+call_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct call	*cc = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (!conn_ready(&cc->cc_conn))
+		call_failx(cc, "no answer from %s: is its negotiator daemon "
+		    "running?", cc->cc_opt->ca_peer);
+	else
+		call_failx(cc, "no reply from %s in time; giving up",
+		    cc->cc_opt->ca_peer);
+}
+
+static void
+call_send(struct call *cc)
+{
+	conn_request(&cc->cc_conn, &cc->cc_req, cc->cc_msg, &call_req_ops, cc);
+	cc->cc_sent_ns = now_ns();
+	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
+	if (cc->cc_msg->m_type == MSG_OPEN) {
+		if (cc->cc_msg->m.open.op_timeout_ms > 0) {
+			ev_timer_set(&cc->cc_deadline,
+			    cc->cc_msg->m.open.op_timeout_ms / 1000. +
+			    CALL_SLACK + RELAY_WAIT, 0.);
+			ev_timer_start(cc->cc_loop, &cc->cc_deadline);
+		}
+	} else {
+		ev_timer_set(&cc->cc_deadline, HELLO_WAIT + RELAY_WAIT, 0.);
+		ev_timer_start(cc->cc_loop, &cc->cc_deadline);
+	}
+	call_update_events(cc);
+}
+
+static void
+call_ready(struct conn *c)
+{
+	call_send(c->c_arg);
+}
+
+static void
+call_eof(struct conn *c, int error)
+{
+	struct call	*cc = c->c_arg;
+
+	call_failx(cc, "lost the connection to %s: %s", cc->cc_opt->ca_peer,
+	    error ? strerror(error) : "end of file");
+}
+
+static void
+call_request(struct conn *c, struct proto_msg *m)
+{
+	(void)c;
+	(void)m;	/* conn.c refuses requests on a conn that only issues */
+}
+
+static const struct conn_ops call_conn_ops = {
+	call_request, call_ready, call_eof,
+};
+
+/* --- the request ---------------------------------------------------- */
+
+/* Output is written in order; its credit goes back once it is written. */
+static void
+call_data(struct req *rq, int stream, const uint8_t *p, size_t n)
+{
+	struct call	*cc = rq->rq_arg;
+	int		 waiting = buf_pending(&cc->cc_out[stream]) > 0;
+
+	buf_append(&cc->cc_out[stream], p, n);
+	if (!waiting && call_flush(cc, stream) == -1)
+		return;
+	call_update_events(cc);
+}
+
+static void
+call_credit(struct req *rq, int stream, uint32_t n)
+{
+	(void)stream;
+	(void)n;
+	call_update_events(rq->rq_arg);
+}
+
+static void
+call_drain(struct req *rq)
+{
+	call_update_events(rq->rq_arg);
+}
+
+/* With -v, GUESTS_REPLY's state of each guest, and when it was last heard. */
+void
+call_print_names(const struct proto_names *na, int with_state)
+{
+	struct tm	 tm;
+	time_t		 at;
+	char		 when[64];
+	size_t		 i;
+
+	for (i = 0; i < na->na_count; i++) {
+		if (!with_state)
+			printf("%s\n", na->na_names[i]);
+		else if (na->na_state[i] == PEER_READY)
+			printf("%s\tconnected\n", na->na_names[i]);
+		else if (na->na_state[i] == PEER_DOWN)
+			printf("%s\tnot connected\n", na->na_names[i]);
+		else if (na->na_quiet[i] == PROTO_QUIET_NEVER)
+			printf("%s\tnot answering (no frame yet)\n",
+			    na->na_names[i]);
+		else {
+			at = time(NULL) - (time_t)na->na_quiet[i];
+			if (localtime_r(&at, &tm) == NULL ||
+			    strftime(when, sizeof(when), "%F %T", &tm) == 0)
+				strlcpy(when, "?", sizeof(when));
+			printf("%s\tnot answering (last frame %s, %u s ago)\n",
+			    na->na_names[i], when, na->na_quiet[i]);
+		}
+	}
+}
+
+static void
+call_reply(struct req *rq, struct proto_msg *m)
+{
+	struct call	*cc = rq->rq_arg;
+	const struct proto_exit *ex = &m->m.exit;
+	char		 vis[LOG_VIS_SIZE(PROTO_MAX_MESSAGE)];
+	double		 ms = (double)(now_ns() - cc->cc_sent_ns) / 1e6;
+
+	switch (m->m_type) {
+	case MSG_PONG:
+		printf("reply from %s: time=%.3f ms\n", cc->cc_opt->ca_peer, ms);
+		fflush(stdout);
+		if (--cc->cc_pings_left > 0) {
+			call_send(cc);
+			return;
+		}
+		call_done(cc, 0);
+		return;
+	case MSG_LIST_REPLY:
+		call_print_names(&m->m.names, 0);
+		call_done(cc, 0);
+		return;
+	case MSG_GUESTS_REPLY:
+		call_print_names(&m->m.names, cc->cc_opt->ca_verbose);
+		call_done(cc, 0);
+		return;
+	}
+	/* The peer's words reach a terminal: no escapes, no newlines. */
+	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
+		fprintf(stderr, "%s: %s: %s\n", cc->cc_opt->ca_progname,
+		    cc->cc_opt->ca_peer, log_vis(vis, sizeof(vis),
+		    ex->ex_message));
+	/* Done once the output still waiting is written. */
+	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
+	cc->cc_status = status_from_exit(ex);
+	cc->cc_replied = 1;
+	call_update_events(cc);
+}
+
+static void
+call_lost(struct req *rq, const char *why)
+{
+	call_failx(rq->rq_arg, "call failed: %s", why);
+}
+
+static void
+call_no_cancel(struct req *rq)
+{
+	(void)rq;
+}
+
+static const struct req_ops call_req_ops = {
+	call_data, call_credit, call_no_cancel, call_reply, call_lost, call_drain,
+};
+
+int
+call_run(int fd, struct proto_msg *m, const struct call_options *opt)
+{
+	struct call	 cc;
+	char		 label[128];
+	int		 s;
+
+	signal(SIGPIPE, SIG_IGN);
+	memset(&cc, 0, sizeof(cc));
+	cc.cc_loop = EV_DEFAULT;
+	cc.cc_msg = m;
+	cc.cc_opt = opt;
+	cc.cc_status = STATUS_FAILURE;
+	cc.cc_pings_left = opt->ca_ping_count > 0 ? opt->ca_ping_count : 1;
+	cc.cc_stdin_open = m->m_type == MSG_OPEN &&
+	    (m->m.open.op_flags & OPEN_STDIN);
+	ev_io_init(&cc.cc_stdin, call_stdin_cb, STDIN_FILENO, EV_READ);
+	cc.cc_stdin.data = &cc;
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		ev_io_init(&cc.cc_out_io[s], call_output_cb, s, EV_WRITE);
+		cc.cc_out_io[s].data = &cc;
+	}
+	ev_timer_init(&cc.cc_deadline, call_deadline_cb, HELLO_WAIT, 0.);
+	cc.cc_deadline.data = &cc;
+	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
+	snprintf(label, sizeof(label), "%s", opt->ca_peer);
+	conn_init(&cc.cc_conn, cc.cc_loop, CONN_ISSUES | CONN_GREETS, label,
+	    &call_conn_ops, &cc);
+	conn_start(&cc.cc_conn, fd);
+	ev_run(cc.cc_loop, 0);
+	conn_unlink(&cc.cc_req);
+	conn_stop(&cc.cc_conn, "done");
+	ev_io_stop(cc.cc_loop, &cc.cc_stdin);
+	ev_timer_stop(cc.cc_loop, &cc.cc_deadline);
+	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
+		ev_io_stop(cc.cc_loop, &cc.cc_out_io[s]);
+		buf_free(&cc.cc_out[s]);
+	}
+	return cc.cc_status;
+}
+
+int
+call_connect_daemon(const char *path)
+{
+	int	 fd;
+
+	if ((fd = unix_connect(path, 0)) != -1)
+		return fd;
+	if (errno != ENOENT && errno != ECONNREFUSED)
+		err(STATUS_FAILURE, "cannot reach the daemon at %s", path);
+	return -1;
+}
+
+int
+call_main(const struct cli_settings *cs, uint16_t type, const char *target,
+    const char *peer, int (*open_fd)(const void *), const void *arg)
+{
+	struct call_options	 opt;
+	struct proto_msg	 m;
+	const char		*error;
+	int			 fd, rv = -1;
+
+	if (request_make(&m, type, target, cs->cs_argument, cs->cs_timeout_ms,
+	    &error) == -1)
+		cli_usage_error(cs->cs_progname, "%s", error);
+	if ((fd = open_fd(arg)) != -1) {
+		memset(&opt, 0, sizeof(opt));
+		opt.ca_progname = cs->cs_progname;
+		opt.ca_peer = peer;
+		opt.ca_verbose = cs->cs_verbosity > LOG_LEVEL_INFO;
+		opt.ca_ping_count = cs->cs_ping_count;
+		rv = call_run(fd, &m, &opt);
+	}
+	proto_msg_free(&m);
+	return rv;
+}

@@ -1,0 +1,38 @@
+/*
+ * call.c: one call of a CLI, over a daemon's control socket or over the
+ * channel itself.
+ */
+#ifndef CALL_H
+#define CALL_H
+
+#include "channel.h"
+#include "cli.h"
+
+#define HELLO_WAIT	5.0	/* seconds a CLI waits for a session */
+
+struct call_options {
+	const char	*ca_progname;
+	const char	*ca_peer;	/* "guest foo", "the host": for messages */
+	int		 ca_verbose;
+	int		 ca_ping_count;
+};
+
+/* Runs request m over fd (the call's from now on); the exit status. */
+int	 call_run(int fd, struct proto_msg *m, const struct call_options *);
+/*
+ * The whole of a CLI's call: builds the request of the given type for
+ * target from cs (a usage error exits), gets an fd from open_fd(arg), and
+ * runs it with call_run().  The exit status; -1 if open_fd() returned -1.
+ */
+int	 call_main(const struct cli_settings *cs, uint16_t type,
+	    const char *target, const char *peer,
+	    int (*open_fd)(const void *arg), const void *arg);
+/*
+ * The daemon's control socket at path: its fd, or -1 if no daemon listens
+ * there; exits 125 if it is there and cannot be reached.
+ */
+int	 call_connect_daemon(const char *path);
+/* Prints the names of a LIST_REPLY or GUESTS_REPLY (with_state: -g -v). */
+void	 call_print_names(const struct proto_names *, int with_state);
+
+#endif /* CALL_H */

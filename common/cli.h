@@ -1,0 +1,82 @@
+/*
+ * cli.c: the options both programs take (CLI and daemon alike), their
+ * help, and the verb a command line asks for.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runner.h"
+
+struct cli_settings {
+	const char		*cs_progname;
+	void			(*cs_usage)(FILE *);	/* the full help */
+	const char		*cs_verbs;	/* "-e, -l, --ping, -d" */
+	const char		*cs_verb;	/* as set by cli_verb() */
+	const char		*cs_argument;	/* the verb's option argument */
+	uint32_t		 cs_timeout_ms;
+	int			 cs_verbosity;
+	int			 cs_syslog;
+	int			 cs_ping_count;
+	const char		**cs_control;
+	struct runner_config	*cs_runner;
+};
+
+enum cli_option {
+	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
+	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS,
+	OPT_OWN		/* a program's own long options start here */
+};
+#define CLI_SHORT_OPTIONS	"t:vqh"
+#define CLI_LONG_OPTIONS \
+	{ "timeout",		required_argument,	NULL, 't' }, \
+	{ "verbose",		no_argument,		NULL, 'v' }, \
+	{ "quiet",		no_argument,		NULL, 'q' }, \
+	{ "help",		no_argument,		NULL, 'h' }, \
+	{ "count",		required_argument,	NULL, OPT_COUNT }, \
+	{ "commands-dir",	required_argument,	NULL, OPT_COMMANDS }, \
+	{ "builtin-dir",	required_argument,	NULL, OPT_BUILTIN }, \
+	{ "control",		required_argument,	NULL, OPT_CONTROL }, \
+	{ "syslog",		no_argument,		NULL, OPT_SYSLOG }, \
+	{ "peer-timeout",	required_argument,	NULL, OPT_PEER_TIMEOUT }, \
+	{ "version",		no_argument,		NULL, OPT_VERSION }, \
+	{ "log-rate",		required_argument,	NULL, OPT_LOG_RATE }, \
+	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
+	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
+	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }
+
+/*
+ * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage
+ * prints the program's help; verbs names its verbs for error messages.
+ */
+void	 cli_settings_init(struct cli_settings *, const char *progname,
+	    void (*usage)(FILE *), const char *verbs, const char **control,
+	    struct runner_config *);
+/*
+ * Takes option ch if it is a shared one; -h prints the help and exits 0,
+ * an unknown option prints it on stderr and exits 125, a bad value exits.
+ */
+void	 cli_setting(struct cli_settings *, int ch, const char *arg);
+/* Sets the verb and its argument; a usage error if another was given. */
+void	 cli_verb(struct cli_settings *, const char *verb,
+	    const char *argument);
+/* 1 if the verb given is verb. */
+int	 cli_verb_is(const struct cli_settings *, const char *verb);
+/*
+ * The help lines of the shared directory and control options, with the
+ * program's own lines more (or "") after the command directories.
+ */
+void	 cli_usage_paths(FILE *, const char *more, const char *control);
+/* The help's last lines: --version, -h, and what the exit status says. */
+void	 cli_usage_end(FILE *);
+/* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
+void	 cli_usage_error(const char *progname, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
+/* Seconds (decimals allowed, 0 = none) to milliseconds; -1 if invalid. */
+int	 cli_parse_timeout(const char *, uint32_t *ms);
+
+#endif /* CLI_H */
