@@ -838,7 +838,7 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 			return PARSE_INCOMPLETE;
 		*consumed = PROTO_HDR_LEN;
 		return refuse(bytes, PROTO_HDR_LEN + avail, msg,
-		    "oversized frame", why);
+		    "frame beyond the 64 KiB limit", why);
 	}
 	if (len < PROTO_HDR_LEN + plen)
 		return PARSE_INCOMPLETE;

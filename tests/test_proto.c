@@ -1906,3 +1906,121 @@ Test(cost, a_dribble_into_a_good_header_costs_a_header_a_read)
 	cr_assert_leq(work, 28 * (uint64_t)reads + PROTO_MAX_PAYLOAD);
 	free(p);
 }
+
+/* --- requests refused with an answer (PARSE_REFUSED) ------------------ */
+
+/* Parses the frame in b, which must be refused with id and a reason. */
+static void
+expect_refused(struct buf *b, uint16_t type, uint32_t id, const char *why_is)
+{
+	struct proto_msg	 msg;
+	const char		*why = NULL;
+	size_t			 consumed = SENTINEL;
+	uint8_t			*c = copy_exact(b->b_data, b->b_len);
+
+	cr_assert_eq(proto_parse(c, b->b_len, &msg, &consumed, &why),
+	    PARSE_REFUSED);
+	cr_assert_eq(msg.m_type, type);
+	cr_assert_eq(msg.m_tag, 7);
+	cr_assert_eq(type == MSG_OPEN ? msg.m.open.op_id : msg.m.query.qu_id,
+	    id);
+	cr_assert_not_null(why);
+	cr_assert_str_eq(why, why_is);
+	cr_assert_gt(consumed, 0);
+	cr_assert_leq(consumed, b->b_len);
+	free(c);
+}
+
+/* An OPEN payload [id, "", 0, 0, argv] with n copies of arg. */
+static void
+open_with(struct buf *b, uint32_t id, size_t n, const char *arg, size_t len)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	size_t		 i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, id);
+	msgpack_pack_str(&pk, 0);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_array(&pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_str(&pk, len);
+		msgpack_pack_str_body(&pk, arg, len);
+	}
+	buf_clear(b);
+	hand_frame(b, MSG_OPEN, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+Test(refused, malformed_open_has_its_id_and_reason)
+{
+	struct buf	 b = { 0 };
+
+	open_with(&b, 41, 2, "a\0b", 3);
+	expect_refused(&b, MSG_OPEN, 41, "NUL byte in an argument");
+	open_with(&b, 42, 0, "", 0);
+	expect_refused(&b, MSG_OPEN, 42, "empty argument vector");
+	open_with(&b, 70000, PROTO_MAX_ARGS + 1, "x", 1);
+	expect_refused(&b, MSG_OPEN, 70000, "more than 256 arguments");
+	/* The limit itself is fine. */
+	open_with(&b, 43, PROTO_MAX_ARGS, "x", 1);
+	{
+		struct proto_msg	 m;
+		const char		*why;
+		size_t			 consumed;
+
+		cr_assert_eq(proto_parse(b.b_data, b.b_len, &m, &consumed,
+		    &why), PARSE_OK);
+		cr_assert_eq(m.m.open.op_argc, PROTO_MAX_ARGS);
+		proto_msg_free(&m);
+	}
+	/* msgpack cut short: the id is read from the raw bytes. */
+	open_with(&b, 44, 1, "echo", 4);
+	b.b_len -= 2;
+	put32(b.b_data + 12, (uint32_t)(b.b_len - PROTO_HDR_LEN));
+	put32(b.b_data + 16, proto_frame_check(b.b_data,
+	    b.b_data + PROTO_HDR_LEN, b.b_len - PROTO_HDR_LEN));
+	put32(b.b_data + PROTO_HDR_CHECKED, proto_header_check(b.b_data));
+	expect_refused(&b, MSG_OPEN, 44, "malformed msgpack");
+	buf_free(&b);
+}
+
+Test(refused, oversized_request_waits_for_its_id_only)
+{
+	struct buf		 b = { 0 };
+	struct proto_msg	 msg;
+	const char		*why;
+	size_t			 consumed = SENTINEL;
+	static const uint8_t	 start[] = { 0x95, 0xce, 0, 1, 0, 0 };
+
+	hand_frame_raw(&b, MSG_PING, 0, 7, PROTO_MAX_PAYLOAD + 1, "", 0);
+	/* Not yet its id: wait for at most PROTO_ID_PEEK bytes. */
+	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
+	    PARSE_INCOMPLETE);
+	buf_append(&b, start, sizeof(start));
+	buf_append(&b, "zzzz", 4);
+	cr_assert_eq(b.b_len, PROTO_HDR_LEN + PROTO_ID_PEEK);
+	expect_refused(&b, MSG_PING, 65536,
+	    "frame beyond the 64 KiB limit");
+	/* Only the header is consumed: the rest is garbage to skip. */
+	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
+	    PARSE_REFUSED);
+	cr_assert_eq(consumed, PROTO_HDR_LEN);
+	/* Not a request: bad at once, nothing awaited. */
+	buf_clear(&b);
+	hand_frame_raw(&b, MSG_DATA, 0, 7, UINT32_MAX, "", 0);
+	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
+	    PARSE_BAD);
+	cr_assert_str_eq(why, "frame beyond the 64 KiB limit");
+	/* A request whose id cannot be read: bad. */
+	buf_clear(&b);
+	hand_frame_raw(&b, MSG_OPEN, 0, 7, UINT32_MAX, "", 0);
+	buf_append(&b, "\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0", 10);
+	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
+	    PARSE_BAD);
+	buf_free(&b);
+}
