@@ -82,6 +82,13 @@
 #include <sys/types.h>
 
 #define PROTO_VERSION		5
+/*
+ * The two virtio-serial ports (libvirt's <target name=...>), each a session
+ * of its own: requests flow host to guest on PORT_H2G and guest to host on
+ * PORT_G2H, and each carries its replies back.
+ */
+#define PORT_H2G		"negotiator-host-to-guest.0"
+#define PORT_G2H		"negotiator-guest-to-host.0"
 #define PROTO_MAGIC		0x4e45474fU	/* "NEGO" */
 #define PROTO_HDR_LEN		24
 #define PROTO_HDR_CHECKED	20	/* header bytes hcheck covers */

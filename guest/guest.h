@@ -7,8 +7,6 @@
 #include "runner.h"
 
 #define DEFAULT_GUEST_CONTROL	"/run/negotiator/guest.sock"
-#define PORT_H2G		"negotiator-host-to-guest.0"
-#define PORT_G2H		"negotiator-guest-to-host.0"
 
 struct guest_config {
 	const char		*gc_port_dir;	/* -c: ports by name, or NULL */

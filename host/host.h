@@ -10,8 +10,6 @@
 
 #define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
 #define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"
-#define PORT_H2G		"negotiator-host-to-guest.0"
-#define PORT_G2H		"negotiator-guest-to-host.0"
 #define HOST_MAX_GUESTS		10000	/* guests one daemon follows */
 
 struct host_config {

@@ -35,9 +35,6 @@
 #include "log.h"
 #include "serve.h"
 
-#define PORT_H2G	"negotiator-host-to-guest.0"
-#define PORT_G2H	"negotiator-guest-to-host.0"
-
 struct sim_port {
 	struct sim_guest	*sp_guest;
 	char			 sp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
