@@ -85,8 +85,8 @@ on_interrupt
 # shellcheck disable=SC2046
 cc -D_GNU_SOURCE -I"$REPO/common" $(pkg-config --cflags libbsd-overlay msgpack) \
     -O2 -o "$TMP/loadgen" "$REPO/tests/loadgen.c" "$REPO/common/proto.o" \
-    "$REPO/common/buf.o" "$REPO/common/xmalloc.o" "$REPO/common/log.o" \
-    $(pkg-config --libs libbsd-overlay msgpack) ||
+    "$REPO/common/buf.o" "$REPO/common/clock.o" "$REPO/common/xmalloc.o" \
+    "$REPO/common/log.o" $(pkg-config --libs libbsd-overlay msgpack) ||
     { fail "build tests/loadgen.c"; finish; exit 1; }
 LOADGEN=$TMP/loadgen
 
