@@ -183,6 +183,12 @@ struct conn_ops {
  */
 #define CONN_PEER_TIMEOUT	5.0	/* default, seconds (--peer-timeout) */
 #define CONN_HELLO_INTERVAL	1.0	/* seconds between unanswered HELLOs */
+/*
+ * Every conn's timer falls due on a grid common to all conns, of this step
+ * (or a tenth of the peer timeout, if less): a daemon with a thousand idle
+ * peers wakes a few times a second for all of them, not once per peer.
+ */
+#define CONN_TIMER_GRID		0.25	/* seconds */
 
 struct conn {
 	struct channel		 c_ch;

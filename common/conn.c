@@ -108,7 +108,7 @@ static void
 conn_timer_arm(struct conn *c)
 {
 	struct ev_loop	*loop = c->c_ch.ch_loop;
-	ev_tstamp	 due = 0, t, now = ev_now(loop);
+	ev_tstamp	 due = 0, t, grid, now = ev_now(loop);
 	int		 alive = c->c_flags & CONN_KEEPALIVE;
 
 	ev_timer_stop(loop, &c->c_timer);
@@ -132,6 +132,10 @@ conn_timer_arm(struct conn *c)
 	if (alive && c->c_state != CONN_SILENT &&
 	    c->c_quiet_since + c->c_peer_timeout < due)
 		due = c->c_quiet_since + c->c_peer_timeout;
+	/* Up to the next point of the grid (CONN_TIMER_GRID). */
+	grid = c->c_peer_timeout / 10 < CONN_TIMER_GRID ?
+	    c->c_peer_timeout / 10 : CONN_TIMER_GRID;
+	due = ((int64_t)(due / grid) + 1) * grid;
 	ev_timer_set(&c->c_timer, due > now ? due - now : 0., 0.);
 	ev_timer_start(loop, &c->c_timer);
 }
