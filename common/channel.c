@@ -6,6 +6,7 @@
  * (channel.h, rule 1).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 
 #define CHANNEL_READ_SIZE	(PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
+#define CHANNEL_READ_BATCH	(256 * 1024)	/* read on a non-blocking fd */
 
 static void	channel_read_cb(struct ev_loop *, ev_io *, int);
 static void	channel_write_cb(struct ev_loop *, ev_io *, int);
@@ -266,20 +268,36 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct channel	*ch = w->data;
 	ssize_t		 n;
+	size_t		 got = 0;
+	int		 batch;
 
 	(void)loop;
 	(void)revents;
-	n = read(ch->ch_fd, buf_reserve(&ch->ch_in, CHANNEL_READ_SIZE),
-	    CHANNEL_READ_SIZE);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		ch->ch_ops->on_eof(ch, n == 0 ? 0 : errno);
+	/*
+	 * A virtio port gives at most one 4 KiB buffer a read: on a
+	 * non-blocking fd, read on up to CHANNEL_READ_BATCH before decoding,
+	 * rather than going back to the loop for each buffer.  A blocking fd
+	 * (a CLI's) is read once: a second read could wait.
+	 */
+	batch = (fcntl(ch->ch_fd, F_GETFL) & O_NONBLOCK) != 0;
+	do {
+		n = read(ch->ch_fd, buf_reserve(&ch->ch_in, CHANNEL_READ_SIZE),
+		    CHANNEL_READ_SIZE);
+		if (n > 0) {
+			buf_commit(&ch->ch_in, (size_t)n);
+			got += (size_t)n;
+		}
+	} while ((n > 0 && batch && got < CHANNEL_READ_BATCH) ||
+	    (n == -1 && errno == EINTR));
+	if (got > 0) {
+		/* An end of file or error after data is met on the next read. */
+		channel_arrived(ch, got);
+		channel_update_events(ch);
 		return;
 	}
-	buf_commit(&ch->ch_in, (size_t)n);
-	channel_arrived(ch, (size_t)n);
-	channel_update_events(ch);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	ch->ch_ops->on_eof(ch, n == 0 ? 0 : errno);
 }
 
 static void

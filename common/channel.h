@@ -8,8 +8,9 @@
  *
  *  1. A channel is always read.  Its fd is duplex: an end that stopped
  *     reading because its own send queue was full would wait on the other
- *     end, which may be waiting on it.  Reading costs at most one frame of
- *     input buffer; what a frame then makes us hold is bounded by rules 2-4.
+ *     end, which may be waiting on it.  Reading costs at most a read batch
+ *     (256 KiB, channel.c) and one frame of input buffer; what a frame then
+ *     makes us hold is bounded by rules 2-4.
  *  2. Back-pressure goes to the producers: the sources we read at our own
  *     pace and whose bytes end up in a send queue (a job's stdout and
  *     stderr pipes, a CLI's stdin, and a relay's grant of credit to one side
