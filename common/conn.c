@@ -362,14 +362,7 @@ conn_request(struct conn *c, struct req *rq, struct proto_msg *m,
 
 	if (c->c_next_id == 0)
 		c->c_next_id = 1;
-	switch (m->m_type) {
-	case MSG_OPEN:
-		m->m.open.op_id = id;
-		break;
-	default:
-		m->m.query.qu_id = id;
-		break;
-	}
+	proto_msg_set_id(m, id);
 	req_link(c, rq, &c->c_issued, id, m->m_type, ops, arg);
 	conn_send(c, m);
 }
@@ -378,9 +371,7 @@ int
 conn_accept(struct conn *c, struct req *rq, const struct proto_msg *m,
     const struct req_ops *ops, void *arg)
 {
-	uint32_t	 id = m->m_type == MSG_OPEN ? m->m.open.op_id :
-			    m->m.query.qu_id;
-
+	uint32_t		 id = proto_msg_id(m);
 	struct proto_msg	 busy;
 	struct req		*r;
 	int			 n = 0;
@@ -464,14 +455,10 @@ conn_reply(struct req *rq, struct proto_msg *m)
 		return;
 	switch (m->m_type) {
 	case MSG_PONG:
-		m->m.ref.re_id = rq->rq_id;
-		break;
 	case MSG_EXIT:
-		m->m.exit.ex_id = rq->rq_id;
-		break;
 	case MSG_LIST_REPLY:
 	case MSG_GUESTS_REPLY:
-		m->m.names.na_id = rq->rq_id;
+		proto_msg_set_id(m, rq->rq_id);
 		break;
 	default:
 		fatalx("%s: %s is not a reply", __func__,
@@ -603,11 +590,11 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 		conn_credit(c, &m->m.credit);
 		break;
 	case MSG_CANCEL:
-		if ((rq = req_find(&c->c_served, m->m.ref.re_id)) != NULL)
+		if ((rq = req_find(&c->c_served, proto_msg_id(m))) != NULL)
 			rq->rq_ops->on_cancel(rq);
 		break;
 	default:	/* PONG, EXIT, LIST_REPLY, GUESTS_REPLY */
-		if ((rq = req_find(&c->c_issued, m->m.ref.re_id)) == NULL ||
+		if ((rq = req_find(&c->c_issued, proto_msg_id(m))) == NULL ||
 		    (m->m_type != MSG_EXIT && m->m_type != rq->rq_type + 1)) {
 			log_debug("%s: %s for unknown request", c->c_label,
 			    proto_type_name(m->m_type));
@@ -637,8 +624,7 @@ conn_refused(struct channel *ch, const struct proto_msg *m, const char *why)
 {
 	struct conn		*c = ch->ch_arg;
 	struct proto_msg	 ex;
-	uint32_t		 id = m->m_type == MSG_OPEN ? m->m.open.op_id :
-				    m->m.query.qu_id;
+	uint32_t		 id = proto_msg_id(m);
 
 	if (c->c_state != CONN_READY || m->m_tag != c->c_nonce ||
 	    !(c->c_flags & CONN_SERVES) ||

@@ -10,6 +10,7 @@
 
 #include <msgpack.h>
 
+#include "log.h"
 #include "proto.h"
 #include "util.h"
 
@@ -859,6 +860,52 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 		return refuse(bytes, PROTO_HDR_LEN + plen, msg, *why, why);
 	msg->m_tag = get_be32(bytes + 8);
 	return PARSE_OK;
+}
+
+/* Where msg keeps its request id; NULL for HELLO and HELLO_ACK. */
+static uint32_t *
+msg_id_field(struct proto_msg *msg)
+{
+	switch (msg->m_type) {
+	case MSG_PING:
+	case MSG_LIST:
+	case MSG_GUESTS:
+		return &msg->m.query.qu_id;
+	case MSG_PONG:
+	case MSG_CANCEL:
+		return &msg->m.ref.re_id;
+	case MSG_OPEN:
+		return &msg->m.open.op_id;
+	case MSG_DATA:
+		return &msg->m.data.da_id;
+	case MSG_CREDIT:
+		return &msg->m.credit.cr_id;
+	case MSG_EXIT:
+		return &msg->m.exit.ex_id;
+	case MSG_LIST_REPLY:
+	case MSG_GUESTS_REPLY:
+		return &msg->m.names.na_id;
+	}
+	return NULL;
+}
+
+uint32_t
+proto_msg_id(const struct proto_msg *msg)
+{
+	const uint32_t	*id = msg_id_field((struct proto_msg *)msg);
+
+	return id != NULL ? *id : 0;
+}
+
+void
+proto_msg_set_id(struct proto_msg *msg, uint32_t id)
+{
+	uint32_t	*p;
+
+	if ((p = msg_id_field(msg)) == NULL)
+		fatalx("%s: %s has no request id", __func__,
+		    proto_type_name(msg->m_type));
+	*p = id;
 }
 
 void

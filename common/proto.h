@@ -271,6 +271,13 @@ int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 void	 proto_pack(struct buf *out, const struct proto_msg *msg);
 
 void	 proto_msg_free(struct proto_msg *msg);
+/*
+ * The request id of any message that carries one, whatever its type (the
+ * id of the request it answers, for replies); 0 for HELLO and HELLO_ACK.
+ */
+uint32_t proto_msg_id(const struct proto_msg *msg);
+/* Sets that id; a message type without one is a fatal internal error. */
+void	 proto_msg_set_id(struct proto_msg *msg, uint32_t id);
 const char *proto_type_name(uint16_t type);
 uint32_t proto_crc32(uint32_t crc, const void *bytes, size_t len);
 uint64_t proto_xxh64(const void *bytes, size_t len, uint64_t seed);

@@ -9,6 +9,7 @@
  * valgrind sees any read past the end.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,45 @@ Test(roundtrip, refs)
 			rt_free(&rt);
 		}
 	}
+}
+
+/* proto_msg_id and proto_msg_set_id reach each type's own id member. */
+Test(msg_id, each_type)
+{
+#define ID_AT(type, member)	{ type, offsetof(struct proto_msg, m.member) }
+	static const struct {
+		uint16_t	 type;
+		size_t		 offset;
+	} ids[] = {
+		ID_AT(MSG_PING, query.qu_id),
+		ID_AT(MSG_PONG, ref.re_id),
+		ID_AT(MSG_OPEN, open.op_id),
+		ID_AT(MSG_DATA, data.da_id),
+		ID_AT(MSG_CREDIT, credit.cr_id),
+		ID_AT(MSG_CANCEL, ref.re_id),
+		ID_AT(MSG_EXIT, exit.ex_id),
+		ID_AT(MSG_LIST, query.qu_id),
+		ID_AT(MSG_LIST_REPLY, names.na_id),
+		ID_AT(MSG_GUESTS, query.qu_id),
+		ID_AT(MSG_GUESTS_REPLY, names.na_id),
+	};
+#undef ID_AT
+	struct proto_msg	 m;
+	uint32_t		 id;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		m.m_type = ids[i].type;
+		proto_msg_set_id(&m, 1000 + (uint32_t)i);
+		memcpy(&id, (const char *)&m + ids[i].offset, sizeof(id));
+		cr_assert_eq(id, 1000 + i, "%s", proto_type_name(m.m_type));
+		cr_assert_eq(proto_msg_id(&m), 1000 + i);
+	}
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_HELLO;
+	m.m.hello.he_version = 7;
+	cr_assert_eq(proto_msg_id(&m), 0, "HELLO carries no request id");
 }
 
 Test(roundtrip, open)
