@@ -1,7 +1,8 @@
 /*
  * Finding guests in the channel directory.  Two layouts are recognised:
  * libvirt's DIR/domain-<id>-<name>/<port> and the older DIR/<name>.<port>.
- * A guest counts once both of its sockets exist.
+ * A guest counts once both of its sockets exist.  In libvirt's own
+ * directory, libvirt is asked first (libvirt_scan).
  *
  * A daemon watches the directory with inotify (discover_watch) rather than
  * scanning it on a timer: DIR itself and each domain-* subdirectory, for
@@ -179,6 +180,25 @@ discover_scan(const char *dir, struct found_guest **out)
 	discover_sort(all, n);
 	*out = all;
 	return n;
+}
+
+/*
+ * libvirt knows every domain whose channels are in its own directory, by its
+ * full name; the directory is only the fallback for when it cannot be asked.
+ */
+size_t
+discover_all(const char *dir, struct found_guest **out)
+{
+	size_t	 n;
+	int	 answered;
+
+	if (strcmp(dir, DEFAULT_CHANNEL_DIR) != 0)
+		return discover_scan(dir, out);
+	n = libvirt_scan(out, &answered);
+	if (answered)
+		return n;
+	free(*out);
+	return discover_scan(dir, out);
 }
 
 int

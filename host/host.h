@@ -49,7 +49,8 @@ void	 discover_watch(struct ev_loop *loop, const char *dir,
 /*
  * libvirt.c.  libvirt_scan: running libvirt domains (qemu:///system,
  * read-only) that declare both channels, by full domain name, sorted;
- * free(*out) after.  *answered is 0 when libvirt could not be asked.
+ * free(*out) after.  *answered is 0 when libvirt could not be asked.  In
+ * the CLI binary, full.c's runs negotiator-hostd in its place.
  */
 size_t	 libvirt_scan(struct found_guest **out, int *answered);
 /* Silences libvirt's printing of errors; libvirt's last error message. */
@@ -69,11 +70,10 @@ enum libvirt_state {
 void	 libvirt_watch_start(struct ev_loop *loop, ev_async *wake);
 enum libvirt_state libvirt_latest(struct found_guest **out, size_t *n);
 /*
- * discover_scan(dir), except when dir is libvirt's own DEFAULT_CHANNEL_DIR:
- * then libvirt_scan(), and discover_scan(dir) only if libvirt could not be
- * asked (its directory cuts names to 20 characters; libvirt does not).
- * Sorted; free(*out) after.  In libvirt.c; the CLI binary's (full.c) runs
- * negotiator-hostd instead for DEFAULT_CHANNEL_DIR.
+ * discover.c: discover_scan(dir), except when dir is libvirt's own
+ * DEFAULT_CHANNEL_DIR: then libvirt_scan(), and discover_scan(dir) only if
+ * libvirt could not be asked (its directory cuts names to 20 characters;
+ * libvirt does not).  Sorted; free(*out) after.
  */
 size_t	 discover_all(const char *dir, struct found_guest **out);
 /* discover.c: 0 and *out if discover_all(dir) finds guest name, else -1. */
@@ -114,7 +114,7 @@ extern char	**host_argv;
 
 /*
  * hostd.c; in the CLI binary, full.c instead, whose hostd_main() and
- * discover_all(DEFAULT_CHANNEL_DIR) run negotiator-hostd in its place.
+ * libvirt_scan() run negotiator-hostd in its place.
  */
 int	 hostd_main(const struct host_config *);
 

@@ -526,22 +526,3 @@ libvirt_watch_start(struct ev_loop *loop, ev_async *wake)
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	pthread_detach(thread);
 }
-
-/*
- * libvirt knows every domain whose channels are in its own directory, by its
- * full name; the directory is only the fallback for when it cannot be asked.
- */
-size_t
-discover_all(const char *dir, struct found_guest **out)
-{
-	size_t	 n;
-	int	 answered;
-
-	if (strcmp(dir, DEFAULT_CHANNEL_DIR) != 0)
-		return discover_scan(dir, out);
-	n = libvirt_scan(out, &answered);
-	if (answered)
-		return n;
-	free(*out);
-	return discover_scan(dir, out);
-}
