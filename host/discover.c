@@ -249,8 +249,7 @@ discover_watch_sub(const char *entry)
 		return;
 	if (inotify_add_watch(dw.dw_fd, path, WATCH_SUB) == -1 &&
 	    errno != ENOENT && errno != ENOTDIR)
-		log_limited("inotify", "inotify: cannot watch %s: %s", path,
-		    strerror(errno));
+		log_limited_warn("inotify", "inotify: cannot watch %s", path);
 }
 
 /*
@@ -279,8 +278,8 @@ discover_watch_top(void)
 		return;
 	}
 	if (errno != ENOENT)
-		log_limited("inotify", "inotify: cannot watch %s: %s",
-		    dw.dw_dir, strerror(errno));
+		log_limited_warn("inotify", "inotify: cannot watch %s",
+		    dw.dw_dir);
 	strlcpy(up, dw.dw_dir, sizeof(up));
 	while ((slash = strrchr(up, '/')) != NULL) {
 		slash[slash == up ? 1 : 0] = '\0';
@@ -333,7 +332,7 @@ discover_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
-		log_limited("inotify", "inotify: read: %s", strerror(errno));
+		log_limited_warn("inotify", "inotify: read");
 	if (again && dw.dw_top == -1)
 		discover_watch_top();
 	if (!ev_is_active(&dw.dw_settle))
