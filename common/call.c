@@ -222,15 +222,8 @@ call_eof(struct conn *c, int error)
 	    error ? strerror(error) : "end of file");
 }
 
-static void
-call_request(struct conn *c, struct proto_msg *m)
-{
-	(void)c;
-	(void)m;	/* conn.c refuses requests on a conn that only issues */
-}
-
 static const struct conn_ops call_conn_ops = {
-	call_request, call_ready, call_eof,
+	NULL, call_ready, call_eof,	/* it only issues: no requests */
 };
 
 /* --- the request ---------------------------------------------------- */

@@ -159,7 +159,10 @@ struct req {
 LIST_HEAD(req_list, req);
 
 struct conn_ops {
-	/* A new OPEN, PING, LIST or GUESTS; take it with conn_accept(). */
+	/*
+	 * A new OPEN, PING, LIST or GUESTS; take it with conn_accept().  NULL
+	 * without CONN_SERVES: conn.c refuses requests before they get here.
+	 */
 	void	(*on_request)(struct conn *, struct proto_msg *);
 	/* The session became ready; may be NULL. */
 	void	(*on_ready)(struct conn *);

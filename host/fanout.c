@@ -392,15 +392,8 @@ link_eof(struct conn *c, int error)
 	conn_stop(c, "gone");
 }
 
-static void
-link_request(struct conn *c, struct proto_msg *m)
-{
-	(void)c;
-	(void)m;	/* conn.c refuses requests on a conn that only issues */
-}
-
 static const struct conn_ops link_ops = {
-	link_request, link_ready, link_eof,
+	NULL, link_ready, link_eof,	/* it only issues: no requests */
 };
 
 static struct link *
@@ -463,7 +456,7 @@ table_eof(struct conn *c, int error)
 }
 
 static const struct conn_ops table_conn_ops = {
-	link_request, table_ready, table_eof,
+	NULL, table_ready, table_eof,	/* it only issues: no requests */
 };
 
 static void
