@@ -62,18 +62,21 @@ cli_usage_end(FILE *f)
 
 void
 cli_settings_init(struct cli_settings *cs, const char *progname,
-    void (*usage)(FILE *), const char *verbs, const char **control,
-    struct runner_config *rc)
+    void (*usage)(FILE *), const char *verbs, const struct cli_verb *table,
+    size_t n, const char **control, struct runner_config *rc)
 {
-	memset(cs, 0, sizeof(*cs));
-	cs->cs_progname = progname;
-	cs->cs_usage = usage;
-	cs->cs_verbs = verbs;
-	cs->cs_timeout_ms = 10000;
-	cs->cs_verbosity = LOG_LEVEL_INFO;
-	cs->cs_ping_count = 1;
-	cs->cs_control = control;
-	cs->cs_runner = rc;
+	*cs = (struct cli_settings){
+		.cs_progname = progname,
+		.cs_usage = usage,
+		.cs_verbs = verbs,
+		.cs_verb_table = table,
+		.cs_nverbs = n,
+		.cs_timeout_ms = 10000,
+		.cs_verbosity = LOG_LEVEL_INFO,
+		.cs_ping_count = 1,
+		.cs_control = control,
+		.cs_runner = rc,
+	};
 	rc->rc_user_dir = COMMANDS_DIR;
 	rc->rc_builtin_dir = BUILTIN_DIR;
 	rc->rc_max_timeout_ms = 0;
@@ -81,20 +84,37 @@ cli_settings_init(struct cli_settings *cs, const char *progname,
 	rc->rc_max_peer_jobs = RUNNER_MAX_PEER_JOBS;
 }
 
-void
-cli_verb(struct cli_settings *cs, const char *verb, const char *argument)
+/* 1 and the verb set if ch asks for one; a usage error if another was. */
+static int
+cli_verb(struct cli_settings *cs, int ch, const char *argument)
 {
-	if (cs->cs_verb != NULL && strcmp(cs->cs_verb, verb) != 0)
-		cli_usage_error(cs->cs_progname, "%s: choose one of %s", verb,
-		    cs->cs_verbs);
-	cs->cs_verb = verb;
-	cs->cs_argument = argument;
+	const struct cli_verb	*v;
+	size_t			 i;
+
+	for (i = 0; i < cs->cs_nverbs; i++) {
+		v = &cs->cs_verb_table[i];
+		if (v->cv_option != ch)
+			continue;
+		if (cs->cs_verb != NULL && cs->cs_verb != v)
+			cli_usage_error(cs->cs_progname, "%s: choose one of %s",
+			    v->cv_name, cs->cs_verbs);
+		cs->cs_verb = v;
+		cs->cs_argument = argument;
+		return 1;
+	}
+	return 0;
 }
 
 int
 cli_verb_is(const struct cli_settings *cs, const char *verb)
 {
-	return cs->cs_verb != NULL && strcmp(cs->cs_verb, verb) == 0;
+	return cs->cs_verb != NULL && strcmp(cs->cs_verb->cv_name, verb) == 0;
+}
+
+int
+cli_verb_run(const struct cli_settings *cs, void *arg)
+{
+	return cs->cs_verb->cv_run(arg);
 }
 
 void
@@ -104,6 +124,8 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	uint32_t	 ms;
 	int		 n;
 
+	if (cli_verb(cs, ch, arg))
+		return;
 	switch (ch) {
 	case 't':
 		if (cli_parse_timeout(arg, &cs->cs_timeout_ms) == -1)

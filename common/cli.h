@@ -6,16 +6,26 @@
 #define CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "runner.h"
 
+/* A verb: the option that asks for it, its name, and what runs it. */
+struct cli_verb {
+	int		 cv_option;	/* as getopt_long returns it */
+	const char	*cv_name;
+	int		(*cv_run)(void *);	/* the program's options; status */
+};
+
 struct cli_settings {
 	const char		*cs_progname;
 	void			(*cs_usage)(FILE *);	/* the full help */
 	const char		*cs_verbs;	/* "-e, -l, --ping, -d" */
-	const char		*cs_verb;	/* as set by cli_verb() */
+	const struct cli_verb	*cs_verb_table;
+	size_t			 cs_nverbs;
+	const struct cli_verb	*cs_verb;	/* the one given; NULL: none */
 	const char		*cs_argument;	/* the verb's option argument */
 	uint32_t		 cs_timeout_ms;
 	int			 cs_verbosity;
@@ -51,21 +61,23 @@ enum cli_option {
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage
- * prints the program's help; verbs names its verbs for error messages.
+ * prints the program's help; verbs names its verbs for error messages;
+ * table holds them (n of them).
  */
 void	 cli_settings_init(struct cli_settings *, const char *progname,
-	    void (*usage)(FILE *), const char *verbs, const char **control,
+	    void (*usage)(FILE *), const char *verbs,
+	    const struct cli_verb *table, size_t n, const char **control,
 	    struct runner_config *);
 /*
- * Takes option ch if it is a shared one; -h prints the help and exits 0,
- * an unknown option prints it on stderr and exits 125, a bad value exits.
+ * Takes option ch if it is a verb of the table (a usage error if another
+ * verb was given) or a shared option; -h prints the help and exits 0, an
+ * unknown option prints it on stderr and exits 125, a bad value exits.
  */
 void	 cli_setting(struct cli_settings *, int ch, const char *arg);
-/* Sets the verb and its argument; a usage error if another was given. */
-void	 cli_verb(struct cli_settings *, const char *verb,
-	    const char *argument);
 /* 1 if the verb given is verb. */
 int	 cli_verb_is(const struct cli_settings *, const char *verb);
+/* Runs the verb given, which must be there, on arg; its exit status. */
+int	 cli_verb_run(const struct cli_settings *, void *arg);
 /*
  * The help lines of the shared directory and control options, with the
  * program's own lines more (or "") after the command directories.

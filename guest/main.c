@@ -84,41 +84,40 @@ call(const struct options *o, uint16_t type)
 }
 
 static int
-verb_execute(struct options *o)
+verb_execute(void *o)
 {
 	return call(o, MSG_OPEN);
 }
 
 static int
-verb_list_commands(struct options *o)
+verb_list_commands(void *o)
 {
 	return call(o, MSG_LIST);
 }
 
 static int
-verb_ping(struct options *o)
+verb_ping(void *o)
 {
 	return call(o, MSG_PING);
 }
 
 static int
-verb_daemon(struct options *o)
+verb_daemon(void *arg)
 {
+	struct options	*o = arg;
+
 	log_init("negotiator-guest", o->cs.cs_verbosity, o->cs.cs_syslog);
 	return guestd_main(&o->gc);
 }
 
-static const struct {
-	const char	*name;
-	int		(*run)(struct options *);
-} verbs[] = {
-	{ "execute",		verb_execute },
-	{ "list-commands",	verb_list_commands },
-	{ "ping",		verb_ping },
-	{ "daemon",		verb_daemon },
-};
-
 enum { OPT_PING = OPT_OWN, OPT_SYSFS, OPT_DEV };
+
+static const struct cli_verb verbs[] = {
+	{ 'e',		"execute",		verb_execute },
+	{ 'l',		"list-commands",	verb_list_commands },
+	{ OPT_PING,	"ping",			verb_ping },
+	{ 'd',		"daemon",		verb_daemon },
+};
 
 static const struct option long_options[] = {
 	{ "list-commands",	no_argument,		NULL, 'l' },
@@ -136,7 +135,6 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
-	size_t		 i;
 	int		 ch;
 
 	memset(&o, 0, sizeof(o));
@@ -144,24 +142,13 @@ main(int argc, char *argv[])
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-guest", usage,
-	    "-e, -l, --ping, -d", &o.gc.gc_control, &o.gc.gc_runner);
+	    "-e, -l, --ping, -d", verbs, sizeof(verbs) / sizeof(verbs[0]),
+	    &o.gc.gc_control, &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
 	while ((ch = getopt_long(argc, argv, "le:dc:" CLI_SHORT_OPTIONS,
 	    long_options, NULL)) != -1) {
 		switch (ch) {
-		case 'l':
-			cli_verb(&o.cs, "list-commands", NULL);
-			break;
-		case 'e':
-			cli_verb(&o.cs, "execute", optarg);
-			break;
-		case OPT_PING:
-			cli_verb(&o.cs, "ping", NULL);
-			break;
-		case 'd':
-			cli_verb(&o.cs, "daemon", NULL);
-			break;
 		case 'c':
 			o.gc.gc_port_dir = optarg;
 			break;
@@ -182,8 +169,5 @@ main(int argc, char *argv[])
 	if (o.cs.cs_verb == NULL)
 		cli_usage_error(o.cs.cs_progname, "%s", "nothing to do: give "
 		    "-e, -l, --ping or -d");
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (cli_verb_is(&o.cs, verbs[i].name))
-			return verbs[i].run(&o);
-	return STATUS_FAILURE;
+	return cli_verb_run(&o.cs, &o);
 }

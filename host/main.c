@@ -128,7 +128,7 @@ fanned_out(struct options *o, uint16_t type)
 }
 
 static int
-verb_execute(struct options *o)
+verb_execute(void *o)
 {
 	int	 rv;
 
@@ -138,14 +138,16 @@ verb_execute(struct options *o)
 }
 
 static int
-verb_list_commands(struct options *o)
+verb_list_commands(void *arg)
 {
+	struct options	*o = arg;
+
 	o->guest = o->cs.cs_argument;
 	return call(o, MSG_LIST);
 }
 
 static int
-verb_ping(struct options *o)
+verb_ping(void *o)
 {
 	int	 rv;
 
@@ -155,49 +157,53 @@ verb_ping(struct options *o)
 }
 
 static int
-verb_list_guests(struct options *o)
+verb_list_guests(void *arg)
 {
+	struct options	*o = arg;
+
 	o->fo.fo_hc = &o->hc;
 	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
 	return fanout_list_guests(&o->fo);
 }
 
 static int
-verb_attach(struct options *o)
+verb_attach(void *arg)
 {
+	struct options	*o = arg;
+
 	return attach_main(&o->hc, o->cs.cs_argument, 0);
 }
 
 static int
-verb_detach(struct options *o)
+verb_detach(void *arg)
 {
+	struct options	*o = arg;
+
 	return attach_main(&o->hc, o->cs.cs_argument, 1);
 }
 
 static int
-verb_daemon(struct options *o)
+verb_daemon(void *arg)
 {
+	struct options	*o = arg;
+
 	log_init("negotiator-host", o->cs.cs_verbosity, o->cs.cs_syslog);
 	return hostd_main(&o->hc);
 }
 
-static const struct {
-	const char	*name;
-	int		 needs_guest;	/* a GUEST operand follows */
-	int		(*run)(struct options *);
-} verbs[] = {
-	{ "execute",		1,	verb_execute },
-	{ "list-commands",	0,	verb_list_commands },
-	{ "list-guests",	0,	verb_list_guests },
-	{ "ping",		1,	verb_ping },
-	{ "daemon",		0,	verb_daemon },
-	{ "attach",		0,	verb_attach },
-	{ "detach",		0,	verb_detach },
-};
-
 enum {
 	OPT_PING = OPT_OWN, OPT_CHANNEL, OPT_ALL, OPT_GUESTS, OPT_JSON,
 	OPT_ATTACH, OPT_DETACH,
+};
+
+static const struct cli_verb verbs[] = {
+	{ 'e',		"execute",		verb_execute },
+	{ 'c',		"list-commands",	verb_list_commands },
+	{ 'g',		"list-guests",		verb_list_guests },
+	{ OPT_PING,	"ping",			verb_ping },
+	{ 'd',		"daemon",		verb_daemon },
+	{ OPT_ATTACH,	"attach",		verb_attach },
+	{ OPT_DETACH,	"detach",		verb_detach },
 };
 
 static const struct option long_options[] = {
@@ -220,7 +226,6 @@ int
 main(int argc, char *argv[])
 {
 	struct options	 o;
-	size_t		 i;
 	int		 ch, fan;
 
 	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
@@ -229,32 +234,14 @@ main(int argc, char *argv[])
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-host", usage,
-	    "-e, -c, -g, --ping, -d, --attach, --detach", &o.hc.hc_control,
-	    &o.hc.hc_runner);
+	    "-e, -c, -g, --ping, -d, --attach, --detach", verbs,
+	    sizeof(verbs) / sizeof(verbs[0]), &o.hc.hc_control, &o.hc.hc_runner);
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
 	while ((ch = getopt_long(argc, argv, "gc:e:d" CLI_SHORT_OPTIONS,
 	    long_options, NULL)) != -1) {
 		switch (ch) {
-		case 'g':
-			cli_verb(&o.cs, "list-guests", NULL);
-			break;
-		case 'c':
-			cli_verb(&o.cs, "list-commands", optarg);
-			break;
-		case 'e':
-			cli_verb(&o.cs, "execute", optarg);
-			break;
-		case OPT_PING:
-			cli_verb(&o.cs, "ping", NULL);
-			break;
-		case OPT_ATTACH:
-			cli_verb(&o.cs, "attach", optarg);
-			break;
-		case OPT_DETACH:
-			cli_verb(&o.cs, "detach", optarg);
-			break;
 		case OPT_ALL:
 			o.fo.fo_all = 1;
 			break;
@@ -263,9 +250,6 @@ main(int argc, char *argv[])
 			break;
 		case OPT_JSON:
 			o.fo.fo_json = 1;
-			break;
-		case 'd':
-			cli_verb(&o.cs, "daemon", NULL);
 			break;
 		case OPT_CHANNEL:
 			o.hc.hc_channel_dir = optarg;
@@ -291,18 +275,15 @@ main(int argc, char *argv[])
 		usage_error("%s", "--json goes with -g, --all or --guests");
 	if (fan && o.cs.cs_ping_count != 1)
 		usage_error("%s", "--count goes with --ping GUEST only");
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (!cli_verb_is(&o.cs, verbs[i].name))
-			continue;
-		if (verbs[i].needs_guest && !fan) {
-			if (argc != 1)
-				usage_error("%s needs exactly one GUEST (or "
-				    "--all, --guests)", cli_verb_is(&o.cs,
-				    "ping") ? "--ping" : "-e");
-			o.guest = argv[0];
-		} else if (argc != 0)
-			usage_error("unexpected argument: %s", argv[0]);
-		return verbs[i].run(&o);
-	}
-	return STATUS_FAILURE;
+	/* -e and --ping take a GUEST operand, unless fanned out. */
+	if ((cli_verb_is(&o.cs, "execute") || cli_verb_is(&o.cs, "ping")) &&
+	    !fan) {
+		if (argc != 1)
+			usage_error("%s needs exactly one GUEST (or --all, "
+			    "--guests)", cli_verb_is(&o.cs, "ping") ? "--ping" :
+			    "-e");
+		o.guest = argv[0];
+	} else if (argc != 0)
+		usage_error("unexpected argument: %s", argv[0]);
+	return cli_verb_run(&o.cs, &o);
 }
