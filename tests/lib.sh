@@ -43,7 +43,8 @@ kill_tree() {
 
 # within SECONDS COMMAND...: runs COMMAND (a program or a shell function) and
 # returns its status, or 137 once SECONDS have passed (a decimal such as 2.5
-# is fine), after killing it and everything it started.  COMMAND's stdin is
+# is fine), after killing it and everything it started.  COMMAND runs in a
+# background subshell (it cannot set this shell's variables), stdin
 # /dev/null.
 within() {
 	local limit=$1 pid dog rc; shift
