@@ -9,9 +9,10 @@
 # The whole run is bounded by $CHECK_BUDGET_S (default 1500 s): a suite is
 # given no more than what is left, and one that cannot start fails.
 # Every suite runs with TMPDIR set to a directory of this run; after each
-# one, a process, libvirt domain or file it left behind there is a failure
-# (and is removed).  Ctrl-C or SIGTERM stops the running suite the same way,
-# then this script, leaving nothing behind.
+# one, a process, libvirt domain (one whose XML names that directory) or
+# file it left behind there is a failure (and is removed).  Ctrl-C or
+# SIGTERM stops the running suite the same way, then this script, leaving
+# nothing behind.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -60,8 +61,12 @@ sweep() {
 	fi
 	doms=
 	if command -v virsh >/dev/null && pgrep -x libvirtd >/dev/null; then
-		doms=$(timeout 10 virsh -q -c qemu:///system list --all --name \
-		    2>/dev/null | grep '^negotiator-')
+		# Only domains of this run: their kernel and console are in $RUN.
+		for d in $(timeout 10 virsh -q -c qemu:///system list --all \
+		    --name 2>/dev/null); do
+			timeout 10 virsh -q -c qemu:///system dumpxml "$d" \
+			    2>/dev/null | grep -qF -- "$RUN" && doms="$doms $d"
+		done
 		for d in $doms; do
 			timeout 10 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1
 			timeout 10 virsh -q -c qemu:///system undefine "$d" >/dev/null 2>&1
