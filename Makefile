@@ -45,7 +45,7 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet tests/hostile
+     tests/fleet tests/hostile tests/loadgen
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -83,9 +83,11 @@ tests/vserial: tests/vserial.c
 tests/flood: tests/flood.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
-# A fake peer doing the attacks of issue 9, for tests/hostile.sh.
-tests/hostile: tests/hostile.c $(COMMON_OBJS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
+# A fake peer doing the attacks of issue 9, for tests/hostile.sh, and the
+# fake guest and call generator of tests/load.sh; both speak through
+# tests/peer.c.
+tests/hostile tests/loadgen: tests/%: tests/%.c tests/peer.c tests/peer.h $(COMMON_OBJS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Many simulated guests in one process, for make bench-scale.
 tests/fleet: tests/fleet.c $(COMMON_OBJS)
@@ -241,7 +243,7 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

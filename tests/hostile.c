@@ -37,11 +37,7 @@
  * Exit status 0 on success, 1 on a failure (with a message), 2 on a usage
  * error.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <err.h>
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,150 +46,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "util.h"
+#include "clock.h"
+#include "peer.h"
 
-#define WAIT_MS		5000	/* the longest an answer may take */
+#define WAIT_MS		PEER_WAIT_MS	/* the longest an answer may take */
 #define COST_WAIT_MS	120000	/* ... after a costly stream */
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Connects to path, retrying for 5 s while the end is busy. */
 static int
 dial(const char *path)
 {
-	struct sockaddr_un	 sun;
-	double			 give_up = now() + 5;
-	int			 fd;
+	int	 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(2, "%s: path too long", path);
-	for (;;) {
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-			err(1, "socket");
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-			return fd;
-		close(fd);
-		if (now() > give_up)
-			err(1, "%s", path);
-		usleep(20000);
-	}
+	if ((fd = peer_dial(path, 5000)) == -1)
+		err(1, "%s", path);
+	return fd;
 }
 
-static void
-send_raw(int fd, const void *p, size_t n)
-{
-	const uint8_t	*b = p;
-	ssize_t		 w;
-
-	while (n > 0) {
-		w = write(fd, b, n);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			err(1, "write");
-		b += w;
-		n -= (size_t)w;
-	}
-}
-
-static void
-send_msg(int fd, const struct proto_msg *m)
-{
-	struct buf	 b = { 0 };
-
-	proto_pack(&b, m);
-	send_raw(fd, buf_head(&b), buf_pending(&b));
-	buf_free(&b);
-}
-
-/*
- * Reads until a whole valid frame is in `in` and decodes it into m; 0, or
- * -1 on end of file.  Exits if nothing comes within ms.
- */
-static int
-recv_msg(int fd, struct buf *in, struct proto_msg *m, int ms)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	const char	*why;
-	size_t		 used;
-	ssize_t		 n;
-
-	for (;;) {
-		switch (proto_parse(buf_head(in), buf_pending(in), m, &used,
-		    &why)) {
-		case PARSE_OK:
-			buf_consume(in, used);
-			if (m->m_type == MSG_DATA)	/* points into in */
-				continue;
-			return 0;
-		case PARSE_INCOMPLETE:
-			break;
-		default:
-			buf_consume(in, used);
-			continue;
-		}
-		if (poll(&pfd, 1, ms) == 0)
-			errx(1, "no answer in %d ms", ms);
-		n = read(fd, buf_reserve(in, 65536), 65536);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf_commit(in, (size_t)n);
-	}
-}
-
-static void
-hello(int fd, uint32_t nonce)
-{
-	struct proto_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.m_type = MSG_HELLO;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = nonce;
-	strlcpy(m.m.hello.he_name, "hostile", sizeof(m.m.hello.he_name));
-	send_msg(fd, &m);
-}
-
-/*
- * Says HELLO, again every 0.2 s (what is sent before the other end is
- * there is lost); the peer's nonce once it answers.  Exits on no answer.
- */
+/* The peer's nonce for a fresh one of ours; exits if there is none. */
 static uint32_t
-handshake(int fd, struct buf *in, uint32_t nonce)
+handshake(int fd, struct buf *in)
 {
-	struct pollfd		 pfd = { fd, POLLIN, 0 };
-	struct proto_msg	 m;
-	uint32_t		 peer;
-	double			 give_up = now() + WAIT_MS / 1000.;
+	uint32_t	 peer;
 
-	for (;;) {
-		if (now() > give_up)
-			errx(1, "no HELLO_ACK in %d ms", WAIT_MS);
-		hello(fd, nonce);
-		if (buf_pending(in) == 0 && poll(&pfd, 1, 200) == 0)
-			continue;
-		if (recv_msg(fd, in, &m, WAIT_MS) == -1)
-			errx(1, "end of file during the handshake");
-		if (m.m_type == MSG_HELLO_ACK && m.m.hello.he_echo == nonce) {
-			peer = m.m.hello.he_nonce;
-			proto_msg_free(&m);
-			return peer;
-		}
-		proto_msg_free(&m);
-	}
+	if ((peer = peer_handshake(fd, in, arc4random() | 1, "hostile")) == 0)
+		errx(1, "end of file during the handshake");
+	return peer;
 }
 
 static void
@@ -350,45 +228,46 @@ do_cost(const char *path, const char *kind, size_t bytes, pid_t pid)
 	struct buf		 in = { 0 }, out = { 0 };
 	uint8_t			 h[PROTO_HDR_LEN];
 	uint32_t		 peer;
-	double			 t0, c0;
+	uint64_t		 t0;
+	double			 c0;
 	size_t			 i, sent;
 	int			 fd, one = !strcmp(kind, "bytewise") ||
 				    !strcmp(kind, "dribble");
 
 	fd = dial(path);
-	peer = handshake(fd, &in, arc4random() | 1);
+	peer = handshake(fd, &in);
 	generate(&out, kind, peer, bytes);
 	if (!strcmp(kind, "dribble")) {
 		header(h, MSG_DATA, peer, PROTO_MAX_PAYLOAD, h, 0);
-		send_raw(fd, h, sizeof(h));
+		peer_send_raw(fd, h, sizeof(h));
 		usleep(2200000);
 	}
-	t0 = now();
+	t0 = now_ns();
 	c0 = cpu_ms(pid);
 	sent = buf_pending(&out);
 	if (one)
 		for (i = 0; i < sent; i++)
-			send_raw(fd, buf_head(&out) + i, 1);
+			peer_send_raw(fd, buf_head(&out) + i, 1);
 	else
-		send_raw(fd, buf_head(&out), sent);
+		peer_send_raw(fd, buf_head(&out), sent);
 	buf_clear(&out);
 	memset(buf_reserve(&out, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD), 0,
 	    PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
-	send_raw(fd, buf_head(&out), PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+	peer_send_raw(fd, buf_head(&out), PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
 	memset(&m, 0, sizeof(m));
 	m.m_type = MSG_PING;
 	m.m_tag = peer;
 	m.m.query.qu_id = 77;
-	send_msg(fd, &m);
+	peer_send(fd, &m);
 	for (;;) {
-		if (recv_msg(fd, &in, &m, COST_WAIT_MS) == -1)
+		if (peer_recv(fd, &in, &m, COST_WAIT_MS) == -1)
 			errx(1, "%s: end of file before the PONG", kind);
 		if (m.m_type == MSG_PONG && m.m.ref.re_id == 77)
 			break;
 		proto_msg_free(&m);
 	}
 	printf("%s bytes %zu wall_ms %.0f cpu_ms %.0f\n", kind, sent,
-	    (now() - t0) * 1000, cpu_ms(pid) - c0);
+	    (now_ns() - t0) / 1e6, cpu_ms(pid) - c0);
 	buf_free(&in);
 	buf_free(&out);
 	close(fd);
@@ -407,7 +286,7 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 
 	fd = dial(path);
 	for (r = 0; r < rounds; r++) {
-		peer = handshake(fd, &in, arc4random() | 1);
+		peer = handshake(fd, &in);
 		for (i = 0; i < per_round; i++) {
 			memset(&m, 0, sizeof(m));
 			m.m_type = MSG_OPEN;
@@ -415,7 +294,7 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 			m.m.open.op_id = id++;
 			m.m.open.op_argc = 1;
 			m.m.open.op_argv = argv;
-			send_msg(fd, &m);
+			peer_send(fd, &m);
 		}
 		/* Refusals come at once; started commands send nothing. */
 		answers = 0;
@@ -424,7 +303,7 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 
 			if (buf_pending(&in) == 0 && poll(&pfd, 1, 300) == 0)
 				break;
-			if (recv_msg(fd, &in, &m, WAIT_MS) == -1)
+			if (peer_recv(fd, &in, &m, WAIT_MS) == -1)
 				errx(1, "end of file");
 			if (m.m_type == MSG_EXIT && m.m_tag != 0) {
 				answers++;
@@ -448,8 +327,8 @@ send_open_raw(int fd, uint32_t tag, const uint8_t *payload, size_t plen)
 	uint8_t	 h[PROTO_HDR_LEN];
 
 	header(h, MSG_OPEN, tag, (uint32_t)plen, payload, plen);
-	send_raw(fd, h, sizeof(h));
-	send_raw(fd, payload, plen);
+	peer_send_raw(fd, h, sizeof(h));
+	peer_send_raw(fd, payload, plen);
 }
 
 /* msgpack of an OPEN [id, "", 0, 0, [args]] with nargs strings s. */
@@ -496,7 +375,7 @@ do_malformed(const char *path)
 	int			 fd, k, bad = 0;
 
 	fd = dial(path);
-	peer = handshake(fd, &in, arc4random() | 1);
+	peer = handshake(fd, &in);
 	for (k = 0; k < 6; k++) {
 		id = 500 + k;
 		switch (k) {
@@ -524,7 +403,7 @@ do_malformed(const char *path)
 		}
 		send_open_raw(fd, peer, p, n);
 		for (;;) {
-			if (recv_msg(fd, &in, &m, WAIT_MS) == -1)
+			if (peer_recv(fd, &in, &m, WAIT_MS) == -1)
 				errx(1, "end of file");
 			if (m.m_type == MSG_EXIT && m.m.exit.ex_id == id)
 				break;

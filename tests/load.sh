@@ -80,15 +80,9 @@ cleanup() {
 trap cleanup EXIT
 on_interrupt
 
-# The fake guest and the call generator speak the protocol through
-# common/proto.c; built here, like tests/fuzz.sh builds its target.
-# shellcheck disable=SC2046
-cc -D_GNU_SOURCE -I"$REPO/common" $(pkg-config --cflags libbsd-overlay msgpack) \
-    -O2 -o "$TMP/loadgen" "$REPO/tests/loadgen.c" "$REPO/common/proto.o" \
-    "$REPO/common/buf.o" "$REPO/common/clock.o" "$REPO/common/xmalloc.o" \
-    "$REPO/common/log.o" $(pkg-config --libs libbsd-overlay msgpack) ||
-    { fail "build tests/loadgen.c"; finish; exit 1; }
-LOADGEN=$TMP/loadgen
+# The fake guest and the call generator (built by make all).
+LOADGEN=$REPO/tests/loadgen
+[ -x "$LOADGEN" ] || { fail "tests/loadgen is not built (make all)"; finish; exit 1; }
 
 start_vserial vm1 "$TMP/gport" VS_PID
 start_hostd

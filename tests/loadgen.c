@@ -22,148 +22,17 @@
  *
  * Exit status 2 on a usage error, 1 on any failure, with a message.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <err.h>
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "util.h"
+#include "clock.h"
+#include "peer.h"
 
-#define WAIT_MS		5000	/* the longest any one answer may take */
-
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* -1 (errno set) if nobody listens yet or the end is busy. */
-static int
-dial(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path))
-		errx(2, "%s: path too long", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-send_msg(int fd, const struct proto_msg *m)
-{
-	struct buf	 b = { 0 };
-	ssize_t		 n;
-
-	proto_pack(&b, m);
-	while (buf_pending(&b) > 0) {
-		n = write(fd, buf_head(&b), buf_pending(&b));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			err(1, "write");
-		buf_consume(&b, (size_t)n);
-	}
-	buf_free(&b);
-}
-
-/*
- * Reads until a whole valid frame is in `in` and decodes it into m; 0, or
- * -1 on end of file.  Exits if nothing comes within WAIT_MS.
- */
-static int
-recv_msg(int fd, struct buf *in, struct proto_msg *m)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	const char	*why;
-	size_t		 used;
-	ssize_t		 n;
-
-	for (;;) {
-		switch (proto_parse(buf_head(in), buf_pending(in), m, &used,
-		    &why)) {
-		case PARSE_OK:
-			/* DATA would point into in: never asked for here. */
-			buf_consume(in, used);
-			return 0;
-		case PARSE_BAD:
-			buf_consume(in, used);
-			continue;
-		case PARSE_INCOMPLETE:
-			break;
-		}
-		if (poll(&pfd, 1, WAIT_MS) == 0)
-			errx(1, "no answer in %d ms", WAIT_MS);
-		n = read(fd, buf_reserve(in, 65536), 65536);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf_commit(in, (size_t)n);
-	}
-}
-
-static void
-hello(int fd, uint16_t type, uint32_t nonce, uint32_t echo)
-{
-	struct proto_msg	 m;
-
-	memset(&m, 0, sizeof(m));
-	m.m_type = type;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = nonce;
-	m.m.hello.he_echo = echo;
-	strlcpy(m.m.hello.he_name, "loadgen", sizeof(m.m.hello.he_name));
-	send_msg(fd, &m);
-}
-
-/*
- * Says HELLO; the daemon's nonce once it answers, 0 on end of file.  Exits
- * if no answer comes within WAIT_MS (a peer of another protocol version
- * says HELLO but never answers ours).
- */
-static uint32_t
-handshake(int fd, struct buf *in, uint32_t nonce)
-{
-	struct proto_msg	 m;
-	uint32_t		 peer;
-	double			 give_up = now() + WAIT_MS / 1000.;
-
-	hello(fd, MSG_HELLO, nonce, 0);
-	for (;;) {
-		if (now() > give_up)
-			errx(1, "no HELLO_ACK in %d ms", WAIT_MS);
-		if (recv_msg(fd, in, &m) == -1)
-			return 0;
-		if (m.m_type == MSG_HELLO_ACK && m.m.hello.he_echo == nonce) {
-			peer = m.m.hello.he_nonce;
-			proto_msg_free(&m);
-			return peer;
-		}
-		proto_msg_free(&m);
-	}
-}
+#define WAIT_MS		PEER_WAIT_MS	/* the longest any answer may take */
 
 static void
 send_ping(int fd, uint32_t tag, uint32_t id, const char *target)
@@ -175,7 +44,7 @@ send_ping(int fd, uint32_t tag, uint32_t id, const char *target)
 	m.m_tag = tag;
 	m.m.query.qu_id = id;
 	strlcpy(m.m.query.qu_target, target, sizeof(m.m.query.qu_target));
-	send_msg(fd, &m);
+	peer_send(fd, &m);
 }
 
 /* Waits for the answer to request id: 0 for a PONG, -1 for anything else. */
@@ -186,7 +55,7 @@ await_pong(int fd, struct buf *in, uint32_t id)
 	int			 rv;
 
 	for (;;) {
-		if (recv_msg(fd, in, &m) == -1)
+		if (peer_recv(fd, in, &m, WAIT_MS) == -1)
 			return -1;
 		if ((m.m_type == MSG_PONG && m.m.ref.re_id == id) ||
 		    (m.m_type == MSG_EXIT && m.m.exit.ex_id == id)) {
@@ -221,10 +90,11 @@ do_calls(const char *path, const char *target, long n)
 	int		 fd;
 
 	for (i = 0; i < n; i++) {
-		if ((fd = dial(path)) == -1)
+		if ((fd = peer_dial(path, 0)) == -1)
 			err(1, "%s", path);
 		buf_clear(&in);
-		if ((peer = handshake(fd, &in, arc4random() | 1)) == 0)
+		if ((peer = peer_handshake(fd, &in, arc4random() | 1,
+		    "loadgen")) == 0)
 			failed++;
 		else {
 			send_ping(fd, peer, 1, target);
@@ -244,22 +114,23 @@ do_sessions(const char *path, long n)
 {
 	struct buf	 in = { 0 };
 	uint32_t	 peer;
-	double		 give_up;
+	uint64_t	 give_up;
 	long		 i;
 	int		 fd;
 
 	for (i = 0; i < n; i++) {
 		/* vserial refuses a new client until it saw the last go. */
-		give_up = now() + WAIT_MS / 1000.;
+		give_up = now_ms() + WAIT_MS;
 		for (;;) {
 			buf_clear(&in);
-			if ((fd = dial(path)) != -1) {
-				peer = handshake(fd, &in, arc4random() | 1);
+			if ((fd = peer_dial(path, 0)) != -1) {
+				peer = peer_handshake(fd, &in,
+				    arc4random() | 1, "loadgen");
 				if (peer != 0)
 					break;
 				close(fd);
 			}
-			if (now() > give_up)
+			if (now_ms() > give_up)
 				errx(1, "session %ld: no handshake", i);
 			usleep(1000);
 		}
@@ -287,13 +158,13 @@ do_flood(const char *path, long jobs, long secs)
 	struct proto_msg	 m;
 	struct buf		 in = { 0 };
 	uint32_t		 peer, id = 1000;
-	double			 end = now() + secs;
+	uint64_t		 end = now_ms() + (uint64_t)secs * 1000;
 	long			 i, k;
 	int			 fd, s;
 
-	if ((fd = dial(path)) == -1)
+	if ((fd = peer_dial(path, 0)) == -1)
 		err(1, "%s", path);
-	if ((peer = handshake(fd, &in, 0x5eed)) == 0)
+	if ((peer = peer_handshake(fd, &in, 0x5eed, "loadgen")) == 0)
 		errx(1, "no handshake");
 	buf_free(&in);
 	for (i = 1; i <= jobs; i++) {
@@ -303,7 +174,7 @@ do_flood(const char *path, long jobs, long secs)
 		m.m.open.op_id = (uint32_t)i;
 		m.m.open.op_argc = 2;
 		m.m.open.op_argv = argv;
-		send_msg(fd, &m);
+		peer_send(fd, &m);
 		for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
 			memset(&m, 0, sizeof(m));
 			m.m_type = MSG_CREDIT;
@@ -311,13 +182,13 @@ do_flood(const char *path, long jobs, long secs)
 			m.m.credit.cr_id = (uint32_t)i;
 			m.m.credit.cr_stream = (uint32_t)s;
 			m.m.credit.cr_bytes = PROTO_MAX_CREDIT - PROTO_WINDOW;
-			send_msg(fd, &m);
+			peer_send(fd, &m);
 		}
 	}
 	signal(SIGALRM, alarm_cb);
-	while (now() < end) {
+	while (now_ms() < end) {
 		alarm(5);
-		hello(fd, MSG_HELLO, 0x5eed, peer);
+		peer_hello(fd, MSG_HELLO, 0x5eed, peer, "loadgen");
 		for (k = 0; k < 100; k++)
 			send_ping(fd, peer, id++, "");
 		alarm(0);
