@@ -16,6 +16,7 @@
 
 #define CHANNEL_READ_SIZE	(PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
 #define CHANNEL_READ_BATCH	(256 * 1024)	/* read on a non-blocking fd */
+#define CHANNEL_WRITE_BATCH	(256 * 1024)	/* written in one turn, ditto */
 
 static void	channel_read_cb(struct ev_loop *, ev_io *, int);
 static void	channel_write_cb(struct ev_loop *, ev_io *, int);
@@ -39,6 +40,8 @@ channel_attach(struct channel *ch, int fd)
 {
 	channel_detach(ch);
 	ch->ch_fd = fd;
+	ch->ch_nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	ch->ch_splice = ch->ch_nonblock;
 	ch->ch_last_input = ev_now(ch->ch_loop);
 	ev_io_set(&ch->ch_read, fd, EV_READ);
 	ev_io_set(&ch->ch_write, fd, EV_WRITE);
@@ -279,7 +282,7 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * rather than going back to the loop for each buffer.  A blocking fd
 	 * (a CLI's) is read once: a second read could wait.
 	 */
-	batch = (fcntl(ch->ch_fd, F_GETFL) & O_NONBLOCK) != 0;
+	batch = ch->ch_nonblock;
 	do {
 		n = read(ch->ch_fd, buf_reserve(&ch->ch_in, CHANNEL_READ_SIZE),
 		    CHANNEL_READ_SIZE);
@@ -300,26 +303,111 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ch->ch_ops->on_eof(ch, n == 0 ? 0 : errno);
 }
 
-static void
-channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+/*
+ * Writes what is queued until the fd would block, at most
+ * CHANNEL_WRITE_BATCH bytes (a virtio port takes 32 KiB a write): 1 if
+ * the queue is empty then, 0 if not, -1 and errno on an error.  A
+ * blocking fd (a CLI's) gets one write.
+ */
+static int
+channel_write_some(struct channel *ch)
 {
-	struct channel	*ch = w->data;
-	ssize_t		 n;
+	size_t	 done = 0;
+	ssize_t	 n;
 
-	(void)loop;
-	(void)revents;
-	n = write(ch->ch_fd, buf_head(&ch->ch_out), buf_pending(&ch->ch_out));
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1) {
-		ch->ch_ops->on_eof(ch, errno);
-		return;
+	while (buf_pending(&ch->ch_out) > 0) {
+		if (done >= CHANNEL_WRITE_BATCH || (done > 0 && !ch->ch_nonblock))
+			return 0;
+		n = write(ch->ch_fd, buf_head(&ch->ch_out),
+		    buf_pending(&ch->ch_out));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1)
+			return -1;
+		buf_consume(&ch->ch_out, (size_t)n);
+		done += (size_t)n;
 	}
-	buf_consume(&ch->ch_out, (size_t)n);
-	channel_update_events(ch);
+	return 1;
+}
+
+/* Producers may go on once the queue is below CHANNEL_LOWWATER. */
+static void
+channel_check_drain(struct channel *ch)
+{
 	if (ch->ch_congested && buf_pending(&ch->ch_out) < CHANNEL_LOWWATER) {
 		ch->ch_congested = 0;
 		if (ch->ch_ops->on_drain != NULL)
 			ch->ch_ops->on_drain(ch);
 	}
+}
+
+static void
+channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct channel	*ch = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (channel_write_some(ch) == -1) {
+		ch->ch_ops->on_eof(ch, errno);
+		return;
+	}
+	channel_update_events(ch);
+	channel_check_drain(ch);
+}
+
+ssize_t
+channel_send_data_from(struct channel *ch, uint32_t tag, uint32_t id,
+    uint32_t stream, int pipe, size_t n)
+{
+	size_t		 got = 0;
+	ssize_t		 k;
+	uint32_t	 trailer;
+	int		 sealed = 0;	/* header written: the frame must end */
+
+	trailer = proto_pack_data_head(&ch->ch_out, tag, id, stream, n);
+	/*
+	 * With nothing queued ahead (the header just went out), the bytes
+	 * go from the pipe to the fd in the kernel.
+	 */
+	if (ch->ch_fd != -1 && ch->ch_splice && !ch->ch_paused &&
+	    !ch->ch_congested && channel_write_some(ch) == 1) {
+		sealed = 1;
+		k = splice(pipe, NULL, ch->ch_fd, NULL, n, SPLICE_F_NONBLOCK);
+		if (k > 0)
+			got = (size_t)k;
+		else if (k == -1 && errno == EINVAL)
+			ch->ch_splice = 0;	/* not this fd: never again */
+	} else if (buf_pending(&ch->ch_out) < PROTO_HDR_LEN + PROTO_DATA_HEAD)
+		sealed = 1;	/* part of the header went out */
+	while (got < n) {
+		k = read(pipe, buf_reserve(&ch->ch_out, n - got), n - got);
+		if (k == -1 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		buf_commit(&ch->ch_out, (size_t)k);
+		got += (size_t)k;
+	}
+	if (got < n && !sealed) {
+		/* Nothing of the frame left us: take the header back. */
+		buf_truncate(&ch->ch_out, buf_pending(&ch->ch_out) - got -
+		    PROTO_HDR_LEN - PROTO_DATA_HEAD);
+		channel_update_events(ch);
+		return -1;
+	}
+	if (got < n) {
+		/* Cannot happen to a pipe read by us alone; ends the frame. */
+		memset(buf_reserve(&ch->ch_out, n - got), 0, n - got);
+		buf_commit(&ch->ch_out, n - got);
+	}
+	proto_put_be32(&ch->ch_out, trailer);
+	if (ch->ch_fd == -1)
+		buf_clear(&ch->ch_out);	/* as channel_send: nowhere to go */
+	else if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
+		ch->ch_congested = 1;
+	channel_update_events(ch);
+	return got < n ? -1 : (ssize_t)n;
 }

@@ -83,6 +83,8 @@ struct channel {
 	int			 ch_fd;
 	int			 ch_paused;	/* no I/O at all while set */
 	int			 ch_congested;	/* producers wait for on_drain */
+	int			 ch_nonblock;	/* the fd is O_NONBLOCK */
+	int			 ch_splice;	/* the fd may take splice(2) */
 	ev_tstamp		 ch_last_input;	/* when bytes last arrived */
 	ev_tstamp		 ch_stalled_at;	/* incomplete frame at head since */
 	uint64_t		 ch_consumed;	/* input bytes consumed so far */
@@ -107,6 +109,19 @@ void	 channel_attach(struct channel *, int fd);
 void	 channel_detach(struct channel *);
 /* Queues msg whatever the queue holds (see rule 2 for who may). */
 void	 channel_send(struct channel *, const struct proto_msg *);
+/*
+ * Sends a DATA frame (tag, id, stream) of the n bytes (1..PROTO_MAX_DATA)
+ * that pipe gives: a pipe that holds at least n bytes (FIONREAD) and that
+ * nobody else reads.  With nothing queued ahead of the frame, the bytes go
+ * from the pipe to a non-blocking fd by splice(2), without a copy through
+ * us (proto.h, DATA); otherwise, or for what the fd did not take, they are
+ * read into the send queue.  Returns n, or -1 and errno if the pipe gave
+ * nothing (nothing was sent then) or, which a pipe read by us alone does
+ * not do, fewer than n bytes (the frame was padded with zeros).  A
+ * producer: rule 2 applies.
+ */
+ssize_t	 channel_send_data_from(struct channel *, uint32_t tag, uint32_t id,
+	    uint32_t stream, int pipe, size_t n);
 /* 1 while producers must wait for on_drain (rule 2). */
 int	 channel_congested(const struct channel *);
 void	 channel_pause(struct channel *, int paused);
@@ -244,6 +259,12 @@ int	 conn_accept(struct conn *, struct req *, const struct proto_msg *,
 	    const struct req_ops *, void *arg);
 /* Sends n <= rq_can_send[stream] bytes (n = 0: end of stream). */
 void	 conn_send_data(struct req *, int stream, const void *, size_t n);
+/*
+ * conn_send_data of n bytes (1..credit) from a pipe that holds them:
+ * channel_send_data_from.  -1 and errno (EPIPE: no session) if nothing was
+ * sent; the credit is spent either way.
+ */
+ssize_t	 conn_send_data_from(struct req *, int stream, int pipe, size_t n);
 void	 conn_send_credit(struct req *, int stream, uint32_t n);
 /* 1 while a producer for this request must wait (rule 2). */
 int	 conn_congested(const struct req *);

@@ -11,6 +11,7 @@
  * armed for the next of those deadlines from the times they depend on
  * (conn_timer_arm); a frame from the peer only notes the time.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,6 +418,20 @@ conn_send_data(struct req *rq, int stream, const void *p, size_t n)
 	m.m.data.da_bytes = p;
 	m.m.data.da_len = n;
 	conn_send(rq->rq_conn, &m);
+}
+
+ssize_t
+conn_send_data_from(struct req *rq, int stream, int pipe, size_t n)
+{
+	if (rq->rq_conn == NULL) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (n == 0 || n > rq->rq_can_send[stream] || n > PROTO_MAX_DATA)
+		fatalx("%s: %zu bytes beyond credit", __func__, n);
+	rq->rq_can_send[stream] -= n;
+	return channel_send_data_from(&rq->rq_conn->c_ch,
+	    rq->rq_conn->c_peer_nonce, rq->rq_id, (uint32_t)stream, pipe, n);
 }
 
 void

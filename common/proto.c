@@ -14,7 +14,10 @@
 #include "proto.h"
 #include "util.h"
 
-/* Payload layouts: a msgpack array of exactly this many fields. */
+/*
+ * Payload layouts: a msgpack array of exactly this many fields, except for
+ * DATA (proto.h).
+ */
 static const struct {
 	uint16_t	 type;
 	const char	*name;
@@ -25,7 +28,7 @@ static const struct {
 	{ MSG_PING,		"PING",		2 },	/* id target */
 	{ MSG_PONG,		"PONG",		1 },	/* id */
 	{ MSG_OPEN,		"OPEN",		5 },	/* id target timeout flags argv */
-	{ MSG_DATA,		"DATA",		3 },	/* id stream bytes */
+	{ MSG_DATA,		"DATA",		0 },	/* not msgpack */
 	{ MSG_CREDIT,		"CREDIT",	3 },	/* id stream bytes */
 	{ MSG_CANCEL,		"CANCEL",	1 },	/* id */
 	{ MSG_EXIT,		"EXIT",		4 },	/* id kind code message */
@@ -178,9 +181,9 @@ proto_xxh64(const void *bytes, size_t len, uint64_t seed)
 uint32_t
 proto_frame_check(const uint8_t *hdr, const void *payload, size_t plen)
 {
-	if (((uint16_t)hdr[4] << 8 | hdr[5]) == MSG_DATA)
-		return proto_crc32(0, hdr, 16) ^
-		    (uint32_t)proto_xxh64(payload, plen, 0);
+	if (((uint16_t)hdr[4] << 8 | hdr[5]) == MSG_DATA &&
+	    plen > PROTO_DATA_HEAD)
+		plen = PROTO_DATA_HEAD;
 	return proto_crc32(proto_crc32(0, hdr, 16), payload, plen);
 }
 
@@ -247,13 +250,6 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 		msgpack_pack_uint32(pk, msg->m.open.op_flags);
 		pack_strs(pk, msg->m.open.op_argv, msg->m.open.op_argc);
 		break;
-	case MSG_DATA:
-		msgpack_pack_uint32(pk, msg->m.data.da_id);
-		msgpack_pack_uint32(pk, msg->m.data.da_stream);
-		msgpack_pack_bin(pk, msg->m.data.da_len);
-		msgpack_pack_bin_body(pk, msg->m.data.da_bytes,
-		    msg->m.data.da_len);
-		break;
 	case MSG_CREDIT:
 		msgpack_pack_uint32(pk, msg->m.credit.cr_id);
 		msgpack_pack_uint32(pk, msg->m.credit.cr_stream);
@@ -304,41 +300,99 @@ get_be32(const uint8_t *p)
 	return ntohl(v);
 }
 
-void
-proto_pack(struct buf *out, const struct proto_msg *msg)
+/*
+ * Fills in the header of the frame that starts at offset start of out's
+ * pending bytes and runs to their end (or, for DATA, whose payload will be
+ * plen bytes); returns its hcheck.
+ */
+static uint32_t
+seal_header(struct buf *out, size_t start, uint16_t type, uint32_t tag,
+    size_t plen)
 {
-	msgpack_packer	 pk;
-	size_t		 start = buf_pending(out), len;
-	uint8_t		*hdr;
-
-	memset(buf_reserve(out, PROTO_HDR_LEN), 0, PROTO_HDR_LEN);
-	buf_commit(out, PROTO_HDR_LEN);
-	msgpack_packer_init(&pk, out, pack_to_buf);
-	pack_payload(&pk, msg);
-
 	/*
 	 * Growing the buffer may have moved or compacted it while packing:
 	 * the header is found again relative to the pending bytes.
 	 */
-	hdr = buf_head(out) + start;
-	len = buf_pending(out) - start - PROTO_HDR_LEN;
+	uint8_t		*hdr = buf_head(out) + start;
+	uint32_t	 hcheck;
+
 	put_be32(hdr, PROTO_MAGIC);
-	hdr[4] = msg->m_type >> 8;
-	hdr[5] = msg->m_type & 0xff;
-	put_be32(hdr + 8, msg->m_tag);
-	put_be32(hdr + 12, (uint32_t)len);
-	put_be32(hdr + 16, proto_frame_check(hdr, hdr + PROTO_HDR_LEN, len));
-	put_be32(hdr + PROTO_HDR_CHECKED, proto_header_check(hdr));
+	hdr[4] = type >> 8;
+	hdr[5] = type & 0xff;
+	hdr[6] = hdr[7] = 0;
+	put_be32(hdr + 8, tag);
+	put_be32(hdr + 12, (uint32_t)plen);
+	put_be32(hdr + 16, proto_frame_check(hdr, hdr + PROTO_HDR_LEN,
+	    buf_pending(out) - start - PROTO_HDR_LEN));
+	hcheck = proto_header_check(hdr);
+	put_be32(hdr + PROTO_HDR_CHECKED, hcheck);
+	return hcheck;
+}
+
+void
+proto_put_be32(struct buf *out, uint32_t v)
+{
+	put_be32(buf_reserve(out, 4), v);
+	buf_commit(out, 4);
+}
+
+uint32_t
+proto_pack_data_head(struct buf *out, uint32_t tag, uint32_t id,
+    uint32_t stream, size_t len)
+{
+	size_t	 start = buf_pending(out);
+	uint8_t	*p;
+
+	if (len > PROTO_MAX_DATA)
+		fatalx("%s: %zu bytes", __func__, len);
+	p = buf_reserve(out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
+	put_be32(p + PROTO_HDR_LEN, id);
+	put_be32(p + PROTO_HDR_LEN + 4, stream);
+	buf_commit(out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
+	return ~seal_header(out, start, MSG_DATA, tag,
+	    PROTO_DATA_HEAD + len + PROTO_DATA_TRAILER);
+}
+
+void
+proto_pack(struct buf *out, const struct proto_msg *msg)
+{
+	msgpack_packer	 pk;
+	size_t		 start = buf_pending(out);
+	uint32_t	 trailer;
+
+	if (msg->m_type == MSG_DATA) {
+		trailer = proto_pack_data_head(out, msg->m_tag,
+		    msg->m.data.da_id, msg->m.data.da_stream,
+		    msg->m.data.da_len);
+		buf_append(out, msg->m.data.da_bytes, msg->m.data.da_len);
+		proto_put_be32(out, trailer);
+		return;
+	}
+	buf_reserve(out, PROTO_HDR_LEN);
+	buf_commit(out, PROTO_HDR_LEN);
+	msgpack_packer_init(&pk, out, pack_to_buf);
+	pack_payload(&pk, msg);
+	seal_header(out, start, msg->m_type, msg->m_tag,
+	    buf_pending(out) - start - PROTO_HDR_LEN);
 }
 
 /* --- decoding ------------------------------------------------------- */
 
-/* 1 if the frame at p, whose header says plen payload bytes, is intact. */
+/*
+ * 1 if the frame at p, whose header (already found intact) says plen
+ * payload bytes, is intact: its check, and a DATA frame's trailer
+ * (proto.h).
+ */
 static int
 frame_intact(const uint8_t *p, uint32_t plen)
 {
-	return proto_frame_check(p, p + PROTO_HDR_LEN, plen) ==
-	    get_be32(p + 16);
+	if (proto_frame_check(p, p + PROTO_HDR_LEN, plen) != get_be32(p + 16))
+		return 0;
+	if (((uint16_t)p[4] << 8 | p[5]) != MSG_DATA)
+		return 1;
+	return plen >= PROTO_DATA_HEAD + PROTO_DATA_TRAILER &&
+	    get_be32(p + PROTO_HDR_LEN + plen - PROTO_DATA_TRAILER) ==
+	    ~get_be32(p + PROTO_HDR_CHECKED);
 }
 
 static int
@@ -483,16 +537,6 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 			return -1;
 		}
 		return 0;
-	case MSG_DATA:
-		if (get_u32(&f[0], &msg->m.data.da_id) == -1 ||
-		    get_u32(&f[1], &msg->m.data.da_stream) == -1 ||
-		    msg->m.data.da_stream >= STREAM_COUNT ||
-		    f[2].type != MSGPACK_OBJECT_BIN ||
-		    f[2].via.bin.size > PROTO_MAX_DATA)
-			goto bad;
-		msg->m.data.da_len = f[2].via.bin.size;
-		msg->m.data.da_bytes = (const uint8_t *)f[2].via.bin.ptr;
-		return 0;
 	case MSG_CREDIT:
 		if (get_u32(&f[0], &msg->m.credit.cr_id) == -1 ||
 		    get_u32(&f[1], &msg->m.credit.cr_stream) == -1 ||
@@ -618,6 +662,27 @@ msgpack_plausible(const uint8_t *p, size_t len)
 	return off <= len ? 0 : -1;
 }
 
+/* A DATA payload (proto.h); the trailer is the frame's, not checked here. */
+static int
+unpack_data(const uint8_t *p, size_t len, struct proto_data *da,
+    const char **why)
+{
+	if (len < PROTO_DATA_HEAD + PROTO_DATA_TRAILER ||
+	    len - PROTO_DATA_HEAD - PROTO_DATA_TRAILER > PROTO_MAX_DATA) {
+		*why = "bad DATA length";
+		return -1;
+	}
+	da->da_id = get_be32(p);
+	da->da_stream = get_be32(p + 4);
+	if (da->da_stream >= STREAM_COUNT) {
+		*why = "bad stream";
+		return -1;
+	}
+	da->da_bytes = p + PROTO_DATA_HEAD;
+	da->da_len = len - PROTO_DATA_HEAD - PROTO_DATA_TRAILER;
+	return 0;
+}
+
 int
 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
     struct proto_msg *msg, const char **why)
@@ -632,6 +697,8 @@ proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 		*why = "unknown message type";
 		return -1;
 	}
+	if (type == MSG_DATA)
+		return unpack_data(payload, len, &msg->m.data, why);
 	if (msgpack_plausible(payload, len) == -1) {
 		*why = "malformed msgpack";
 		return -1;
@@ -783,7 +850,7 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 {
 	uint32_t	 plen;
 	const uint8_t	*magic;
-	size_t		 avail, off;
+	size_t		 avail, off, looked;
 
 	/*
 	 * Skip to the first header that passes its own check, or to the
@@ -839,7 +906,7 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 			return PARSE_INCOMPLETE;
 		*consumed = PROTO_HDR_LEN;
 		return refuse(bytes, PROTO_HDR_LEN + avail, msg,
-		    "frame beyond the 64 KiB limit", why);
+		    "frame beyond the payload limit", why);
 	}
 	if (len < PROTO_HDR_LEN + plen)
 		return PARSE_INCOMPLETE;
@@ -849,12 +916,16 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 	 * searched for another frame.
 	 */
 	*consumed = PROTO_HDR_LEN + plen;
-	proto_examined += plen;
+	/* A DATA frame's bytes are neither checked nor decoded (proto.h). */
+	looked = (uint16_t)(bytes[4] << 8 | bytes[5]) != MSG_DATA ? plen :
+	    plen < PROTO_DATA_HEAD + PROTO_DATA_TRAILER ? plen :
+	    PROTO_DATA_HEAD + PROTO_DATA_TRAILER;
+	proto_examined += looked;
 	if (!frame_intact(bytes, plen)) {
 		*why = "bad checksum";
 		return PARSE_BAD;
 	}
-	proto_examined += plen;
+	proto_examined += looked;
 	if (proto_unpack((uint16_t)(bytes[4] << 8 | bytes[5]),
 	    bytes + PROTO_HDR_LEN, plen, msg, why) == -1)
 		return refuse(bytes, PROTO_HDR_LEN + plen, msg, *why, why);

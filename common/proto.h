@@ -40,25 +40,32 @@
  * A reader's resynchronisation after a writer died mid-frame (channel.h)
  * looks at one offset per gap in the input, each at most once.
  *
- * The check (proto_frame_check) is CRC-32 (zlib's) over header and payload,
- * except for DATA, where it is CRC-32 of the 16 header bytes XOR the low 32
- * bits of XXH64 (seed 0) of the payload.  The channels are in-order byte
- * streams with no bit errors of their own (a UNIX socket, a virtqueue), so
- * what the check has to catch is framing gone wrong: splices, cuts,
- * garbage, never single flipped bits, which is what a CRC is best at.  A
- * 64-bit multiply-rotate hash catches those as well (a wrong frame passes
- * with odds of 2^-32 either way) at about 5 times the speed of the
- * table-driven CRC natively (10 GB/s against 2.2 GB/s) and 6-8 times under
- * TCG emulation (3 GB/s against 0.4-0.5 GB/s): DATA is where the bytes
- * are, and every byte is checked once per hop and twice by the host daemon
- * (in and out).  Measured, CRC-32 -> XXH64 for DATA: on emulated
- * channels, 1 GiB each way, host daemon CPU 1.5-1.8 s -> 0.8-1.0 s per
- * GiB, the CLI's 1.1-1.7 s -> 0.8-1.1 s; in a TCG guest, the guest
- * daemon's user time for 32 MiB 0.19 s -> 0.09 s out and 0.34 s -> 0.13 s
- * in (protocol 4; see README, Benchmarks).  A peer of another
- * version (before 5, headers had 20 bytes and no hcheck) reads none of
- * our frames, nor we its: both sides log skipped input, neither becomes
- * ready.
+ * The check (proto_frame_check) is CRC-32 (zlib's) over the first 16
+ * header bytes and the payload, except for DATA, where it covers the 16
+ * header bytes and the payload's first PROTO_DATA_HEAD bytes only.
+ *
+ * DATA is where the bytes are, and its payload is not msgpack:
+ *
+ *	id u32 | stream u32 | bytes | trailer u32
+ *
+ * (big-endian), where trailer is the frame's own hcheck, inverted.  The
+ * channels are in-order byte streams with no bit errors of their own (a
+ * UNIX socket, a virtqueue), so what a check has to catch is framing gone
+ * wrong: a frame cut short by a writer that died, then completed by the
+ * next writer's bytes; garbage; splices.  The header check catches
+ * garbage; the trailer catches the cut frame, since the bytes that end up
+ * where a cut frame's trailer should be are another writer's, and match
+ * the frame's own check with odds of 2^-32.  No byte of a command's output
+ * is looked at on its way, so a sender can hand it from a pipe to the
+ * channel without reading it (splice(2): channel_send_data_from), and
+ * every hop's reader skips it at the cost of a memcpy.  Measured, in a TCG
+ * guest, 32 MiB out: the guest daemon's CPU 0.39 s with an XXH64 of the
+ * payload and two copies (protocol 5), see README, Benchmarks.
+ * (Protocols 4 and 5 checked DATA payloads with CRC-32 and then XXH64.)
+ * A peer of another version (before 5, headers had 20 bytes and no hcheck;
+ * 5 packed DATA in msgpack) reads none of our DATA, or none of our frames:
+ * both sides log skipped input, and the HELLO's version keeps sessions of
+ * different versions apart.
  *
  * The tag is the receiver's session nonce (0 in HELLO and
  * HELLO_ACK): a frame whose tag is not the receiver's current nonce belongs
@@ -81,7 +88,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		5
+#define PROTO_VERSION		6
 /*
  * The two virtio-serial ports (libvirt's <target name=...>), each a session
  * of its own: requests flow host to guest on PORT_H2G and guest to host on
@@ -93,8 +100,11 @@
 #define PROTO_HDR_LEN		24
 #define PROTO_HDR_CHECKED	20	/* header bytes hcheck covers */
 #define PROTO_ID_PEEK		10	/* payload bytes that hold a request id */
-#define PROTO_MAX_PAYLOAD	(64 * 1024)
-#define PROTO_MAX_DATA		(32 * 1024)	/* bytes in one DATA frame */
+#define PROTO_MAX_DATA		(64 * 1024)	/* bytes in one DATA frame */
+#define PROTO_DATA_HEAD		8	/* DATA payload before the bytes */
+#define PROTO_DATA_TRAILER	4	/* ... and after them */
+/* The largest payload: a whole DATA frame's, or any other's. */
+#define PROTO_MAX_PAYLOAD	(PROTO_MAX_DATA + 64)
 #define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
 #define PROTO_MAX_CREDIT	(16 * 1024 * 1024)
 #define PROTO_MAX_ARGS		256
@@ -269,6 +279,15 @@ int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 
 /* Appends msg as one whole frame to out.  Fields must be within limits. */
 void	 proto_pack(struct buf *out, const struct proto_msg *msg);
+/*
+ * A DATA frame in three parts, for bytes that reach the fd from elsewhere
+ * (channel_send_data_from): appends the header and PROTO_DATA_HEAD bytes
+ * of a DATA frame of len bytes (<= PROTO_MAX_DATA), and returns the
+ * trailer, which must follow those len bytes: proto_put_be32().
+ */
+uint32_t proto_pack_data_head(struct buf *out, uint32_t tag, uint32_t id,
+	    uint32_t stream, size_t len);
+void	 proto_put_be32(struct buf *out, uint32_t v);
 
 void	 proto_msg_free(struct proto_msg *msg);
 /*

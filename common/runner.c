@@ -11,6 +11,7 @@
  * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
  * or a cancel kills the whole process group.
  */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -484,6 +485,7 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint8_t		 chunk[PROTO_MAX_DATA];
 	size_t		 want = sizeof(chunk);
 	ssize_t		 n;
+	int		 held = 0;
 
 	(void)loop;
 	(void)revents;
@@ -494,6 +496,32 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (j->j_req.rq_conn != NULL && j->j_req.rq_can_send[s] < want)
 		want = j->j_req.rq_can_send[s];
+	/*
+	 * What the pipe holds leaves in DATA frames, as far as credit and
+	 * the queue allow; the channel splices them to its fd when it can:
+	 * the bytes are not copied through us (proto.h, DATA).  A pipe that
+	 * polls readable and holds nothing is at its end, which read(2)
+	 * says.
+	 */
+	if (j->j_req.rq_conn != NULL &&
+	    ioctl(j->j_fd[s], FIONREAD, &held) == 0 && held > 0) {
+		while (held > 0 && j->j_fd[s] != -1 &&
+		    j->j_req.rq_conn != NULL &&
+		    j->j_req.rq_can_send[s] > 0 &&
+		    !conn_congested(&j->j_req)) {
+			want = PROTO_MAX_DATA;
+			if (j->j_req.rq_can_send[s] < want)
+				want = j->j_req.rq_can_send[s];
+			if ((size_t)held < want)
+				want = (size_t)held;
+			if (conn_send_data_from(&j->j_req, s, j->j_fd[s],
+			    want) == -1)
+				job_close_fd(j, s);
+			held -= (int)want;
+		}
+		job_update_events(j);
+		return;
+	}
 	n = read(j->j_fd[s], chunk, want);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -502,6 +530,21 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 	else
 		conn_send_data(&j->j_req, s, chunk, (size_t)n);
 	job_update_events(j);
+}
+
+/*
+ * n more bytes of stdin reached the command: credit goes back in steps of
+ * JOB_CREDIT_STEP, and whenever nothing is left waiting.
+ */
+static void
+job_stdin_written(struct job *j, size_t n)
+{
+	j->j_stdin_done += (uint32_t)n;
+	if (j->j_stdin_done >= JOB_CREDIT_STEP ||
+	    (j->j_stdin_done > 0 && buf_pending(&j->j_stdin) == 0)) {
+		conn_send_credit(&j->j_req, STREAM_STDIN, j->j_stdin_done);
+		j->j_stdin_done = 0;
+	}
 }
 
 static void
@@ -525,11 +568,7 @@ job_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 		buf_consume(&j->j_stdin, (size_t)n);
 		j->j_stdin_done += (uint32_t)n;
 	}
-	if (j->j_stdin_done >= JOB_CREDIT_STEP ||
-	    buf_pending(&j->j_stdin) == 0) {
-		conn_send_credit(&j->j_req, STREAM_STDIN, j->j_stdin_done);
-		j->j_stdin_done = 0;
-	}
+	job_stdin_written(j, 0);
 	job_update_events(j);
 }
 
@@ -557,14 +596,26 @@ static void
 job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 {
 	struct job	*j = rq->rq_arg;
+	ssize_t		 k;
 
 	(void)stream;	/* conn.c routes only stdin to a served request */
 	if (n == 0)
 		j->j_stdin_eof = 1;
 	else if (j->j_fd[STREAM_STDIN] == -1)
 		conn_send_credit(rq, STREAM_STDIN, (uint32_t)n);
-	else
+	else {
+		/*
+		 * Straight from the frame into the pipe while nothing waits
+		 * before it; what the pipe does not take waits in j_stdin.
+		 */
+		if (buf_pending(&j->j_stdin) == 0 &&
+		    (k = write(j->j_fd[STREAM_STDIN], p, n)) > 0) {
+			p += k;
+			n -= (size_t)k;
+			job_stdin_written(j, (size_t)k);
+		}
 		buf_append(&j->j_stdin, p, n);
+	}
 	job_update_events(j);
 }
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/bench.sh [vm|emulated|all]   (default: vm; `make bench` runs vm)
+# tests/bench.sh [vm|emulated|all|hold]   (default: vm; `make bench` runs vm)
 #
 # Performance figures, not pass/fail; progress goes to stderr.
 #   vm        boots one throw-away TCG guest (tests/vm/mkimage.sh and
@@ -12,6 +12,8 @@
 #             tests/qga.
 #   emulated  both daemons on this machine, joined by tests/vserial, and a
 #             table of more detailed figures (CPU, RSS, both ways at once).
+#   hold      boots the vm part's guest and daemons, prints how to reach
+#             them (for profiling by hand), and waits until interrupted.
 # Every process it starts and the guest are gone when it exits, also on
 # INT, TERM or HUP.  Exits non-zero if a setup step fails or a transfer
 # comes back wrong.  Needs `make all tests/qga`; the vm part needs what
@@ -24,8 +26,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 
 MODE=${1:-vm}
 case $MODE in
-emulated|vm|all) ;;
-*) echo "usage: tests/bench.sh [vm|emulated|all]" >&2; exit 2 ;;
+emulated|vm|all|hold) ;;
+*) echo "usage: tests/bench.sh [vm|emulated|all|hold]" >&2; exit 2 ;;
 esac
 
 HOSTBIN=$REPO/negotiator-host
@@ -478,6 +480,8 @@ bench_vm() {
 		} >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; die "cannot install qemu-guest-agent"; }
 	fi
 	cp /usr/sbin/qemu-ga "$d/extra/usr/sbin/"
+	# hold: files of your own for the image (profiling tools, say).
+	[ -z "${BENCH_EXTRA-}" ] || cp -a "$BENCH_EXTRA/." "$d/extra/"
 	H=("$HOSTBIN" --control "$d/host.sock" --channel-dir "$d/chan")
 	head -c "$VM_BULK" /dev/zero >"$TMP/in32"
 	head -c "$QGA_BULK" /dev/zero >"$TMP/in4"
@@ -513,6 +517,14 @@ bench_vm() {
 	"${H[@]}" -e bench-qga-start "$GUEST" || die "cannot start qemu-ga in the guest"
 	wait_until 20 timeout 5 "$QGA" "$d/qga.sock" ping 1 ||
 	    die "qemu-ga does not answer in the guest"
+	if [ "$MODE" = hold ]; then
+		echo "host CLI: $(printf '%q ' "${H[@]}")... $GUEST"
+		echo "qemu-ga: $QGA $d/qga.sock; bare port: $d/raw.sock; guest files: $TMP"
+		echo "(Ctrl-C or SIGTERM stops the guest and the daemons)"
+		sleep infinity & BG="$BG $!"
+		wait $!
+		return
+	fi
 
 	progress "vm: CLI start-up"
 	time_runs 50 "$TMP/hv" "$HOSTBIN" --version
@@ -605,7 +617,7 @@ echo "- MB = 10^6 bytes; times are wall clock of whole CLI invocations unless sa
 
 case $MODE in
 emulated) bench_emulated ;;
-vm)       bench_vm ;;
+vm|hold)  bench_vm ;;
 all)      bench_emulated; bench_vm ;;
 esac
 

@@ -1699,35 +1699,55 @@ Test(misc, xxh64)
 }
 
 /*
- * DATA frames are checked by XXH64 of the payload, every other frame by
- * CRC-32: a DATA frame carrying a CRC-32 is rejected, a flipped bit is
- * caught, and a DATA frame cut short whose claimed length runs into the
- * next frame is rejected rather than taken with that frame as its tail.
+ * A DATA frame's check covers its header and its id and stream, and its
+ * trailer is its own header check inverted (proto.h): a flipped bit there
+ * is caught, a DATA frame carrying a whole-payload CRC-32 is rejected, the
+ * bytes themselves are not looked at, and a DATA frame cut short whose
+ * claimed length runs into the next frame is rejected rather than taken
+ * with that frame as its tail.
  */
 Test(malformed, data_check)
 {
 	struct buf		 b = { 0 };
-	struct proto_msg	 m;
+	struct proto_msg	 m, got;
 	uint8_t			 bytes[1000];
-	size_t			 i, plen;
+	const char		*why;
+	size_t			 i, plen, used;
 
 	for (i = 0; i < sizeof(bytes); i++)
 		bytes[i] = (uint8_t)(i * 7);
 	memset(&m, 0, sizeof(m));
 	m.m_type = MSG_DATA;
+	m.m.data.da_id = 7;
+	m.m.data.da_stream = STREAM_STDERR;
 	m.m.data.da_bytes = bytes;
 	m.m.data.da_len = sizeof(bytes);
 	proto_pack(&b, &m);
 	plen = b.b_len - PROTO_HDR_LEN;
-	cr_assert_eq(get32(b.b_data + 16), proto_crc32(0, b.b_data, 16) ^
-	    (uint32_t)proto_xxh64(b.b_data + PROTO_HDR_LEN, plen, 0));
-	for (i = 4; i < b.b_len; i += 13) {
+	cr_assert_eq(plen, PROTO_DATA_HEAD + sizeof(bytes) + PROTO_DATA_TRAILER);
+	cr_assert_eq(get32(b.b_data + 16), proto_crc32(proto_crc32(0,
+	    b.b_data, 16), b.b_data + PROTO_HDR_LEN, PROTO_DATA_HEAD));
+	cr_assert_eq(get32(b.b_data + b.b_len - 4),
+	    ~get32(b.b_data + PROTO_HDR_CHECKED));
+	for (i = 4; i < b.b_len; i += 3) {
 		if (i >= 12 && i < 16)
 			continue;	/* the length: may ask for more */
+		if (i >= PROTO_HDR_LEN + PROTO_DATA_HEAD && i < b.b_len - 4)
+			continue;	/* the bytes: not checked */
 		b.b_data[i] ^= 0x10;
 		expect_bad(b.b_data, b.b_len, 0);
 		b.b_data[i] ^= 0x10;
 	}
+	/* The bytes are delivered as they are, unexamined. */
+	b.b_data[PROTO_HDR_LEN + PROTO_DATA_HEAD + 5] ^= 0x10;
+	cr_assert_eq(proto_parse(b.b_data, b.b_len, &got, &used, &why),
+	    PARSE_OK);
+	cr_assert_eq(used, b.b_len);
+	cr_assert_eq(got.m.data.da_id, 7);
+	cr_assert_eq(got.m.data.da_stream, STREAM_STDERR);
+	cr_assert_eq(got.m.data.da_len, sizeof(bytes));
+	cr_assert_eq(got.m.data.da_bytes[5], bytes[5] ^ 0x10);
+	b.b_data[PROTO_HDR_LEN + PROTO_DATA_HEAD + 5] ^= 0x10;
 	put32(b.b_data + 16, proto_crc32(proto_crc32(0, b.b_data, 16),
 	    b.b_data + PROTO_HDR_LEN, plen));
 	expect_bad(b.b_data, b.b_len, 0);
@@ -1898,7 +1918,7 @@ Test(cost, adversarial_streams_cost_o_input)
 	uint8_t			*p = malloc(COST_LEN);
 	struct buf		 valid = { 0 };
 	struct proto_msg	 m;
-	static uint8_t		 bytes[PROTO_MAX_DATA];
+	static uint8_t		 bytes[32 * 1024];
 	uint64_t		 work, base;
 	size_t			 reads, frames, k, c;
 
@@ -2045,7 +2065,7 @@ Test(refused, oversized_request_waits_for_its_id_only)
 	buf_append(&b, "zzzz", 4);
 	cr_assert_eq(b.b_len, PROTO_HDR_LEN + PROTO_ID_PEEK);
 	expect_refused(&b, MSG_PING, 65536,
-	    "frame beyond the 64 KiB limit");
+	    "frame beyond the payload limit");
 	/* Only the header is consumed: the rest is garbage to skip. */
 	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
 	    PARSE_REFUSED);
@@ -2055,7 +2075,7 @@ Test(refused, oversized_request_waits_for_its_id_only)
 	hand_frame_raw(&b, MSG_DATA, 0, 7, UINT32_MAX, "", 0);
 	cr_assert_eq(proto_parse(b.b_data, b.b_len, &msg, &consumed, &why),
 	    PARSE_BAD);
-	cr_assert_str_eq(why, "frame beyond the 64 KiB limit");
+	cr_assert_str_eq(why, "frame beyond the payload limit");
 	/* A request whose id cannot be read: bad. */
 	buf_clear(&b);
 	hand_frame_raw(&b, MSG_OPEN, 0, 7, UINT32_MAX, "", 0);
