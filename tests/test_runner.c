@@ -396,6 +396,36 @@ Test(list, one_dir)
 	expect_list(&rc, want_builtin, 1);
 }
 
+/*
+ * More runnable names than a reply holds: the first PROTO_MAX_LIST of them
+ * in sorted order, counted after a user command shadowed its built-in and
+ * after the refused ones were left out.
+ */
+Test(list, capped_to_the_first_names)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	char			**names, name[16];
+	size_t			 count, i;
+
+	for (i = 0; i < PROTO_MAX_LIST + 10; i++) {
+		snprintf(name, sizeof(name), "b%04zu", i);
+		make_file(builtin, name, 0755);
+	}
+	make_file(user, "a", 0755);
+	make_file(user, "b0000", 0755);		/* shadows, counted once */
+	make_file(user, "b0001", 0644);		/* hides, not listed */
+	names = runner_list(&rc, &count);
+	cr_assert_eq(count, PROTO_MAX_LIST);
+	cr_assert_str_eq(names[0], "a");
+	cr_assert_str_eq(names[1], "b0000");
+	cr_assert_str_eq(names[2], "b0002");
+	snprintf(name, sizeof(name), "b%04d", PROTO_MAX_LIST - 1);
+	cr_assert_str_eq(names[count - 1], name);
+	for (i = 1; i < count; i++)
+		cr_assert_lt(strcmp(names[i - 1], names[i]), 0);
+	strv_free(names, count);
+}
+
 /* Every listed name is found by runner_lookup, and nothing else is. */
 Test(list, agrees_with_lookup)
 {
