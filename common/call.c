@@ -219,7 +219,7 @@ call_eof(struct conn *c, int error)
 	struct call	*cc = c->c_arg;
 
 	call_failx(cc, "lost the connection to %s: %s", cc->cc_opt->ca_peer,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 }
 
 static const struct conn_ops call_conn_ops = {

@@ -109,6 +109,12 @@ void	 channel_detach(struct channel *);
 void	 channel_send(struct channel *, const struct proto_msg *);
 /* 1 while producers must wait for on_drain (rule 2). */
 int	 channel_congested(const struct channel *);
+/*
+ * The words for the error of on_eof (channel_ops and conn_ops), for a log
+ * line or a caller: strerror(error), or "end of file" for 0.  Like
+ * strerror(), the text lasts until the next call.
+ */
+const char *channel_eof_reason(int error);
 void	 channel_pause(struct channel *, int paused);
 /* Forgets bytes read but not yet decoded (the other end started over). */
 void	 channel_discard_input(struct channel *);

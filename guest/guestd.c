@@ -143,7 +143,7 @@ port_eof(struct conn *c, int error)
 		return;
 	}
 	log_info("port %s: closed: %s", pt->pt_name,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 	conn_stop(c, "port closed");
 	pt->pt_state = PORT_CLOSED;
 }

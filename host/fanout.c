@@ -387,8 +387,7 @@ link_eof(struct conn *c, int error)
 	for (i = 0; i < l->l_count; i++)
 		target_done(l->l_targets[i], STATUS_FAILURE, "lost the "
 		    "connection to %s: %s", direct ? "the guest" :
-		    "the daemon", error ? strerror(error) :
-		    "end of file");
+		    "the daemon", channel_eof_reason(error));
 	conn_stop(c, "gone");
 }
 

@@ -102,7 +102,7 @@ static void
 guest_eof(struct conn *c, int error)
 {
 	log_info("%s: disconnected: %s", c->c_label,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 	conn_stop(c, "disconnected");
 	guest_retry_later(c->c_arg);
 }
@@ -120,8 +120,7 @@ guest_connect(struct conn *c, const char *path)
 	if (c->c_ch.ch_fd != -1)
 		return 0;
 	if ((fd = unix_connect(path, SOCK_NONBLOCK)) == -1) {
-		log_debug("%s: connect %s: %s", c->c_label, path,
-		    strerror(errno));
+		log_debug_warn("%s: connect %s", c->c_label, path);
 		return -1;
 	}
 	conn_start(c, fd);
