@@ -788,6 +788,23 @@ static const struct channel_ops catch_ops = {
 	catch_msg, catch_bad, catch_eof, NULL, NULL,
 };
 
+/* A catcher on a channel of its own (no fd: it is fed channel_input). */
+static void
+catcher_init(struct catcher *k)
+{
+	memset(k, 0, sizeof(*k));
+	channel_init(&k->k_ch, loop, &catch_ops, k);
+}
+
+/* Asserts that k caught msgs messages, the last of type last; detaches. */
+static void
+catcher_end(struct catcher *k, int msgs, uint16_t last)
+{
+	cr_assert_eq(k->k_msgs, msgs, "%d messages, not %d", k->k_msgs, msgs);
+	cr_assert_eq(k->k_last, last, "last %u, not %u", k->k_last, last);
+	channel_detach(&k->k_ch);
+}
+
 static void
 pack_hello(struct buf *b, uint32_t nonce)
 {
@@ -833,8 +850,7 @@ Test(conn, a_frame_cut_short_is_skipped_at_the_next_writers_hello)
 	struct catcher	 k;
 	struct buf	 cut = { 0 }, hello = { 0 };
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&cut, 30000, 5000);
 	pack_hello(&hello, 42);
 	/* A writer dies 100 bytes into a frame; the next one says HELLO. */
@@ -847,9 +863,7 @@ Test(conn, a_frame_cut_short_is_skipped_at_the_next_writers_hello)
 	channel_input(&k.k_ch, hello.b_data, hello.b_len);
 	cr_assert_eq(k.k_cut, 1);
 	/* Taken from where input resumed last: the HELLO of a moment ago. */
-	cr_assert_eq(k.k_msgs, 1, "%d messages", k.k_msgs);
-	cr_assert_eq(k.k_last, MSG_HELLO);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_HELLO);
 	buf_free(&cut);
 	buf_free(&hello);
 }
@@ -860,8 +874,7 @@ Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
 	struct buf	 data = { 0 };
 	size_t		 part;
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&data, 30000, 5000);
 	/* Everything up to past the HELLO inside, then a long stall. */
 	part = PROTO_HDR_LEN + 8000;
@@ -875,9 +888,7 @@ Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
 	/* The writer goes on: the frame arrives whole. */
 	channel_input(&k.k_ch, data.b_data + part + 200,
 	    data.b_len - part - 200);
-	cr_assert_eq(k.k_msgs, 1);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_DATA);
 	buf_free(&data);
 }
 
@@ -894,8 +905,7 @@ Test(conn, a_stalled_frame_fed_a_byte_at_a_time_costs_a_header_a_read)
 	uint64_t	 before, work;
 	size_t		 i, n = 30000;
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&data, PROTO_MAX_DATA, 20000);
 	channel_input(&k.k_ch, data.b_data, PROTO_HDR_LEN);
 	sleep_loop(CHANNEL_STALL + 0.1);
@@ -909,9 +919,7 @@ Test(conn, a_stalled_frame_fed_a_byte_at_a_time_costs_a_header_a_read)
 	cr_assert_eq(k.k_msgs, 0);
 	channel_input(&k.k_ch, data.b_data + PROTO_HDR_LEN + n,
 	    data.b_len - PROTO_HDR_LEN - n);
-	cr_assert_eq(k.k_msgs, 1);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_DATA);
 	buf_free(&data);
 }
 
@@ -925,17 +933,14 @@ Test(conn, a_cut_frame_completed_by_the_next_writer_ends_where_it_resumed)
 	struct catcher	 k;
 	struct buf	 cut = { 0 }, next = { 0 };
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&cut, 3000, 1000);
 	pack_hello(&next, 42);
 	pack_data_with_hello(&next, 5000, 10);
 	channel_input(&k.k_ch, cut.b_data, PROTO_HDR_LEN + 100);
 	sleep_loop(CHANNEL_GAP + 0.1);
 	channel_input(&k.k_ch, next.b_data, next.b_len);
-	cr_assert_eq(k.k_msgs, 2, "%d messages", k.k_msgs);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 2, MSG_DATA);
 	buf_free(&cut);
 	buf_free(&next);
 }

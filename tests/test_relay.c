@@ -249,6 +249,24 @@ server_sends(int stream, size_t total)
 	return sent;
 }
 
+/* X opens a command on "vm"; its OPEN has reached S on return. */
+static void
+open_on_peer(int with_stdin)
+{
+	peer_up();
+	call(MSG_OPEN, "vm", with_stdin);
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2), "no OPEN at the peer");
+}
+
+/* X grants all the stdout credit it may, far beyond one window. */
+static void
+caller_grants_the_most(void)
+{
+	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
+	    PROTO_MAX_CREDIT - PROTO_WINDOW);
+	evloop_for(loop, 0.1);
+}
+
 Test(relay, forwards_a_ping)
 {
 	peer_up();
@@ -304,12 +322,8 @@ Test(relay, output_credit_is_bounded_by_ours)
 	size_t	 sent = 0;
 	int	 i;
 
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
-	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
-	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	evloop_for(loop, 0.1);
+	open_on_peer(0);
+	caller_grants_the_most();
 	for (i = 0; i < 200 && sent < 4 * 1024 * 1024; i++) {
 		sent += server_sends(STREAM_STDOUT, 4 * 1024 * 1024 - sent);
 		evloop_for(loop, 0.005);
@@ -325,9 +339,7 @@ Test(relay, output_credit_is_bounded_by_ours)
 
 Test(relay, stdin_credit_is_bounded_by_ours)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 1);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
+	open_on_peer(1);
 	conn_send_credit(&s.s_req[0], STREAM_STDIN,
 	    PROTO_MAX_CREDIT - PROTO_WINDOW);
 	evloop_for(loop, 0.2);
@@ -342,12 +354,8 @@ Test(relay, a_congested_caller_stops_the_peer)
 	size_t	 sent = 0, more;
 	int	 i;
 
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
-	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
-	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	evloop_for(loop, 0.1);
+	open_on_peer(0);
+	caller_grants_the_most();
 	/* The caller stops reading (and writing: its credit went out). */
 	channel_pause(&x.s_conn.c_ch, 1);
 	for (i = 0; i < 400; i++) {
@@ -385,9 +393,7 @@ Test(relay, cancel_before_forwarding)
 
 Test(relay, cancel_after_forwarding)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_cancel(&x.s_req[0]);
 	cr_assert(evloop_until(loop, &s.s_cancels, 1, 1));
 	conn_fail(&s.s_req[0], EXIT_SIGNALED, 15, "Terminated");
@@ -397,9 +403,7 @@ Test(relay, cancel_after_forwarding)
 
 Test(relay, a_caller_gone_cancels_the_peers_command)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_stop(&x.s_conn, "caller killed");
 	cr_assert(evloop_until(loop, &s.s_cancels, 1, 1));
 	/* Its EXIT then finds nobody, and harms nobody. */
@@ -410,9 +414,7 @@ Test(relay, a_caller_gone_cancels_the_peers_command)
 
 Test(relay, a_peer_lost_fails_the_call)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_stop(&s.s_conn, "peer died");
 	cr_assert(evloop_until(loop, &x.s_replies, 1, 1));
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
