@@ -52,6 +52,18 @@ show_left() {
 	pgrep -af -- "$SUB" | cut -c1-160
 	ls -A "$SUB"
 }
+# ends_clean SIGNAL SECONDS: the demo ($BG), just sent SIGNAL, ends within
+# SECONDS and leaves no QEMU, daemon or directory behind.
+ends_clean() {
+	local t0
+	t0=$(now_ms)
+	reap "$(($2 + 10))" "$BG"
+	check "demo after $1: ended within $2 s" \
+	    test "$(elapsed_since "$t0")" -le "$2"
+	BG=
+	check "demo after $1: no QEMU, daemon or directory left" \
+	    wait_until 3 nothing_left || show_left
+}
 
 # --- wait_until, within, reap: wall-clock bounds whatever the command does.
 
@@ -181,12 +193,7 @@ BG=$!
 set +m
 check "demo: QEMU up (frozen)" wait_until 30 pgrep -f -- "$SUB/negotiator-demo.*/monitor.sock"
 kill -INT -- -"$BG"
-t0=$(now_ms)
-reap 20 "$BG"
-check "demo after Ctrl-C: ended within 15 s" test "$(elapsed_since "$t0")" -le 15
-BG=
-check "demo after Ctrl-C: no QEMU, daemon or directory left" \
-    wait_until 3 nothing_left || show_left
+ends_clean Ctrl-C 15
 
 NEGOTIATOR_VM_ACCEL=tcg TMPDIR=$SUB \
     bash "$REPO/tests/vm/demo.sh" >"$TMP/demo2.log" 2>&1 &
@@ -196,11 +203,6 @@ check "demo: the host daemon runs and the guest answers" \
 check "demo: QEMU and the host daemon are running" \
     eval "pgrep -f -- '$SUB.*monitor.sock' && pgrep -f -- '$SUB.*host.sock.*--commands-dir'" >/dev/null
 kill -TERM "$BG"
-t0=$(now_ms)
-reap 30 "$BG"
-check "demo after SIGTERM: ended within 20 s" test "$(elapsed_since "$t0")" -le 20
-BG=
-check "demo after SIGTERM: no QEMU, daemon or directory left" \
-    wait_until 3 nothing_left || show_left
+ends_clean SIGTERM 20
 
 finish

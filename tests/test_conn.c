@@ -451,15 +451,22 @@ open_request(struct side *a, struct req *rq)
 	conn_request(&a->s_conn, rq, &m, &req_ops, a);
 }
 
+/* a issues, b serves; a's first request has reached b on return. */
+static void
+open_on_pair(struct side *a, struct side *b)
+{
+	connect_pair(a, CONN_ISSUES, b, CONN_SERVES);
+	open_request(a, &a->s_req[0]);
+	cr_assert(evloop_until(loop, &b->s_nreq, 1, 1), "no OPEN at b");
+}
+
 Test(conn, data_beyond_credit_ends_the_request)
 {
 	static uint8_t	 chunk[PROTO_MAX_DATA];
 	struct side	 a, b;
 	int		 i;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	/* The server ignores our window: 9 chunks of 32 KiB > 256 KiB. */
 	b.s_req[0].rq_can_send[STREAM_STDOUT] = 10 * PROTO_MAX_DATA;
 	for (i = 0; i < 9; i++)
@@ -477,9 +484,7 @@ Test(conn, credit_past_the_protocol_limit_ends_the_request)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	conn_send_credit(&a.s_req[0], STREAM_STDOUT,
 	    PROTO_MAX_CREDIT - PROTO_WINDOW);
 	evloop_for(loop, 0.1);
@@ -496,9 +501,7 @@ Test(conn, cancel_then_exit)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	conn_cancel(&a.s_req[0]);
 	cr_assert(evloop_until(loop, &b.s_cancels, 1, 1));
 	conn_fail(&b.s_req[0], EXIT_SIGNALED, 15, "Terminated");
@@ -513,9 +516,7 @@ Test(conn, cancel_crossing_the_exit)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	/* The EXIT is on its way when the caller cancels. */
 	conn_fail(&b.s_req[0], EXIT_EXITED, 0, "%s", "");
 	conn_cancel(&a.s_req[0]);
