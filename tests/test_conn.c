@@ -176,6 +176,14 @@ connect_pair(struct side *a, int aflags, struct side *b, int bflags)
 	    "no handshake");
 }
 
+/* Ends both sessions of a pair, with their fds and buffers. */
+static void
+stop_pair(struct side *a, struct side *b)
+{
+	conn_stop(&a->s_conn, "done");
+	conn_stop(&b->s_conn, "done");
+}
+
 static void
 setup(void)
 {
@@ -250,15 +258,22 @@ wire_recv(struct wire *w, struct proto_msg *m, double seconds)
 	}
 }
 
+/* A HELLO or HELLO_ACK of our version with nonce, echoing none. */
+static void
+hello_msg(struct proto_msg *m, uint16_t type, uint32_t nonce)
+{
+	memset(m, 0, sizeof(*m));
+	m->m_type = type;
+	m->m.hello.he_version = PROTO_VERSION;
+	m->m.hello.he_nonce = nonce;
+}
+
 static void
 wire_hello(struct wire *w, uint16_t type)
 {
 	struct proto_msg	 m;
 
-	memset(&m, 0, sizeof(m));
-	m.m_type = type;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = w->w_nonce;
+	hello_msg(&m, type, w->w_nonce);
 	m.m.hello.he_echo = w->w_peer;
 	strlcpy(m.m.hello.he_name, "wire", sizeof(m.m.hello.he_name));
 	wire_send(w, &m, 0);
@@ -299,9 +314,11 @@ wire_query(struct wire *w, uint16_t type, uint32_t id, uint32_t tag)
 	wire_send(w, &m, tag);
 }
 
+/* Ends what wire_connect started: s's conn, then the wire. */
 static void
-wire_close(struct wire *w)
+wire_close(struct wire *w, struct side *s)
 {
+	conn_stop(&s->s_conn, "done");
 	close(w->w_fd);
 	buf_free(&w->w_in);
 }
@@ -319,8 +336,7 @@ Test(conn, handshake_crosses_nonces)
 	cr_assert_neq(a.s_conn.c_nonce, 0);
 	cr_assert_neq(a.s_conn.c_nonce, b.s_conn.c_nonce);
 	cr_assert_str_neq(a.s_conn.c_peer_name, "");
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, handshake_with_a_silent_server)
@@ -336,8 +352,7 @@ Test(conn, handshake_with_a_silent_server)
 	conn_start(&b.s_conn, fds[1]);
 	cr_assert(evloop_until(loop, &a.s_ready, 1, 2));
 	cr_assert(conn_ready(&b.s_conn));
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, another_protocol_version_is_ignored)
@@ -360,8 +375,7 @@ Test(conn, another_protocol_version_is_ignored)
 	wire_send(&w, &m, 0);
 	cr_assert_not(wire_recv(&w, &m, 0.3), "answered another version");
 	cr_assert_not(conn_ready(&s.s_conn));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 Test(conn, frames_of_another_session_are_dropped)
@@ -377,8 +391,7 @@ Test(conn, frames_of_another_session_are_dropped)
 	cr_assert_eq(s.s_requests, 0);
 	wire_query(&w, MSG_PING, 3, w.w_peer);
 	cr_assert(evloop_until(loop, &s.s_requests, 1, 1));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 Test(conn, a_stale_reply_never_reaches_a_new_caller)
@@ -411,8 +424,7 @@ Test(conn, a_stale_reply_never_reaches_a_new_caller)
 	cr_assert_eq(s.s_replies, 0);
 	wire_send(&w, &m, s.s_conn.c_nonce);
 	cr_assert(evloop_until(loop, &s.s_replies, 1, 1));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 Test(conn, a_restarted_peer_ends_the_session_but_not_our_nonce)
@@ -432,8 +444,7 @@ Test(conn, a_restarted_peer_ends_the_session_but_not_our_nonce)
 	cr_assert_eq(s.s_conn.c_nonce, ours);
 	cr_assert_eq(s.s_conn.c_peer_nonce, w.w_nonce);
 	cr_assert(conn_ready(&s.s_conn));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- requests, credit, cancel ------------------------------------------ */
@@ -476,8 +487,7 @@ Test(conn, data_beyond_credit_ends_the_request)
 	cr_assert_str_eq(a.s_lost_why, "peer sent data beyond its credit");
 	cr_assert_eq(a.s_data[STREAM_STDOUT], PROTO_WINDOW);
 	cr_assert_null(a.s_req[0].rq_conn);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, credit_past_the_protocol_limit_ends_the_request)
@@ -493,8 +503,7 @@ Test(conn, credit_past_the_protocol_limit_ends_the_request)
 	conn_send_credit(&a.s_req[0], STREAM_STDOUT, 1);
 	cr_assert(evloop_until(loop, &b.s_lost, 1, 2));
 	cr_assert_str_eq(b.s_lost_why, "peer granted too much credit");
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, cancel_then_exit)
@@ -508,8 +517,7 @@ Test(conn, cancel_then_exit)
 	cr_assert(evloop_until(loop, &a.s_replies, 1, 1));
 	cr_assert_eq(a.s_reply_type, MSG_EXIT);
 	cr_assert_null(a.s_req[0].rq_conn);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, cancel_crossing_the_exit)
@@ -527,8 +535,7 @@ Test(conn, cancel_crossing_the_exit)
 	conn_cancel(&a.s_req[0]);
 	evloop_for(loop, 0.05);
 	cr_assert_eq(b.s_cancels, 0);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, a_session_reset_loses_every_request_once)
@@ -573,8 +580,7 @@ Test(conn, requests_in_flight_are_capped)
 	wire_query(&w, MSG_PING, 1, w.w_peer);
 	evloop_for(loop, 0.05);
 	cr_assert_eq(s.s_nreq, CONN_MAX_SERVED);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /*
@@ -607,8 +613,7 @@ Test(conn, a_peer_that_never_reads_its_answers_is_cut_off)
 	    CHANNEL_MAX_QUEUE + 64);
 	/* Still read: nothing we sent waits undecoded. */
 	cr_assert_eq(buf_pending(&s.s_conn.c_ch.ch_in), 0);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- back-pressure ------------------------------------------------------ */
@@ -657,8 +662,7 @@ Test(conn, producers_stop_at_the_mark_and_drain_restarts_them)
 	}
 	cr_assert_not(conn_congested(&s.s_req[0]));
 	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out), CHANNEL_LOWWATER);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- keepalive ------------------------------------------------------------ */
@@ -700,8 +704,7 @@ Test(conn, a_silent_peer_is_marked_and_comes_back)
 	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
 	cr_assert_eq(a.s_conn.c_peer_nonce, b.s_conn.c_nonce);
 	cr_assert_eq(b.s_conn.c_peer_nonce, a.s_conn.c_nonce);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 /*
@@ -728,8 +731,7 @@ Test(conn, our_own_stall_is_not_the_peers_silence)
 	evloop_for(loop, 0.3);
 	cr_assert_eq(a.s_lost, 0, "%s", a.s_lost_why);
 	cr_assert_eq(a.s_conn.c_state, CONN_READY);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, a_peer_that_never_answers_is_silent)
@@ -811,10 +813,7 @@ pack_hello(struct buf *b, uint32_t nonce)
 {
 	struct proto_msg	 m;
 
-	memset(&m, 0, sizeof(m));
-	m.m_type = MSG_HELLO;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = nonce;
+	hello_msg(&m, MSG_HELLO, nonce);
 	proto_pack(b, &m);
 }
 
