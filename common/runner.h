@@ -1,4 +1,7 @@
-/* The runner: finds and runs commands on behalf of the peer. */
+/*
+ * runner.c: finding and running commands on behalf of the peer, and the
+ * limits on how many run and for how long.
+ */
 #ifndef RUNNER_H
 #define RUNNER_H
 

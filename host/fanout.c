@@ -51,7 +51,7 @@
 #define FANOUT_SLACK		1.0	/* s past -t for the remote's own EXIT */
 #define FANOUT_LINE_MAX		(64 * 1024)	/* a longer line is cut */
 #define FANOUT_JSON_MAX		(1024 * 1024)	/* per stream and guest */
-#define FANOUT_TABLE_WAIT	(HELLO_WAIT + RELAY_WAIT)
+#define FANOUT_TABLE_WAIT	(CALL_HELLO_WAIT + RELAY_WAIT)
 
 struct link;
 
