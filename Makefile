@@ -97,8 +97,11 @@ tests/qga: tests/qga.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
 tests/test_%: tests/test_%.c $(COMMON_OBJS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) \
 	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
+
+# The unit tests that run conns in their own loop share tests/evloop.c.
+tests/test_conn tests/test_relay: tests/evloop.c tests/evloop.h
 
 # make sanitize: the programs and unit tests again, with AddressSanitizer
 # and UndefinedBehaviorSanitizer (undefined behaviour aborts), into
@@ -131,8 +134,11 @@ $(ASAN_DIR)/negotiator-guest: $(GUEST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
 	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(ASAN_DIR)/tests/test_%: tests/test_%.c $(ASAN_COMMON)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) $(WARNINGS) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) $(WARNINGS) -o $@ \
+	    $(filter %.c %.o,$^) \
 	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
+$(ASAN_DIR)/tests/test_conn $(ASAN_DIR)/tests/test_relay: tests/evloop.c \
+    tests/evloop.h
 
 # Installs what a fresh Debian 12 machine lacks to build and test.
 deps:

@@ -201,7 +201,8 @@ call_send(struct call *cc)
 			ev_timer_start(cc->cc_loop, &cc->cc_deadline);
 		}
 	} else {
-		ev_timer_set(&cc->cc_deadline, HELLO_WAIT + RELAY_WAIT, 0.);
+		ev_timer_set(&cc->cc_deadline, CALL_HELLO_WAIT + RELAY_WAIT,
+		    0.);
 		ev_timer_start(cc->cc_loop, &cc->cc_deadline);
 	}
 	call_update_events(cc);
@@ -219,7 +220,7 @@ call_eof(struct conn *c, int error)
 	struct call	*cc = c->c_arg;
 
 	call_failx(cc, "lost the connection to %s: %s", cc->cc_opt->ca_peer,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 }
 
 static const struct conn_ops call_conn_ops = {
@@ -362,7 +363,7 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 		ev_io_init(&cc.cc_out_io[s], call_output_cb, s, EV_WRITE);
 		cc.cc_out_io[s].data = &cc;
 	}
-	ev_timer_init(&cc.cc_deadline, call_deadline_cb, HELLO_WAIT, 0.);
+	ev_timer_init(&cc.cc_deadline, call_deadline_cb, CALL_HELLO_WAIT, 0.);
 	cc.cc_deadline.data = &cc;
 	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
 	snprintf(label, sizeof(label), "%s", opt->ca_peer);

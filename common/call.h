@@ -8,7 +8,7 @@
 #include "channel.h"
 #include "cli.h"
 
-#define HELLO_WAIT	5.0	/* seconds a CLI waits for a session */
+#define CALL_HELLO_WAIT	5.0	/* seconds a CLI waits for a session */
 
 struct call_options {
 	const char	*ca_progname;

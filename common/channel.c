@@ -83,6 +83,12 @@ channel_congested(const struct channel *ch)
 	return ch->ch_congested;
 }
 
+const char *
+channel_eof_reason(int error)
+{
+	return error != 0 ? strerror(error) : "end of file";
+}
+
 void
 channel_update_events(struct channel *ch)
 {

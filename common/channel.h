@@ -124,6 +124,12 @@ ssize_t	 channel_send_data_from(struct channel *, uint32_t tag, uint32_t id,
 	    uint32_t stream, int pipe, size_t n);
 /* 1 while producers must wait for on_drain (rule 2). */
 int	 channel_congested(const struct channel *);
+/*
+ * The words for the error of on_eof (channel_ops and conn_ops), for a log
+ * line or a caller: strerror(error), or "end of file" for 0.  Like
+ * strerror(), the text lasts until the next call.
+ */
+const char *channel_eof_reason(int error);
 void	 channel_pause(struct channel *, int paused);
 /* Forgets bytes read but not yet decoded (the other end started over). */
 void	 channel_discard_input(struct channel *);

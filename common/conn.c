@@ -664,7 +664,7 @@ conn_eof(struct channel *ch, int error)
 {
 	struct conn	*c = ch->ch_arg;
 
-	conn_reset(c, error ? strerror(error) : "end of file");
+	conn_reset(c, channel_eof_reason(error));
 	c->c_ops->on_eof(c, error);
 }
 

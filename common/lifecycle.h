@@ -1,3 +1,4 @@
+/* lifecycle.c: a daemon's loop, and its clean end on SIGTERM or SIGINT. */
 #ifndef LIFECYCLE_H
 #define LIFECYCLE_H
 

@@ -135,6 +135,20 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+log_debug_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	if (log_verbosity < LOG_LEVEL_DEBUG)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_DEBUG, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
 /*
  * Peer strings are encoded with vis(3): C-style escapes (\n, \t, \033 in
  * octal), a backslash doubled, bytes outside printable ASCII in octal, so

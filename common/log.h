@@ -15,6 +15,9 @@ void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_debug(), with ": " and strerror(errno) appended as by log_warn. */
+void	 log_debug_warn(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
 /* Lines per second that log_limited() lets through per key by default. */
 #define LOG_RATE_DEFAULT	20
 

@@ -233,34 +233,54 @@ name_cmp(const void *a, const void *b)
 	return strcmp(*(char * const *)a, *(char * const *)b);
 }
 
+/* scandir(3) filter: names a command could have (runner_valid_name). */
+static int
+runner_list_entry(const struct dirent *de)
+{
+	return runner_valid_name(de->d_name);
+}
+
+/*
+ * The cap: the reply holds the first PROTO_MAX_LIST names in sorted order,
+ * after the filters (a valid name that runner_lookup finds runnable) and
+ * after a user command has shadowed its built-in; whatever the directories
+ * hold, the same names come back.  Each directory is read sorted
+ * (alphasort: strcmp's order, since nothing here calls setlocale(3)), so
+ * no more than its first PROTO_MAX_LIST runnable names can make the cut,
+ * and none past them is looked up.
+ */
 char **
 runner_list(const struct runner_config *rc, size_t *count)
 {
 	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
 	char		**names = NULL, path[4096], why[256];
-	struct dirent	*de;
-	DIR		*d;
-	size_t		 n = 0, i, j;
-	int		 k;
+	struct dirent	**ents;
+	size_t		 n = 0, i, j, taken;
+	int		 k, e, nents;
 
 	for (k = 0; k < 2; k++) {
-		if (dirs[k] == NULL || (d = opendir(dirs[k])) == NULL)
+		if (dirs[k] == NULL || (nents = scandir(dirs[k], &ents,
+		    runner_list_entry, alphasort)) == -1)
 			continue;
-		while ((de = readdir(d)) != NULL && n < PROTO_MAX_LIST) {
-			if (!runner_valid_name(de->d_name) ||
-			    runner_lookup(rc, de->d_name, path, sizeof(path),
-			    why, sizeof(why)) != EXIT_EXITED)
+		for (e = 0, taken = 0; e < nents && taken < PROTO_MAX_LIST;
+		    e++) {
+			if (runner_lookup(rc, ents[e]->d_name, path,
+			    sizeof(path), why, sizeof(why)) != EXIT_EXITED)
 				continue;
 			names = xreallocarray(names, n + 1, sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
+			names[n++] = xstrdup(ents[e]->d_name);
+			taken++;
 		}
-		closedir(d);
+		for (e = 0; e < nents; e++)
+			free(ents[e]);
+		free(ents);
 	}
 	if (n > 0)
 		qsort(names, n, sizeof(*names), name_cmp);
-	/* A user command shadows a built-in of the same name. */
+	/* A user command shadows a built-in of the same name; then the cap. */
 	for (i = j = 0; i < n; i++) {
-		if (j > 0 && strcmp(names[j - 1], names[i]) == 0)
+		if (j == PROTO_MAX_LIST ||
+		    (j > 0 && strcmp(names[j - 1], names[i]) == 0))
 			free(names[i]);
 		else
 			names[j++] = names[i];

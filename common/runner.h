@@ -1,4 +1,7 @@
-/* The runner: finds and runs commands on behalf of the peer. */
+/*
+ * runner.c: finding and running commands on behalf of the peer, and the
+ * limits on how many run and for how long.
+ */
 #ifndef RUNNER_H
 #define RUNNER_H
 
@@ -43,7 +46,10 @@ int	 runner_valid_name(const char *name);
  */
 int	 runner_lookup(const struct runner_config *, const char *name,
 	    char *path, size_t pathlen, char *why, size_t whylen);
-/* The sorted names of all runnable commands; strv_free() (words.h) after. */
+/*
+ * The sorted names of the runnable commands, at most PROTO_MAX_LIST (the
+ * first ones: runner.c says how); strv_free() (words.h) after.
+ */
 char	**runner_list(const struct runner_config *, size_t *count);
 /* 0 if dir may hold commands (owner, mode); else -1 and why. */
 int	 runner_check_dir(const char *dir, char *why, size_t whylen);

@@ -1,3 +1,7 @@
+/*
+ * status.c: the CLI's exit status for how a remote command ended, and the
+ * statuses of its own (DESIGN.md).
+ */
 #ifndef STATUS_H
 #define STATUS_H
 

@@ -1,4 +1,7 @@
-/* Small shared utilities: allocation that cannot fail, and byte buffers. */
+/*
+ * Small shared utilities, prototypes grouped by file: xmalloc.c
+ * (allocation that cannot fail) and buf.c (byte buffers).
+ */
 #ifndef UTIL_H
 #define UTIL_H
 

@@ -1,3 +1,4 @@
+/* words.c: a command line split into words, and vectors of strings freed. */
 #ifndef WORDS_H
 #define WORDS_H
 

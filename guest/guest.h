@@ -1,4 +1,7 @@
-/* negotiator-guest: the guest daemon and CLI. */
+/*
+ * The guest side's defaults and configuration, and the prototypes of
+ * every file in guest/, grouped by file.
+ */
 #ifndef GUEST_H
 #define GUEST_H
 

@@ -4,7 +4,7 @@
  * CLIs over guest-to-host.  A port whose host end is not connected reads
  * as end-of-file and polls as POLLHUP forever, so a port in that state is
  * taken out of the loop and checked again on SIGIO or a slow timer: the
- * daemon never spins, and notices the host coming back within PORT_RECHECK.
+ * daemon never spins, and notices the host coming back within GUESTD_RECHECK.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 #include "relay.h"
 #include "serve.h"
 
-#define PORT_RECHECK	0.5	/* seconds between checks of an absent port */
+#define GUESTD_RECHECK	0.5	/* seconds between checks of an absent port */
 
 enum port_state {
 	PORT_CLOSED,		/* not found or not opened yet */
@@ -88,7 +88,7 @@ port_try_open(struct port *pt)
 		port_away(pt);
 }
 
-/* Runs every PORT_RECHECK seconds, and on SIGIO, while a port is not up. */
+/* Runs every GUESTD_RECHECK seconds, and on SIGIO, while a port is not up. */
 static void
 port_check(struct port *pt)
 {
@@ -143,7 +143,7 @@ port_eof(struct conn *c, int error)
 		return;
 	}
 	log_info("port %s: closed: %s", pt->pt_name,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 	conn_stop(c, "port closed");
 	pt->pt_state = PORT_CLOSED;
 }
@@ -168,7 +168,7 @@ port_init(struct port *pt, const char *name, int flags)
 	snprintf(label, sizeof(label), "host (%s)", name);
 	conn_init(&pt->pt_conn, EV_DEFAULT, flags | CONN_GREETS |
 	    CONN_KEEPALIVE, label, &port_conn_ops, pt);
-	ev_timer_init(&pt->pt_check, port_check_cb, 0., PORT_RECHECK);
+	ev_timer_init(&pt->pt_check, port_check_cb, 0., GUESTD_RECHECK);
 	pt->pt_check.data = pt;
 	ev_timer_start(EV_DEFAULT, &pt->pt_check);
 }

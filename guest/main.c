@@ -1,6 +1,8 @@
 /*
- * negotiator-guest: run commands on the host, list the host's commands, or
- * (-d) be the guest daemon.
+ * negotiator-guest's main: the options and verbs of the guest program only
+ * (run commands on the host, list the host's commands, or (-d) be the
+ * guest daemon), and how a call reaches the host; the options both
+ * programs take are cli.c's.
  */
 #include <err.h>
 #include <errno.h>

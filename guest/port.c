@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,38 +35,43 @@ read_line(const char *path, char *line, size_t len)
 	return rv;
 }
 
+/* scandir(3) filter: the entries of /sys/class/virtio-ports, not . or .. */
+static int
+port_entry(const struct dirent *de)
+{
+	return de->d_name[0] != '.';
+}
+
 int
 port_find(const struct guest_config *gc, const char *name, char *path,
     size_t len)
 {
-	struct dirent	*de;
+	struct dirent	**ents;
 	struct stat	 st;
 	char		 dir[PATH_MAX], file[PATH_MAX + NAME_MAX + 8], line[256];
-	DIR		*d;
-	int		 rv = -1;
+	int		 i, n, rv = -1;
 
 	if (gc->gc_port_dir != NULL) {
 		snprintf(path, len, "%s/%s", gc->gc_port_dir, name);
 		return stat(path, &st);
 	}
 	snprintf(dir, sizeof(dir), "%s/class/virtio-ports", gc->gc_sysfs_root);
-	if ((d = opendir(dir)) == NULL)
+	if ((n = scandir(dir, &ents, port_entry, alphasort)) == -1)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s/name", dir, de->d_name);
+	for (i = 0; i < n && rv == -1; i++) {
+		snprintf(file, sizeof(file), "%s/%s/name", dir,
+		    ents[i]->d_name);
 		/* The name may appear after the node: found on a later try. */
 		if (read_line(file, line, sizeof(line)) == -1 ||
 		    strcmp(line, name) != 0)
 			continue;
-		snprintf(path, len, "%s/%s", gc->gc_dev_dir, de->d_name);
-		if (stat(path, &st) == 0) {
+		snprintf(path, len, "%s/%s", gc->gc_dev_dir, ents[i]->d_name);
+		if (stat(path, &st) == 0)
 			rv = 0;
-			break;
-		}
 	}
-	closedir(d);
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
 	return rv;
 }
 

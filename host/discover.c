@@ -151,19 +151,25 @@ discover_sort(struct found_guest *all, size_t n)
 		qsort(all, n, sizeof(*all), found_cmp);
 }
 
+/*
+ * The entries are read in sorted order (scandir, alphasort), so the cap
+ * and the choice between two entries of one name are the same from one
+ * scan to the next: the first HOST_MAX_GUESTS guests in that order, and of
+ * two entries naming one guest, the first.
+ */
 size_t
 discover_scan(const char *dir, struct found_guest **out)
 {
 	struct found_guest	*all = NULL, fg;
-	struct dirent		*de;
-	DIR			*d;
+	struct dirent		**ents;
 	size_t			 n = 0, i;
+	int			 e, nents;
 
 	*out = NULL;
-	if ((d = opendir(dir)) == NULL)
+	if ((nents = scandir(dir, &ents, NULL, alphasort)) == -1)
 		return 0;
-	while ((de = readdir(d)) != NULL && n < HOST_MAX_GUESTS) {
-		if (!discover_entry(dir, de->d_name, &fg))
+	for (e = 0; e < nents && n < HOST_MAX_GUESTS; e++) {
+		if (!discover_entry(dir, ents[e]->d_name, &fg))
 			continue;
 		for (i = 0; i < n; i++)
 			if (strcmp(all[i].fg_name, fg.fg_name) == 0)
@@ -176,7 +182,9 @@ discover_scan(const char *dir, struct found_guest **out)
 		all = xreallocarray(all, n + 1, sizeof(*all));
 		all[n++] = fg;
 	}
-	closedir(d);
+	for (e = 0; e < nents; e++)
+		free(ents[e]);
+	free(ents);
 	discover_sort(all, n);
 	*out = all;
 	return n;
@@ -260,9 +268,9 @@ discover_watch_sub(const char *entry)
 static void
 discover_watch_top(void)
 {
-	struct dirent	*de;
-	DIR		*d;
+	struct dirent	**ents;
 	char		 up[PATH_MAX], *slash;
+	int		 e, nents;
 
 	if (dw.dw_up != -1) {
 		inotify_rm_watch(dw.dw_fd, dw.dw_up);
@@ -270,10 +278,12 @@ discover_watch_top(void)
 	}
 	if ((dw.dw_top = inotify_add_watch(dw.dw_fd, dw.dw_dir,
 	    WATCH_TOP)) != -1) {
-		if ((d = opendir(dw.dw_dir)) != NULL) {
-			while ((de = readdir(d)) != NULL)
-				discover_watch_sub(de->d_name);
-			closedir(d);
+		if ((nents = scandir(dw.dw_dir, &ents, NULL, NULL)) != -1) {
+			for (e = 0; e < nents; e++) {
+				discover_watch_sub(ents[e]->d_name);
+				free(ents[e]);
+			}
+			free(ents);
 		}
 		return;
 	}

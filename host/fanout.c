@@ -51,7 +51,7 @@
 #define FANOUT_SLACK		1.0	/* s past -t for the remote's own EXIT */
 #define FANOUT_LINE_MAX		(64 * 1024)	/* a longer line is cut */
 #define FANOUT_JSON_MAX		(1024 * 1024)	/* per stream and guest */
-#define FANOUT_TABLE_WAIT	(HELLO_WAIT + RELAY_WAIT)
+#define FANOUT_TABLE_WAIT	(CALL_HELLO_WAIT + RELAY_WAIT)
 
 struct link;
 
@@ -387,8 +387,7 @@ link_eof(struct conn *c, int error)
 	for (i = 0; i < l->l_count; i++)
 		target_done(l->l_targets[i], STATUS_FAILURE, "lost the "
 		    "connection to %s: %s", direct ? "the guest" :
-		    "the daemon", error ? strerror(error) :
-		    "end of file");
+		    "the daemon", channel_eof_reason(error));
 	conn_stop(c, "gone");
 }
 

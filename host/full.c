@@ -1,4 +1,7 @@
 /*
+ * Stand-ins, in the negotiator-host CLI, for what only negotiator-hostd
+ * has: each runs negotiator-hostd in this process's place.
+ *
  * The negotiator-host CLI links neither libvirt nor the daemon: loading
  * libvirt (gnutls, libxml2 and some 50 other shared libraries) cost every
  * CLI call about 10 ms.  What needs them, the daemon and guest discovery in

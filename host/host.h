@@ -1,4 +1,7 @@
-/* negotiator-host: the host daemon and CLI. */
+/*
+ * The host side's defaults, limits and shared types, and the prototypes of
+ * every file in host/, grouped by file.
+ */
 #ifndef HOST_H
 #define HOST_H
 

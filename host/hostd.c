@@ -9,8 +9,8 @@
  * channel directory (discover.c).  Either wakes the loop, which then brings
  * the table in line (hostd_sync).  A channel that cannot be connected yet,
  * or that hung up, is tried again after a delay that doubles from
- * RETRY_MIN to RETRY_MAX seconds, until its session is ready.  Idle, the
- * daemon sleeps (but for the keepalive of conn.c).
+ * HOSTD_RETRY_MIN to HOSTD_RETRY_MAX seconds, until its session is ready.
+ * Idle, the daemon sleeps (but for the keepalive of conn.c).
  */
 #include <sys/socket.h>
 
@@ -40,8 +40,8 @@ struct guest {
 	int			 g_seen;
 };
 
-#define RETRY_MIN	0.1	/* seconds */
-#define RETRY_MAX	30.0
+#define HOSTD_RETRY_MIN	0.1	/* seconds */
+#define HOSTD_RETRY_MAX	30.0
 
 static LIST_HEAD(, guest) guests = LIST_HEAD_INITIALIZER(guests);
 static const struct host_config *config;
@@ -82,7 +82,7 @@ guest_ready(struct conn *c)
 	struct guest	*g = c->c_arg;
 
 	log_info("%s: connected", c->c_label);
-	g->g_backoff = RETRY_MIN;
+	g->g_backoff = HOSTD_RETRY_MIN;
 	relay_peer_ready(c);
 }
 
@@ -93,8 +93,8 @@ guest_retry_later(struct guest *g)
 		return;
 	ev_timer_set(&g->g_retry, g->g_backoff, 0.);
 	ev_timer_start(EV_DEFAULT, &g->g_retry);
-	g->g_backoff = g->g_backoff * 2 > RETRY_MAX ? RETRY_MAX :
-	    g->g_backoff * 2;
+	g->g_backoff = g->g_backoff * 2 > HOSTD_RETRY_MAX ?
+	    HOSTD_RETRY_MAX : g->g_backoff * 2;
 }
 
 /* Inside the channel's callback: close now, connect again later. */
@@ -102,7 +102,7 @@ static void
 guest_eof(struct conn *c, int error)
 {
 	log_info("%s: disconnected: %s", c->c_label,
-	    error ? strerror(error) : "end of file");
+	    channel_eof_reason(error));
 	conn_stop(c, "disconnected");
 	guest_retry_later(c->c_arg);
 }
@@ -120,8 +120,7 @@ guest_connect(struct conn *c, const char *path)
 	if (c->c_ch.ch_fd != -1)
 		return 0;
 	if ((fd = unix_connect(path, SOCK_NONBLOCK)) == -1) {
-		log_debug("%s: connect %s: %s", c->c_label, path,
-		    strerror(errno));
+		log_debug_warn("%s: connect %s", c->c_label, path);
 		return -1;
 	}
 	conn_start(c, fd);
@@ -151,7 +150,7 @@ guest_new(const struct found_guest *fg)
 	char		 label[128];
 
 	g->g_found = *fg;
-	g->g_backoff = RETRY_MIN;
+	g->g_backoff = HOSTD_RETRY_MIN;
 	ev_init(&g->g_retry, guest_retry_cb);
 	g->g_retry.data = g;
 	g->g_runner = config->hc_runner;

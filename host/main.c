@@ -1,8 +1,10 @@
 /*
- * negotiator-host: run commands inside guests, list guests and their
- * commands, or (-d) be the host daemon.  Built twice: as negotiator-host,
- * the CLI, without libvirt and the daemon (host/full.c), and as
- * negotiator-hostd, the full program the CLI runs for those.
+ * negotiator-host's main: the options and verbs of the host program only
+ * (run commands inside guests, list guests and their commands, fan out,
+ * attach, or (-d) be the host daemon), and how a call reaches a guest;
+ * the options both programs take are cli.c's.  Built twice: as
+ * negotiator-host, the CLI, without libvirt and the daemon (host/full.c),
+ * and as negotiator-hostd, the full program the CLI runs for those.
  */
 #include <sys/socket.h>
 

@@ -9,7 +9,7 @@
 # busybox is installed with apt-get (busybox-static) when missing; if that is
 # impossible the run fails. No network access is needed otherwise.
 #
-# Prints one line per check ("ok - ...", "FAIL - ...", "skip - ...") and ends
+# Prints one line per check ("ok   - ...", "FAIL - ...", "skip - ...") and ends
 # with "N passed, M failed"; exits 1 if any check failed.
 
 set -u
@@ -17,14 +17,7 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmddir=$root/commands
 daemon_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-pass=0 fail=0
-
-ok()   { pass=$((pass + 1)); echo "ok - $*"; }
-bad()  { fail=$((fail + 1)); echo "FAIL - $*"; }
-skip() { echo "skip - $*"; }
-# check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
-check() { local d=$1; shift; if "$@"; then ok "$d"; else bad "$d"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+. "$root/tests/lib.sh"
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -39,8 +32,8 @@ if ! command -v busybox >/dev/null 2>&1; then
 fi
 for tool in busybox dash; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
-		bad "$tool is required but not available"
-		finish
+		fail "$tool is required but not available"
+		finish; exit
 	fi
 done
 busybox=$(command -v busybox) dash=$(command -v dash)
@@ -48,7 +41,7 @@ busybox=$(command -v busybox) dash=$(command -v dash)
 # Only busybox applets, and the same minus `ip` (for ip-addresses' fallback).
 bbdir=$tmp/busybox noipdir=$tmp/busybox-noip sysnoip=$tmp/sys-noip
 mkdir "$bbdir" "$noipdir" "$sysnoip"
-"$busybox" --install -s "$bbdir" || { bad "busybox --install -s"; finish; }
+"$busybox" --install -s "$bbdir" || { fail "busybox --install -s"; finish; exit; }
 [ -x "$bbdir/sh" ] || ln -s "$busybox" "$bbdir/sh"
 cp -P "$bbdir"/* "$noipdir"/ && rm -f "$noipdir/ip"
 # The system tools (mawk/gawk, coreutils) minus `ip`.
@@ -61,7 +54,7 @@ done
 
 commands=()
 for f in "$cmddir"/*; do [ -f "$f" ] && commands+=("${f##*/}"); done
-[ ${#commands[@]} -gt 0 ] || { bad "no commands in $cmddir"; finish; }
+[ ${#commands[@]} -gt 0 ] || { fail "no commands in $cmddir"; finish; exit; }
 
 # --- static checks -----------------------------------------------------------
 

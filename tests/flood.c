@@ -135,7 +135,7 @@ flood_eof(struct conn *c, int error)
 {
 	struct flood	*f = c->c_arg;
 
-	warnx("connection lost: %s", error ? strerror(error) : "end of file");
+	warnx("connection lost: %s", channel_eof_reason(error));
 	ev_break(f->f_loop, EVBREAK_ALL);
 }
 

@@ -21,6 +21,7 @@
  * frame, the request tables within their caps.  Everything is freed at
  * the end, for the leak checker.
  */
+#include <sys/endian.h>
 #include <sys/socket.h>
 
 #include <stdio.h>
@@ -29,15 +30,7 @@
 #include <unistd.h>
 
 #include "channel.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(e) do {							\
-	if (!(e)) {							\
-		fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #e);	\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define MAX_OURS	16		/* requests we issue at once */
 
@@ -91,19 +84,23 @@ served_free(struct served *sv)
 	free(sv);
 }
 
+/*
+ * Data for a request, served or ours: consumed at once, its credit given
+ * back, as a job's pipe would take it.
+ */
 static void
-sv_data(struct req *rq, int stream, const uint8_t *p, size_t n)
+req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 {
 	(void)p;
-	/* Consumed at once: credit back, as a job's pipe would take it. */
 	if (n > 0) {
 		conn_send_credit(rq, stream, (uint32_t)n);
 		queued_by_us += PROTO_HDR_LEN + 20;
 	}
 }
 
+/* Credit for a request, served or ours: we send nothing that needs it. */
 static void
-sv_credit(struct req *rq, int stream, uint32_t n)
+req_credit(struct req *rq, int stream, uint32_t n)
 {
 	(void)rq;
 	(void)stream;
@@ -135,18 +132,8 @@ sv_lost(struct req *rq, const char *why)
 }
 
 static const struct req_ops served_ops = {
-	sv_data, sv_credit, sv_cancel, sv_reply, sv_lost, NULL,
+	req_data, req_credit, sv_cancel, sv_reply, sv_lost, NULL,
 };
-
-static void
-our_data(struct req *rq, int stream, const uint8_t *p, size_t n)
-{
-	(void)p;
-	if (n > 0) {
-		conn_send_credit(rq, stream, (uint32_t)n);
-		queued_by_us += PROTO_HDR_LEN + 20;
-	}
-}
 
 static void
 our_reply(struct req *rq, struct proto_msg *m)
@@ -177,7 +164,7 @@ our_cancel(struct req *rq)
 }
 
 static const struct req_ops ours_ops = {
-	our_data, sv_credit, our_cancel, our_reply, our_lost, NULL,
+	req_data, req_credit, our_cancel, our_reply, our_lost, NULL,
 };
 
 static void
@@ -294,24 +281,11 @@ adversarial(uint32_t flags, uint8_t *raw, uint32_t n, uint32_t id)
 			plen = PROTO_MAX_PAYLOAD + 1 + raw[8];
 		break;
 	}
-	p[8] = conn.c_nonce >> 24;
-	p[9] = (conn.c_nonce >> 16) & 0xff;
-	p[10] = (conn.c_nonce >> 8) & 0xff;
-	p[11] = conn.c_nonce & 0xff;
-	p[12] = plen >> 24;
-	p[13] = (plen >> 16) & 0xff;
-	p[14] = (plen >> 8) & 0xff;
-	p[15] = plen & 0xff;
-	k = proto_frame_check(p, p + PROTO_HDR_LEN, n - PROTO_HDR_LEN);
-	p[16] = k >> 24;
-	p[17] = (k >> 16) & 0xff;
-	p[18] = (k >> 8) & 0xff;
-	p[19] = k & 0xff;
-	k = proto_header_check(p);
-	p[20] = k >> 24;
-	p[21] = (k >> 16) & 0xff;
-	p[22] = (k >> 8) & 0xff;
-	p[23] = k & 0xff;
+	be32enc(p + 8, conn.c_nonce);
+	be32enc(p + 12, plen);
+	be32enc(p + 16, proto_frame_check(p, p + PROTO_HDR_LEN,
+	    n - PROTO_HDR_LEN));
+	be32enc(p + PROTO_HDR_CHECKED, proto_header_check(p));
 	channel_input(&conn.c_ch, raw, n);
 }
 

@@ -14,22 +14,16 @@
  * valid frames, one a file, into the directory given, to seed a corpus
  * (tests/fuzz.sh does both).
  */
+#include <sys/endian.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "proto.h"
 #include "util.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(e) do {							\
-	if (!(e)) {							\
-		fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #e);	\
-		abort();						\
-	}								\
-} while (0)
 
 /* Packs m, parses it back, and checks what a round trip must keep. */
 static void
@@ -60,22 +54,6 @@ repack(const struct proto_msg *m)
 	buf_free(&b);
 }
 
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
 /*
  * Makes the CRC of every frame in (p, len) right, from the last to the
  * first, since a frame's payload may hold a later one.
@@ -89,14 +67,14 @@ fix_crcs(uint8_t *p, size_t len)
 	if (len < PROTO_HDR_LEN)
 		return;
 	for (off = len - PROTO_HDR_LEN + 1; off-- > 0;) {
-		if (get32(p + off) != PROTO_MAGIC)
+		if (be32dec(p + off) != PROTO_MAGIC)
 			continue;
-		plen = get32(p + off + 12);
+		plen = be32dec(p + off + 12);
 		if (plen > len - off - PROTO_HDR_LEN)
 			continue;
-		put32(p + off + 16, proto_frame_check(p + off,
+		be32enc(p + off + 16, proto_frame_check(p + off,
 		    p + off + PROTO_HDR_LEN, plen));
-		put32(p + off + PROTO_HDR_CHECKED, proto_header_check(p + off));
+		be32enc(p + off + PROTO_HDR_CHECKED, proto_header_check(p + off));
 	}
 }
 

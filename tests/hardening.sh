@@ -25,42 +25,20 @@ CMDS=$TMP/cmds
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
 VS_PID= HOSTD_PID= GUESTD_PID= EXTRA_PID=
 
-guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
-
-start_vserial() {
-	"$REPO/tests/vserial" "$TMP/chan" "$TMP/gport" "$GUEST" \
-	    --pidfile "$TMP/vs.pid" &
-	VS_PID=$!
-	wait_until 5 test -s "$TMP/vs.pid"
-}
 # start_hostd [OPTION...]
 start_hostd() {
-	"$HOSTBIN" -d -v --control "$TMP/host.sock" --channel-dir "$TMP/chan" \
-	    --commands-dir "$CMDS" --builtin-dir "$TMP/builtin" "$@" \
-	    2>>"$TMP/hostd.log" &
-	HOSTD_PID=$!
-	wait_until 5 test -S "$TMP/host.sock"
+	start_daemon HOSTD_PID "$TMP/host.sock" "$TMP/hostd.log" \
+	    "$HOSTBIN" -d -v --control "$TMP/host.sock" \
+	    --channel-dir "$TMP/chan" --commands-dir "$CMDS" \
+	    --builtin-dir "$TMP/builtin" "$@"
 }
 start_guestd() {
-	"$GUESTBIN" -d -v --control "$TMP/guest.sock" -c "$TMP/gport" \
+	start_daemon GUESTD_PID "$TMP/guest.sock" "$TMP/guestd.log" \
+	    "$GUESTBIN" -d -v --control "$TMP/guest.sock" -c "$TMP/gport" \
 	    --commands-dir "$REPO/tests/commands.d" \
-	    --builtin-dir "$REPO/commands" 2>>"$TMP/guestd.log" &
-	GUESTD_PID=$!
-	wait_until 5 test -S "$TMP/guest.sock"
+	    --builtin-dir "$REPO/commands"
 }
-serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
-cleanup() {
-	trap '' INT TERM HUP
-	stop_pid "$EXTRA_PID"; stop_pid "$HOSTD_PID"; stop_pid "$GUESTD_PID"
-	stop_pid "$VS_PID"
-	kill_children
-	if [ "$FAILED" -gt 0 ]; then
-		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
-		echo "--- guest daemon log (tail)"; tail -n 30 "$TMP/guestd.log"
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap 'end_suite "$EXTRA_PID" "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"' EXIT
 on_interrupt
 
 size() { stat -c %s "$1"; }
@@ -100,7 +78,7 @@ repo_ok() {
 }
 check "commands/ and tests/commands.d pass the policy (owner, go-w)" repo_ok
 
-start_vserial
+start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
 start_hostd --max-timeout 2
 start_guestd
 check "daemons up and serving" wait_until 10 serving

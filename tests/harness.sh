@@ -33,6 +33,17 @@ on_interrupt
 
 # elapsed_since MS: whole seconds since MS (from now_ms).
 elapsed_since() { echo $(( ($(now_ms) - $1) / 1000 )); }
+# bounded DESCRIPTION STATUS_TEST SECONDS COMMAND...: passes when COMMAND
+# returns within SECONDS (whole, less than) with a status that passes
+# `test STATUS STATUS_TEST`, e.g. "-eq 1".
+bounded() {
+	local what=$1 cond=$2 limit=$3 t0 rc; shift 3
+	t0=$(now_ms)
+	"$@"; rc=$?
+	# shellcheck disable=SC2086
+	check "$what (status $rc)" \
+	    test "$rc" $cond -a "$(elapsed_since "$t0")" -lt "$limit"
+}
 # nothing_left: no process mentions $SUB and $SUB is empty.
 nothing_left() {
 	! pgrep -f -- "$SUB" >/dev/null && [ -z "$(ls -A "$SUB")" ]
@@ -41,35 +52,37 @@ show_left() {
 	pgrep -af -- "$SUB" | cut -c1-160
 	ls -A "$SUB"
 }
+# ends_clean SIGNAL SECONDS: the demo ($BG), just sent SIGNAL, ends within
+# SECONDS and leaves no QEMU, daemon or directory behind.
+ends_clean() {
+	local t0
+	t0=$(now_ms)
+	reap "$(($2 + 10))" "$BG"
+	check "demo after $1: ended within $2 s" \
+	    test "$(elapsed_since "$t0")" -le "$2"
+	BG=
+	check "demo after $1: no QEMU, daemon or directory left" \
+	    wait_until 3 nothing_left || show_left
+}
 
 # --- wait_until, within, reap: wall-clock bounds whatever the command does.
 
-t0=$(now_ms)
-wait_until 2 sleep 30.0417
-rc=$?
-check "wait_until 2 on a command that hangs returns 1 (got $rc) within 3 s" \
-    test "$rc" -eq 1 -a "$(elapsed_since "$t0")" -lt 3
+bounded "wait_until 2 on a command that hangs returns 1 within 3 s" \
+    "-eq 1" 3 wait_until 2 sleep 30.0417
 hangs() { sleep 31.0417; }
-t0=$(now_ms)
-wait_until 2 hangs
-check "wait_until 2 on a shell function that hangs returns within 3 s" \
-    test $? -eq 1 -a "$(elapsed_since "$t0")" -lt 3
+bounded "wait_until 2 on a shell function that hangs returns within 3 s" \
+    "-eq 1" 3 wait_until 2 hangs
 check "the hung tries were killed with their children" \
     wait_until 2 sh -c '! pgrep -f "sleep 3[01].0417"'
 slow_false() { sleep 4; false; }
-t0=$(now_ms)
-wait_until 3 slow_false
-check "wait_until counts seconds, not tries (3 s for tries of 4 s)" \
-    test $? -eq 1 -a "$(elapsed_since "$t0")" -lt 4
+bounded "wait_until counts seconds, not tries (3 s for tries of 4 s)" \
+    "-eq 1" 4 wait_until 3 slow_false
 check "wait_until returns 0 once the command succeeds" \
     wait_until 5 test -d "$TMP"
 within 5 sh -c 'exit 7'
 check "within passes the status on" test $? -eq 7
-t0=$(now_ms)
-within 1 sleep 30
-rc=$?
-check "within 1 kills a command that runs longer (status $rc)" \
-    test "$rc" -ne 0 -a "$(elapsed_since "$t0")" -lt 2
+bounded "within 1 kills a command that runs longer" "-ne 0" 2 \
+    within 1 sleep 30
 sh -c 'trap "" TERM; exec sleep 32.0417' &
 t0=$(now_ms)
 stop_pid $! 1
@@ -180,12 +193,7 @@ BG=$!
 set +m
 check "demo: QEMU up (frozen)" wait_until 30 pgrep -f -- "$SUB/negotiator-demo.*/monitor.sock"
 kill -INT -- -"$BG"
-t0=$(now_ms)
-reap 20 "$BG"
-check "demo after Ctrl-C: ended within 15 s" test "$(elapsed_since "$t0")" -le 15
-BG=
-check "demo after Ctrl-C: no QEMU, daemon or directory left" \
-    wait_until 3 nothing_left || show_left
+ends_clean Ctrl-C 15
 
 NEGOTIATOR_VM_ACCEL=tcg TMPDIR=$SUB \
     bash "$REPO/tests/vm/demo.sh" >"$TMP/demo2.log" 2>&1 &
@@ -195,11 +203,6 @@ check "demo: the host daemon runs and the guest answers" \
 check "demo: QEMU and the host daemon are running" \
     eval "pgrep -f -- '$SUB.*monitor.sock' && pgrep -f -- '$SUB.*host.sock.*--commands-dir'" >/dev/null
 kill -TERM "$BG"
-t0=$(now_ms)
-reap 30 "$BG"
-check "demo after SIGTERM: ended within 20 s" test "$(elapsed_since "$t0")" -le 20
-BG=
-check "demo after SIGTERM: no QEMU, daemon or directory left" \
-    wait_until 3 nothing_left || show_left
+ends_clean SIGTERM 20
 
 finish

@@ -37,6 +37,8 @@
  * Exit status 0 on success, 1 on a failure (with a message), 2 on a usage
  * error.
  */
+#include <sys/endian.h>
+
 #include <err.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,15 +76,6 @@ handshake(int fd, struct buf *in)
 	return peer;
 }
 
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
 /*
  * A header of the given type, tag and length whose own check is good
  * (before protocol 5, which had none, just the fields) and whose payload
@@ -93,14 +86,14 @@ header(uint8_t *h, uint16_t type, uint32_t tag, uint32_t len,
     const uint8_t *payload, size_t plen)
 {
 	memset(h, 0, PROTO_HDR_LEN);
-	put32(h, PROTO_MAGIC);
+	be32enc(h, PROTO_MAGIC);
 	h[4] = type >> 8;
 	h[5] = type & 0xff;
-	put32(h + 8, tag);
-	put32(h + 12, len);
-	put32(h + 16, proto_frame_check(h, payload, plen));
+	be32enc(h + 8, tag);
+	be32enc(h + 12, len);
+	be32enc(h + 16, proto_frame_check(h, payload, plen));
 #ifdef PROTO_HDR_CHECKED
-	put32(h + PROTO_HDR_CHECKED, proto_header_check(h));
+	be32enc(h + PROTO_HDR_CHECKED, proto_header_check(h));
 #endif
 }
 
@@ -145,7 +138,7 @@ generate(struct buf *b, const char *kind, uint32_t tag, size_t want)
 		p = buf_reserve(b, want);
 		random_bytes(p, want);
 		for (off = 0; off + 4 <= want; off += 8 + arc4random() % 16)
-			put32(p + off, PROTO_MAGIC);
+			be32enc(p + off, PROTO_MAGIC);
 		buf_commit(b, want);
 	} else if (strcmp(kind, "hdrgood") == 0) {
 		while (buf_pending(b) - start < want) {
@@ -173,7 +166,7 @@ generate(struct buf *b, const char *kind, uint32_t tag, size_t want)
 			p = buf_reserve(b, n + 4);
 			random_bytes(p, n + 4);
 			for (i = 0; i + 4 <= n; i += 64 + arc4random() % 64)
-				put32(p + i, PROTO_MAGIC);
+				be32enc(p + i, PROTO_MAGIC);
 			buf_commit(b, n);
 		}
 	} else if (strcmp(kind, "dribble") == 0) {
@@ -340,7 +333,7 @@ open_payload(uint8_t *p, uint32_t id, long nargs, const char *s, size_t slen)
 
 	p[n++] = 0x95;
 	p[n++] = 0xce;
-	put32(p + n, id);
+	be32enc(p + n, id);
 	n += 4;
 	p[n++] = 0xa0;	/* "" */
 	p[n++] = 0x00;

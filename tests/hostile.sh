@@ -41,26 +41,16 @@ GUESTBIN=$REPO/negotiator-guest
 HOSTILE=$REPO/tests/hostile
 CMDS=$TMP/cmds
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
+GUEST=vm1			# the honest guest, that serving asks
 EVIL_G2H=$TMP/gport2/negotiator-guest-to-host.0
 VS_PID= VS2_PID= VS3_PID= VS4_PID= HOSTD_PID= GUESTD_PID= GUESTD3_PID= PINGER=
 SAMPLER=
 
-guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
-
-# start_vserial NAME CHANDIR PORTDIR PIDVAR
-start_vserial() {
-	rm -f "$TMP/vs.$1.pid"
-	"$REPO/tests/vserial" "$2" "$3" "$1" --pidfile "$TMP/vs.$1.pid" &
-	eval "$4=\$!"
-	wait_until 5 test -s "$TMP/vs.$1.pid"
-}
 # start_guestd PORTDIR SOCKET LOG PIDVAR
 start_guestd() {
-	"$GUESTBIN" -d --control "$2" -c "$1" \
+	start_daemon "$4" "$2" "$3" "$GUESTBIN" -d --control "$2" -c "$1" \
 	    --commands-dir "$REPO/tests/commands.d" \
-	    --builtin-dir "$REPO/commands" 2>>"$3" &
-	eval "$4=\$!"
-	wait_until 10 test -S "$2"
+	    --builtin-dir "$REPO/commands"
 }
 cleanup() {
 	trap '' INT TERM HUP
@@ -73,9 +63,7 @@ cleanup() {
 	# The stubborn commands die with the host daemon's KILL; any left
 	# (a daemon killed first) are ours to end.
 	pkill -KILL -f "$CMDS/stubborn" 2>/dev/null
-	if [ "$FAILED" -gt 0 ]; then
-		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
-	fi
+	tail_on_failure 30 "host daemon log" "$TMP/hostd.log"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -95,14 +83,12 @@ start_vserial vm2 "$TMP/chan" "$TMP/gport2" VS2_PID
 # vm3's host end is not in the host daemon's channel directory: the fake
 # host holds it, against the guest daemon of vm3.
 start_vserial vm3 "$TMP/chan3" "$TMP/gport3" VS3_PID
-"$HOSTD" -d --control "$TMP/host.sock" --channel-dir "$TMP/chan" \
+start_daemon HOSTD_PID "$TMP/host.sock" "$TMP/hostd.log" \
+    "$HOSTD" -d --control "$TMP/host.sock" --channel-dir "$TMP/chan" \
     --commands-dir "$CMDS" --builtin-dir "$REPO/commands" \
-    --max-jobs-per-peer $PER_PEER 2>>"$TMP/hostd.log" &
-HOSTD_PID=$!
-wait_until 10 test -S "$TMP/host.sock"
+    --max-jobs-per-peer $PER_PEER
 start_guestd "$TMP/gport" "$TMP/guest.sock" "$TMP/guestd.log" GUESTD_PID
 start_guestd "$TMP/gport3" "$TMP/guest3.sock" "$TMP/guestd3.log" GUESTD3_PID
-serving() { $H -e 'exit-with 0' vm1 && guest_cli -e 'exit-with 0'; }
 check "daemons up and serving" wait_until 10 serving
 
 # --- 1. the cost of decoding, in both daemons -------------------------------

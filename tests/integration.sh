@@ -20,43 +20,20 @@ H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
 VS_PID= HOSTD_PID= GUESTD_PID=
 mkdir -p "$TMP/chan" "$TMP/gport"
 
-guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
-
-start_vserial() {
-	"$REPO/tests/vserial" "$TMP/chan" "$TMP/gport" "$GUEST" \
-	    --pidfile "$TMP/vs.pid" &
-	VS_PID=$!
-	wait_until 5 test -s "$TMP/vs.pid"
-}
 start_hostd() {
-	NEGOTIATOR_TEST_LEAK=1 "$HOSTBIN" -d -v --control "$TMP/host.sock" \
-	    --channel-dir "$TMP/chan" $COMMON 2>>"$TMP/hostd.log" &
-	HOSTD_PID=$!
-	wait_until 5 test -S "$TMP/host.sock"
+	start_daemon HOSTD_PID "$TMP/host.sock" "$TMP/hostd.log" \
+	    env NEGOTIATOR_TEST_LEAK=1 "$HOSTBIN" -d -v \
+	    --control "$TMP/host.sock" --channel-dir "$TMP/chan" $COMMON
 }
 start_guestd() {
-	NEGOTIATOR_TEST_LEAK=1 "$GUESTBIN" -d -v --control "$TMP/guest.sock" \
-	    -c "$TMP/gport" $COMMON 2>>"$TMP/guestd.log" &
-	GUESTD_PID=$!
-	wait_until 5 test -S "$TMP/guest.sock"
+	start_daemon GUESTD_PID "$TMP/guest.sock" "$TMP/guestd.log" \
+	    env NEGOTIATOR_TEST_LEAK=1 "$GUESTBIN" -d -v \
+	    --control "$TMP/guest.sock" -c "$TMP/gport" $COMMON
 }
-stop() { stop_pid "$1"; }
-# The daemons are up when a call goes through.
-serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
-cleanup() {
-	trap '' INT TERM HUP
-	stop "$HOSTD_PID"; stop "$GUESTD_PID"; stop "$VS_PID"
-	kill_children
-	if [ "$FAILED" -gt 0 ]; then
-		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
-		echo "--- guest daemon log (tail)"; tail -n 30 "$TMP/guestd.log"
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"' EXIT
 on_interrupt
 
-start_vserial
+start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
 start_hostd
 start_guestd
 check "daemons up and serving" wait_until 10 serving
@@ -72,7 +49,7 @@ check "after garbage on the line, guest->host works" \
     test "$(guest_cli -e env-guest)" = "$GUEST"
 
 # The host daemon restarted: calls work again, by themselves.
-stop "$HOSTD_PID"
+stop_pid "$HOSTD_PID"
 check "host daemon stopped: control socket removed" test ! -e "$TMP/host.sock"
 start_hostd
 check "host daemon restarted: calls work again" wait_until 5 serving
@@ -84,10 +61,10 @@ check "guest daemon restarted after SIGKILL: calls work again" \
     wait_until 5 serving
 
 # No daemon at all: the CLIs open the channel themselves.
-stop "$HOSTD_PID"; HOSTD_PID=
+stop_pid "$HOSTD_PID"; HOSTD_PID=
 check "host CLI without a daemon opens the channel itself" \
     wait_until 5 sh -c "test \"\$($H -e 'echo-args direct' $GUEST)\" = '[direct]'"
-stop "$GUESTD_PID"; GUESTD_PID=
+stop_pid "$GUESTD_PID"; GUESTD_PID=
 start_hostd
 check "guest CLI without a daemon opens the port itself" \
     wait_until 5 sh -c "test \"\$($GUESTBIN --control $TMP/guest.sock -c $TMP/gport -e env-guest)\" = $GUEST"

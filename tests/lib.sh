@@ -1,6 +1,7 @@
-# Shared helpers for the shell test suites (POSIX sh and bash): counting
-# checks, waiting with a wall-clock deadline, killing what a test started.
-# Source it; call `finish` last (prints "N passed, M failed").
+# What the shell test suites share (POSIX sh and bash): counting checks,
+# waiting with a wall-clock deadline, killing what a test started, and
+# starting the daemons on emulated channels.  Source it; call `finish` last
+# (prints "N passed, M failed").
 #
 # Every wait here is bounded in wall-clock seconds, whatever the command
 # waited on does: a try that is still running at the deadline is killed
@@ -11,6 +12,14 @@ FAILED=0
 
 ok()   { PASSED=$((PASSED + 1)); echo "ok   - $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
+# bad DESCRIPTION [DETAILS]: fails DESCRIPTION, with the lines of DETAILS
+# indented below it.
+bad() {
+	fail "$1"
+	[ -z "${2-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
+}
+# skip DESCRIPTION: a check that cannot run here; counts neither way.
+skip() { echo "skip - $*"; }
 
 # check DESCRIPTION COMMAND...: passes when COMMAND exits 0.
 check() {
@@ -123,4 +132,75 @@ on_interrupt() {
 finish() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
+}
+
+# need COMMAND PACKAGE: installs PACKAGE with apt-get if COMMAND is missing
+# ("apt-get update" only when a plain install fails: stale or no lists);
+# true if COMMAND is there then.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	echo "     installing $2" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" \
+	    >/dev/null 2>&1 ||
+	    { apt-get update -q >/dev/null 2>&1 &&
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" \
+	    >/dev/null 2>&1; }
+	command -v "$1" >/dev/null 2>&1
+}
+
+# --- the daemons on emulated channels (tests/vserial) --------------------
+# For the suites that set REPO, TMP and GUESTBIN: the guest daemon under
+# test has its control socket at $TMP/guest.sock and its ports in
+# $TMP/gport.
+
+# guest_cli ARG...: the guest CLI, through the guest daemon under test.
+guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
+
+# start_vserial NAME CHANDIR PORTDIR PIDVAR: an emulated guest NAME, its
+# host ends in CHANDIR and its guest ends in PORTDIR, its pid in PIDVAR;
+# 0 once it is up (within 5 s).
+start_vserial() {
+	rm -f "$TMP/vs.$1.pid"
+	"$REPO/tests/vserial" "$2" "$3" "$1" --pidfile "$TMP/vs.$1.pid" &
+	eval "$4=\$!"
+	wait_until 5 test -s "$TMP/vs.$1.pid"
+}
+
+# start_daemon PIDVAR SOCKET LOG COMMAND...: a daemon, COMMAND in the
+# background with its stderr appended to LOG, its pid in PIDVAR; 0 once its
+# control socket SOCKET is there (within 20 s: under valgrind it is slow).
+start_daemon() {
+	local var=$1 sock=$2 log=$3; shift 3
+	"$@" 2>>"$log" &
+	eval "$var=\$!"
+	wait_until 20 test -S "$sock"
+}
+
+# serving: true once a call goes through each way: the host CLI ($H) to
+# $GUEST, and guest_cli to the host.
+serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
+
+# end_suite PID...: the clean-up (EXIT trap) of a suite that runs both
+# daemons: stops each PID (stop_pid: the daemons, vserial), then whatever
+# else this shell still runs; shows the end of both daemons' logs
+# ($TMP/hostd.log, $TMP/guestd.log) if a check failed; removes $TMP.
+end_suite() {
+	local p
+	trap '' INT TERM HUP
+	for p in "$@"; do stop_pid "$p"; done
+	kill_children
+	tail_on_failure 30 "host daemon log" "$TMP/hostd.log" \
+	    "guest daemon log" "$TMP/guestd.log"
+	rm -rf "$TMP"
+}
+
+# tail_on_failure LINES TITLE FILE [TITLE FILE...]: once a check has
+# failed, the last LINES lines of each FILE under "--- TITLE (tail)".
+tail_on_failure() {
+	local n=$1; shift
+	[ "$FAILED" -gt 0 ] || return 0
+	while [ $# -ge 2 ]; do
+		echo "--- $1 (tail)"; tail -n "$n" "$2"
+		shift 2
+	done
 }

@@ -32,34 +32,22 @@ COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
 PEER_TIMEOUT=2				# seconds, --peer-timeout of both daemons
 RSS_BOUND_KB=$((64 * 1024))		# both daemons, whatever the load
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
+GUEST=vm1				# the guest that serving asks
 VS_PID= VS2_PID= HOSTD_PID= GUESTD_PID= FLOOD_PID=
 REMOTE_PIDS=				# sleepers a dead daemon left behind
 mkdir -p "$TMP/chan" "$TMP/gport" "$TMP/gport2"
 
-guest_cli() { "$GUESTBIN" --control "$TMP/guest.sock" -c "$TMP/gport" "$@"; }
-
-# vserial NAME PORTDIR PIDVAR: one emulated guest's pair of ports.
-start_vserial() {
-	rm -f "$TMP/vs.$1.pid"
-	"$REPO/tests/vserial" "$TMP/chan" "$2" "$1" --pidfile "$TMP/vs.$1.pid" &
-	eval "$3=\$!"
-	wait_until 5 test -s "$TMP/vs.$1.pid"
-}
 start_hostd() {
-	${HOSTD_WRAP:-} "$HOSTD" -d -v --peer-timeout $PEER_TIMEOUT \
-	    --control "$TMP/host.sock" --channel-dir "$TMP/chan" $COMMON \
-	    2>>"$TMP/hostd.log" &
-	HOSTD_PID=$!
-	wait_until 20 test -S "$TMP/host.sock"
+	start_daemon HOSTD_PID "$TMP/host.sock" "$TMP/hostd.log" \
+	    ${HOSTD_WRAP:-} "$HOSTD" -d -v --peer-timeout $PEER_TIMEOUT \
+	    --control "$TMP/host.sock" --channel-dir "$TMP/chan" $COMMON
 }
 start_guestd() {
-	${GUESTD_WRAP:-} ${GUESTD_BIN:-$GUESTBIN} -d -v \
+	start_daemon GUESTD_PID "$TMP/guest.sock" "$TMP/guestd.log" \
+	    ${GUESTD_WRAP:-} ${GUESTD_BIN:-$GUESTBIN} -d -v \
 	    --peer-timeout $PEER_TIMEOUT --control "$TMP/guest.sock" \
-	    -c "$TMP/gport" $COMMON 2>>"$TMP/guestd.log" &
-	GUESTD_PID=$!
-	wait_until 20 test -S "$TMP/guest.sock"
+	    -c "$TMP/gport" $COMMON
 }
-serving() { $H -e 'exit-with 0' vm1 && guest_cli -e 'exit-with 0'; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 first_line() { [ -s "$1" ] && head -n 1 "$1"; }
@@ -70,10 +58,8 @@ cleanup() {
 	stop_pid "$FLOOD_PID"; stop_pid "$HOSTD_PID" 10
 	stop_pid "$GUESTD_PID" 10; stop_pid "$VS_PID"; stop_pid "$VS2_PID"
 	kill_children
-	if [ "$FAILED" -gt 0 ]; then
-		echo "--- host daemon log (tail)"; tail -n 25 "$TMP/hostd.log"
-		echo "--- guest daemon log (tail)"; tail -n 25 "$TMP/guestd.log"
-	fi
+	tail_on_failure 25 "host daemon log" "$TMP/hostd.log" \
+	    "guest daemon log" "$TMP/guestd.log"
 	[ -n "${LOAD_KEEP:-}" ] && cp -r "$TMP" "$LOAD_KEEP"
 	rm -rf "$TMP"
 }
@@ -84,7 +70,7 @@ on_interrupt
 LOADGEN=$REPO/tests/loadgen
 [ -x "$LOADGEN" ] || { fail "tests/loadgen is not built (make all)"; finish; exit 1; }
 
-start_vserial vm1 "$TMP/gport" VS_PID
+start_vserial vm1 "$TMP/chan" "$TMP/gport" VS_PID
 start_hostd
 start_guestd
 check "daemons up and serving" wait_until 10 serving
@@ -155,7 +141,7 @@ max_rss() {
 	echo "$max" >"$3"
 }
 
-start_vserial vm2 "$TMP/gport2" VS2_PID
+start_vserial vm2 "$TMP/chan" "$TMP/gport2" VS2_PID
 check "the host daemon found the second guest" \
     wait_until 5 sh -c "$H -g | grep -qx vm2"
 rss0=$(rss_kb "$HOSTD_PID")
@@ -322,7 +308,7 @@ check "50 commands run meanwhile ($bad failed)" test "$bad" -eq 0
 for i in 1 2 3; do
 	stop_pid "$VS2_PID"; VS2_PID=
 	wait_until 5 vm2_gone || fail "vm2 gone ($i)"
-	start_vserial vm2 "$TMP/gport2" VS2_PID
+	start_vserial vm2 "$TMP/chan" "$TMP/gport2" VS2_PID
 	wait_until 5 vm2_listed || fail "vm2 back ($i)"
 done
 echo "# $CALLS calls each way, 1,000 sessions, 50 commands: $(( $(now_ms) - t0 )) ms"

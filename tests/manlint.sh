@@ -15,44 +15,22 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-pass=0
-fail=0
+. "$top/tests/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-manlint.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-ok()
-{
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-
-# bad what [details]: counts a failure; details are indented below it.
-bad()
-{
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	if [ -n "${2-}" ]; then
-		printf '%s\n' "$2" | sed 's/^/     /'
+# silent DESCRIPTION COMMAND...: passes when COMMAND exits 0 and prints
+# nothing (linters that report on stdout or stderr and still exit 0).
+silent() {
+	local what=$1 out rc; shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && [ -z "$out" ]; then
+		ok "$what"
+	else
+		bad "$what (status $rc)" "$out"
 	fi
-}
-
-skip()
-{
-	echo "skip $1"
-}
-
-# need command package: installs package if command is missing.  Runs
-# "apt-get update" only when a plain install fails (stale or no lists).
-need()
-{
-	command -v "$1" >/dev/null 2>&1 && return 0
-	echo "     installing $2" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q "$2" >/dev/null 2>&1 ||
-	    { apt-get update -q >/dev/null 2>&1 &&
-	    apt-get install -y -q "$2" >/dev/null 2>&1; }
-	command -v "$1" >/dev/null 2>&1
 }
 
 # --- Man pages.
@@ -64,15 +42,8 @@ elif ! need mandoc mandoc; then
 	bad "mandoc: not installed and could not be installed"
 else
 	for page in $pages; do
-		name=${page#"$top"/}
-		# Any output counts, not only the exit status.
-		out=$(mandoc -Tlint -W warning "$page" 2>&1)
-		rc=$?
-		if [ $rc -eq 0 ] && [ -z "$out" ]; then
-			ok "mandoc -Tlint -W warning $name"
-		else
-			bad "mandoc -Tlint -W warning $name (status $rc)" "$out"
-		fi
+		silent "mandoc -Tlint -W warning ${page#"$top"/}" \
+		    mandoc -Tlint -W warning "$page"
 	done
 fi
 
@@ -122,16 +93,10 @@ else
 		base=${unit##*/}
 		sed "s|@BINDIR@|$tmp/bin|g" "$unit" >"$tmp/units/$base"
 		# systemd-analyze verify reports unknown keys and bad values
-		# on stderr but still exits 0: any output counts.
-		out=$(cd "$tmp/units" && MANPATH="$tmp/man" \
-		    SYSTEMD_LOG_COLOR=0 systemd-analyze verify "$manopt" \
-		    "./$base" 2>&1)
-		rc=$?
-		if [ $rc -eq 0 ] && [ -z "$out" ]; then
-			ok "systemd-analyze verify $name ($how)"
-		else
-			bad "systemd-analyze verify $name (status $rc)" "$out"
-		fi
+		# on stderr but still exits 0.
+		silent "systemd-analyze verify $name ($how)" \
+		    env -C "$tmp/units" MANPATH="$tmp/man" SYSTEMD_LOG_COLOR=0 \
+		    systemd-analyze verify "$manopt" "./$base"
 	done
 fi
 
@@ -166,5 +131,4 @@ for b in negotiator-host negotiator-guest; do
 	fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -24,42 +24,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bindir=${NEGOTIATOR_BINDIR:-$top}
 host=$bindir/negotiator-host
 guest=$bindir/negotiator-guest
-pass=0
-fail=0
+. "$top/tests/lib.sh"
 svpid=
 T=
-
-ok()
-{
-	pass=$((pass + 1))
-	echo "ok   $1"
-}
-
-# bad what [details]: counts a failure; details are indented below it.
-bad()
-{
-	fail=$((fail + 1))
-	echo "FAIL $1"
-	if [ -n "${2-}" ]; then
-		printf '%s\n' "$2" | sed 's/^/     /'
-	fi
-}
 
 info()
 {
 	echo "     $1"
-}
-
-finish()
-{
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ] || exit 1
-	exit 0
-}
-
-now_ms()
-{
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # Escapes a string for the right-hand side of a sed s||| command.
@@ -176,19 +147,12 @@ s.connect(sys.argv[1])
 for b in "$host" "$guest"; do
 	if [ ! -x "$b" ]; then
 		bad "$b is not built (run make first)"
-		finish
+		finish; exit
 	fi
 done
-if ! command -v supervisord >/dev/null 2>&1; then
-	echo "     installing supervisor" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q supervisor >/dev/null 2>&1 ||
-	    { apt-get update -q >/dev/null 2>&1 &&
-	    apt-get install -y -q supervisor >/dev/null 2>&1; }
-	if ! command -v supervisord >/dev/null 2>&1; then
-		bad "supervisord: not installed and could not be installed"
-		finish
-	fi
+if ! need supervisord supervisor; then
+	bad "supervisord: not installed and could not be installed"
+	finish; exit
 fi
 
 T=$(mktemp -d /tmp/negotiator-sv.XXXXXX) || exit 1
@@ -253,7 +217,7 @@ if [ -z "$(state negotiator-host)" ]; then
 	bad "supervisord did not come up with the negotiator-host section" \
 	    "$(cat "$T/supervisord.out" 2>/dev/null)"
 	logs
-	finish
+	finish; exit
 fi
 
 if wait_running negotiator-host 10; then
@@ -449,5 +413,5 @@ else
 	bad "d. processes left after shutdown (killed now)" "${details%?}"
 fi
 
-[ "$fail" -eq 0 ] || logs
+[ "$FAILED" -eq 0 ] || logs
 finish

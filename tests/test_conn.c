@@ -4,9 +4,10 @@
  * credit violations, cancel races, limits, back-pressure (channel.h's
  * rules), keepalive, and resynchronisation after a frame cut short.
  *
- * Each test runs its own libev loop.  Two conns joined by a socketpair
- * talk to each other, or one conn talks to the test itself through the
- * raw other end ("wire"), which packs and parses frames with proto.c.
+ * Each test runs its own libev loop (tests/evloop.c drives it).  Two conns
+ * joined by a socketpair talk to each other, or one conn talks to the test
+ * itself through the raw other end ("wire"), which packs and parses frames
+ * with proto.c.
  */
 #include <sys/socket.h>
 
@@ -19,6 +20,7 @@
 #include <criterion/criterion.h>
 
 #include "channel.h"
+#include "evloop.h"
 
 #define MAX_REQS	300
 
@@ -158,39 +160,6 @@ pair(int fds[2])
 	    fds), 0);
 }
 
-static void
-timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	ev_break(l, EVBREAK_ONE);
-}
-
-/* Runs the loop until *count >= want or seconds pass; 1 if it is. */
-static int
-run_until(const int *count, int want, double seconds)
-{
-	ev_timer	 t;
-	ev_tstamp	 end;
-
-	ev_now_update(loop);
-	end = ev_now(loop) + seconds;
-	ev_timer_init(&t, timeout_cb, 0.02, 0.02);
-	ev_timer_start(loop, &t);
-	while (*count < want && ev_now(loop) < end)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	return *count >= want;
-}
-
-static void
-run_for(double seconds)
-{
-	static const int	 never;
-
-	run_until(&never, 1, seconds);
-}
-
 /* Two conns on one socketpair, both greeting; both ready on return. */
 static void
 connect_pair(struct side *a, int aflags, struct side *b, int bflags)
@@ -202,8 +171,17 @@ connect_pair(struct side *a, int aflags, struct side *b, int bflags)
 	pair(fds);
 	conn_start(&a->s_conn, fds[0]);
 	conn_start(&b->s_conn, fds[1]);
-	cr_assert(run_until(&a->s_ready, 1, 2) && run_until(&b->s_ready, 1, 2),
+	cr_assert(evloop_until(loop, &a->s_ready, 1, 2) &&
+	    evloop_until(loop, &b->s_ready, 1, 2),
 	    "no handshake");
+}
+
+/* Ends both sessions of a pair, with their fds and buffers. */
+static void
+stop_pair(struct side *a, struct side *b)
+{
+	conn_stop(&a->s_conn, "done");
+	conn_stop(&b->s_conn, "done");
 }
 
 static void
@@ -242,7 +220,7 @@ wire_send(struct wire *w, struct proto_msg *m, uint32_t tag)
 	while (off < b.b_len) {
 		n = write(w->w_fd, b.b_data + off, b.b_len - off);
 		if (n == -1 && errno == EAGAIN) {
-			run_for(0.01);
+			evloop_for(loop, 0.01);
 			continue;
 		}
 		cr_assert_gt(n, 0);
@@ -276,8 +254,18 @@ wire_recv(struct wire *w, struct proto_msg *m, double seconds)
 		}
 		if (ev_now(loop) >= end)
 			return 0;
-		run_for(0.01);
+		evloop_for(loop, 0.01);
 	}
+}
+
+/* A HELLO or HELLO_ACK of our version with nonce, echoing none. */
+static void
+hello_msg(struct proto_msg *m, uint16_t type, uint32_t nonce)
+{
+	memset(m, 0, sizeof(*m));
+	m->m_type = type;
+	m->m.hello.he_version = PROTO_VERSION;
+	m->m.hello.he_nonce = nonce;
 }
 
 static void
@@ -285,10 +273,7 @@ wire_hello(struct wire *w, uint16_t type)
 {
 	struct proto_msg	 m;
 
-	memset(&m, 0, sizeof(m));
-	m.m_type = type;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = w->w_nonce;
+	hello_msg(&m, type, w->w_nonce);
 	m.m.hello.he_echo = w->w_peer;
 	strlcpy(m.m.hello.he_name, "wire", sizeof(m.m.hello.he_name));
 	wire_send(w, &m, 0);
@@ -329,9 +314,11 @@ wire_query(struct wire *w, uint16_t type, uint32_t id, uint32_t tag)
 	wire_send(w, &m, tag);
 }
 
+/* Ends what wire_connect started: s's conn, then the wire. */
 static void
-wire_close(struct wire *w)
+wire_close(struct wire *w, struct side *s)
 {
+	conn_stop(&s->s_conn, "done");
 	close(w->w_fd);
 	buf_free(&w->w_in);
 }
@@ -349,8 +336,7 @@ Test(conn, handshake_crosses_nonces)
 	cr_assert_neq(a.s_conn.c_nonce, 0);
 	cr_assert_neq(a.s_conn.c_nonce, b.s_conn.c_nonce);
 	cr_assert_str_neq(a.s_conn.c_peer_name, "");
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, handshake_with_a_silent_server)
@@ -364,10 +350,9 @@ Test(conn, handshake_with_a_silent_server)
 	pair(fds);
 	conn_start(&a.s_conn, fds[0]);
 	conn_start(&b.s_conn, fds[1]);
-	cr_assert(run_until(&a.s_ready, 1, 2));
+	cr_assert(evloop_until(loop, &a.s_ready, 1, 2));
 	cr_assert(conn_ready(&b.s_conn));
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, another_protocol_version_is_ignored)
@@ -390,8 +375,7 @@ Test(conn, another_protocol_version_is_ignored)
 	wire_send(&w, &m, 0);
 	cr_assert_not(wire_recv(&w, &m, 0.3), "answered another version");
 	cr_assert_not(conn_ready(&s.s_conn));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 Test(conn, frames_of_another_session_are_dropped)
@@ -403,12 +387,11 @@ Test(conn, frames_of_another_session_are_dropped)
 	s.s_accept = 0;
 	wire_query(&w, MSG_PING, 1, w.w_peer + 1);	/* wrong tag */
 	wire_query(&w, MSG_PING, 2, 0);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(s.s_requests, 0);
 	wire_query(&w, MSG_PING, 3, w.w_peer);
-	cr_assert(run_until(&s.s_requests, 1, 1));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	cr_assert(evloop_until(loop, &s.s_requests, 1, 1));
+	wire_close(&w, &s);
 }
 
 Test(conn, a_stale_reply_never_reaches_a_new_caller)
@@ -437,12 +420,11 @@ Test(conn, a_stale_reply_never_reaches_a_new_caller)
 	m.m_type = MSG_PONG;
 	m.m.ref.re_id = s.s_req[1].rq_id;
 	wire_send(&w, &m, old);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(s.s_replies, 0);
 	wire_send(&w, &m, s.s_conn.c_nonce);
-	cr_assert(run_until(&s.s_replies, 1, 1));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	cr_assert(evloop_until(loop, &s.s_replies, 1, 1));
+	wire_close(&w, &s);
 }
 
 Test(conn, a_restarted_peer_ends_the_session_but_not_our_nonce)
@@ -453,16 +435,16 @@ Test(conn, a_restarted_peer_ends_the_session_but_not_our_nonce)
 
 	wire_connect(&w, &s, CONN_SERVES);
 	wire_query(&w, MSG_PING, 5, w.w_peer);
-	cr_assert(run_until(&s.s_nreq, 1, 1));
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 1));
 	ours = s.s_conn.c_nonce;
 	w.w_nonce++;
 	wire_hello(&w, MSG_HELLO);
-	cr_assert(run_until(&s.s_lost, 1, 1), "served request not dropped");
+	cr_assert(evloop_until(loop, &s.s_lost, 1, 1),
+	    "served request not dropped");
 	cr_assert_eq(s.s_conn.c_nonce, ours);
 	cr_assert_eq(s.s_conn.c_peer_nonce, w.w_nonce);
 	cr_assert(conn_ready(&s.s_conn));
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- requests, credit, cancel ------------------------------------------ */
@@ -480,83 +462,80 @@ open_request(struct side *a, struct req *rq)
 	conn_request(&a->s_conn, rq, &m, &req_ops, a);
 }
 
+/* a issues, b serves; a's first request has reached b on return. */
+static void
+open_on_pair(struct side *a, struct side *b)
+{
+	connect_pair(a, CONN_ISSUES, b, CONN_SERVES);
+	open_request(a, &a->s_req[0]);
+	cr_assert(evloop_until(loop, &b->s_nreq, 1, 1), "no OPEN at b");
+}
+
 Test(conn, data_beyond_credit_ends_the_request)
 {
 	static uint8_t	 chunk[PROTO_MAX_DATA];
 	struct side	 a, b;
 	int		 i;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	/* The server ignores our window: 9 chunks of 32 KiB > 256 KiB. */
 	b.s_req[0].rq_can_send[STREAM_STDOUT] = 10 * PROTO_MAX_DATA;
 	for (i = 0; i < 9; i++)
 		conn_send_data(&b.s_req[0], STREAM_STDOUT, chunk,
 		    sizeof(chunk));
-	cr_assert(run_until(&a.s_lost, 1, 2));
+	cr_assert(evloop_until(loop, &a.s_lost, 1, 2));
 	cr_assert_str_eq(a.s_lost_why, "peer sent data beyond its credit");
 	cr_assert_eq(a.s_data[STREAM_STDOUT], PROTO_WINDOW);
 	cr_assert_null(a.s_req[0].rq_conn);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, credit_past_the_protocol_limit_ends_the_request)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	conn_send_credit(&a.s_req[0], STREAM_STDOUT,
 	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(b.s_lost, 0);
 	cr_assert_eq(b.s_req[0].rq_can_send[STREAM_STDOUT], PROTO_MAX_CREDIT);
 	conn_send_credit(&a.s_req[0], STREAM_STDOUT, 1);
-	cr_assert(run_until(&b.s_lost, 1, 2));
+	cr_assert(evloop_until(loop, &b.s_lost, 1, 2));
 	cr_assert_str_eq(b.s_lost_why, "peer granted too much credit");
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, cancel_then_exit)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	conn_cancel(&a.s_req[0]);
-	cr_assert(run_until(&b.s_cancels, 1, 1));
+	cr_assert(evloop_until(loop, &b.s_cancels, 1, 1));
 	conn_fail(&b.s_req[0], EXIT_SIGNALED, 15, "Terminated");
-	cr_assert(run_until(&a.s_replies, 1, 1));
+	cr_assert(evloop_until(loop, &a.s_replies, 1, 1));
 	cr_assert_eq(a.s_reply_type, MSG_EXIT);
 	cr_assert_null(a.s_req[0].rq_conn);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, cancel_crossing_the_exit)
 {
 	struct side	 a, b;
 
-	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
-	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	open_on_pair(&a, &b);
 	/* The EXIT is on its way when the caller cancels. */
 	conn_fail(&b.s_req[0], EXIT_EXITED, 0, "%s", "");
 	conn_cancel(&a.s_req[0]);
-	cr_assert(run_until(&a.s_replies, 1, 1));
-	run_for(0.1);
+	cr_assert(evloop_until(loop, &a.s_replies, 1, 1));
+	evloop_for(loop, 0.1);
 	cr_assert_eq(b.s_cancels, 0, "CANCEL reached a finished request");
 	/* Cancelling what is no longer linked does nothing. */
 	conn_cancel(&a.s_req[0]);
-	run_for(0.05);
+	evloop_for(loop, 0.05);
 	cr_assert_eq(b.s_cancels, 0);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, a_session_reset_loses_every_request_once)
@@ -567,14 +546,14 @@ Test(conn, a_session_reset_loses_every_request_once)
 	connect_pair(&a, CONN_ISSUES, &b, CONN_SERVES);
 	for (i = 0; i < 5; i++)
 		open_request(&a, &a.s_req[i]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
-	run_for(0.05);
+	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
+	evloop_for(loop, 0.05);
 	cr_assert_eq(b.s_nreq, 5);
 	conn_stop(&a.s_conn, "gone");
 	cr_assert_eq(a.s_lost, 5);
 	cr_assert_str_eq(a.s_lost_why, "gone");
-	cr_assert(run_until(&b.s_lost, 1, 2));
-	run_for(0.05);
+	cr_assert(evloop_until(loop, &b.s_lost, 1, 2));
+	evloop_for(loop, 0.05);
 	cr_assert_eq(b.s_lost, 5);
 	conn_stop(&b.s_conn, "done");
 }
@@ -599,10 +578,9 @@ Test(conn, requests_in_flight_are_capped)
 	cr_assert_eq(s.s_nreq, CONN_MAX_SERVED);
 	/* An id already in use is refused too, and the first keeps it. */
 	wire_query(&w, MSG_PING, 1, w.w_peer);
-	run_for(0.05);
+	evloop_for(loop, 0.05);
 	cr_assert_eq(s.s_nreq, CONN_MAX_SERVED);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /*
@@ -622,21 +600,20 @@ Test(conn, a_peer_that_never_reads_its_answers_is_cut_off)
 	while (buf_pending(&s.s_conn.c_ch.ch_out) < CHANNEL_MAX_QUEUE) {
 		for (i = 0; i < 1000; i++)
 			wire_query(&w, MSG_PING, id++, w.w_peer);
-		run_for(0.005);
+		evloop_for(loop, 0.005);
 		cr_assert_lt(id, 1000000, "the queue never filled");
 	}
-	run_for(0.05);
+	evloop_for(loop, 0.05);
 	before = s.s_requests;
 	for (i = 0; i < 100; i++)
 		wire_query(&w, MSG_PING, id++, w.w_peer);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(s.s_requests, before, "requests served past the bound");
 	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out),
 	    CHANNEL_MAX_QUEUE + 64);
 	/* Still read: nothing we sent waits undecoded. */
 	cr_assert_eq(buf_pending(&s.s_conn.c_ch.ch_in), 0);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- back-pressure ------------------------------------------------------ */
@@ -658,14 +635,14 @@ Test(conn, producers_stop_at_the_mark_and_drain_restarts_them)
 	m.m.open.op_argc = 1;
 	m.m.open.op_argv = argv;
 	wire_send(&w, &m, w.w_peer);
-	cr_assert(run_until(&s.s_nreq, 1, 1));
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 1));
 	/* The peer grants the most; we produce until told to stop. */
 	s.s_req[0].rq_can_send[STREAM_STDOUT] = PROTO_MAX_CREDIT;
 	while (!conn_congested(&s.s_req[0])) {
 		conn_send_data(&s.s_req[0], STREAM_STDOUT, chunk,
 		    sizeof(chunk));
 		chunks++;
-		run_for(0.001);
+		evloop_for(loop, 0.001);
 		cr_assert_lt(chunks, 10000);
 	}
 	cr_assert_geq(buf_pending(&s.s_conn.c_ch.ch_out), CHANNEL_HIGHWATER);
@@ -674,18 +651,18 @@ Test(conn, producers_stop_at_the_mark_and_drain_restarts_them)
 	cr_assert_eq(s.s_drains, 0);
 	/* The channel is still read while congested. */
 	wire_query(&w, MSG_PING, 10, w.w_peer);
-	cr_assert(run_until(&s.s_nreq, 2, 2), "not read while congested");
+	cr_assert(evloop_until(loop, &s.s_nreq, 2, 2),
+	    "not read while congested");
 	/* The peer reads: the queue drains, the producer hears of it. */
 	while (!s.s_drains) {
 		n = read(w.w_fd, buf_reserve(&w.w_in, 65536), 65536);
 		if (n > 0)
 			buf_clear(&w.w_in);
-		run_for(0.001);
+		evloop_for(loop, 0.001);
 	}
 	cr_assert_not(conn_congested(&s.s_req[0]));
 	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out), CHANNEL_LOWWATER);
-	conn_stop(&s.s_conn, "done");
-	wire_close(&w);
+	wire_close(&w, &s);
 }
 
 /* --- keepalive ------------------------------------------------------------ */
@@ -703,16 +680,16 @@ Test(conn, a_silent_peer_is_marked_and_comes_back)
 	connect_pair(&a, CONN_ISSUES | CONN_KEEPALIVE, &b,
 	    CONN_SERVES | CONN_KEEPALIVE);
 	/* Idle, the probes keep the session: no one goes silent. */
-	run_for(2.5);
+	evloop_for(loop, 2.5);
 	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
 	cr_assert_eq(a.s_ready, 1);
 	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
 	/* b stops: no reading, no writing. */
 	channel_pause(&b.s_conn.c_ch, 1);
-	run_for(0.2);
+	evloop_for(loop, 0.2);
 	cr_assert(conn_ready(&a.s_conn));
-	cr_assert(run_until(&a.s_lost, 1, 3), "not marked");
+	cr_assert(evloop_until(loop, &a.s_lost, 1, 3), "not marked");
 	cr_assert_eq(a.s_conn.c_state, CONN_SILENT);
 	cr_assert(strstr(a.s_lost_why, "not answering") != NULL,
 	    "%s", a.s_lost_why);
@@ -720,14 +697,14 @@ Test(conn, a_silent_peer_is_marked_and_comes_back)
 	cr_assert(quiet >= 1.0 && quiet < 2.5, "quiet %.3f", quiet);
 	/* b goes on: the session comes back by itself. */
 	channel_pause(&b.s_conn.c_ch, 0);
-	cr_assert(run_until(&a.s_ready, 2, 2));
-	cr_assert(run_until(&b.s_lost, 1, 1), "b's request of the old session");
-	run_for(0.5);
+	cr_assert(evloop_until(loop, &a.s_ready, 2, 2));
+	cr_assert(evloop_until(loop, &b.s_lost, 1, 1),
+	    "b's request of the old session");
+	evloop_for(loop, 0.5);
 	cr_assert(conn_ready(&a.s_conn) && conn_ready(&b.s_conn));
 	cr_assert_eq(a.s_conn.c_peer_nonce, b.s_conn.c_nonce);
 	cr_assert_eq(b.s_conn.c_peer_nonce, a.s_conn.c_nonce);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 /*
@@ -743,7 +720,7 @@ Test(conn, our_own_stall_is_not_the_peers_silence)
 	conn_set_peer_timeout(1.0);
 	connect_pair(&a, CONN_ISSUES | CONN_KEEPALIVE, &b, CONN_SERVES);
 	open_request(&a, &a.s_req[0]);
-	cr_assert(run_until(&b.s_nreq, 1, 1));
+	cr_assert(evloop_until(loop, &b.s_nreq, 1, 1));
 	memset(&m, 0, sizeof(m));
 	m.m_type = MSG_PONG;		/* for no request: only heard */
 	m.m_tag = b.s_conn.c_peer_nonce;
@@ -751,11 +728,10 @@ Test(conn, our_own_stall_is_not_the_peers_silence)
 	channel_send(&b.s_conn.c_ch, &m);
 	ev_run(loop, EVRUN_NOWAIT);	/* b writes it; a has not read yet */
 	usleep(1300 * 1000);
-	run_for(0.3);
+	evloop_for(loop, 0.3);
 	cr_assert_eq(a.s_lost, 0, "%s", a.s_lost_why);
 	cr_assert_eq(a.s_conn.c_state, CONN_READY);
-	conn_stop(&a.s_conn, "done");
-	conn_stop(&b.s_conn, "done");
+	stop_pair(&a, &b);
 }
 
 Test(conn, a_peer_that_never_answers_is_silent)
@@ -767,11 +743,11 @@ Test(conn, a_peer_that_never_answers_is_silent)
 	side_init(&s, CONN_ISSUES | CONN_GREETS | CONN_KEEPALIVE, "s");
 	pair(fds);
 	conn_start(&s.s_conn, fds[0]);
-	run_for(0.5);
+	evloop_for(loop, 0.5);
 	cr_assert_eq(s.s_conn.c_state, CONN_SILENT);
 	cr_assert_lt(conn_silence(&s.s_conn), 0, "heard something");
 	/* Unanswered HELLOs do not pile up behind a peer that never reads. */
-	run_for(1.5);
+	evloop_for(loop, 1.5);
 	cr_assert_lt(buf_pending(&s.s_conn.c_ch.ch_out), 2048);
 	conn_stop(&s.s_conn, "done");
 	close(fds[1]);
@@ -815,15 +791,29 @@ static const struct channel_ops catch_ops = {
 	catch_msg, catch_bad, catch_eof, NULL, NULL,
 };
 
+/* A catcher on a channel of its own (no fd: it is fed channel_input). */
+static void
+catcher_init(struct catcher *k)
+{
+	memset(k, 0, sizeof(*k));
+	channel_init(&k->k_ch, loop, &catch_ops, k);
+}
+
+/* Asserts that k caught msgs messages, the last of type last; detaches. */
+static void
+catcher_end(struct catcher *k, int msgs, uint16_t last)
+{
+	cr_assert_eq(k->k_msgs, msgs, "%d messages, not %d", k->k_msgs, msgs);
+	cr_assert_eq(k->k_last, last, "last %u, not %u", k->k_last, last);
+	channel_detach(&k->k_ch);
+}
+
 static void
 pack_hello(struct buf *b, uint32_t nonce)
 {
 	struct proto_msg	 m;
 
-	memset(&m, 0, sizeof(m));
-	m.m_type = MSG_HELLO;
-	m.m.hello.he_version = PROTO_VERSION;
-	m.m.hello.he_nonce = nonce;
+	hello_msg(&m, MSG_HELLO, nonce);
 	proto_pack(b, &m);
 }
 
@@ -860,8 +850,7 @@ Test(conn, a_frame_cut_short_is_skipped_at_the_next_writers_hello)
 	struct catcher	 k;
 	struct buf	 cut = { 0 }, hello = { 0 };
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&cut, 30000, 5000);
 	pack_hello(&hello, 42);
 	/* A writer dies 100 bytes into a frame; the next one says HELLO. */
@@ -874,9 +863,7 @@ Test(conn, a_frame_cut_short_is_skipped_at_the_next_writers_hello)
 	channel_input(&k.k_ch, hello.b_data, hello.b_len);
 	cr_assert_eq(k.k_cut, 1);
 	/* Taken from where input resumed last: the HELLO of a moment ago. */
-	cr_assert_eq(k.k_msgs, 1, "%d messages", k.k_msgs);
-	cr_assert_eq(k.k_last, MSG_HELLO);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_HELLO);
 	buf_free(&cut);
 	buf_free(&hello);
 }
@@ -887,8 +874,7 @@ Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
 	struct buf	 data = { 0 };
 	size_t		 part;
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&data, 30000, 5000);
 	/* Everything up to past the HELLO inside, then a long stall. */
 	part = PROTO_HDR_LEN + 8000;
@@ -902,9 +888,7 @@ Test(conn, a_frame_inside_a_payload_under_way_is_never_taken)
 	/* The writer goes on: the frame arrives whole. */
 	channel_input(&k.k_ch, data.b_data + part + 200,
 	    data.b_len - part - 200);
-	cr_assert_eq(k.k_msgs, 1);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_DATA);
 	buf_free(&data);
 }
 
@@ -921,8 +905,7 @@ Test(conn, a_stalled_frame_fed_a_byte_at_a_time_costs_a_header_a_read)
 	uint64_t	 before, work;
 	size_t		 i, n = 30000;
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&data, PROTO_MAX_DATA, 20000);
 	channel_input(&k.k_ch, data.b_data, PROTO_HDR_LEN);
 	sleep_loop(CHANNEL_STALL + 0.1);
@@ -936,9 +919,7 @@ Test(conn, a_stalled_frame_fed_a_byte_at_a_time_costs_a_header_a_read)
 	cr_assert_eq(k.k_msgs, 0);
 	channel_input(&k.k_ch, data.b_data + PROTO_HDR_LEN + n,
 	    data.b_len - PROTO_HDR_LEN - n);
-	cr_assert_eq(k.k_msgs, 1);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 1, MSG_DATA);
 	buf_free(&data);
 }
 
@@ -952,17 +933,14 @@ Test(conn, a_cut_frame_completed_by_the_next_writer_ends_where_it_resumed)
 	struct catcher	 k;
 	struct buf	 cut = { 0 }, next = { 0 };
 
-	memset(&k, 0, sizeof(k));
-	channel_init(&k.k_ch, loop, &catch_ops, &k);
+	catcher_init(&k);
 	pack_data_with_hello(&cut, 3000, 1000);
 	pack_hello(&next, 42);
 	pack_data_with_hello(&next, 5000, 10);
 	channel_input(&k.k_ch, cut.b_data, PROTO_HDR_LEN + 100);
 	sleep_loop(CHANNEL_GAP + 0.1);
 	channel_input(&k.k_ch, next.b_data, next.b_len);
-	cr_assert_eq(k.k_msgs, 2, "%d messages", k.k_msgs);
-	cr_assert_eq(k.k_last, MSG_DATA);
-	channel_detach(&k.k_ch);
+	catcher_end(&k, 2, MSG_DATA);
 	buf_free(&cut);
 	buf_free(&next);
 }

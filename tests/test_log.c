@@ -2,9 +2,11 @@
  * Unit tests of the logging module (common/log.c) where it stands between
  * a peer and the log: log_vis() makes peer strings one visible line, any
  * control character that reaches a log line anyway is replaced, and
- * log_limited() holds each key to its rate and says what it dropped.
+ * log_limited() holds each key to its rate and says what it dropped; the
+ * _warn helpers append strerror(errno).
  * The log (stderr) goes to a temporary file that each test reads back.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,26 @@ Test(line, control_characters_replaced)
 	log_info("%s", "next");
 	text = read_log();
 	cr_assert_str_eq(text, "test: a?fake: line??[2J\ntest: next\n");
+	free(text);
+}
+
+/*
+ * The _warn helpers append strerror(errno) at their own level, and leave
+ * errno as it was; log_debug_warn is quiet below LOG_LEVEL_DEBUG.
+ */
+Test(line, strerror_appended)
+{
+	char	*text;
+
+	errno = ENOENT;
+	log_warn("a %d", 1);
+	log_debug_warn("b %d", 2);
+	log_init("test", LOG_LEVEL_INFO, 0);
+	log_debug_warn("c %d", 3);
+	cr_assert_eq(errno, ENOENT);
+	text = read_log();
+	cr_assert_str_eq(text, "test: a 1: No such file or directory\n"
+	    "test: b 2: No such file or directory\n");
 	free(text);
 }
 

@@ -8,6 +8,8 @@
  * Frames are parsed from heap copies of exactly their length, so that
  * valgrind sees any read past the end.
  */
+#include <sys/endian.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,22 +25,6 @@
 #define SENTINEL	((size_t)0x5eed)
 
 /* --- helpers -------------------------------------------------------- */
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint8_t *
 copy_exact(const void *p, size_t len)
@@ -86,12 +72,12 @@ roundtrip(const struct proto_msg *in, struct rt *rt)
 	rt->len = rt->b.b_len;
 	cr_assert_geq(rt->len, PROTO_HDR_LEN);
 	cr_assert_leq(rt->len - PROTO_HDR_LEN, PROTO_MAX_PAYLOAD);
-	cr_assert_eq(get32(rt->b.b_data), PROTO_MAGIC);
+	cr_assert_eq(be32dec(rt->b.b_data), PROTO_MAGIC);
 	cr_assert_eq(rt->b.b_data[4] << 8 | rt->b.b_data[5], in->m_type);
 	cr_assert_eq(rt->b.b_data[6], 0);
 	cr_assert_eq(rt->b.b_data[7], 0);
-	cr_assert_eq(get32(rt->b.b_data + 8), in->m_tag);
-	cr_assert_eq(get32(rt->b.b_data + 12), rt->len - PROTO_HDR_LEN);
+	cr_assert_eq(be32dec(rt->b.b_data + 8), in->m_tag);
+	cr_assert_eq(be32dec(rt->b.b_data + 12), rt->len - PROTO_HDR_LEN);
 	rt->copy = copy_exact(rt->b.b_data, rt->len);
 	r = proto_parse(rt->copy, rt->len, &rt->out, &consumed, &why);
 	cr_assert_eq(r, PARSE_OK, "%s did not parse back: %s",
@@ -189,15 +175,15 @@ hand_frame_raw(struct buf *b, uint16_t type, uint16_t reserved, uint32_t tag,
 {
 	uint8_t	 hdr[PROTO_HDR_LEN];
 
-	put32(hdr, PROTO_MAGIC);
+	be32enc(hdr, PROTO_MAGIC);
 	hdr[4] = type >> 8;
 	hdr[5] = type & 0xff;
 	hdr[6] = reserved >> 8;
 	hdr[7] = reserved & 0xff;
-	put32(hdr + 8, tag);
-	put32(hdr + 12, len_field);
-	put32(hdr + 16, proto_frame_check(hdr, payload, plen));
-	put32(hdr + PROTO_HDR_CHECKED, proto_header_check(hdr));
+	be32enc(hdr + 8, tag);
+	be32enc(hdr + 12, len_field);
+	be32enc(hdr + 16, proto_frame_check(hdr, payload, plen));
+	be32enc(hdr + PROTO_HDR_CHECKED, proto_header_check(hdr));
 	buf_append(b, hdr, sizeof(hdr));
 	buf_append(b, payload, plen);
 }
@@ -795,7 +781,7 @@ pack_after_partial_write(size_t before, size_t written, size_t datalen)
 	in.m.data.da_bytes = data;
 	proto_pack(&b, &in);
 	cr_assert_eq(buf_pending(&b), before - written + PROTO_HDR_LEN +
-	    get32(buf_head(&b) + before - written + 12));
+	    be32dec(buf_head(&b) + before - written + 12));
 	cr_assert_arr_eq(buf_head(&b), junk, before - written);
 	buf_consume(&b, before - written);	/* the rest is written */
 	cr_assert_eq(proto_parse(buf_head(&b), buf_pending(&b), &msg,
@@ -921,10 +907,10 @@ Test(incomplete, largest_payload)
 	size_t			 consumed = SENTINEL;
 
 	cr_assert_not_null(p);
-	put32(p, PROTO_MAGIC);
+	be32enc(p, PROTO_MAGIC);
 	p[5] = MSG_DATA;
-	put32(p + 12, PROTO_MAX_PAYLOAD);
-	put32(p + PROTO_HDR_CHECKED, proto_header_check(p));
+	be32enc(p + 12, PROTO_MAX_PAYLOAD);
+	be32enc(p + PROTO_HDR_CHECKED, proto_header_check(p));
 	cr_assert_eq(proto_parse(p, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD - 1,
 	    &msg, &consumed, &why), PARSE_INCOMPLETE);
 	cr_assert(consumed == SENTINEL || consumed == 0);
@@ -1463,20 +1449,20 @@ build_resync(struct buf *b)
 	buf_append(b, "NEGO", 4);
 	append_garbage(b, 30, &seed);
 	/* A magic with a huge length and otherwise a clean header. */
-	put32(hdr, PROTO_MAGIC);
-	put32(hdr + 4, MSG_PONG << 16);
-	put32(hdr + 8, 0);
-	put32(hdr + 12, UINT32_MAX);
+	be32enc(hdr, PROTO_MAGIC);
+	be32enc(hdr + 4, MSG_PONG << 16);
+	be32enc(hdr + 8, 0);
+	be32enc(hdr + 12, UINT32_MAX);
 	buf_append(b, hdr, 16);
 	append_garbage(b, 10, &seed);
 	/* Nonzero reserved bytes. */
-	put32(hdr + 4, MSG_PONG << 16 | 1);
-	put32(hdr + 12, 4);
+	be32enc(hdr + 4, MSG_PONG << 16 | 1);
+	be32enc(hdr + 12, 4);
 	buf_append(b, hdr, 16);
 	append_garbage(b, 10, &seed);
 	/* A plausible header with a short length and a bad CRC. */
-	put32(hdr + 4, MSG_PONG << 16);
-	put32(hdr + 12, 2);
+	be32enc(hdr + 4, MSG_PONG << 16);
+	be32enc(hdr + 12, 2);
 	buf_append(b, hdr, 16);
 	buf_append(b, "\0\0\0\0\x91\x01", 6);
 
@@ -1577,9 +1563,9 @@ Test(resync, huge_length_does_not_swallow)
 
 	for (i = 0; i < 2; i++) {
 		memset(hdr, 0, sizeof(hdr));
-		put32(hdr, PROTO_MAGIC);
+		be32enc(hdr, PROTO_MAGIC);
 		hdr[5] = MSG_DATA;
-		put32(hdr + 12, lens[i]);
+		be32enc(hdr + 12, lens[i]);
 		buf_append(&b, hdr, sizeof(hdr));
 		pack_ref(&b, MSG_CANCEL, 0x1111, 2);
 		cr_assert_eq(parse_all(b.b_data, b.b_len, types, tags, 1,
@@ -1725,10 +1711,10 @@ Test(malformed, data_check)
 	proto_pack(&b, &m);
 	plen = b.b_len - PROTO_HDR_LEN;
 	cr_assert_eq(plen, PROTO_DATA_HEAD + sizeof(bytes) + PROTO_DATA_TRAILER);
-	cr_assert_eq(get32(b.b_data + 16), proto_crc32(proto_crc32(0,
+	cr_assert_eq(be32dec(b.b_data + 16), proto_crc32(proto_crc32(0,
 	    b.b_data, 16), b.b_data + PROTO_HDR_LEN, PROTO_DATA_HEAD));
-	cr_assert_eq(get32(b.b_data + b.b_len - 4),
-	    ~get32(b.b_data + PROTO_HDR_CHECKED));
+	cr_assert_eq(be32dec(b.b_data + b.b_len - 4),
+	    ~be32dec(b.b_data + PROTO_HDR_CHECKED));
 	for (i = 4; i < b.b_len; i += 3) {
 		if (i >= 12 && i < 16)
 			continue;	/* the length: may ask for more */
@@ -1748,10 +1734,10 @@ Test(malformed, data_check)
 	cr_assert_eq(got.m.data.da_len, sizeof(bytes));
 	cr_assert_eq(got.m.data.da_bytes[5], bytes[5] ^ 0x10);
 	b.b_data[PROTO_HDR_LEN + PROTO_DATA_HEAD + 5] ^= 0x10;
-	put32(b.b_data + 16, proto_crc32(proto_crc32(0, b.b_data, 16),
+	be32enc(b.b_data + 16, proto_crc32(proto_crc32(0, b.b_data, 16),
 	    b.b_data + PROTO_HDR_LEN, plen));
 	expect_bad(b.b_data, b.b_len, 0);
-	put32(b.b_data + 16, proto_frame_check(b.b_data,
+	be32enc(b.b_data + 16, proto_frame_check(b.b_data,
 	    b.b_data + PROTO_HDR_LEN, plen));
 
 	/* Cut after 600 bytes; PONGs follow until the claimed length. */
@@ -1822,12 +1808,12 @@ static void
 put_header(uint8_t *h, uint16_t type, uint32_t len)
 {
 	memset(h, 0, PROTO_HDR_LEN);
-	put32(h, PROTO_MAGIC);
+	be32enc(h, PROTO_MAGIC);
 	h[4] = type >> 8;
 	h[5] = type & 0xff;
-	put32(h + 12, len);
-	put32(h + 16, 0x12345678);	/* a payload check that fails */
-	put32(h + PROTO_HDR_CHECKED, proto_header_check(h));
+	be32enc(h + 12, len);
+	be32enc(h + 16, 0x12345678);	/* a payload check that fails */
+	be32enc(h + PROTO_HDR_CHECKED, proto_header_check(h));
 }
 
 #define COST_LEN	(10 * 1000 * 1000)
@@ -1857,7 +1843,7 @@ adversarial(uint8_t *p, int kind)
 		for (off = 0; off < COST_LEN; off++)
 			p[off] = (uint8_t)arc4random();
 		for (off = 0; off + 4 <= COST_LEN; off += 8 + arc4random() % 24)
-			put32(p + off, PROTO_MAGIC);
+			be32enc(p + off, PROTO_MAGIC);
 		break;
 	case 4:		/* good headers of the largest length, bad payloads */
 		memset(p, 'x', COST_LEN);
@@ -2041,10 +2027,10 @@ Test(refused, malformed_open_has_its_id_and_reason)
 	/* msgpack cut short: the id is read from the raw bytes. */
 	open_with(&b, 44, 1, "echo", 4);
 	b.b_len -= 2;
-	put32(b.b_data + 12, (uint32_t)(b.b_len - PROTO_HDR_LEN));
-	put32(b.b_data + 16, proto_frame_check(b.b_data,
+	be32enc(b.b_data + 12, (uint32_t)(b.b_len - PROTO_HDR_LEN));
+	be32enc(b.b_data + 16, proto_frame_check(b.b_data,
 	    b.b_data + PROTO_HDR_LEN, b.b_len - PROTO_HDR_LEN));
-	put32(b.b_data + PROTO_HDR_CHECKED, proto_header_check(b.b_data));
+	be32enc(b.b_data + PROTO_HDR_CHECKED, proto_header_check(b.b_data));
 	expect_refused(&b, MSG_OPEN, 44, "malformed msgpack");
 	buf_free(&b);
 }

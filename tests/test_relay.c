@@ -19,6 +19,7 @@
 
 #include <criterion/criterion.h>
 
+#include "evloop.h"
 #include "relay.h"
 
 #define MAX_REQS	8
@@ -157,39 +158,6 @@ static const struct conn_ops side_ops = {
 };
 
 static void
-timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	ev_break(l, EVBREAK_ONE);
-}
-
-/* Runs the loop until *count >= want or seconds pass; 1 if it is. */
-static int
-run_until(const int *count, int want, double seconds)
-{
-	ev_timer	 t;
-	ev_tstamp	 end;
-
-	ev_now_update(loop);
-	end = ev_now(loop) + seconds;
-	ev_timer_init(&t, timeout_cb, 0.02, 0.02);
-	ev_timer_start(loop, &t);
-	while (*count < want && ev_now(loop) < end)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	return *count >= want;
-}
-
-static void
-run_for(double seconds)
-{
-	static const int	 never;
-
-	run_until(&never, 1, seconds);
-}
-
-static void
 join(struct side *a, struct side *b)
 {
 	int	 fds[2];
@@ -205,7 +173,7 @@ static void
 peer_up(void)
 {
 	join(&p, &s);
-	cr_assert(run_until(&p.s_ready, 1, 2), "peer not ready");
+	cr_assert(evloop_until(loop, &p.s_ready, 1, 2), "peer not ready");
 }
 
 static void
@@ -225,7 +193,7 @@ setup(void)
 	conn_init(&s.s_conn, loop, CONN_SERVES | CONN_GREETS | CONN_KEEPALIVE,
 	    "s", &side_ops, &s);
 	join(&x, &c);
-	cr_assert(run_until(&x.s_ready, 1, 2), "caller not ready");
+	cr_assert(evloop_until(loop, &x.s_ready, 1, 2), "caller not ready");
 }
 
 static void
@@ -281,19 +249,37 @@ server_sends(int stream, size_t total)
 	return sent;
 }
 
+/* X opens a command on "vm"; its OPEN has reached S on return. */
+static void
+open_on_peer(int with_stdin)
+{
+	peer_up();
+	call(MSG_OPEN, "vm", with_stdin);
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 2), "no OPEN at the peer");
+}
+
+/* X grants all the stdout credit it may, far beyond one window. */
+static void
+caller_grants_the_most(void)
+{
+	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
+	    PROTO_MAX_CREDIT - PROTO_WINDOW);
+	evloop_for(loop, 0.1);
+}
+
 Test(relay, forwards_a_ping)
 {
 	peer_up();
 	s.s_pong = 1;
 	call(MSG_PING, "vm", 0);
-	cr_assert(run_until(&x.s_replies, 1, 2));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 2));
 	cr_assert_eq(x.s_reply_type, MSG_PONG);
 }
 
 Test(relay, no_such_peer_fails_at_once)
 {
 	call(MSG_PING, "elsewhere", 0);
-	cr_assert(run_until(&x.s_replies, 1, 0.5));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 0.5));
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
 	cr_assert(strstr(x.s_reply_msg, "no such guest") != NULL);
 }
@@ -302,10 +288,10 @@ Test(relay, a_silent_peer_fails_new_calls_at_once)
 {
 	peer_up();
 	channel_pause(&s.s_conn.c_ch, 1);
-	run_for(0.6);
+	evloop_for(loop, 0.6);
 	cr_assert_eq(p.s_conn.c_state, CONN_SILENT);
 	call(MSG_PING, "vm", 0);
-	cr_assert(run_until(&x.s_replies, 1, 0.2), "not at once");
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 0.2), "not at once");
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
 	cr_assert(strstr(x.s_reply_msg, "not answering") != NULL, "%s",
 	    x.s_reply_msg);
@@ -316,17 +302,17 @@ Test(relay, waits_for_the_peer_with_stdin_held)
 	static uint8_t	 bytes[1000];
 
 	call(MSG_OPEN, "vm", 1);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	conn_send_data(&x.s_req[0], STREAM_STDIN, bytes, sizeof(bytes));
 	conn_send_data(&x.s_req[0], STREAM_STDIN, "", 0);
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(x.s_replies, 0);
 	peer_up();
-	cr_assert(run_until(&s.s_eofs[STREAM_STDIN], 1, 2));
+	cr_assert(evloop_until(loop, &s.s_eofs[STREAM_STDIN], 1, 2));
 	cr_assert_eq(s.s_nreq, 1);
 	cr_assert_eq(s.s_data[STREAM_STDIN], sizeof(bytes));
 	conn_fail(&s.s_req[0], EXIT_EXITED, 3, "%s", "");
-	cr_assert(run_until(&x.s_replies, 1, 2));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 2));
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
 }
 
@@ -336,19 +322,16 @@ Test(relay, output_credit_is_bounded_by_ours)
 	size_t	 sent = 0;
 	int	 i;
 
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
-	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
-	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	run_for(0.1);
+	open_on_peer(0);
+	caller_grants_the_most();
 	for (i = 0; i < 200 && sent < 4 * 1024 * 1024; i++) {
 		sent += server_sends(STREAM_STDOUT, 4 * 1024 * 1024 - sent);
-		run_for(0.005);
+		evloop_for(loop, 0.005);
 	}
 	cr_assert_eq(sent, 4 * 1024 * 1024, "only %zu sent", sent);
 	while (x.s_data[STREAM_STDOUT] < sent)
-		cr_assert(run_until(&x.s_eofs[0], 1, 0.01) || i++ < 1000);
+		cr_assert(evloop_until(loop, &x.s_eofs[0], 1, 0.01) ||
+		    i++ < 1000);
 	cr_assert_eq(x.s_data[STREAM_STDOUT], sent);
 	cr_assert_leq(s.s_most_credit[STREAM_STDOUT], PROTO_WINDOW,
 	    "the peer was granted %u", s.s_most_credit[STREAM_STDOUT]);
@@ -356,12 +339,10 @@ Test(relay, output_credit_is_bounded_by_ours)
 
 Test(relay, stdin_credit_is_bounded_by_ours)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 1);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
+	open_on_peer(1);
 	conn_send_credit(&s.s_req[0], STREAM_STDIN,
 	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	run_for(0.2);
+	evloop_for(loop, 0.2);
 	cr_assert_leq(x.s_req[0].rq_can_send[STREAM_STDIN], PROTO_WINDOW,
 	    "the caller was granted %u",
 	    x.s_req[0].rq_can_send[STREAM_STDIN]);
@@ -373,20 +354,16 @@ Test(relay, a_congested_caller_stops_the_peer)
 	size_t	 sent = 0, more;
 	int	 i;
 
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
-	conn_send_credit(&x.s_req[0], STREAM_STDOUT,
-	    PROTO_MAX_CREDIT - PROTO_WINDOW);
-	run_for(0.1);
+	open_on_peer(0);
+	caller_grants_the_most();
 	/* The caller stops reading (and writing: its credit went out). */
 	channel_pause(&x.s_conn.c_ch, 1);
 	for (i = 0; i < 400; i++) {
 		sent += server_sends(STREAM_STDOUT, 16 * 1024 * 1024);
-		run_for(0.005);
+		evloop_for(loop, 0.005);
 	}
 	more = server_sends(STREAM_STDOUT, 16 * 1024 * 1024);
-	run_for(0.2);
+	evloop_for(loop, 0.2);
 	more += server_sends(STREAM_STDOUT, 16 * 1024 * 1024);
 	cr_assert_eq(more, 0, "the peer was still given credit");
 	cr_assert(channel_congested(&c.s_conn.c_ch));
@@ -397,7 +374,7 @@ Test(relay, a_congested_caller_stops_the_peer)
 	/* The caller reads again: everything arrives. */
 	channel_pause(&x.s_conn.c_ch, 0);
 	for (i = 0; i < 400 && x.s_data[STREAM_STDOUT] < sent; i++)
-		run_for(0.005);
+		evloop_for(loop, 0.005);
 	cr_assert_eq(x.s_data[STREAM_STDOUT], sent);
 	cr_assert_gt(server_sends(STREAM_STDOUT, 1024), 0, "no credit again");
 }
@@ -405,47 +382,41 @@ Test(relay, a_congested_caller_stops_the_peer)
 Test(relay, cancel_before_forwarding)
 {
 	call(MSG_OPEN, "vm", 0);
-	run_for(0.05);
+	evloop_for(loop, 0.05);
 	conn_cancel(&x.s_req[0]);
-	cr_assert(run_until(&x.s_replies, 1, 1));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 1));
 	cr_assert_str_eq(x.s_reply_msg, "cancelled");
 	peer_up();
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert_eq(s.s_nreq, 0, "a cancelled call was forwarded");
 }
 
 Test(relay, cancel_after_forwarding)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_cancel(&x.s_req[0]);
-	cr_assert(run_until(&s.s_cancels, 1, 1));
+	cr_assert(evloop_until(loop, &s.s_cancels, 1, 1));
 	conn_fail(&s.s_req[0], EXIT_SIGNALED, 15, "Terminated");
-	cr_assert(run_until(&x.s_replies, 1, 1));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 1));
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
 }
 
 Test(relay, a_caller_gone_cancels_the_peers_command)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_stop(&x.s_conn, "caller killed");
-	cr_assert(run_until(&s.s_cancels, 1, 1));
+	cr_assert(evloop_until(loop, &s.s_cancels, 1, 1));
 	/* Its EXIT then finds nobody, and harms nobody. */
 	conn_fail(&s.s_req[0], EXIT_SIGNALED, 15, "Terminated");
-	run_for(0.1);
+	evloop_for(loop, 0.1);
 	cr_assert(conn_ready(&p.s_conn));
 }
 
 Test(relay, a_peer_lost_fails_the_call)
 {
-	peer_up();
-	call(MSG_OPEN, "vm", 0);
-	cr_assert(run_until(&s.s_nreq, 1, 2));
+	open_on_peer(0);
 	conn_stop(&s.s_conn, "peer died");
-	cr_assert(run_until(&x.s_replies, 1, 1));
+	cr_assert(evloop_until(loop, &x.s_replies, 1, 1));
 	cr_assert_eq(x.s_reply_type, MSG_EXIT);
 	cr_assert(strstr(x.s_reply_msg, "connection lost") != NULL, "%s",
 	    x.s_reply_msg);

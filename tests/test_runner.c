@@ -172,7 +172,8 @@ expect_lookup(const struct runner_config *rc, const char *name, int kind,
 
 /*
  * Looks name up, expecting kind, path (the file to run, or what was
- * refused; not checked if want is NULL) and, when why_has is not NULL, that text in the reason.
+ * refused; not checked if want is NULL) and, when why_has is not NULL,
+ * that text in the reason.
  */
 static void
 expect_path(const struct runner_config *rc, const char *name, int kind,
@@ -396,6 +397,36 @@ Test(list, one_dir)
 	expect_list(&rc, want_builtin, 1);
 }
 
+/*
+ * More runnable names than a reply holds: the first PROTO_MAX_LIST of them
+ * in sorted order, counted after a user command shadowed its built-in and
+ * after the refused ones were left out.
+ */
+Test(list, capped_to_the_first_names)
+{
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	char			**names, name[16];
+	size_t			 count, i;
+
+	for (i = 0; i < PROTO_MAX_LIST + 10; i++) {
+		snprintf(name, sizeof(name), "b%04zu", i);
+		make_file(builtin, name, 0755);
+	}
+	make_file(user, "a", 0755);
+	make_file(user, "b0000", 0755);		/* shadows, counted once */
+	make_file(user, "b0001", 0644);		/* hides, not listed */
+	names = runner_list(&rc, &count);
+	cr_assert_eq(count, PROTO_MAX_LIST);
+	cr_assert_str_eq(names[0], "a");
+	cr_assert_str_eq(names[1], "b0000");
+	cr_assert_str_eq(names[2], "b0002");
+	snprintf(name, sizeof(name), "b%04d", PROTO_MAX_LIST - 1);
+	cr_assert_str_eq(names[count - 1], name);
+	for (i = 1; i < count; i++)
+		cr_assert_lt(strcmp(names[i - 1], names[i]), 0);
+	strv_free(names, count);
+}
+
 /* Every listed name is found by runner_lookup, and nothing else is. */
 Test(list, agrees_with_lookup)
 {
@@ -429,41 +460,42 @@ join(char *buf, size_t len, const char *dir, const char *name)
 	return buf;
 }
 
+/* expect_path, where the path is dir/name. */
+static void
+expect_in(const struct runner_config *rc, const char *dir, const char *name,
+    int kind, const char *why_has)
+{
+	char	 p[PATH_MAX];
+
+	expect_path(rc, name, kind, join(p, sizeof(p), dir, name), why_has);
+}
+
 TestSuite(policy, .init = setup, .fini = teardown);
 
 Test(policy, file_writable_by_group_or_others)
 {
 	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
-	char			 p[PATH_MAX];
 
 	make_file(user, "gw", 0775);
 	make_file(user, "ow", 0757);
 	make_file(builtin, "both-w", 0777);
 	make_file(builtin, "fine", 0755);
-	expect_path(&rc, "gw", EXIT_NOTEXEC, join(p, sizeof(p), user, "gw"),
-	    "writable by its group");
-	expect_path(&rc, "ow", EXIT_NOTEXEC, join(p, sizeof(p), user, "ow"),
-	    "writable by others");
-	expect_path(&rc, "both-w", EXIT_NOTEXEC, join(p, sizeof(p), builtin,
-	    "both-w"), "(mode 0777)");
-	expect_path(&rc, "fine", EXIT_EXITED, join(p, sizeof(p), builtin,
-	    "fine"), NULL);
+	expect_in(&rc, user, "gw", EXIT_NOTEXEC, "writable by its group");
+	expect_in(&rc, user, "ow", EXIT_NOTEXEC, "writable by others");
+	expect_in(&rc, builtin, "both-w", EXIT_NOTEXEC, "(mode 0777)");
+	expect_in(&rc, builtin, "fine", EXIT_EXITED, NULL);
 }
 
 Test(policy, setuid_and_setgid)
 {
 	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
-	char			 p[PATH_MAX];
 
 	make_file(user, "suid", 04755);
 	make_file(user, "sgid", 02755);
 	make_file(builtin, "both", 06711);
-	expect_path(&rc, "suid", EXIT_NOTEXEC, join(p, sizeof(p), user,
-	    "suid"), "set-user-ID");
-	expect_path(&rc, "sgid", EXIT_NOTEXEC, join(p, sizeof(p), user,
-	    "sgid"), "(mode 2755)");
-	expect_path(&rc, "both", EXIT_NOTEXEC, join(p, sizeof(p), builtin,
-	    "both"), "set-user-ID");
+	expect_in(&rc, user, "suid", EXIT_NOTEXEC, "set-user-ID");
+	expect_in(&rc, user, "sgid", EXIT_NOTEXEC, "(mode 2755)");
+	expect_in(&rc, builtin, "both", EXIT_NOTEXEC, "set-user-ID");
 }
 
 /*
@@ -474,7 +506,6 @@ Test(policy, setuid_and_setgid)
 Test(policy, directory_writable)
 {
 	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
-	char			 p[PATH_MAX];
 
 	make_file(user, "cmd", 0755);
 	make_file(user, "shadow", 0755);
@@ -483,20 +514,17 @@ Test(policy, directory_writable)
 	cr_assert_eq(chmod(user, 0777), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "writable by others");
 	expect_path(&rc, "shadow", EXIT_NOTEXEC, user, "writable by others");
-	expect_path(&rc, "other", EXIT_EXITED, join(p, sizeof(p), builtin,
-	    "other"), NULL);
+	expect_in(&rc, builtin, "other", EXIT_EXITED, NULL);
 	cr_assert_eq(chmod(user, 0775), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "writable by its group");
 	/* Sticky like /tmp is no better: others may still add files. */
 	cr_assert_eq(chmod(user, 01777), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, user, "(mode 1777)");
 	cr_assert_eq(chmod(user, 0755), 0);
-	expect_path(&rc, "cmd", EXIT_EXITED, join(p, sizeof(p), user, "cmd"),
-	    NULL);
+	expect_in(&rc, user, "cmd", EXIT_EXITED, NULL);
 	/* A set-group-ID directory is fine: it only passes its group on. */
 	cr_assert_eq(chmod(user, 02755), 0);
-	expect_path(&rc, "cmd", EXIT_EXITED, join(p, sizeof(p), user, "cmd"),
-	    NULL);
+	expect_in(&rc, user, "cmd", EXIT_EXITED, NULL);
 }
 
 /* Files and directories of another user are refused (needs root). */
@@ -585,8 +613,7 @@ Test(policy, symlink_loops_and_dangling)
 	cr_assert_eq(symlink("/nonexistent/negotiator-test",
 	    join(p, sizeof(p), user, "dangling")), 0);
 	make_file(builtin, "dangling", 0755);
-	expect_path(&rc, "dangling", EXIT_EXITED, join(p, sizeof(p), builtin,
-	    "dangling"), NULL);
+	expect_in(&rc, builtin, "dangling", EXIT_EXITED, NULL);
 	cr_assert_eq(symlink("/nonexistent/negotiator-test",
 	    join(p, sizeof(p), user, "nothing")), 0);
 	expect_path(&rc, "nothing", EXIT_NOTFOUND, NULL, "no such command");

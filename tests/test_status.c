@@ -58,15 +58,23 @@ Test(status, exited)
 		cr_assert_eq(status(EXIT_EXITED, code), code);
 }
 
+/* Each of the n codes, ending as kind, gives STATUS_FAILURE. */
+static void
+expect_failure(uint32_t kind, const int32_t *codes, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(status(kind, codes[i]), STATUS_FAILURE,
+		    "kind %u, code %d", kind, codes[i]);
+}
+
 Test(status, exited_out_of_range)
 {
 	static const int32_t	 codes[] = { -1, -255, 256, 257, 1000,
 	    INT32_MAX, INT32_MIN };
-	size_t			 i;
 
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		cr_assert_eq(status(EXIT_EXITED, codes[i]), STATUS_FAILURE,
-		    "code %d", codes[i]);
+	expect_failure(EXIT_EXITED, codes, sizeof(codes) / sizeof(codes[0]));
 }
 
 Test(status, signaled)
@@ -85,11 +93,8 @@ Test(status, signaled_out_of_range)
 {
 	static const int32_t	 sigs[] = { 0, 128, 129, 255, 1000, -1, -9,
 	    INT32_MAX, INT32_MIN };
-	size_t			 i;
 
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		cr_assert_eq(status(EXIT_SIGNALED, sigs[i]), STATUS_FAILURE,
-		    "signal %d", sigs[i]);
+	expect_failure(EXIT_SIGNALED, sigs, sizeof(sigs) / sizeof(sigs[0]));
 }
 
 /* The other kinds ignore the code. */

@@ -39,10 +39,8 @@ cleanup() {
 	stop_hostd
 	"$VM" stop "$TMP" >/dev/null 2>&1
 	kill_children
-	if [ "$FAILED" -gt 0 ]; then
-		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log"
-		echo "--- guest console (tail)"; tail -n 30 "$TMP/console.log"
-	fi
+	tail_on_failure 30 "host daemon log" "$TMP/hostd.log" \
+	    "guest console" "$TMP/console.log"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
