@@ -9,6 +9,7 @@
  * itself through the raw other end ("wire"), which packs and parses frames
  * with proto.c.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -943,4 +944,153 @@ Test(conn, a_cut_frame_completed_by_the_next_writer_ends_where_it_resumed)
 	catcher_end(&k, 2, MSG_DATA);
 	buf_free(&cut);
 	buf_free(&next);
+}
+
+/* --- DATA from a pipe (channel_send_data_from) ------------------------ */
+
+struct raw_channel {
+	struct channel	 rc_ch;
+	int		 rc_eof;
+};
+
+static void
+raw_msg(struct channel *ch, struct proto_msg *m)
+{
+	(void)ch;
+	(void)m;
+}
+
+static void
+raw_bad(struct channel *ch, const char *why)
+{
+	(void)ch;
+	cr_log_warn("skipped: %s", why);
+}
+
+static void
+raw_eof(struct channel *ch, int error)
+{
+	((struct raw_channel *)ch->ch_arg)->rc_eof = error ? error : -1;
+}
+
+static const struct channel_ops raw_ops = { raw_msg, raw_bad, raw_eof,
+    NULL, NULL };
+
+/*
+ * A channel on one end of a socketpair and a pipe holding n bytes of a
+ * pattern; fds[1] is the raw other end, pfd[0] the pipe's read end.
+ */
+static void
+data_from_setup(struct raw_channel *rc, int fds[2], int pfd[2], size_t n)
+{
+	uint8_t	 b[8192];
+	size_t	 i;
+
+	memset(rc, 0, sizeof(*rc));
+	pair(fds);
+	channel_init(&rc->rc_ch, loop, &raw_ops, rc);
+	channel_attach(&rc->rc_ch, fds[0]);
+	cr_assert_eq(pipe2(pfd, O_NONBLOCK), 0);
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (uint8_t)(i * 31 + 7);
+	cr_assert_leq(n, sizeof(b));
+	cr_assert_eq(write(pfd[1], b, n), (ssize_t)n);
+}
+
+/* Reads one DATA frame of n pattern bytes (id 3, stdout) from fd. */
+static void
+expect_data_frame(int fd, size_t n)
+{
+	static uint8_t		 in[PROTO_HDR_LEN + PROTO_MAX_PAYLOAD];
+	struct proto_msg	 m;
+	const char		*why;
+	size_t			 got = 0, used, i;
+	ssize_t			 k;
+
+	while (got < PROTO_HDR_LEN + PROTO_DATA_HEAD + n + PROTO_DATA_TRAILER) {
+		evloop_for(loop, 0.01);
+		k = read(fd, in + got, sizeof(in) - got);
+		if (k > 0)
+			got += (size_t)k;
+		else
+			cr_assert(k == -1 && errno == EAGAIN, "read: %zd", k);
+	}
+	cr_assert_eq(proto_parse(in, got, &m, &used, &why), PARSE_OK,
+	    "%s", why);
+	cr_assert_eq(used, got);
+	cr_assert_eq(m.m_type, MSG_DATA);
+	cr_assert_eq(m.m_tag, 9);
+	cr_assert_eq(m.m.data.da_id, 3);
+	cr_assert_eq(m.m.data.da_stream, STREAM_STDOUT);
+	cr_assert_eq(m.m.data.da_len, n);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(m.m.data.da_bytes[i], (uint8_t)(i * 31 + 7));
+	proto_msg_free(&m);
+}
+
+static void
+data_from_teardown(struct raw_channel *rc, int fds[2], int pfd[2])
+{
+	int	 held = -1;
+
+	cr_assert_eq(ioctl(pfd[0], FIONREAD, &held), 0);
+	cr_assert_eq(held, 0, "the pipe still holds %d bytes", held);
+	cr_assert_eq(rc->rc_eof, 0);
+	channel_detach(&rc->rc_ch);
+	close(fds[1]);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/* With nothing queued, the bytes go by splice: only the trailer waits. */
+Test(conn, data_from_a_pipe_is_spliced_when_nothing_waits)
+{
+	struct raw_channel	 rc;
+	int			 fds[2], pfd[2];
+
+	data_from_setup(&rc, fds, pfd, 5000);
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 5000), 5000);
+	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), PROTO_DATA_TRAILER);
+	expect_data_frame(fds[1], 5000);
+	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), 0);
+	data_from_teardown(&rc, fds, pfd);
+}
+
+/* Behind queued bytes, the frame is read into the queue, whole. */
+Test(conn, data_from_a_pipe_is_queued_behind_others)
+{
+	struct raw_channel	 rc;
+	int			 fds[2], pfd[2];
+
+	data_from_setup(&rc, fds, pfd, 7000);
+	channel_pause(&rc.rc_ch, 1);
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 7000), 7000);
+	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), PROTO_HDR_LEN +
+	    PROTO_DATA_HEAD + 7000 + PROTO_DATA_TRAILER);
+	channel_pause(&rc.rc_ch, 0);
+	expect_data_frame(fds[1], 7000);
+	data_from_teardown(&rc, fds, pfd);
+}
+
+/* A pipe that gives nothing sends nothing: the header is taken back. */
+Test(conn, data_from_an_empty_pipe_sends_nothing)
+{
+	struct raw_channel	 rc;
+	int			 fds[2], pfd[2];
+	uint8_t			 b[64];
+
+	data_from_setup(&rc, fds, pfd, 0);
+	channel_pause(&rc.rc_ch, 1);
+	errno = 0;
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 100), -1);
+	cr_assert_eq(errno, EAGAIN);
+	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), 0);
+	channel_pause(&rc.rc_ch, 0);
+	evloop_for(loop, 0.05);
+	cr_assert_eq(read(fds[1], b, sizeof(b)), -1);
+	cr_assert_eq(errno, EAGAIN);
+	data_from_teardown(&rc, fds, pfd);
 }

@@ -1682,6 +1682,11 @@ Test(misc, xxh64)
 	cr_assert_eq(proto_xxh64(spam, sizeof(spam) - 1, 0),
 	    0xfbcea83c8a378bf1ULL);
 	cr_assert_eq(proto_xxh64(x, sizeof(x), 0), 0x92f0de5a88a3c094ULL);
+	/* The header check is its unrolled 20-byte case, seeded. */
+	for (size_t i = 0; i + PROTO_HDR_CHECKED <= sizeof(spam); i++)
+		cr_assert_eq(proto_header_check((const uint8_t *)spam + i),
+		    (uint32_t)proto_xxh64(spam + i, PROTO_HDR_CHECKED,
+		    PROTO_MAGIC));
 }
 
 /*
