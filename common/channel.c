@@ -5,6 +5,8 @@
  * either calls it.  The fd is read whenever it is attached and not paused
  * (channel.h, rule 1).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,10 +40,13 @@ channel_init(struct channel *ch, struct ev_loop *loop,
 void
 channel_attach(struct channel *ch, int fd)
 {
+	struct stat	 st;
+
 	channel_detach(ch);
 	ch->ch_fd = fd;
 	ch->ch_nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
-	ch->ch_splice = ch->ch_nonblock;
+	ch->ch_splice = ch->ch_nonblock && fstat(fd, &st) == 0 &&
+	    S_ISSOCK(st.st_mode);
 	ch->ch_last_input = ev_now(ch->ch_loop);
 	ev_io_set(&ch->ch_read, fd, EV_READ);
 	ev_io_set(&ch->ch_write, fd, EV_WRITE);

@@ -84,7 +84,13 @@ struct channel {
 	int			 ch_paused;	/* no I/O at all while set */
 	int			 ch_congested;	/* producers wait for on_drain */
 	int			 ch_nonblock;	/* the fd is O_NONBLOCK */
-	int			 ch_splice;	/* the fd may take splice(2) */
+	/*
+	 * The fd takes splice(2): a non-blocking socket.  Never a virtio
+	 * port: splices to one wedged the guest's whole virtio-serial device
+	 * (QEMU 7.2 TCG, Linux 6.1), every port with it, in our VM tests,
+	 * for a command writing its output in small pieces.
+	 */
+	int			 ch_splice;
 	ev_tstamp		 ch_last_input;	/* when bytes last arrived */
 	ev_tstamp		 ch_stalled_at;	/* incomplete frame at head since */
 	uint64_t		 ch_consumed;	/* input bytes consumed so far */
@@ -113,9 +119,9 @@ void	 channel_send(struct channel *, const struct proto_msg *);
  * Sends a DATA frame (tag, id, stream) of the n bytes (1..PROTO_MAX_DATA)
  * that pipe gives: a pipe that holds at least n bytes (FIONREAD) and that
  * nobody else reads.  With nothing queued ahead of the frame, the bytes go
- * from the pipe to a non-blocking fd by splice(2), without a copy through
- * us (proto.h, DATA); otherwise, or for what the fd did not take, they are
- * read into the send queue.  Returns n, or -1 and errno if the pipe gave
+ * from the pipe to a socket by splice(2), without a copy through us
+ * (proto.h, DATA; ch_splice); otherwise, or for what the fd did not take,
+ * they are read into the send queue.  Returns n, or -1 and errno if the pipe gave
  * nothing (nothing was sent then) or, which a pipe read by us alone does
  * not do, fewer than n bytes (the frame was padded with zeros).  A
  * producer: rule 2 applies.

@@ -56,12 +56,11 @@
  * garbage; the trailer catches the cut frame, since the bytes that end up
  * where a cut frame's trailer should be are another writer's, and match
  * the frame's own check with odds of 2^-32.  No byte of a command's output
- * is looked at on its way, so a sender can hand it from a pipe to the
- * channel without reading it (splice(2): channel_send_data_from), and
- * every hop's reader skips it at the cost of a memcpy.  Measured, in a TCG
- * guest, 32 MiB out: the guest daemon's CPU 0.39 s with an XXH64 of the
- * payload and two copies (protocol 5), 0.22 s spliced, almost all of it
- * system calls (protocol 6); see README, Benchmarks.
+ * is looked at on its way, so a sender can hand it from a pipe to a
+ * socket without reading it (splice(2): channel_send_data_from), and
+ * every hop's reader passes it on at the cost of a memcpy.  Measured, in a
+ * TCG guest, 32 MiB out: the guest daemon's CPU 0.39 s with an XXH64 of
+ * the payload and two copies (protocol 5); see README, Benchmarks.
  * (Protocols 4 and 5 checked DATA payloads with CRC-32 and then XXH64.)
  * A peer of another version (before 5, headers had 20 bytes and no hcheck;
  * 5 packed DATA in msgpack) reads none of our DATA, or none of our frames:

@@ -32,13 +32,6 @@
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(128 * 1024)	/* stdin credit returned in steps */
-/*
- * Output is spliced only from a pipe of the default size: from larger
- * pipes (F_SETPIPE_SZ, which the command may call on its own stdout),
- * splices to a virtio port wedged the whole virtio-serial device of a TCG
- * guest (QEMU 7.2, Linux 6.1) in our tests, every port with it.
- */
-#define JOB_SPLICE_PIPE_MAX	(64 * 1024)
 
 int
 runner_valid_name(const char *name)
@@ -525,14 +518,13 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 		want = j->j_req.rq_can_send[s];
 	/*
 	 * What the pipe holds leaves in DATA frames, as far as credit and
-	 * the queue allow; the channel splices them to its fd when it can:
+	 * the queue allow; the channel splices them to a socket when it can:
 	 * the bytes are not copied through us (proto.h, DATA).  A pipe that
 	 * polls readable and holds nothing is at its end, which read(2)
 	 * says.
 	 */
 	if (j->j_req.rq_conn != NULL &&
-	    ioctl(j->j_fd[s], FIONREAD, &held) == 0 && held > 0 &&
-	    fcntl(j->j_fd[s], F_GETPIPE_SZ) <= JOB_SPLICE_PIPE_MAX) {
+	    ioctl(j->j_fd[s], FIONREAD, &held) == 0 && held > 0) {
 		while (held > 0 && j->j_fd[s] != -1 &&
 		    j->j_req.rq_conn != NULL &&
 		    j->j_req.rq_can_send[s] > 0 &&
