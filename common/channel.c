@@ -5,6 +5,7 @@
  * either calls it.  The fd is read whenever it is attached and not paused
  * (channel.h, rule 1).
  */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -369,30 +370,37 @@ channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	channel_check_drain(ch);
 }
 
-ssize_t
-channel_send_data_from(struct channel *ch, uint32_t tag, uint32_t id,
-    uint32_t stream, int pipe, size_t n)
+/*
+ * The splice path of channel_send_data_from: with nothing queued ahead,
+ * the header goes out, then what the pipe holds (FIONREAD, up to max)
+ * from the pipe to the fd in the kernel; what the fd did not take is read
+ * into the queue.  Returns the bytes sent, or 0 if it did not start (the
+ * pipe held nothing, or the queue did not drain): the caller reads.
+ */
+static ssize_t
+channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
+    uint32_t stream, int pipe, size_t max)
 {
-	size_t		 got = 0;
+	size_t		 n, got = 0;
 	ssize_t		 k;
 	uint32_t	 trailer;
-	int		 sealed = 0;	/* header written: the frame must end */
+	int		 held = 0;
 
-	trailer = proto_pack_data_head(&ch->ch_out, tag, id, stream, n);
-	/*
-	 * With nothing queued ahead (the header just went out), the bytes
-	 * go from the pipe to the fd in the kernel.
-	 */
-	if (ch->ch_fd != -1 && ch->ch_splice && !ch->ch_paused &&
-	    !ch->ch_congested && channel_write_some(ch) == 1) {
-		sealed = 1;
+	if (channel_write_some(ch) != 1 ||
+	    ioctl(pipe, FIONREAD, &held) == -1 || held <= 0)
+		return 0;
+	n = (size_t)held < max ? (size_t)held : max;
+	trailer = proto_data_head(buf_reserve(&ch->ch_out, PROTO_DATA_FRAME),
+	    tag, id, stream, n);
+	buf_commit(&ch->ch_out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
+	if (channel_write_some(ch) == 1) {
 		k = splice(pipe, NULL, ch->ch_fd, NULL, n, SPLICE_F_NONBLOCK);
 		if (k > 0)
 			got = (size_t)k;
 		else if (k == -1 && errno == EINVAL)
 			ch->ch_splice = 0;	/* not this fd: never again */
-	} else if (buf_pending(&ch->ch_out) < PROTO_HDR_LEN + PROTO_DATA_HEAD)
-		sealed = 1;	/* part of the header went out */
+	}
+	/* The header is (being) sent: the frame must be completed. */
 	while (got < n) {
 		k = read(pipe, buf_reserve(&ch->ch_out, n - got), n - got);
 		if (k == -1 && errno == EINTR)
@@ -402,23 +410,43 @@ channel_send_data_from(struct channel *ch, uint32_t tag, uint32_t id,
 		buf_commit(&ch->ch_out, (size_t)k);
 		got += (size_t)k;
 	}
-	if (got < n && !sealed) {
-		/* Nothing of the frame left us: take the header back. */
-		buf_truncate(&ch->ch_out, buf_pending(&ch->ch_out) - got -
-		    PROTO_HDR_LEN - PROTO_DATA_HEAD);
-		channel_update_events(ch);
-		return -1;
-	}
 	if (got < n) {
 		/* Cannot happen to a pipe read by us alone; ends the frame. */
 		memset(buf_reserve(&ch->ch_out, n - got), 0, n - got);
 		buf_commit(&ch->ch_out, n - got);
 	}
 	proto_put_be32(&ch->ch_out, trailer);
+	return (ssize_t)n;
+}
+
+ssize_t
+channel_send_data_from(struct channel *ch, uint32_t tag, uint32_t id,
+    uint32_t stream, int pipe, size_t max)
+{
+	uint8_t		*p;
+	ssize_t		 n = 0;
+	uint32_t	 trailer;
+
+	if (ch->ch_fd != -1 && ch->ch_splice && !ch->ch_paused &&
+	    !ch->ch_congested)
+		n = channel_splice_data(ch, tag, id, stream, pipe, max);
+	if (n == 0) {
+		/* Read straight into the queue, behind room for the header. */
+		p = buf_reserve(&ch->ch_out, PROTO_DATA_FRAME);
+		do
+			n = read(pipe, p + PROTO_HDR_LEN + PROTO_DATA_HEAD, max);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0)
+			return n;
+		trailer = proto_data_head(p, tag, id, stream, (size_t)n);
+		buf_commit(&ch->ch_out, PROTO_HDR_LEN + PROTO_DATA_HEAD +
+		    (size_t)n);
+		proto_put_be32(&ch->ch_out, trailer);
+	}
 	if (ch->ch_fd == -1)
 		buf_clear(&ch->ch_out);	/* as channel_send: nowhere to go */
 	else if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
 		ch->ch_congested = 1;
 	channel_update_events(ch);
-	return got < n ? -1 : (ssize_t)n;
+	return n;
 }

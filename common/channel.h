@@ -116,18 +116,17 @@ void	 channel_detach(struct channel *);
 /* Queues msg whatever the queue holds (see rule 2 for who may). */
 void	 channel_send(struct channel *, const struct proto_msg *);
 /*
- * Sends a DATA frame (tag, id, stream) of the n bytes (1..PROTO_MAX_DATA)
- * that pipe gives: a pipe that holds at least n bytes (FIONREAD) and that
- * nobody else reads.  With nothing queued ahead of the frame, the bytes go
- * from the pipe to a socket by splice(2), without a copy through us
- * (proto.h, DATA; ch_splice); otherwise, or for what the fd did not take,
- * they are read into the send queue.  Returns n, or -1 and errno if the pipe gave
- * nothing (nothing was sent then) or, which a pipe read by us alone does
- * not do, fewer than n bytes (the frame was padded with zeros).  A
- * producer: rule 2 applies.
+ * Sends a DATA frame (tag, id, stream) of what pipe gives, at most max
+ * bytes (1..PROTO_MAX_DATA): a non-blocking pipe that nobody else reads.
+ * The bytes are read straight into the send queue; to a socket with
+ * nothing queued ahead of the frame, they go from the pipe by splice(2)
+ * instead, without a copy through us (proto.h, DATA; ch_splice).  Returns
+ * the bytes sent, 0 at the pipe's end of file, or -1 and errno (EAGAIN:
+ * the pipe was empty); nothing was sent then.  A producer: rule 2
+ * applies.
  */
 ssize_t	 channel_send_data_from(struct channel *, uint32_t tag, uint32_t id,
-	    uint32_t stream, int pipe, size_t n);
+	    uint32_t stream, int pipe, size_t max);
 /* 1 while producers must wait for on_drain (rule 2). */
 int	 channel_congested(const struct channel *);
 /*
@@ -272,11 +271,11 @@ int	 conn_accept(struct conn *, struct req *, const struct proto_msg *,
 /* Sends n <= rq_can_send[stream] bytes (n = 0: end of stream). */
 void	 conn_send_data(struct req *, int stream, const void *, size_t n);
 /*
- * conn_send_data of n bytes (1..credit) from a pipe that holds them:
- * channel_send_data_from.  -1 and errno (EPIPE: no session) if nothing was
- * sent; the credit is spent either way.
+ * conn_send_data of what a pipe gives, at most max bytes (1..credit):
+ * channel_send_data_from, whose result it returns; -1 and EPIPE if there
+ * is no session.  Credit is spent for what was sent.
  */
-ssize_t	 conn_send_data_from(struct req *, int stream, int pipe, size_t n);
+ssize_t	 conn_send_data_from(struct req *, int stream, int pipe, size_t max);
 void	 conn_send_credit(struct req *, int stream, uint32_t n);
 /* 1 while a producer for this request must wait (rule 2). */
 int	 conn_congested(const struct req *);

@@ -421,17 +421,21 @@ conn_send_data(struct req *rq, int stream, const void *p, size_t n)
 }
 
 ssize_t
-conn_send_data_from(struct req *rq, int stream, int pipe, size_t n)
+conn_send_data_from(struct req *rq, int stream, int pipe, size_t max)
 {
+	ssize_t	 n;
+
 	if (rq->rq_conn == NULL) {
 		errno = EPIPE;
 		return -1;
 	}
-	if (n == 0 || n > rq->rq_can_send[stream] || n > PROTO_MAX_DATA)
-		fatalx("%s: %zu bytes beyond credit", __func__, n);
-	rq->rq_can_send[stream] -= n;
-	return channel_send_data_from(&rq->rq_conn->c_ch,
-	    rq->rq_conn->c_peer_nonce, rq->rq_id, (uint32_t)stream, pipe, n);
+	if (max == 0 || max > rq->rq_can_send[stream] || max > PROTO_MAX_DATA)
+		fatalx("%s: %zu bytes beyond credit", __func__, max);
+	n = channel_send_data_from(&rq->rq_conn->c_ch,
+	    rq->rq_conn->c_peer_nonce, rq->rq_id, (uint32_t)stream, pipe, max);
+	if (n > 0)
+		rq->rq_can_send[stream] -= (uint32_t)n;
+	return n;
 }
 
 void

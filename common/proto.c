@@ -301,19 +301,13 @@ get_be32(const uint8_t *p)
 }
 
 /*
- * Fills in the header of the frame that starts at offset start of out's
- * pending bytes and runs to their end (or, for DATA, whose payload will be
- * plen bytes); returns its hcheck.
+ * Fills in the header at hdr of a frame of plen payload bytes, whose first
+ * checked payload bytes follow it already; returns its hcheck.
  */
 static uint32_t
-seal_header(struct buf *out, size_t start, uint16_t type, uint32_t tag,
-    size_t plen)
+seal_header(uint8_t *hdr, uint16_t type, uint32_t tag, size_t plen,
+    size_t checked)
 {
-	/*
-	 * Growing the buffer may have moved or compacted it while packing:
-	 * the header is found again relative to the pending bytes.
-	 */
-	uint8_t		*hdr = buf_head(out) + start;
 	uint32_t	 hcheck;
 
 	put_be32(hdr, PROTO_MAGIC);
@@ -323,7 +317,7 @@ seal_header(struct buf *out, size_t start, uint16_t type, uint32_t tag,
 	put_be32(hdr + 8, tag);
 	put_be32(hdr + 12, (uint32_t)plen);
 	put_be32(hdr + 16, proto_frame_check(hdr, hdr + PROTO_HDR_LEN,
-	    buf_pending(out) - start - PROTO_HDR_LEN));
+	    checked));
 	hcheck = proto_header_check(hdr);
 	put_be32(hdr + PROTO_HDR_CHECKED, hcheck);
 	return hcheck;
@@ -337,33 +331,29 @@ proto_put_be32(struct buf *out, uint32_t v)
 }
 
 uint32_t
-proto_pack_data_head(struct buf *out, uint32_t tag, uint32_t id,
-    uint32_t stream, size_t len)
+proto_data_head(uint8_t *p, uint32_t tag, uint32_t id, uint32_t stream,
+    size_t len)
 {
-	size_t	 start = buf_pending(out);
-	uint8_t	*p;
-
 	if (len > PROTO_MAX_DATA)
 		fatalx("%s: %zu bytes", __func__, len);
-	p = buf_reserve(out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
 	put_be32(p + PROTO_HDR_LEN, id);
 	put_be32(p + PROTO_HDR_LEN + 4, stream);
-	buf_commit(out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
-	return ~seal_header(out, start, MSG_DATA, tag,
-	    PROTO_DATA_HEAD + len + PROTO_DATA_TRAILER);
+	return ~seal_header(p, MSG_DATA, tag,
+	    PROTO_DATA_HEAD + len + PROTO_DATA_TRAILER, PROTO_DATA_HEAD);
 }
 
 void
 proto_pack(struct buf *out, const struct proto_msg *msg)
 {
 	msgpack_packer	 pk;
-	size_t		 start = buf_pending(out);
+	size_t		 start = buf_pending(out), len;
 	uint32_t	 trailer;
 
 	if (msg->m_type == MSG_DATA) {
-		trailer = proto_pack_data_head(out, msg->m_tag,
-		    msg->m.data.da_id, msg->m.data.da_stream,
+		trailer = proto_data_head(buf_reserve(out, PROTO_DATA_FRAME),
+		    msg->m_tag, msg->m.data.da_id, msg->m.data.da_stream,
 		    msg->m.data.da_len);
+		buf_commit(out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
 		buf_append(out, msg->m.data.da_bytes, msg->m.data.da_len);
 		proto_put_be32(out, trailer);
 		return;
@@ -372,8 +362,12 @@ proto_pack(struct buf *out, const struct proto_msg *msg)
 	buf_commit(out, PROTO_HDR_LEN);
 	msgpack_packer_init(&pk, out, pack_to_buf);
 	pack_payload(&pk, msg);
-	seal_header(out, start, msg->m_type, msg->m_tag,
-	    buf_pending(out) - start - PROTO_HDR_LEN);
+	/*
+	 * Growing the buffer may have moved or compacted it while packing:
+	 * the header is found again relative to the pending bytes.
+	 */
+	len = buf_pending(out) - start - PROTO_HDR_LEN;
+	seal_header(buf_head(out) + start, msg->m_type, msg->m_tag, len, len);
 }
 
 /* --- decoding ------------------------------------------------------- */

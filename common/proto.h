@@ -105,6 +105,9 @@
 #define PROTO_DATA_TRAILER	4	/* ... and after them */
 /* The largest payload: a whole DATA frame's, or any other's. */
 #define PROTO_MAX_PAYLOAD	(PROTO_MAX_DATA + 64)
+/* A whole DATA frame of PROTO_MAX_DATA bytes, header to trailer. */
+#define PROTO_DATA_FRAME	(PROTO_HDR_LEN + PROTO_DATA_HEAD + \
+				    PROTO_MAX_DATA + PROTO_DATA_TRAILER)
 #define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
 #define PROTO_MAX_CREDIT	(16 * 1024 * 1024)
 #define PROTO_MAX_ARGS		256
@@ -280,12 +283,13 @@ int	 proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 /* Appends msg as one whole frame to out.  Fields must be within limits. */
 void	 proto_pack(struct buf *out, const struct proto_msg *msg);
 /*
- * A DATA frame in three parts, for bytes that reach the fd from elsewhere
- * (channel_send_data_from): appends the header and PROTO_DATA_HEAD bytes
- * of a DATA frame of len bytes (<= PROTO_MAX_DATA), and returns the
- * trailer, which must follow those len bytes: proto_put_be32().
+ * A DATA frame whose bytes reach the buffer or the fd from elsewhere
+ * (channel_send_data_from): writes the header and the PROTO_DATA_HEAD
+ * bytes of a DATA frame of len bytes (<= PROTO_MAX_DATA) at p, which has
+ * room for them, and returns the trailer, which must follow those len
+ * bytes (proto_put_be32).
  */
-uint32_t proto_pack_data_head(struct buf *out, uint32_t tag, uint32_t id,
+uint32_t proto_data_head(uint8_t *p, uint32_t tag, uint32_t id,
 	    uint32_t stream, size_t len);
 void	 proto_put_be32(struct buf *out, uint32_t v);
 

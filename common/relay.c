@@ -28,6 +28,13 @@
 #include "log.h"
 
 #define RELAY_WINDOW	PROTO_WINDOW	/* per stream, see above */
+/*
+ * Credit goes to the source in steps of at least this much, or whatever
+ * there is once the source has less than this left: a CREDIT frame per
+ * DATA frame would cost the peer a wake-up per frame, which under
+ * emulation is much of the cost of a stream (README, Benchmarks).
+ */
+#define RELAY_CREDIT_STEP	(RELAY_WINDOW / 2)
 
 struct relay {
 	LIST_ENTRY(relay)	 rl_entry;	/* while waiting for the peer */
@@ -92,7 +99,9 @@ relay_grant(struct relay *rl, int s)
 		return;
 	room = dst->rq_can_send[s] < RELAY_WINDOW ? dst->rq_can_send[s] :
 	    RELAY_WINDOW;
-	if (room > src->rq_can_recv[s])
+	if (room > src->rq_can_recv[s] &&
+	    (room - src->rq_can_recv[s] >= RELAY_CREDIT_STEP ||
+	    src->rq_can_recv[s] < RELAY_CREDIT_STEP / 2))
 		conn_send_credit(src, s, room - src->rq_can_recv[s]);
 }
 

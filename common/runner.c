@@ -11,7 +11,6 @@
  * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
  * or a cancel kills the whole process group.
  */
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -502,10 +501,9 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct job	*j = w->data;
 	int		 s = w == &j->j_io[STREAM_STDOUT] ? STREAM_STDOUT :
 			    STREAM_STDERR;
-	uint8_t		 chunk[PROTO_MAX_DATA];
-	size_t		 want = sizeof(chunk);
+	uint8_t		 sink[PROTO_MAX_DATA];
+	size_t		 want = PROTO_MAX_DATA;
 	ssize_t		 n;
-	int		 held = 0;
 
 	(void)loop;
 	(void)revents;
@@ -514,54 +512,36 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 		job_update_events(j);
 		return;
 	}
-	if (j->j_req.rq_conn != NULL && j->j_req.rq_can_send[s] < want)
-		want = j->j_req.rq_can_send[s];
-	/*
-	 * What the pipe holds leaves in DATA frames, as far as credit and
-	 * the queue allow; the channel splices them to a socket when it can:
-	 * the bytes are not copied through us (proto.h, DATA).  A pipe that
-	 * polls readable and holds nothing is at its end, which read(2)
-	 * says.
-	 */
-	if (j->j_req.rq_conn != NULL &&
-	    ioctl(j->j_fd[s], FIONREAD, &held) == 0 && held > 0) {
-		while (held > 0 && j->j_fd[s] != -1 &&
-		    j->j_req.rq_conn != NULL &&
-		    j->j_req.rq_can_send[s] > 0 &&
-		    !conn_congested(&j->j_req)) {
-			want = PROTO_MAX_DATA;
-			if (j->j_req.rq_can_send[s] < want)
-				want = j->j_req.rq_can_send[s];
-			if ((size_t)held < want)
-				want = (size_t)held;
-			if (conn_send_data_from(&j->j_req, s, j->j_fd[s],
-			    want) == -1)
-				job_close_fd(j, s);
-			held -= (int)want;
-		}
-		job_update_events(j);
-		return;
-	}
-	n = read(j->j_fd[s], chunk, want);
+	if (j->j_req.rq_conn != NULL) {
+		/*
+		 * Read straight into the channel's queue as one DATA frame, or
+		 * spliced to its fd: the bytes are not copied through us
+		 * (proto.h, DATA).
+		 */
+		if (j->j_req.rq_can_send[s] < want)
+			want = j->j_req.rq_can_send[s];
+		n = conn_send_data_from(&j->j_req, s, j->j_fd[s], want);
+	} else	/* with no caller left, drain so nothing blocks */
+		n = read(j->j_fd[s], sink, sizeof(sink));
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0)
 		job_close_fd(j, s);
-	else
-		conn_send_data(&j->j_req, s, chunk, (size_t)n);
 	job_update_events(j);
 }
 
 /*
  * n more bytes of stdin reached the command: credit goes back in steps of
- * JOB_CREDIT_STEP, and whenever nothing is left waiting.
+ * JOB_CREDIT_STEP, less than the window, so the caller always has credit
+ * for the rest of its window while nothing waits here; and all of it once
+ * the caller has ended stdin, or the command closed it.
  */
 static void
 job_stdin_written(struct job *j, size_t n)
 {
 	j->j_stdin_done += (uint32_t)n;
-	if (j->j_stdin_done >= JOB_CREDIT_STEP ||
-	    (j->j_stdin_done > 0 && buf_pending(&j->j_stdin) == 0)) {
+	if (j->j_stdin_done >= JOB_CREDIT_STEP || (j->j_stdin_done > 0 &&
+	    (j->j_stdin_eof || j->j_fd[STREAM_STDIN] == -1))) {
 		conn_send_credit(&j->j_req, STREAM_STDIN, j->j_stdin_done);
 		j->j_stdin_done = 0;
 	}

@@ -1074,7 +1074,10 @@ Test(conn, data_from_a_pipe_is_queued_behind_others)
 	data_from_teardown(&rc, fds, pfd);
 }
 
-/* A pipe that gives nothing sends nothing: the header is taken back. */
+/*
+ * A pipe that gives nothing sends nothing, spliced or not: -1 and EAGAIN
+ * while it is empty, 0 at its end.
+ */
 Test(conn, data_from_an_empty_pipe_sends_nothing)
 {
 	struct raw_channel	 rc;
@@ -1082,13 +1085,24 @@ Test(conn, data_from_an_empty_pipe_sends_nothing)
 	uint8_t			 b[64];
 
 	data_from_setup(&rc, fds, pfd, 0);
+	errno = 0;
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 100), -1);
+	cr_assert_eq(errno, EAGAIN);
 	channel_pause(&rc.rc_ch, 1);
 	errno = 0;
 	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
 	    pfd[0], 100), -1);
 	cr_assert_eq(errno, EAGAIN);
 	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), 0);
+	close(pfd[1]);
+	pfd[1] = dup(pfd[0]);	/* for data_from_teardown to close */
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 100), 0);
 	channel_pause(&rc.rc_ch, 0);
+	cr_assert_eq(channel_send_data_from(&rc.rc_ch, 9, 3, STREAM_STDOUT,
+	    pfd[0], 100), 0);
+	cr_assert_eq(buf_pending(&rc.rc_ch.ch_out), 0);
 	evloop_for(loop, 0.05);
 	cr_assert_eq(read(fds[1], b, sizeof(b)), -1);
 	cr_assert_eq(errno, EAGAIN);
