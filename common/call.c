@@ -42,6 +42,7 @@ struct call {
 	int			 cc_replied;	/* done once cc_out is written */
 	int			 cc_status;
 	int			 cc_pings_left;
+	int			 cc_early;	/* sent before the session was ready */
 	uint64_t		 cc_sent_ns;
 };
 
@@ -187,11 +188,19 @@ call_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    cc->cc_opt->ca_peer);
 }
 
+/* Sends the request (and each further ping). */
 static void
-call_send(struct call *cc)
+call_issue(struct call *cc)
 {
 	conn_request(&cc->cc_conn, &cc->cc_req, cc->cc_msg, &call_req_ops, cc);
 	cc->cc_sent_ns = now_ns();
+	call_update_events(cc);
+}
+
+/* The deadline of a request the peer has taken up: its own timeout. */
+static void
+call_arm(struct call *cc)
+{
 	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
 	if (cc->cc_msg->m_type == MSG_OPEN) {
 		if (cc->cc_msg->m.open.op_timeout_ms > 0) {
@@ -205,13 +214,25 @@ call_send(struct call *cc)
 		    0.);
 		ev_timer_start(cc->cc_loop, &cc->cc_deadline);
 	}
-	call_update_events(cc);
+}
+
+static void
+call_send(struct call *cc)
+{
+	call_issue(cc);
+	call_arm(cc);
 }
 
 static void
 call_ready(struct conn *c)
 {
-	call_send(c->c_arg);
+	struct call	*cc = c->c_arg;
+
+	if (cc->cc_early) {
+		cc->cc_early = 0;
+		call_arm(cc);
+	} else
+		call_send(cc);
 }
 
 static void
@@ -367,9 +388,20 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	cc.cc_deadline.data = &cc;
 	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
 	snprintf(label, sizeof(label), "%s", opt->ca_peer);
-	conn_init(&cc.cc_conn, cc.cc_loop, CONN_ISSUES | CONN_GREETS, label,
-	    &call_conn_ops, &cc);
+	conn_init(&cc.cc_conn, cc.cc_loop, CONN_ISSUES | CONN_GREETS |
+	    (opt->ca_to_daemon ? CONN_EARLY : 0), label, &call_conn_ops, &cc);
 	conn_start(&cc.cc_conn, fd);
+	/*
+	 * To a daemon, a command goes out with our HELLO, not after the
+	 * daemon's answer (CONN_EARLY): one local round trip less.  Until
+	 * that answer, the HELLO deadline stands.  A ping waits, so that it
+	 * times the round trip alone.  Over a channel, whose stream outlives
+	 * sessions, the request waits for the session.
+	 */
+	if (opt->ca_to_daemon && m->m_type == MSG_OPEN) {
+		cc.cc_early = 1;
+		call_issue(&cc);
+	}
 	ev_run(cc.cc_loop, 0);
 	conn_unlink(&cc.cc_req);
 	conn_stop(&cc.cc_conn, "done");
@@ -396,18 +428,19 @@ call_connect_daemon(const char *path)
 
 int
 call_main(const struct cli_settings *cs, uint16_t type, const char *target,
-    const char *peer, int (*open_fd)(const void *), const void *arg)
+    const char *peer, int (*open_fd)(const void *, int *), const void *arg)
 {
 	struct call_options	 opt;
 	struct proto_msg	 m;
 	const char		*error;
-	int			 fd, rv = -1;
+	int			 fd, to_daemon = 0, rv = -1;
 
 	if (request_make(&m, type, target, cs->cs_argument, cs->cs_timeout_ms,
 	    &error) == -1)
 		cli_usage_error(cs->cs_progname, "%s", error);
-	if ((fd = open_fd(arg)) != -1) {
+	if ((fd = open_fd(arg, &to_daemon)) != -1) {
 		memset(&opt, 0, sizeof(opt));
+		opt.ca_to_daemon = to_daemon;
 		opt.ca_progname = cs->cs_progname;
 		opt.ca_peer = peer;
 		opt.ca_verbose = cs->cs_verbosity > LOG_LEVEL_INFO;

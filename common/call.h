@@ -15,18 +15,25 @@ struct call_options {
 	const char	*ca_peer;	/* "guest foo", "the host": for messages */
 	int		 ca_verbose;
 	int		 ca_ping_count;
+	/*
+	 * The fd is a daemon's control socket, a stream that begins with the
+	 * call: the request goes out with the HELLO (CONN_EARLY).
+	 */
+	int		 ca_to_daemon;
 };
 
 /* Runs request m over fd (the call's from now on); the exit status. */
 int	 call_run(int fd, struct proto_msg *m, const struct call_options *);
 /*
  * The whole of a CLI's call: builds the request of the given type for
- * target from cs (a usage error exits), gets an fd from open_fd(arg), and
- * runs it with call_run().  The exit status; -1 if open_fd() returned -1.
+ * target from cs (a usage error exits), gets an fd from open_fd(arg,
+ * &to_daemon), which says whether it is a daemon's control socket (1) or
+ * the channel itself (0), and runs it with call_run().  The exit status;
+ * -1 if open_fd() returned -1.
  */
 int	 call_main(const struct cli_settings *cs, uint16_t type,
 	    const char *target, const char *peer,
-	    int (*open_fd)(const void *arg), const void *arg);
+	    int (*open_fd)(const void *arg, int *to_daemon), const void *arg);
 /*
  * The daemon's control socket at path: its fd, or -1 if no daemon listens
  * there; exits 125 if it is there and cannot be reached.

@@ -202,6 +202,14 @@ struct conn_ops {
 #define CONN_ISSUES	0x2	/* we send requests to the peer */
 #define CONN_GREETS	0x4	/* we say HELLO first and repeat it */
 #define CONN_KEEPALIVE	0x8	/* a silent peer is probed, then marked down */
+/*
+ * The byte stream began with this session (a connection to a control
+ * socket): frames tagged 0 are taken for this session's (proto.h), and a
+ * request may be issued before the session is ready, right after our
+ * HELLO, tagged 0 until the peer's nonce is known.  Never on a virtio
+ * port, whose stream outlives sessions.
+ */
+#define CONN_EARLY	0x10
 
 /*
  * Keepalive: a peer we have heard nothing from (no valid frame of any
@@ -257,7 +265,10 @@ int	 conn_ready(const struct conn *);
 /* Seconds since the last valid frame from the peer; -1 if none yet. */
 double	 conn_silence(const struct conn *);
 
-/* Sends request msg (id assigned here) and links req; conn must be ready. */
+/*
+ * Sends request msg (id assigned here) and links req; conn must be ready,
+ * or started with CONN_EARLY.
+ */
 void	 conn_request(struct conn *, struct req *, struct proto_msg *,
 	    const struct req_ops *, void *arg);
 /*

@@ -566,6 +566,13 @@ conn_heard(struct conn *c)
 	conn_timer_arm(c);
 }
 
+/* 1 if a frame tagged tag belongs to this session (proto.h, CONN_EARLY). */
+static int
+conn_ours(const struct conn *c, uint32_t tag)
+{
+	return tag == c->c_nonce || (tag == 0 && (c->c_flags & CONN_EARLY));
+}
+
 static void
 conn_msg(struct channel *ch, struct proto_msg *m)
 {
@@ -577,7 +584,7 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 		conn_hello(c, &m->m.hello, m->m_type);
 		return;
 	}
-	if (c->c_state != CONN_READY || m->m_tag != c->c_nonce) {
+	if (c->c_state != CONN_READY || !conn_ours(c, m->m_tag)) {
 		log_debug("%s: %s of another session dropped", c->c_label,
 		    proto_type_name(m->m_type));
 		return;
@@ -645,7 +652,7 @@ conn_refused(struct channel *ch, const struct proto_msg *m, const char *why)
 	struct proto_msg	 ex;
 	uint32_t		 id = proto_msg_id(m);
 
-	if (c->c_state != CONN_READY || m->m_tag != c->c_nonce ||
+	if (c->c_state != CONN_READY || !conn_ours(c, m->m_tag) ||
 	    !(c->c_flags & CONN_SERVES) ||
 	    buf_pending(&ch->ch_out) >= CHANNEL_MAX_QUEUE ||
 	    req_find(&c->c_served, id) != NULL) {

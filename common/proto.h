@@ -70,7 +70,10 @@
  * The tag is the receiver's session nonce (0 in HELLO and
  * HELLO_ACK): a frame whose tag is not the receiver's current nonce belongs
  * to an earlier session and is dropped, so a stale reply never reaches a new
- * caller.
+ * caller.  On a byte stream that began with the session (a new connection
+ * to a control socket, never a virtio port), tag 0 also means the
+ * receiver's session: a caller may send its request right behind its
+ * HELLO, before it knows the receiver's nonce (channel.h, CONN_EARLY).
  *
  * Requests (OPEN, PING, LIST, GUESTS) carry an id chosen by the requester;
  * every later message about that request carries the same id.  Ids of the

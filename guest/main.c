@@ -60,14 +60,16 @@ usage(FILE *f)
 
 /* The daemon's control socket, or the port itself when no daemon runs. */
 static int
-connect_to(const void *arg)
+connect_to(const void *arg, int *to_daemon)
 {
 	const struct options	*o = arg;
 	char			 path[PATH_MAX];
 	int			 fd;
 
-	if ((fd = call_connect_daemon(o->gc.gc_control)) != -1)
+	if ((fd = call_connect_daemon(o->gc.gc_control)) != -1) {
+		*to_daemon = 1;
 		return fd;
+	}
 	if (port_find(&o->gc, PORT_G2H, path, sizeof(path)) == -1)
 		errx(STATUS_FAILURE, "no daemon at %s and no port %s found "
 		    "(is the channel configured for this guest?)",

@@ -84,14 +84,16 @@ usage(FILE *f)
 
 /* The daemon's control socket, or the guest's channel when none runs. */
 static int
-connect_to(const void *arg)
+connect_to(const void *arg, int *to_daemon)
 {
 	const struct options	*o = arg;
 	struct found_guest	 fg;
 	int			 fd;
 
-	if ((fd = call_connect_daemon(o->hc.hc_control)) != -1)
+	if ((fd = call_connect_daemon(o->hc.hc_control)) != -1) {
+		*to_daemon = 1;
 		return fd;
+	}
 	if (o->guest == NULL)
 		return -1;
 	if (discover_find(o->hc.hc_channel_dir, o->guest, &fg) == -1)

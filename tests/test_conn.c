@@ -395,6 +395,60 @@ Test(conn, frames_of_another_session_are_dropped)
 	wire_close(&w, &s);
 }
 
+/*
+ * On a stream that began with the session (CONN_EARLY: a control
+ * socket), tag 0 is the session's too, so a request can follow the HELLO
+ * at once; a wrong non-zero tag is still dropped.
+ */
+Test(conn, an_early_stream_takes_tag_0_for_its_session)
+{
+	struct side	 s;
+	struct wire	 w;
+
+	wire_connect(&w, &s, CONN_SERVES | CONN_EARLY);
+	s.s_accept = 0;
+	wire_query(&w, MSG_PING, 1, w.w_peer + 1);	/* wrong tag */
+	evloop_for(loop, 0.1);
+	cr_assert_eq(s.s_requests, 0);
+	wire_query(&w, MSG_PING, 2, 0);
+	cr_assert(evloop_until(loop, &s.s_requests, 1, 1));
+	wire_query(&w, MSG_PING, 3, w.w_peer);
+	cr_assert(evloop_until(loop, &s.s_requests, 2, 1));
+	wire_close(&w, &s);
+}
+
+/* A caller with CONN_EARLY sends its request behind its HELLO, unasked. */
+Test(conn, an_early_caller_does_not_wait_for_the_answer)
+{
+	struct side		 a;
+	struct proto_msg	 m;
+	struct wire		 w;
+	int			 fds[2], hello = 0, ping = 0;
+
+	memset(&w, 0, sizeof(w));
+	side_init(&a, CONN_ISSUES | CONN_GREETS | CONN_EARLY, "a");
+	pair(fds);
+	w.w_fd = fds[1];
+	conn_start(&a.s_conn, fds[0]);
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_PING;
+	conn_request(&a.s_conn, &a.s_req[0], &m, &req_ops, &a);
+	while ((hello == 0 || ping == 0) && wire_recv(&w, &m, 1)) {
+		if (m.m_type == MSG_HELLO)
+			hello = 1;
+		else if (m.m_type == MSG_PING) {
+			cr_assert(hello, "PING before HELLO");
+			cr_assert_eq(m.m_tag, 0);
+			ping = 1;
+		}
+		proto_msg_free(&m);
+	}
+	cr_assert(hello && ping, "no HELLO and PING without an answer");
+	cr_assert(!conn_ready(&a.s_conn));
+	conn_unlink(&a.s_req[0]);
+	wire_close(&w, &a);
+}
+
 Test(conn, a_stale_reply_never_reaches_a_new_caller)
 {
 	struct side		 s;
