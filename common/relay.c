@@ -29,10 +29,12 @@
 
 #define RELAY_WINDOW	PROTO_WINDOW	/* per stream, see above */
 /*
- * Credit goes to the source in steps of at least this much, or whatever
- * there is once the source has less than this left: a CREDIT frame per
- * DATA frame would cost the peer a wake-up per frame, which under
- * emulation is much of the cost of a stream (README, Benchmarks).
+ * Credit goes to the source in steps of at least this much: a CREDIT
+ * frame per DATA frame would cost the peer a wake-up per frame, which
+ * under emulation is much of the cost of a stream (README, Benchmarks).
+ * A source that has used all its credit is topped up once the sink's room
+ * reaches a step, which it does, at RELAY_WINDOW, when the sink has taken
+ * what it was sent.
  */
 #define RELAY_CREDIT_STEP	(RELAY_WINDOW / 2)
 
@@ -100,8 +102,7 @@ relay_grant(struct relay *rl, int s)
 	room = dst->rq_can_send[s] < RELAY_WINDOW ? dst->rq_can_send[s] :
 	    RELAY_WINDOW;
 	if (room > src->rq_can_recv[s] &&
-	    (room - src->rq_can_recv[s] >= RELAY_CREDIT_STEP ||
-	    src->rq_can_recv[s] < RELAY_CREDIT_STEP / 2))
+	    room - src->rq_can_recv[s] >= RELAY_CREDIT_STEP)
 		conn_send_credit(src, s, room - src->rq_can_recv[s]);
 }
 
