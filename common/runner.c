@@ -30,7 +30,7 @@
 #include "runner.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
-#define JOB_CREDIT_STEP	(128 * 1024)	/* stdin credit returned in steps */
+#define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
 
 int
 runner_valid_name(const char *name)
