@@ -57,14 +57,6 @@ buf_consume(struct buf *b, size_t n)
 }
 
 void
-buf_truncate(struct buf *b, size_t n)
-{
-	b->b_len = b->b_off + n;
-	if (n == 0)
-		b->b_off = b->b_len = 0;
-}
-
-void
 buf_clear(struct buf *b)
 {
 	b->b_off = b->b_len = 0;

@@ -42,7 +42,6 @@ struct call {
 	int			 cc_replied;	/* done once cc_out is written */
 	int			 cc_status;
 	int			 cc_pings_left;
-	int			 cc_early;	/* sent before the session was ready */
 	uint64_t		 cc_sent_ns;
 };
 
@@ -228,10 +227,9 @@ call_ready(struct conn *c)
 {
 	struct call	*cc = c->c_arg;
 
-	if (cc->cc_early) {
-		cc->cc_early = 0;
+	if (cc->cc_req.rq_conn != NULL)	/* sent with our HELLO */
 		call_arm(cc);
-	} else
+	else
 		call_send(cc);
 }
 
@@ -398,10 +396,8 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	 * times the round trip alone.  Over a channel, whose stream outlives
 	 * sessions, the request waits for the session.
 	 */
-	if (opt->ca_to_daemon && m->m_type == MSG_OPEN) {
-		cc.cc_early = 1;
+	if (opt->ca_to_daemon && m->m_type == MSG_OPEN)
 		call_issue(&cc);
-	}
 	ev_run(cc.cc_loop, 0);
 	conn_unlink(&cc.cc_req);
 	conn_stop(&cc.cc_conn, "done");

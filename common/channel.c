@@ -111,15 +111,22 @@ channel_update_events(struct channel *ch)
 		ev_io_stop(ch->ch_loop, &ch->ch_write);
 }
 
+/* Bytes were queued: producers may have to wait (rule 2), and the fd. */
+static void
+channel_queued(struct channel *ch)
+{
+	if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
+		ch->ch_congested = 1;
+	channel_update_events(ch);
+}
+
 void
 channel_send(struct channel *ch, const struct proto_msg *msg)
 {
 	if (ch->ch_fd == -1)
 		return;
 	proto_pack(&ch->ch_out, msg);
-	if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
-		ch->ch_congested = 1;
-	channel_update_events(ch);
+	channel_queued(ch);
 }
 
 static void
@@ -445,8 +452,7 @@ channel_send_data_from(struct channel *ch, uint32_t tag, uint32_t id,
 	}
 	if (ch->ch_fd == -1)
 		buf_clear(&ch->ch_out);	/* as channel_send: nowhere to go */
-	else if (buf_pending(&ch->ch_out) >= CHANNEL_HIGHWATER)
-		ch->ch_congested = 1;
-	channel_update_events(ch);
+	else
+		channel_queued(ch);
 	return n;
 }

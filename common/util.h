@@ -30,8 +30,6 @@ void	 buf_append(struct buf *, const void *, size_t);
 uint8_t	*buf_reserve(struct buf *, size_t n);
 void	 buf_commit(struct buf *, size_t n);
 void	 buf_consume(struct buf *, size_t n);
-/* Drops pending bytes past the first n (n <= buf_pending). */
-void	 buf_truncate(struct buf *, size_t n);
 void	 buf_clear(struct buf *);
 void	 buf_free(struct buf *);
 
