@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "log.h"
 #include "runner.h"
+#include "spawn.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
@@ -680,9 +681,12 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 	}
 }
 
-/* In the child: never returns. */
-static void
-job_exec(const char *path, char **argv, int fds[STREAM_COUNT],
+/*
+ * Starts the command: a clean environment (PATH, LANG, HOME, SHELL and, on
+ * the host, NEGOTIATOR_GUEST), the rest as spawn_command says.
+ */
+static pid_t
+job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
     const char *guest)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
@@ -691,27 +695,12 @@ job_exec(const char *path, char **argv, int fds[STREAM_COUNT],
 		    "/sbin:/bin",
 		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh", NULL, NULL,
 	};
-	sigset_t	 none;
-	int		 s;
 
-	setpgid(0, 0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	for (s = 0; s < STREAM_COUNT; s++)
-		if (dup2(fds[s], s) == -1)
-			_exit(125);
-	closefrom(3);
-	if (chdir("/") == -1)
-		_exit(125);
 	if (guest != NULL) {
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
 		envp[4] = genv;
 	}
-	execve(path, argv, envp);
-	dprintf(2, "negotiator: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	return spawn_command(path, argv, envp, fds);
 }
 
 static int
@@ -820,7 +809,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 		return -1;
 	}
 	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
-	    (j->j_pid = fork()) == -1) {
+	    (j->j_pid = job_spawn(path, op->op_argv, theirs,
+	    rc->rc_guest)) == -1) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
 		job_log(j, LOG_LEVEL_QUIET, "%s", why);
 		close_all(theirs);
@@ -828,8 +818,6 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_free(j);
 		return -1;
 	}
-	if (j->j_pid == 0)
-		job_exec(path, op->op_argv, theirs, rc->rc_guest);
 	setpgid(j->j_pid, j->j_pid);
 	close_all(theirs);
 	for (s = 0; s < STREAM_COUNT; s++)

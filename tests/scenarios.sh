@@ -26,6 +26,11 @@ scenario_exit_codes() {
 	expect_status 125 "unbalanced quote is a usage error" \
 	    $H -e "echo-args 'oops" "$GUEST"
 	expect_status 125 "unknown guest" $H -e 'exit-with 0' no-such-guest
+	expect_status 127 "a script whose interpreter is missing" \
+	    $H -e bad-interp "$GUEST"
+	check "... says why on stderr" sh -c "$H -e bad-interp '$GUEST' 2>&1 |
+	    grep -qx 'negotiator: cannot run bad-interp: No such file or directory'"
+	expect_status 126 "a file that is not a program" $H -e not-a-program "$GUEST"
 }
 
 scenario_streams() {
@@ -40,6 +45,18 @@ scenario_streams() {
 	    sh -c "grep -qx 'LANG=C.UTF-8' '$TMP/env' && grep -qx 'HOME=/' \
 	    '$TMP/env' && grep -q '^PATH=/' '$TMP/env' && \
 	    ! grep -q NEGOTIATOR_TEST_LEAK '$TMP/env'"
+	check "a command starts with no signal blocked or ignored, in its own process group, in /" \
+	    clean_start $H -e proc-state "$GUEST"
+	check "so does a command of the host, for the guest" \
+	    clean_start guest_cli -e proc-state
+}
+
+# clean_start CLI...: the output of the proc-state command run by CLI says
+# the command started clean.
+clean_start() {
+	"$@" >"$TMP/state" 2>&1 && [ "$(tr '\n' ' ' <"$TMP/state")" = \
+	    "SigBlk:	0000000000000000 SigIgn:	0000000000000000 pgrp: own cwd: / " ] ||
+	    { cat "$TMP/state" >&2; return 1; }
 }
 
 # bulk_out_is N MD5: N bytes streamed from the guest have this md5sum.

@@ -1,0 +1,119 @@
+/*
+ * Starting a command with vfork(2).  fork(2) copies the daemon's page
+ * tables and then makes its parent take a copy-on-write fault for each page
+ * it writes while the child lives; under emulation (a TCG guest) that, and
+ * each system call, costs tens of microseconds.  With vfork the child runs
+ * in the parent's memory, the parent suspended, until its execve.  So the
+ * child here only makes system calls and writes nothing but its own stack
+ * frame; whatever it needs is ready before vfork.
+ *
+ * Signals: all are blocked from before vfork until the child has set every
+ * signal the process handles or ignores back to SIG_DFL, so that no handler
+ * of the parent runs in the child (in the parent's memory), and no SIG_IGN
+ * outlives execve.  Then the child unblocks everything and runs the command.
+ * Which signals to reset is read once (contract in spawn.h), where a loop
+ * over all 64 of them in every child cost 64 system calls a command.
+ */
+#include <sys/types.h>
+
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+static sigset_t	 spawn_reset;		/* dispositions that are not SIG_DFL */
+static int	 spawn_reset_known;
+static long	 spawn_open_max;	/* fds to close without close_range */
+
+static void
+spawn_read_dispositions(void)
+{
+	struct sigaction sa;
+	int		 s;
+
+	sigemptyset(&spawn_reset);
+	for (s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP &&
+		    sigaction(s, NULL, &sa) == 0 &&
+		    (sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL))
+			sigaddset(&spawn_reset, s);
+	spawn_reset_known = 1;
+	if ((spawn_open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
+	    spawn_open_max > 65536)
+		spawn_open_max = 65536;
+}
+
+/* In the vfork child: writes S to its stderr, or nowhere if it cannot. */
+static void
+spawn_say(const char *s)
+{
+	ssize_t	 n = write(2, s, strlen(s));
+
+	(void)n;
+}
+
+/* In the vfork child: system calls only; never returns. */
+static void
+spawn_child(const char *path, char *const argv[], char *const envp[],
+    const int fds[3])
+{
+	struct sigaction dfl;
+	sigset_t	 none;
+	const char	*why;
+	long		 fd;
+	int		 s, saved;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (s = 1; s < NSIG; s++)
+		if (sigismember(&spawn_reset, s) == 1)
+			sigaction(s, &dfl, NULL);
+	sigemptyset(&none);
+	setpgid(0, 0);
+	for (s = 0; s < 3; s++)
+		if ((fds[s] == s ? fcntl(s, F_SETFD, 0) : dup2(fds[s], s)) == -1)
+			_exit(125);
+	/* Not closefrom(3): its fallback may allocate, in our parent's heap. */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
+		for (fd = 3; fd < spawn_open_max; fd++)
+			close((int)fd);
+	if (chdir("/") == -1)
+		_exit(125);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(path, argv, envp);
+	saved = errno;
+	/* strerrordesc_np: no locale, no allocation, unlike strerror. */
+	if ((why = strerrordesc_np(saved)) == NULL)
+		why = "cannot execute";
+	spawn_say("negotiator: cannot run ");
+	spawn_say(argv[0]);
+	spawn_say(": ");
+	spawn_say(why);
+	spawn_say("\n");
+	_exit(saved == ENOENT ? 127 : 126);
+}
+
+pid_t
+spawn_command(const char *path, char *const argv[], char *const envp[],
+    const int fds[3])
+{
+	sigset_t	 all, old;
+	pid_t		 pid;
+	int		 saved;
+
+	if (!spawn_reset_known)
+		spawn_read_dispositions();
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if ((pid = vfork()) == 0)
+		spawn_child(path, argv, envp, fds);
+	saved = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
