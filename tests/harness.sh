@@ -9,8 +9,9 @@
 # ($NEGOTIATOR_QEMU) and a writable file standing in for /dev/kvm
 # ($NEGOTIATOR_KVM_DEV), so this runs the same on machines with and without
 # KVM.  Three wrappers: "hangs" never starts QEMU under KVM (sleeps), "frozen"
-# starts it with the CPU stopped (-S: sockets up, the guest never runs),
-# "works" boots it under TCG instead (a KVM that works).
+# starts it with the CPU stopped (-S: sockets up, the guest never runs; under
+# TCG, since the machine may have no KVM at all), "works" boots it under
+# TCG instead (a KVM that works).
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
@@ -109,11 +110,17 @@ done
 cat >>"$TMP/bin/qemu-hangs" <<'EOF'
 exec sleep 3600
 EOF
+# "frozen" and "works" run TCG where KVM was asked for, so that they run
+# the same on a machine without /dev/kvm.
+for kind in frozen works; do
+	cat >>"$TMP/bin/qemu-$kind" <<'EOF'
+for a; do shift; [ "${a#*accel=kvm}" != "$a" ] && a=${a%%accel=kvm*}accel=tcg${a#*accel=kvm}; set -- "$@" "$a"; done
+EOF
+done
 cat >>"$TMP/bin/qemu-frozen" <<'EOF'
 exec qemu-system-x86_64 -S "$@"
 EOF
 cat >>"$TMP/bin/qemu-works" <<'EOF'
-for a; do shift; [ "${a#*accel=kvm}" != "$a" ] && a=${a%%accel=kvm*}accel=tcg${a#*accel=kvm}; set -- "$@" "$a"; done
 exec qemu-system-x86_64 "$@"
 EOF
 chmod 755 "$TMP"/bin/*
