@@ -12,11 +12,8 @@
  * Returns the child's pid, or -1 with errno if there is none.  If execve
  * fails, the child writes "negotiator: cannot run ARGV[0]: REASON" to
  * FDS[2] and exits 127 (not found) or 126.
- *
- * Contract: the process sets its signal dispositions (handlers, SIG_IGN)
- * before its first spawn_command; they are read then, once, and each
- * child sets those signals back to SIG_DFL.  Not for threaded processes
- * that change dispositions concurrently.
+ * Threads of the caller may run on meanwhile; the calling thread waits
+ * until the child has called execve (or exited).
  */
 pid_t	 spawn_command(const char *path, char *const argv[],
 	    char *const envp[], const int fds[3]);
