@@ -28,7 +28,7 @@
 #include "clock.h"
 #include "log.h"
 #include "runner.h"
-#include "spawn.h"
+#include "launch.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
@@ -683,7 +683,7 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 
 /*
  * Starts the command: a clean environment (PATH, LANG, HOME, SHELL and, on
- * the host, NEGOTIATOR_GUEST), the rest as spawn_command says.
+ * the host, NEGOTIATOR_GUEST), the rest as launch_command says.
  */
 static pid_t
 job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
@@ -700,7 +700,7 @@ job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
 		envp[4] = genv;
 	}
-	return spawn_command(path, argv, envp, fds);
+	return launch_command(path, argv, envp, fds);
 }
 
 static int

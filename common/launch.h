@@ -1,8 +1,8 @@
 /*
  * Starting a command without copying the daemon: vfork(2), then execve(2).
  */
-#ifndef SPAWN_H
-#define SPAWN_H
+#ifndef LAUNCH_H
+#define LAUNCH_H
 
 #include <sys/types.h>
 
@@ -15,7 +15,7 @@
  * Threads of the caller may run on meanwhile; the calling thread waits
  * until the child has called execve (or exited).
  */
-pid_t	 spawn_command(const char *path, char *const argv[],
+pid_t	 launch_command(const char *path, char *const argv[],
 	    char *const envp[], const int fds[3]);
 
 #endif

@@ -27,34 +27,34 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "launch.h"
 
 /* What the child needs, prepared by the parent before vfork. */
-struct spawn_plan {
-	sigset_t	 sp_reset;	/* dispositions that are not SIG_DFL */
-	long		 sp_open_max;	/* fds to close without close_range */
+struct launch_plan {
+	sigset_t	 lp_reset;	/* dispositions that are not SIG_DFL */
+	long		 lp_open_max;	/* fds to close without close_range */
 };
 
 static void
-spawn_prepare(struct spawn_plan *sp)
+launch_prepare(struct launch_plan *lp)
 {
 	struct sigaction sa;
 	int		 s;
 
-	sigemptyset(&sp->sp_reset);
+	sigemptyset(&lp->lp_reset);
 	for (s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP &&
 		    sigaction(s, NULL, &sa) == 0 &&
 		    (sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL))
-			sigaddset(&sp->sp_reset, s);
-	if ((sp->sp_open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
-	    sp->sp_open_max > 65536)
-		sp->sp_open_max = 65536;
+			sigaddset(&lp->lp_reset, s);
+	if ((lp->lp_open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
+	    lp->lp_open_max > 65536)
+		lp->lp_open_max = 65536;
 }
 
 /* In the vfork child: writes S to its stderr, or nowhere if it cannot. */
 static void
-spawn_say(const char *s)
+launch_say(const char *s)
 {
 	ssize_t	 n = write(2, s, strlen(s));
 
@@ -63,7 +63,7 @@ spawn_say(const char *s)
 
 /* In the vfork child: system calls only; never returns. */
 static void
-spawn_child(const struct spawn_plan *sp, const char *path,
+launch_child(const struct launch_plan *lp, const char *path,
     char *const argv[], char *const envp[], const int fds[3])
 {
 	struct sigaction dfl;
@@ -75,7 +75,7 @@ spawn_child(const struct spawn_plan *sp, const char *path,
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	for (s = 1; s < NSIG; s++)
-		if (sigismember(&sp->sp_reset, s) == 1)
+		if (sigismember(&lp->lp_reset, s) == 1)
 			sigaction(s, &dfl, NULL);
 	sigemptyset(&none);
 	setpgid(0, 0);
@@ -84,7 +84,7 @@ spawn_child(const struct spawn_plan *sp, const char *path,
 			_exit(125);
 	/* Not closefrom(3): its fallback may allocate, in our parent's heap. */
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
-		for (fd = 3; fd < sp->sp_open_max; fd++)
+		for (fd = 3; fd < lp->lp_open_max; fd++)
 			close((int)fd);
 	if (chdir("/") == -1)
 		_exit(125);
@@ -94,28 +94,28 @@ spawn_child(const struct spawn_plan *sp, const char *path,
 	/* strerrordesc_np: no locale, no allocation, unlike strerror. */
 	if ((why = strerrordesc_np(saved)) == NULL)
 		why = "cannot execute";
-	spawn_say("negotiator: cannot run ");
-	spawn_say(argv[0]);
-	spawn_say(": ");
-	spawn_say(why);
-	spawn_say("\n");
+	launch_say("negotiator: cannot run ");
+	launch_say(argv[0]);
+	launch_say(": ");
+	launch_say(why);
+	launch_say("\n");
 	_exit(saved == ENOENT ? 127 : 126);
 }
 
 pid_t
-spawn_command(const char *path, char *const argv[], char *const envp[],
+launch_command(const char *path, char *const argv[], char *const envp[],
     const int fds[3])
 {
-	struct spawn_plan sp;
+	struct launch_plan lp;
 	sigset_t	 all, old;
 	pid_t		 pid;
 	int		 saved;
 
-	spawn_prepare(&sp);
+	launch_prepare(&lp);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = vfork()) == 0)
-		spawn_child(&sp, path, argv, envp, fds);
+		launch_child(&lp, path, argv, envp, fds);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
