@@ -45,7 +45,7 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet tests/hostile tests/loadgen
+     tests/fleet tests/hostile tests/loadgen tests/ignoring
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -77,6 +77,10 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+# Runs a program with signals ignored, for tests/integration.sh.
+tests/ignoring: tests/ignoring.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
 # A hostile caller for tests/hardening.sh: many requests on one session.
@@ -249,7 +253,7 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

@@ -31,9 +31,12 @@
 
 /* What the child needs, prepared by the parent before vfork. */
 struct launch_plan {
-	sigset_t	 lp_reset;	/* dispositions that are not SIG_DFL */
+	unsigned char	 lp_reset[NSIG];	/* LAUNCH_* for each signal */
 	long		 lp_open_max;	/* fds to close without close_range */
 };
+#define LAUNCH_KEEP	0	/* at SIG_DFL already, or SIGKILL, SIGSTOP */
+#define LAUNCH_RESET	1	/* handled or ignored: back to SIG_DFL */
+#define LAUNCH_RAW	2	/* one the C library keeps for itself */
 
 static void
 launch_prepare(struct launch_plan *lp)
@@ -41,15 +44,41 @@ launch_prepare(struct launch_plan *lp)
 	struct sigaction sa;
 	int		 s;
 
-	sigemptyset(&lp->lp_reset);
-	for (s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP &&
-		    sigaction(s, NULL, &sa) == 0 &&
-		    (sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL))
-			sigaddset(&lp->lp_reset, s);
+	for (s = 1; s < NSIG; s++) {
+		lp->lp_reset[s] = LAUNCH_KEEP;
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		if (sigaction(s, NULL, &sa) == -1)
+			lp->lp_reset[s] = LAUNCH_RAW;
+		else if (sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL)
+			lp->lp_reset[s] = LAUNCH_RESET;
+	}
 	if ((lp->lp_open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
 	    lp->lp_open_max > 65536)
 		lp->lp_open_max = 65536;
+}
+
+/*
+ * In the vfork child: signal S back to SIG_DFL.  glibc's sigaction refuses
+ * the two signals it keeps for its threads (32 and 33), yet a SIG_IGN on
+ * them, inherited from whoever started the daemon, would outlive execve:
+ * those are reset with the system call itself.  An all-zero kernel
+ * sigaction is SIG_DFL, no flags, an empty mask, whatever its layout.
+ */
+static void
+launch_default(const struct launch_plan *lp, int s)
+{
+	struct sigaction dfl;
+	unsigned long	 kdfl[8];
+
+	if (lp->lp_reset[s] == LAUNCH_RESET) {
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(s, &dfl, NULL);
+	} else if (lp->lp_reset[s] == LAUNCH_RAW) {
+		memset(kdfl, 0, sizeof(kdfl));
+		syscall(SYS_rt_sigaction, s, kdfl, NULL, (NSIG - 1) / 8);
+	}
 }
 
 /* In the vfork child: writes S to its stderr, or nowhere if it cannot. */
@@ -66,17 +95,13 @@ static void
 launch_child(const struct launch_plan *lp, const char *path,
     char *const argv[], char *const envp[], const int fds[3])
 {
-	struct sigaction dfl;
 	sigset_t	 none;
 	const char	*why;
 	long		 fd;
 	int		 s, saved;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
 	for (s = 1; s < NSIG; s++)
-		if (sigismember(&lp->lp_reset, s) == 1)
-			sigaction(s, &dfl, NULL);
+		launch_default(lp, s);
 	sigemptyset(&none);
 	setpgid(0, 0);
 	for (s = 0; s < 3; s++)
