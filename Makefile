@@ -27,8 +27,8 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/clock.c common/conn.c common/control.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
-		  common/runner.c common/serve.c common/status.c common/unix.c \
-		  common/words.c common/xmalloc.c
+		  common/runner.c common/serve.c common/status.c \
+		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c

@@ -98,14 +98,22 @@ launch_child(const struct launch_plan *lp, const char *path,
 	sigset_t	 none;
 	const char	*why;
 	long		 fd;
-	int		 s, saved;
+	int		 from[3], s, saved;
 
 	for (s = 1; s < NSIG; s++)
 		launch_default(lp, s);
 	sigemptyset(&none);
 	setpgid(0, 0);
+	/*
+	 * Each of FDS moved above 2 first, so that no dup2 below closes one
+	 * still to be moved; the copies then lose close-on-exec in dup2.
+	 */
 	for (s = 0; s < 3; s++)
-		if ((fds[s] == s ? fcntl(s, F_SETFD, 0) : dup2(fds[s], s)) == -1)
+		if ((from[s] = fds[s] > 2 ? fds[s] :
+		    fcntl(fds[s], F_DUPFD_CLOEXEC, 3)) == -1)
+			_exit(125);
+	for (s = 0; s < 3; s++)
+		if (dup2(from[s], s) == -1)
 			_exit(125);
 	/* Not closefrom(3): its fallback may allocate, in our parent's heap. */
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)

@@ -18,6 +18,7 @@
 #include "guest.h"
 #include "log.h"
 #include "status.h"
+#include "stdfds.h"
 
 
 struct options {
@@ -140,6 +141,7 @@ main(int argc, char *argv[])
 {
 	struct options	 o;
 	int		 ch;
+	stdfds_ensure();
 
 	memset(&o, 0, sizeof(o));
 	o.gc.gc_sysfs_root = "/sys";

@@ -22,6 +22,7 @@
 #include "host.h"
 #include "log.h"
 #include "status.h"
+#include "stdfds.h"
 #include "unix.h"
 
 
@@ -231,6 +232,7 @@ main(int argc, char *argv[])
 {
 	struct options	 o;
 	int		 ch, fan;
+	stdfds_ensure();
 
 	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
 	memcpy(host_argv, argv, (size_t)argc * sizeof(*host_argv));

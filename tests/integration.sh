@@ -75,6 +75,27 @@ check "guest CLI without a daemon opens the port itself" \
 start_guestd
 check "both daemons back" wait_until 5 serving
 
+# Started with fds 0-2 closed, as a careless caller or supervisor might:
+# the programs open /dev/null on them first, so that no output or log line
+# goes into a socket or a port that took one of those numbers.
+closed_std() { "$@" <&- >&- 2>&-; }
+check "host CLI with fds 0-2 closed: the call works" \
+    closed_std $H -e 'echo-args x' "$GUEST"
+check "guest CLI with fds 0-2 closed: the call works" \
+    closed_std guest_cli -e 'echo-args x'
+stop_pid "$GUESTD_PID"; GUESTD_PID=
+$IGNORING "$GUESTBIN" -d --control "$TMP/guest.sock" -c "$TMP/gport" \
+    $COMMON <&- >&- 2>&- &
+GUESTD_PID=$!
+check "guest daemon with fds 0-2 closed: calls work" wait_until 5 serving
+check "... its commands get fds 0-2, no signal ignored" \
+    clean_start $H -e proc-state "$GUEST"
+check "... and its own fds 0-2 are /dev/null" test "$(readlink \
+    "/proc/$GUESTD_PID/fd/0")$(readlink "/proc/$GUESTD_PID/fd/2")" = \
+    /dev/null/dev/null
+check "the host daemon saw no garbage from a caller" \
+    eval "! grep -q 'caller pid .*skipped bad input' '$TMP/hostd.log'"
+
 # Leaks: the daemons hold no more fds than when idle.  A caller that has
 # just exited may still be closing on the daemon's side: counts are taken
 # once they settle.
