@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "launch.h"
 #include "log.h"
 #include "runner.h"
-#include "launch.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
