@@ -31,54 +31,39 @@
 
 /* What the child needs, prepared by the parent before vfork. */
 struct launch_plan {
-	unsigned char	 lp_reset[NSIG];	/* LAUNCH_* for each signal */
-	long		 lp_open_max;	/* fds to close without close_range */
+	unsigned char	 lp_reset[NSIG];	/* 1: set back to SIG_DFL */
 };
-#define LAUNCH_KEEP	0	/* at SIG_DFL already, or SIGKILL, SIGSTOP */
-#define LAUNCH_RESET	1	/* handled or ignored: back to SIG_DFL */
-#define LAUNCH_RAW	2	/* one the C library keeps for itself */
 
+/*
+ * Marks each signal that is handled or ignored.  glibc's sigaction refuses
+ * the two signals it keeps for its threads (32 and 33), yet a SIG_IGN on
+ * them, inherited from whoever started the daemon, would outlive execve:
+ * what cannot be read is reset.
+ */
 static void
 launch_prepare(struct launch_plan *lp)
 {
 	struct sigaction sa;
 	int		 s;
 
-	for (s = 1; s < NSIG; s++) {
-		lp->lp_reset[s] = LAUNCH_KEEP;
-		if (s == SIGKILL || s == SIGSTOP)
-			continue;
-		if (sigaction(s, NULL, &sa) == -1)
-			lp->lp_reset[s] = LAUNCH_RAW;
-		else if (sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL)
-			lp->lp_reset[s] = LAUNCH_RESET;
-	}
-	if ((lp->lp_open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
-	    lp->lp_open_max > 65536)
-		lp->lp_open_max = 65536;
+	for (s = 1; s < NSIG; s++)
+		lp->lp_reset[s] = s != SIGKILL && s != SIGSTOP &&
+		    (sigaction(s, NULL, &sa) == -1 ||
+		    sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL);
 }
 
 /*
- * In the vfork child: signal S back to SIG_DFL.  glibc's sigaction refuses
- * the two signals it keeps for its threads (32 and 33), yet a SIG_IGN on
- * them, inherited from whoever started the daemon, would outlive execve:
- * those are reset with the system call itself.  An all-zero kernel
- * sigaction is SIG_DFL, no flags, an empty mask, whatever its layout.
+ * In the vfork child: signal S back to SIG_DFL, by the system call, which
+ * takes glibc's own signals too.  An all-zero kernel sigaction is SIG_DFL,
+ * no flags, an empty mask, whatever its layout.
  */
 static void
-launch_default(const struct launch_plan *lp, int s)
+launch_default(int s)
 {
-	struct sigaction dfl;
 	unsigned long	 kdfl[8];
 
-	if (lp->lp_reset[s] == LAUNCH_RESET) {
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		sigaction(s, &dfl, NULL);
-	} else if (lp->lp_reset[s] == LAUNCH_RAW) {
-		memset(kdfl, 0, sizeof(kdfl));
-		syscall(SYS_rt_sigaction, s, kdfl, NULL, (NSIG - 1) / 8);
-	}
+	memset(kdfl, 0, sizeof(kdfl));
+	syscall(SYS_rt_sigaction, s, kdfl, NULL, (NSIG - 1) / 8);
 }
 
 /* In the vfork child: writes S to its stderr, or nowhere if it cannot. */
@@ -97,11 +82,12 @@ launch_child(const struct launch_plan *lp, const char *path,
 {
 	sigset_t	 none;
 	const char	*why;
-	long		 fd;
+	long		 fd, open_max;
 	int		 from[3], s, saved;
 
 	for (s = 1; s < NSIG; s++)
-		launch_default(lp, s);
+		if (lp->lp_reset[s])
+			launch_default(s);
 	sigemptyset(&none);
 	setpgid(0, 0);
 	/*
@@ -116,9 +102,14 @@ launch_child(const struct launch_plan *lp, const char *path,
 		if (dup2(from[s], s) == -1)
 			_exit(125);
 	/* Not closefrom(3): its fallback may allocate, in our parent's heap. */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
-		for (fd = 3; fd < lp->lp_open_max; fd++)
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1) {
+		/* A kernel before 5.9: fd by fd (sysconf is getrlimit). */
+		if ((open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
+		    open_max > 65536)
+			open_max = 65536;
+		for (fd = 3; fd < open_max; fd++)
 			close((int)fd);
+	}
 	if (chdir("/") == -1)
 		_exit(125);
 	sigprocmask(SIG_SETMASK, &none, NULL);
