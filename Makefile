@@ -180,6 +180,10 @@ HOST_PROGS	= negotiator-host
 HOST_HELPERS	= negotiator-hostd
 GUEST_PROGS	= negotiator-guest
 
+# The installed man pages name this installation's prefix where the
+# source says "(/usr/local by default)".
+SED_MAN		= sed 's|^\.Pq Pa /usr/local No by default \.$$|.Pq Pa $(PREFIX) No here .|'
+
 # $(call install_side,SIDE,PROGS,HELPERS)
 define install_side
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
@@ -188,11 +192,14 @@ define install_side
 	install -m 755 $(2) $(DESTDIR)$(BINDIR)
 	$(if $(3),install -d $(DESTDIR)$(LIBDIR))
 	$(if $(3),install -m 755 $(3) $(DESTDIR)$(LIBDIR))
-	install -m 644 man/negotiator-$(1).8 $(DESTDIR)$(MANDIR)/man8
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|/var/log/negotiator|$(LOGDIR)|g' \
+	$(SED_MAN) man/negotiator-$(1).8 > $(DESTDIR)$(MANDIR)/man8/negotiator-$(1).8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/negotiator-$(1).8
+	sed -e '/^;@/d' -e 's|@BINDIR@|$(BINDIR)|g' \
+	    -e 's|/var/log/negotiator|$(LOGDIR)|g' \
 	    supervisor/negotiator-$(1).conf \
 	    > $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/negotiator-$(1).conf
-	sed 's|@BINDIR@|$(BINDIR)|g' supervisor/negotiator-$(1).service \
+	sed -e '/^#@/d' -e 's|@BINDIR@|$(BINDIR)|g' \
+	    supervisor/negotiator-$(1).service \
 	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
 endef
 
@@ -220,7 +227,9 @@ install-common:
 	install -d $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(COMMANDS_DIR) \
 	    $(DESTDIR)$(MANDIR)/man7
 	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
-	install -m 644 man/negotiator-commands.7 $(DESTDIR)$(MANDIR)/man7
+	$(SED_MAN) man/negotiator-commands.7 \
+	    > $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
+	chmod 644 $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
 
 uninstall: uninstall-host uninstall-guest
 
