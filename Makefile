@@ -201,6 +201,7 @@ define install_side
 	sed -e '/^#@/d' -e 's|@BINDIR@|$(BINDIR)|g' \
 	    supervisor/negotiator-$(1).service \
 	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
+	$(MAKE) --no-print-directory install-completion COMPLETION_SIDES=$(1)
 endef
 
 # $(call uninstall_side,SIDE,PROGS,HELPERS): then the shared files, unless
@@ -209,7 +210,9 @@ define uninstall_side
 	rm -f $(2:%=$(DESTDIR)$(BINDIR)/%) $(3:%=$(DESTDIR)$(LIBDIR)/%) \
 	    $(DESTDIR)$(MANDIR)/man8/negotiator-$(1).8 \
 	    $(DESTDIR)$(SYSCONFDIR)/supervisor/conf.d/negotiator-$(1).conf \
-	    $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
+	    $(DESTDIR)$(UNITDIR)/negotiator-$(1).service \
+	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$(1)
+	-rmdir -p $(DESTDIR)$(COMPLETIONDIR) 2>/dev/null
 	@set -e; for p in $(HOST_PROGS) $(GUEST_PROGS); do \
 	    [ ! -e $(DESTDIR)$(BINDIR)/$$p ] || exit 0; done; \
 	    $(MAKE) --no-print-directory uninstall-common
@@ -222,6 +225,16 @@ install-host: $(HOST_PROGS) $(HOST_HELPERS) install-common
 
 install-guest: $(GUEST_PROGS) install-common
 	$(call install_side,guest,$(GUEST_PROGS))
+
+# Debian's bash-completion loads completions/negotiator-host (or -guest)
+# from here the first time the command is completed.
+COMPLETIONDIR	?= $(PREFIX)/share/bash-completion/completions
+COMPLETION_SIDES ?= host guest
+install-completion:
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	for s in $(COMPLETION_SIDES); do install -m 644 \
+	    common/negotiator-completion.bash \
+	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$$s || exit 1; done
 
 install-common:
 	install -d $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(COMMANDS_DIR) \
@@ -266,6 +279,6 @@ clean:
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 
-.PHONY: all deps unit check sanitize demo bench bench-scale install install-host install-guest \
+.PHONY: all deps unit check sanitize demo bench bench-scale install install-host install-guest install-completion \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
 	deb check-distro clean FORCE

@@ -148,6 +148,7 @@ run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
     180 bash tests/hostile.sh
 run "man pages and units" 60 sh tests/manlint.sh
+run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
 run "supervisord" 180 sh tests/supervisor.sh
 run "install and uninstall" 120 bash tests/install.sh
 run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
