@@ -24,7 +24,7 @@ LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
-		  common/clock.c common/conn.c common/control.c \
+		  common/clock.c common/config.c common/conn.c common/control.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
@@ -41,7 +41,7 @@ GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status test_log \
-		  test_conn test_relay
+		  test_conn test_relay test_config
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
