@@ -29,6 +29,9 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
 		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
+# What a CLI writes: the one writer of stdout and stderr, and peer text
+# made safe for a terminal or JSON.
+COMMON_SRCS	+= common/escape.c common/output.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c

@@ -57,7 +57,8 @@ cli_usage_end(FILE *f)
 "\n"
 "Exit status of -e: the command's own; 128+N if killed by signal N;\n"
 "124 timeout; 126 not executable; 127 no such command; 125 negotiator "
-"failed.\n", f);
+"failed;\n"
+"killed by SIGPIPE (141 in sh) when the reader of our output is gone.\n", f);
 }
 
 void
@@ -137,6 +138,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		if (errstr != NULL)
 			cli_usage_error(cs->cs_progname, "invalid count: %s",
 			    arg);
+		break;
+	case 'n':
+		cs->cs_no_stdin = 1;
+		break;
+	case OPT_JSON:
+		cs->cs_json = 1;
 		break;
 	case 'v':
 		cs->cs_verbosity = LOG_LEVEL_DEBUG;

@@ -143,6 +143,7 @@ run "integration (emulated channels)" 300 bash tests/integration.sh
 run "unit and integration under ASan and UBSan (build/asan)" 240 \
     sh tests/sanitized.sh
 run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fanout.sh
+run "the CLIs as users hit them (pipes, fan-out truth, -n, escaping)" 150 bash tests/cli.sh
 run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
