@@ -45,6 +45,7 @@ HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 		  test_conn test_relay
+TEST_NAMES	+= test_escape
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
