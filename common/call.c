@@ -44,15 +44,20 @@ struct call {
 	ev_io			 cc_out_io[STREAM_COUNT];
 	int			 cc_replied;	/* done once cc_out is written */
 	int			 cc_status;
+	int			 cc_done;	/* call_done: no more */
 	int			 cc_pings_left;
 	uint64_t		 cc_sent_ns;
 };
 
 static const struct req_ops call_req_ops;
 
+/* The call's end: its status is the first one given. */
 static void
 call_done(struct call *cc, int status)
 {
+	if (cc->cc_done)
+		return;
+	cc->cc_done = 1;
 	cc->cc_status = status;
 	ev_break(cc->cc_loop, EVBREAK_ALL);
 }
@@ -62,6 +67,8 @@ call_failx(struct call *cc, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (cc->cc_done)
+		return;
 	fprintf(stderr, "%s: ", cc->cc_opt->ca_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -256,6 +263,8 @@ call_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	struct call	*cc = rq->rq_arg;
 	int		 waiting = buf_pending(&cc->cc_out[stream]) > 0;
 
+	if (cc->cc_done)
+		return;	/* its output could not be written */
 	buf_append(&cc->cc_out[stream], p, n);
 	if (!waiting && call_flush(cc, stream) == -1)
 		return;
@@ -316,6 +325,18 @@ call_print_names(const struct proto_names *na, int with_state, int json)
 	}
 }
 
+/* Done, once what was printed is written; a failure (not EPIPE) is said. */
+static void
+call_printed(struct call *cc)
+{
+	int	 error;
+
+	if ((error = output_flush(stdout)) != 0)
+		call_failx(cc, "cannot write stdout: %s", strerror(error));
+	else
+		call_done(cc, 0);
+}
+
 static void
 call_reply(struct req *rq, struct proto_msg *m)
 {
@@ -323,10 +344,15 @@ call_reply(struct req *rq, struct proto_msg *m)
 	const struct proto_exit *ex = &m->m.exit;
 	double		 ms = (double)(now_ns() - cc->cc_sent_ns) / 1e6;
 
+	if (cc->cc_done)
+		return;	/* failed meanwhile, in the same read (call_flush) */
 	switch (m->m_type) {
 	case MSG_PONG:
 		printf("reply from %s: time=%.3f ms\n", cc->cc_opt->ca_peer, ms);
-		fflush(stdout);
+		if (output_flush(stdout) != 0) {
+			call_printed(cc);
+			return;
+		}
 		if (--cc->cc_pings_left > 0) {
 			call_send(cc);
 			return;
@@ -335,11 +361,11 @@ call_reply(struct req *rq, struct proto_msg *m)
 		return;
 	case MSG_LIST_REPLY:
 		call_print_names(&m->m.names, 0, cc->cc_opt->ca_json);
-		call_done(cc, fflush(stdout) == 0 ? 0 : STATUS_FAILURE);
+		call_printed(cc);
 		return;
 	case MSG_GUESTS_REPLY:
 		call_print_names(&m->m.names, cc->cc_opt->ca_verbose, 0);
-		call_done(cc, fflush(stdout) == 0 ? 0 : STATUS_FAILURE);
+		call_printed(cc);
 		return;
 	}
 	/* The peer's words reach a terminal: no escapes, no newlines. */

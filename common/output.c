@@ -21,6 +21,8 @@
 
 #include "output.h"
 
+static int	 output_errno[3];	/* a stream's last write error, by fd */
+
 void
 output_closed(void)
 {
@@ -67,13 +69,24 @@ output_stream_write(void *cookie, const char *p, size_t n)
 	pfd.fd = (int)(intptr_t)cookie;
 	pfd.events = POLLOUT;
 	while (done < n) {
-		if ((k = output_write(pfd.fd, p + done, n - done)) == -1)
+		if ((k = output_write(pfd.fd, p + done, n - done)) == -1 ||
+		    (k == 0 && poll(&pfd, 1, -1) == -1 && errno != EINTR)) {
+			output_errno[pfd.fd] = errno;
 			return done > 0 ? (ssize_t)done : -1;
+		}
 		done += (size_t)k;
-		if (k == 0 && poll(&pfd, 1, -1) == -1 && errno != EINTR)
-			return done > 0 ? (ssize_t)done : -1;
 	}
 	return (ssize_t)done;
+}
+
+int
+output_flush(FILE *f)
+{
+	int	 fd = f == stderr ? STDERR_FILENO : STDOUT_FILENO;
+
+	if (fflush(f) == 0 && !ferror(f))
+		return 0;
+	return output_errno[fd] != 0 ? output_errno[fd] : EIO;
 }
 
 /* A stream on fd writing through output_write, buffered as stdio's own. */

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <stdio.h>
+
 /*
  * For a CLI, before it writes anything: SIGPIPE ignored (a daemon or
  * channel that hangs up is an error of the call, said as such), and stdout
@@ -27,5 +29,10 @@ ssize_t	 output_write(int fd, const void *p, size_t n);
  * death by SIGPIPE, whatever its disposition was: the shell reports 141.
  */
 void	 output_closed(void) __attribute__((noreturn));
+/*
+ * 0 if stdout (f) is written out; else the error of its last failed write
+ * (stdio may have dropped what it held by then), or EIO if none is known.
+ */
+int	 output_flush(FILE *f);
 
 #endif /* OUTPUT_H */

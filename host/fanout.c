@@ -47,6 +47,7 @@
 #include "escape.h"
 #include "host.h"
 #include "log.h"
+#include "output.h"
 #include "relay.h"
 #include "request.h"
 #include "status.h"
@@ -555,6 +556,18 @@ state_name(uint8_t state)
 	}
 }
 
+/* 0 once stdout is written; 125 and why if it cannot be (not EPIPE). */
+static int
+fanout_flushed(void)
+{
+	int	 error;
+
+	if ((error = output_flush(stdout)) == 0)
+		return 0;
+	warnx("cannot write stdout: %s", strerror(error));
+	return STATUS_FAILURE;
+}
+
 int
 fanout_list_guests(const struct fanout *f)
 {
@@ -581,7 +594,7 @@ fanout_list_guests(const struct fanout *f)
 			    "\"commands\":null}\n", stdout);
 		}
 		free(found);
-		return fflush(stdout) == 0 ? 0 : STATUS_FAILURE;
+		return fanout_flushed();
 	}
 	if (!f->fo_json)
 		call_print_names(&na, f->fo_verbose, 0);
@@ -607,7 +620,7 @@ fanout_list_guests(const struct fanout *f)
 		printf(",\"commands\":%u}\n", na.na_calls[i]);
 	}
 	names_free(&na);
-	return fflush(stdout) == 0 ? 0 : STATUS_FAILURE;
+	return fanout_flushed();
 }
 
 /* --- fan-out ---------------------------------------------------------- */
@@ -814,10 +827,8 @@ fanout_main(const struct fanout *f)
 	for (i = 0; i < ntargets; i++)
 		if (targets[i].t_status != 0)
 			failed++;
-	if (fflush(stdout) != 0) {
-		warn("cannot write stdout");
+	if (fanout_flushed() != 0)
 		return STATUS_FAILURE;
-	}
 	if (failed > 0 && !fo->fo_json)
 		targets_summary(failed);
 	return failed == 0 ? 0 : 1;

@@ -140,6 +140,29 @@ check "host -e: its stderr into | head -1: 141" \
 check "host -e: stderr: the remote command is gone within 5 s" \
     wait_until 5 no_children "$G1"
 
+# Another write error is no closed pipe: said, and 125.
+full() {
+	local want=$1 rc; shift
+	"$@" >/dev/full 2>"$TMP/full.err"; rc=$?
+	[ "$rc" = 125 ] && [ "$(cat "$TMP/full.err")" = "$want" ] && return
+	echo "     status $rc: $(cat "$TMP/full.err")"
+	return 1
+}
+check "host -c into a full disk: 125, and why" full \
+    "negotiator-host: cannot write stdout: No space left on device" $H -c vm1
+# 30 times: the EXIT that follows the output in the same read once made
+# it exit 0 (about 1 call in 7).
+full_30() {
+	local i
+	for i in $(seq 30); do full "$@" || return 1; done
+}
+check "host -e into a full disk, 30 times: 125, and why" full_30 \
+    "negotiator-host: cannot write stdout: No space left on device; the remote command is cancelled" \
+    $H -e 'echo-args x' vm1
+check "host --all -e into a full disk: 125, and why" full \
+    "negotiator-host: cannot write stdout: No space left on device" \
+    $H --all -e 'echo-args x'
+
 # --- fan-out tells the truth -------------------------------------------
 # text mode: one line per failed guest at the end, on stderr.
 $H --all -e 'exit-with 3' >"$TMP/fo.out" 2>"$TMP/fo.err"; rc=$?
