@@ -311,6 +311,21 @@ piped "no daemon: host --all -e into | head -1" head $H -t 0 --all -e flood
 check "no daemon: every guest's command is gone within 5 s" \
     wait_until 5 no_children "$G1" "$G2"
 piped "no daemon: host -g into a closed pipe" closed $H -g
+# Without a daemon, a guest whose daemon is paused gives no session: it
+# fails at 10 s even with -t 0 (it was waited for forever), alone.
+kill -STOP "$G2"
+t=$(now_ms)
+within 30 $H --all -t 0 -e 'echo-args x' >"$TMP/direct.out" 2>"$TMP/direct.err"
+rc=$?
+took=$(( $(now_ms) - t ))
+kill -CONT "$G2"
+check "no daemon, paused guest, -t 0: exit 1 after $took ms (10-20 s)" \
+    test "$rc" = 1 -a "$took" -ge 9500 -a "$took" -lt 20000
+check "no daemon, paused guest: named, not answering" grep -q \
+    '^negotiator-host: failed: vm2: status 125: not answering: no session' \
+    "$TMP/direct.err"
+check "no daemon, paused guest: the other one answered" \
+    grep -qx 'vm1: \[x\]' "$TMP/direct.out"
 N="$HOSTBIN --control $TMP/none.sock --channel-dir $TMP/empty"
 $N --all -e "exit-with 0" >"$TMP/none.out" 2>"$TMP/none.err"; rc=$?
 check "no daemon, no guests: --all exits 125" test "$rc" = 125
