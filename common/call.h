@@ -27,7 +27,8 @@ struct call_options {
 int	 call_run(int fd, struct proto_msg *m, const struct call_options *);
 /*
  * The whole of a CLI's call: builds the request of the given type for
- * target from cs (a usage error exits), gets an fd from open_fd(arg,
+ * target from cs (a usage error exits; with -n, an OPEN without our
+ * stdin, which is then never read), gets an fd from open_fd(arg,
  * &to_daemon), which says whether it is a daemon's control socket (1) or
  * the channel itself (0), and runs it with call_run().  The exit status;
  * -1 if open_fd() returned -1.

@@ -103,13 +103,18 @@ piped() {
 	fi
 }
 declare -f closed >"$TMP/closed.sh"
+# floods LABEL: -e and --all -e of an endless command into | head -1, and
+# the remote commands gone after.
+floods() {
+	piped "${1}host -e into | head -1" head $H -t 0 -e flood vm1
+	check "${1}host -e: the remote command is gone within 5 s" \
+	    wait_until 5 gone "$(cat "$TMP/p.out")"
+	piped "${1}host --all -e into | head -1" head $H -t 0 --all -e flood
+	check "${1}host --all -e: every guest's command is gone within 5 s" \
+	    wait_until 5 no_children "$G1" "$G2"
+}
 
-piped "host -e into | head -1" head $H -t 0 -e flood vm1
-check "host -e: the remote command is gone within 5 s" \
-    wait_until 5 gone "$(cat "$TMP/p.out")"
-piped "host --all -e into | head -1" head $H -t 0 --all -e flood
-check "host --all -e: every guest's command is gone within 5 s" \
-    wait_until 5 no_children "$G1" "$G2"
+floods ""
 piped "host --guests --json -e into | head -1" head \
     $H -t 0 --guests vm1,vm2 --json -e 'stream 300000'
 piped "host --ping --count into | head -1" head \
@@ -304,12 +309,7 @@ stop_pid "$HOSTD_PID"; HOSTD_PID=
 check "host daemon stopped" test ! -e "$TMP/host.sock"
 check "no daemon: the guests answer over their channels" \
     wait_until 10 $H -e "exit-with 0" vm1
-piped "no daemon: host -e into | head -1" head $H -t 0 -e flood vm1
-check "no daemon: the remote command is gone within 5 s" \
-    wait_until 5 gone "$(cat "$TMP/p.out")"
-piped "no daemon: host --all -e into | head -1" head $H -t 0 --all -e flood
-check "no daemon: every guest's command is gone within 5 s" \
-    wait_until 5 no_children "$G1" "$G2"
+floods "no daemon: "
 piped "no daemon: host -g into a closed pipe" closed $H -g
 # Without a daemon, a guest whose daemon is paused gives no session: it
 # fails at 10 s even with -t 0 (it was waited for forever), alone.
