@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "output.h"
 #include "status.h"
 
 #ifndef BUILTIN_DIR
@@ -193,10 +194,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cs->cs_runner->rc_max_peer_jobs = n;
 		break;
 	case OPT_VERSION:
+		output_init();
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,
 		    PROTO_VERSION);
 		exit(0);
 	case 'h':
+		output_init();
 		cs->cs_usage(stdout);
 		exit(0);
 	default:

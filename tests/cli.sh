@@ -73,7 +73,8 @@ no_children() {
 # pipe: deterministic where "| head -1" would race.
 closed() {
 	perl -e 'pipe(R, W) or die; close R; open(STDOUT, ">&W") or die;
-	    close W; $SIG{PIPE} = "DEFAULT"; exec @ARGV or die' -- "$@"
+	    close W; $SIG{PIPE} = $ENV{SIGPIPE} || "DEFAULT";
+	    exec @ARGV or die' -- "$@"
 }
 
 # piped DESC HOW CMD...: runs CMD as a user would, HOW being "head"
@@ -129,6 +130,14 @@ piped "host --all --ping into a closed pipe" closed $H --all --ping
 piped "host -e (short output) into a closed pipe" closed \
     $H -e 'echo-args x' vm1
 piped "host -h into a closed pipe" closed $H -h
+# A parent that ignores SIGPIPE (left so by a careless supervisor, or a
+# language runtime) changes nothing: the CLI restores it to die of it.
+export SIGPIPE=IGNORE
+piped "SIGPIPE ignored by the parent: host -c" closed $H -c vm1
+piped "SIGPIPE ignored by the parent: host -h" closed $H -h
+piped "SIGPIPE ignored by the parent: host --version" closed $H --version
+piped "SIGPIPE ignored by the parent: guest -h" closed $GC -h
+unset SIGPIPE
 piped "guest -e into | head -1" head $GC -t 0 -e flood
 check "guest -e: the remote command is gone within 5 s" \
     wait_until 5 gone "$(cat "$TMP/p.out")"
