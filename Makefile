@@ -29,6 +29,9 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
 		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
+# What a CLI writes: the one writer of stdout and stderr, and peer text
+# made safe for a terminal or JSON.
+COMMON_SRCS	+= common/escape.c common/output.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c
@@ -41,7 +44,9 @@ GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status test_log \
-		  test_conn test_relay test_config
+		  test_conn test_relay
+TEST_NAMES	+= test_config
+TEST_NAMES	+= test_escape
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
@@ -147,6 +152,10 @@ $(ASAN_DIR)/tests/test_conn $(ASAN_DIR)/tests/test_relay: tests/evloop.c \
 # Installs what a fresh Debian 12 machine lacks to build and test.
 deps:
 	@sh tests/deps.sh
+
+# The unit tests' names, for tests/check.sh and tests/sanitized.sh.
+list-tests:
+	@echo $(TEST_NAMES)
 
 unit: $(TEST_BINS)
 	@for t in $(TEST_BINS); do ./$$t || exit 1; done
@@ -279,6 +288,6 @@ clean:
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 
-.PHONY: all deps unit check sanitize demo bench bench-scale install install-host install-guest install-completion \
+.PHONY: all deps list-tests unit check sanitize demo bench bench-scale install install-host install-guest install-completion \
 	install-common uninstall uninstall-host uninstall-guest uninstall-common \
 	deb check-distro clean FORCE

@@ -4,12 +4,13 @@
  * remote stdout and stderr to ours as they arrive, and turn the reply into
  * an exit status.  Output credit is returned once the bytes are written, so
  * a slow reader of our stdout slows the remote command, never our memory;
- * a stdout that would block (O_NONBLOCK) is waited for, and one that fails
- * ends the call with an error, never with output silently lost.
+ * a stdout that would block (O_NONBLOCK) is waited for.  A stdout or stderr
+ * whose reader is gone ends us as SIGPIPE would (output.c), which cancels
+ * the remote command; one that fails otherwise ends the call with an
+ * error, never with output silently lost.
  */
 #include <err.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 
 #include "call.h"
 #include "clock.h"
+#include "escape.h"
 #include "log.h"
+#include "output.h"
 #include "relay.h"
 #include "request.h"
 #include "status.h"
@@ -41,15 +44,20 @@ struct call {
 	ev_io			 cc_out_io[STREAM_COUNT];
 	int			 cc_replied;	/* done once cc_out is written */
 	int			 cc_status;
+	int			 cc_done;	/* call_done: no more */
 	int			 cc_pings_left;
 	uint64_t		 cc_sent_ns;
 };
 
 static const struct req_ops call_req_ops;
 
+/* The call's end: its status is the first one given. */
 static void
 call_done(struct call *cc, int status)
 {
+	if (cc->cc_done)
+		return;
+	cc->cc_done = 1;
 	cc->cc_status = status;
 	ev_break(cc->cc_loop, EVBREAK_ALL);
 }
@@ -59,6 +67,8 @@ call_failx(struct call *cc, const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (cc->cc_done)
+		return;
 	fprintf(stderr, "%s: ", cc->cc_opt->ca_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -99,9 +109,9 @@ call_update_events(struct call *cc)
 
 /*
  * Writes what waits for stream s (our fd s) until it is all written or the
- * fd would block, and returns the credit for what was written.  Any error
- * but EAGAIN and EINTR ends the call (exit 125): output that cannot be
- * delivered is not silently dropped.  -1 then.
+ * fd would block, and returns the credit for what was written.  A reader
+ * gone ends us (output_write); any other error ends the call (exit 125):
+ * output that cannot be delivered is not silently dropped.  -1 then.
  */
 static int
 call_flush(struct call *cc, int s)
@@ -111,10 +121,8 @@ call_flush(struct call *cc, int s)
 	ssize_t		 n;
 
 	while (buf_pending(b) > 0) {
-		n = write(s, buf_head(b), buf_pending(b));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
+		n = output_write(s, buf_head(b), buf_pending(b));
+		if (n == 0)
 			break;
 		if (n == -1) {
 			call_failx(cc, "cannot write %s: %s; the remote command "
@@ -255,6 +263,8 @@ call_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	struct call	*cc = rq->rq_arg;
 	int		 waiting = buf_pending(&cc->cc_out[stream]) > 0;
 
+	if (cc->cc_done)
+		return;	/* its output could not be written */
 	buf_append(&cc->cc_out[stream], p, n);
 	if (!waiting && call_flush(cc, stream) == -1)
 		return;
@@ -275,9 +285,13 @@ call_drain(struct req *rq)
 	call_update_events(rq->rq_arg);
 }
 
-/* With -v, GUESTS_REPLY's state of each guest, and when it was last heard. */
+/*
+ * Names a peer sent, one a line, made visible (escape.c); with json, one
+ * {"command":NAME} object a line; with_state (-g -v), GUESTS_REPLY's state
+ * of each guest, and when it was last heard.
+ */
 void
-call_print_names(const struct proto_names *na, int with_state)
+call_print_names(const struct proto_names *na, int with_state, int json)
 {
 	struct tm	 tm;
 	time_t		 at;
@@ -285,24 +299,42 @@ call_print_names(const struct proto_names *na, int with_state)
 	size_t		 i;
 
 	for (i = 0; i < na->na_count; i++) {
+		if (json) {
+			fputs("{\"command\":", stdout);
+			escape_json_str(stdout, na->na_names[i]);
+			fputs("}\n", stdout);
+			continue;
+		}
+		escape_text_str(stdout, na->na_names[i], 0);
 		if (!with_state)
-			printf("%s\n", na->na_names[i]);
+			putchar('\n');
 		else if (na->na_state[i] == PEER_READY)
-			printf("%s\tconnected\n", na->na_names[i]);
+			puts("\tconnected");
 		else if (na->na_state[i] == PEER_DOWN)
-			printf("%s\tnot connected\n", na->na_names[i]);
+			puts("\tnot connected");
 		else if (na->na_quiet[i] == PROTO_QUIET_NEVER)
-			printf("%s\tnot answering (no frame yet)\n",
-			    na->na_names[i]);
+			puts("\tnot answering (no frame yet)");
 		else {
 			at = time(NULL) - (time_t)na->na_quiet[i];
-			if (localtime_r(&at, &tm) == NULL ||
-			    strftime(when, sizeof(when), "%F %T", &tm) == 0)
+			if (gmtime_r(&at, &tm) == NULL ||
+			    strftime(when, sizeof(when), "%FT%TZ", &tm) == 0)
 				strlcpy(when, "?", sizeof(when));
-			printf("%s\tnot answering (last frame %s, %u s ago)\n",
-			    na->na_names[i], when, na->na_quiet[i]);
+			printf("\tnot answering (last frame %s, %u s ago)\n",
+			    when, na->na_quiet[i]);
 		}
 	}
+}
+
+/* Done, once what was printed is written; a failure (not EPIPE) is said. */
+static void
+call_printed(struct call *cc)
+{
+	int	 error;
+
+	if ((error = output_flush(stdout)) != 0)
+		call_failx(cc, "cannot write stdout: %s", strerror(error));
+	else
+		call_done(cc, 0);
 }
 
 static void
@@ -310,13 +342,17 @@ call_reply(struct req *rq, struct proto_msg *m)
 {
 	struct call	*cc = rq->rq_arg;
 	const struct proto_exit *ex = &m->m.exit;
-	char		 vis[LOG_VIS_SIZE(PROTO_MAX_MESSAGE)];
 	double		 ms = (double)(now_ns() - cc->cc_sent_ns) / 1e6;
 
+	if (cc->cc_done)
+		return;	/* failed meanwhile, in the same read (call_flush) */
 	switch (m->m_type) {
 	case MSG_PONG:
 		printf("reply from %s: time=%.3f ms\n", cc->cc_opt->ca_peer, ms);
-		fflush(stdout);
+		if (output_flush(stdout) != 0) {
+			call_printed(cc);
+			return;
+		}
 		if (--cc->cc_pings_left > 0) {
 			call_send(cc);
 			return;
@@ -324,19 +360,21 @@ call_reply(struct req *rq, struct proto_msg *m)
 		call_done(cc, 0);
 		return;
 	case MSG_LIST_REPLY:
-		call_print_names(&m->m.names, 0);
-		call_done(cc, 0);
+		call_print_names(&m->m.names, 0, cc->cc_opt->ca_json);
+		call_printed(cc);
 		return;
 	case MSG_GUESTS_REPLY:
-		call_print_names(&m->m.names, cc->cc_opt->ca_verbose);
-		call_done(cc, 0);
+		call_print_names(&m->m.names, cc->cc_opt->ca_verbose, 0);
+		call_printed(cc);
 		return;
 	}
 	/* The peer's words reach a terminal: no escapes, no newlines. */
-	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
-		fprintf(stderr, "%s: %s: %s\n", cc->cc_opt->ca_progname,
-		    cc->cc_opt->ca_peer, log_vis(vis, sizeof(vis),
-		    ex->ex_message));
+	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED) {
+		fprintf(stderr, "%s: %s: ", cc->cc_opt->ca_progname,
+		    cc->cc_opt->ca_peer);
+		escape_text_str(stderr, ex->ex_message, 0);
+		fputc('\n', stderr);
+	}
 	/* Done once the output still waiting is written. */
 	ev_timer_stop(cc->cc_loop, &cc->cc_deadline);
 	cc->cc_status = status_from_exit(ex);
@@ -367,7 +405,6 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	char		 label[128];
 	int		 s;
 
-	signal(SIGPIPE, SIG_IGN);
 	memset(&cc, 0, sizeof(cc));
 	cc.cc_loop = EV_DEFAULT;
 	cc.cc_msg = m;
@@ -434,6 +471,8 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 	if (request_make(&m, type, target, cs->cs_argument, cs->cs_timeout_ms,
 	    &error) == -1)
 		cli_usage_error(cs->cs_progname, "%s", error);
+	if (type == MSG_OPEN && cs->cs_no_stdin)
+		m.m.open.op_flags &= ~OPEN_STDIN;	/* -n: /dev/null */
 	if ((fd = open_fd(arg, &to_daemon)) != -1) {
 		memset(&opt, 0, sizeof(opt));
 		opt.ca_to_daemon = to_daemon;
@@ -441,6 +480,7 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 		opt.ca_peer = peer;
 		opt.ca_verbose = cs->cs_verbosity > LOG_LEVEL_INFO;
 		opt.ca_ping_count = cs->cs_ping_count;
+		opt.ca_json = cs->cs_json;
 		rv = call_run(fd, &m, &opt);
 	}
 	proto_msg_free(&m);

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "output.h"
 #include "status.h"
 
 #ifndef BUILTIN_DIR
@@ -57,7 +58,8 @@ cli_usage_end(FILE *f)
 "\n"
 "Exit status of -e: the command's own; 128+N if killed by signal N;\n"
 "124 timeout; 126 not executable; 127 no such command; 125 negotiator "
-"failed.\n", f);
+"failed;\n"
+"killed by SIGPIPE (141 in sh) when the reader of our output is gone.\n", f);
 }
 
 void
@@ -138,6 +140,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cli_usage_error(cs->cs_progname, "invalid count: %s",
 			    arg);
 		break;
+	case 'n':
+		cs->cs_no_stdin = 1;
+		break;
+	case OPT_JSON:
+		cs->cs_json = 1;
+		break;
 	case 'v':
 		cs->cs_verbosity = LOG_LEVEL_DEBUG;
 		break;
@@ -186,10 +194,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cs->cs_runner->rc_max_peer_jobs = n;
 		break;
 	case OPT_VERSION:
+		output_init();
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,
 		    PROTO_VERSION);
 		exit(0);
 	case 'h':
+		output_init();
 		cs->cs_usage(stdout);
 		exit(0);
 	default:

@@ -31,6 +31,8 @@ struct cli_settings {
 	int			 cs_verbosity;
 	int			 cs_syslog;
 	int			 cs_ping_count;
+	int			 cs_no_stdin;	/* -n: stdin is /dev/null */
+	int			 cs_json;	/* --json */
 	const char		**cs_control;
 	struct runner_config	*cs_runner;
 };
@@ -38,12 +40,14 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
-	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON,
 	OPT_OWN		/* a program's own long options start here */
 };
-#define CLI_SHORT_OPTIONS	"t:vqh"
+#define CLI_SHORT_OPTIONS	"t:nvqh"
 #define CLI_LONG_OPTIONS \
 	{ "timeout",		required_argument,	NULL, 't' }, \
+	{ "no-stdin",		no_argument,		NULL, 'n' }, \
+	{ "json",		no_argument,		NULL, OPT_JSON }, \
 	{ "verbose",		no_argument,		NULL, 'v' }, \
 	{ "quiet",		no_argument,		NULL, 'q' }, \
 	{ "help",		no_argument,		NULL, 'h' }, \

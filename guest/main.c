@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "guest.h"
 #include "log.h"
+#include "output.h"
 #include "status.h"
 #include "stdfds.h"
 
@@ -30,13 +31,15 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: negotiator-guest -e 'CMD ARGS' [-t SECONDS]\n"
-"       negotiator-guest -l | --ping | -d\n"
+"usage: negotiator-guest -e 'CMD ARGS' [-n] [-t SECONDS]\n"
+"       negotiator-guest -l [--json] | --ping | -d\n"
 "\n"
 "  -l, --list-commands        list the commands the host offers\n"
+"      --json                 with -l: one JSON object per command\n"
 "  -e, --execute 'CMD ARGS'   run CMD on the host (words split like sh)\n"
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
+"  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
 "      --ping                 time a round trip to the host's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "  -d, --daemon               run the guest daemon (in the foreground)\n"
@@ -175,5 +178,11 @@ main(int argc, char *argv[])
 	if (o.cs.cs_verb == NULL)
 		cli_usage_error(o.cs.cs_progname, "%s", "nothing to do: give "
 		    "-e, -l, --ping or -d");
+	if (o.cs.cs_json && !cli_verb_is(&o.cs, "list-commands"))
+		cli_usage_error(o.cs.cs_progname, "%s", "--json goes with -l");
+	if (o.cs.cs_no_stdin && !cli_verb_is(&o.cs, "execute"))
+		cli_usage_error(o.cs.cs_progname, "%s", "-n goes with -e");
+	if (!cli_verb_is(&o.cs, "daemon"))
+		output_init();
 	return cli_verb_run(&o.cs, &o);
 }

@@ -11,24 +11,29 @@
  * another's.
  *
  * Output, as it comes: each line of a guest's stdout on our stdout and of
- * its stderr on our stderr, prefixed "GUEST: "; control characters but tab
- * in a guest's output are written as \ooo, so that a guest cannot forge
- * another's line.  With --json, one object per guest once it is done:
+ * its stderr on our stderr, prefixed "GUEST: ", made visible by
+ * escape_text (controls, C1 and bytes that are not UTF-8 as \ooo, tabs
+ * kept), so that a guest cannot forge another's line or act on the
+ * terminal; at the end, on stderr, one line per guest that failed and how.
+ * With --json, one object per guest once it is done:
  *
- *	{"guest":"web1","exit":0,"stdout":"...","stderr":"...","ms":12.3}
+ *	{"guest":"web1","exit":0,"signal":null,"stdout":"...","stderr":"...",
+ *	 "ms":12.3}
  *
- * plus "error" when negotiator itself failed and "truncated":true when
- * output went beyond FANOUT_JSON_MAX per stream.  Strings are JSON; bytes
- * that are not UTF-8 are written as the code points of the same value
- * (\u00XX).  The exit status is 0 when every guest succeeded, 1 when some
- * did not, 125 when nothing could be asked.
+ * "exit" is the status -e would exit with for that guest (128+N when
+ * killed by signal N), "signal" N then, else null; plus "error" when the
+ * command did not run to its end (negotiator's failure, a timeout) and
+ * "truncated":true when output went beyond FANOUT_JSON_MAX per stream.
+ * Strings are JSON, lossless for bytes that are not UTF-8 (escape_json).
+ * Every guest asked is one guest that succeeded or failed: --all asks each
+ * one found, answering or not.  The exit status is 0 when every guest
+ * succeeded, 1 when some did not, 125 when nobody could be asked.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <err.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +44,10 @@
 #include "call.h"
 #include "cli.h"
 #include "clock.h"
+#include "escape.h"
 #include "host.h"
 #include "log.h"
+#include "output.h"
 #include "relay.h"
 #include "request.h"
 #include "status.h"
@@ -66,6 +73,7 @@ struct target {
 	double			 t_ms;
 	int			 t_done;
 	int			 t_status;
+	int			 t_signal;	/* killed by it; 0: not */
 	char			 t_error[PROTO_MAX_MESSAGE + 64];
 	struct buf		 t_out[STREAM_COUNT];
 	int			 t_truncated;
@@ -101,72 +109,15 @@ host_raise_nofile(void)
 
 /* --- output ---------------------------------------------------------- */
 
-/* Writes bytes as the inside of a JSON string. */
-static void
-json_bytes(FILE *f, const uint8_t *p, size_t n)
-{
-	size_t	 i, len, k;
-	uint8_t	 c;
-
-	for (i = 0; i < n; i++) {
-		c = p[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '\t')
-			fputs("\\t", f);
-		else if (c == '\r')
-			fputs("\\r", f);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else if (c < 0x80)
-			fputc(c, f);
-		else {
-			/* A whole, shortest-form UTF-8 sequence passes. */
-			len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 &&
-			    c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-			for (k = 1; len > 0 && k < len; k++)
-				if (i + k >= n || (p[i + k] & 0xc0) != 0x80)
-					len = 0;
-			if (len == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) ||
-			    (c == 0xed && p[i + 1] >= 0xa0)))
-				len = 0;
-			if (len == 4 && ((c == 0xf0 && p[i + 1] < 0x90) ||
-			    (c == 0xf4 && p[i + 1] >= 0x90)))
-				len = 0;
-			if (len == 0)
-				fprintf(f, "\\u%04x", c);
-			else {
-				fwrite(p + i, 1, len, f);
-				i += len - 1;
-			}
-		}
-	}
-}
-
-static void
-json_str(FILE *f, const char *key, const char *s)
-{
-	fprintf(f, ",\"%s\":\"", key);
-	json_bytes(f, (const uint8_t *)s, strlen(s));
-	fputc('"', f);
-}
-
 /* One line of a guest's output, prefixed, control characters made visible. */
 static void
 text_line(const struct target *t, int s, const uint8_t *p, size_t n)
 {
 	FILE	*f = s == STREAM_STDOUT ? stdout : stderr;
-	size_t	 i;
 
-	fprintf(f, "%s: ", t->t_name);
-	for (i = 0; i < n; i++) {
-		if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-			fprintf(f, "\\%03o", p[i]);
-		else
-			fputc(p[i], f);
-	}
+	escape_text_str(f, t->t_name, 0);
+	fputs(": ", f);
+	escape_text(f, p, n, ESCAPE_TAB);
 	fputc('\n', f);
 }
 
@@ -203,26 +154,35 @@ target_report(struct target *t)
 			text_flush(t, s, 1);
 		if (fo->fo_type == MSG_PING && t->t_status == 0)
 			printf("%s: time=%.3f ms\n", t->t_name, t->t_ms);
-		if (t->t_error[0] != '\0')
-			fprintf(stderr, "%s: %s\n", t->t_name, t->t_error);
+		if (t->t_error[0] != '\0') {
+			escape_text_str(stderr, t->t_name, 0);
+			fputs(": ", stderr);
+			escape_text_str(stderr, t->t_error, 0);
+			fputc('\n', stderr);
+		}
 		fflush(stdout);
-		fflush(stderr);
 		return;
 	}
-	fputs("{\"guest\":\"", stdout);
-	json_bytes(stdout, (const uint8_t *)t->t_name, strlen(t->t_name));
-	printf("\",\"exit\":%d", t->t_status);
+	fputs("{\"guest\":", stdout);
+	escape_json_str(stdout, t->t_name);
+	printf(",\"exit\":%d", t->t_status);
+	if (t->t_signal > 0)
+		printf(",\"signal\":%d", t->t_signal);
+	else
+		fputs(",\"signal\":null", stdout);
 	if (fo->fo_type == MSG_OPEN)
 		for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
 			printf(",\"%s\":\"", s == STREAM_STDOUT ? "stdout" :
 			    "stderr");
-			json_bytes(stdout, buf_head(&t->t_out[s]),
+			escape_json(stdout, buf_head(&t->t_out[s]),
 			    buf_pending(&t->t_out[s]));
 			fputc('"', stdout);
 		}
 	printf(",\"ms\":%.3f", t->t_ms);
-	if (t->t_error[0] != '\0')
-		json_str(stdout, "error", t->t_error);
+	if (t->t_error[0] != '\0') {
+		fputs(",\"error\":", stdout);
+		escape_json_str(stdout, t->t_error);
+	}
 	if (t->t_truncated)
 		fputs(",\"truncated\":true", stdout);
 	fputs("}\n", stdout);
@@ -263,6 +223,12 @@ target_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (t->t_req.rq_conn == NULL) {
+		target_done(t, STATUS_FAILURE, "not answering: no session "
+		    "with %s in %.1f s", direct ? "its daemon" :
+		    "the host daemon", (double)(now_ns() - t->t_start_ns) / 1e9);
+		return;
+	}
 	conn_cancel(&t->t_req);
 	target_done(t, STATUS_TIMEOUT, "no answer within %.1f s; counted as "
 	    "failed", t->t_wait);
@@ -289,9 +255,15 @@ target_send(struct target *t)
 		}
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* /dev/null */
 	}
-	t->t_start_ns = now_ns();
 	conn_request(&t->t_link->l_conn, &t->t_req, &m, &target_ops, t);
 	proto_msg_free(&m);
+	/* From now on the deadline is -t's, from the start. */
+	ev_timer_stop(EV_DEFAULT, &t->t_deadline);
+	if (t->t_wait > 0) {
+		ev_timer_set(&t->t_deadline, t->t_wait - (double)(now_ns() -
+		    t->t_start_ns) / 1e9, 0.);
+		ev_timer_start(EV_DEFAULT, &t->t_deadline);
+	}
 }
 
 static void
@@ -336,7 +308,6 @@ target_reply(struct req *rq, struct proto_msg *m)
 {
 	struct target		*t = rq->rq_arg;
 	const struct proto_exit	*ex = &m->m.exit;
-	char			 vis[LOG_VIS_SIZE(PROTO_MAX_MESSAGE)];
 
 	if (m->m_type == MSG_PONG) {
 		target_done(t, 0, NULL);
@@ -347,9 +318,11 @@ target_reply(struct req *rq, struct proto_msg *m)
 		    proto_type_name(m->m_type));
 		return;
 	}
+	if (ex->ex_kind == EXIT_SIGNALED &&
+	    status_from_exit(ex) != STATUS_FAILURE)
+		t->t_signal = ex->ex_code;
 	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED)
-		target_done(t, status_from_exit(ex), "%s", log_vis(vis,
-		    sizeof(vis), ex->ex_message));
+		target_done(t, status_from_exit(ex), "%s", ex->ex_message);
 	else
 		target_done(t, status_from_exit(ex), NULL);
 }
@@ -583,6 +556,18 @@ state_name(uint8_t state)
 	}
 }
 
+/* 0 once stdout is written; 125 and why if it cannot be (not EPIPE). */
+static int
+fanout_flushed(void)
+{
+	int	 error;
+
+	if ((error = output_flush(stdout)) == 0)
+		return 0;
+	warnx("cannot write stdout: %s", strerror(error));
+	return STATUS_FAILURE;
+}
+
 int
 fanout_list_guests(const struct fanout *f)
 {
@@ -598,26 +583,25 @@ fanout_list_guests(const struct fanout *f)
 		n = discover_all(f->fo_hc->hc_channel_dir, &found);
 		for (i = 0; i < n; i++) {
 			if (!f->fo_json) {
-				printf("%s\n", found[i].fg_name);
+				escape_text_str(stdout, found[i].fg_name, 0);
+				putchar('\n');
 				continue;
 			}
-			fputs("{\"guest\":\"", stdout);
-			json_bytes(stdout, (const uint8_t *)found[i].fg_name,
-			    strlen(found[i].fg_name));
-			fputs("\",\"state\":\"found, no daemon\","
+			fputs("{\"guest\":", stdout);
+			escape_json_str(stdout, found[i].fg_name);
+			fputs(",\"state\":\"found, no daemon\","
 			    "\"last_frame\":null,\"protocol\":null,"
 			    "\"commands\":null}\n", stdout);
 		}
 		free(found);
-		return fflush(stdout) == 0 ? 0 : STATUS_FAILURE;
+		return fanout_flushed();
 	}
 	if (!f->fo_json)
-		call_print_names(&na, f->fo_verbose);
+		call_print_names(&na, f->fo_verbose, 0);
 	for (i = 0; f->fo_json && i < na.na_count; i++) {
-		fputs("{\"guest\":\"", stdout);
-		json_bytes(stdout, (const uint8_t *)na.na_names[i],
-		    strlen(na.na_names[i]));
-		printf("\",\"state\":\"%s\"", state_name(na.na_state[i]));
+		fputs("{\"guest\":", stdout);
+		escape_json_str(stdout, na.na_names[i]);
+		printf(",\"state\":\"%s\"", state_name(na.na_state[i]));
 		if (na.na_quiet[i] == PROTO_QUIET_NEVER)
 			fputs(",\"last_frame\":null,\"last_frame_age_s\":null",
 			    stdout);
@@ -636,7 +620,7 @@ fanout_list_guests(const struct fanout *f)
 		printf(",\"commands\":%u}\n", na.na_calls[i]);
 	}
 	names_free(&na);
-	return fflush(stdout) == 0 ? 0 : STATUS_FAILURE;
+	return fanout_flushed();
 }
 
 /* --- fan-out ---------------------------------------------------------- */
@@ -683,14 +667,21 @@ targets_start(void)
 	wait = fo->fo_timeout_ms / 1000.;
 	if (fo->fo_type == MSG_OPEN && wait > 0)
 		wait += FANOUT_SLACK;
+	/*
+	 * Until its request is sent, a guest waits for a session (with the
+	 * daemon, or without one with the guest's own daemon) as a call
+	 * does, even with -t 0: one that never answers is failed, not waited
+	 * for forever.  Then -t's deadline counts (target_send).
+	 */
 	for (i = 0; i < ntargets; i++) {
 		t = &targets[i];
 		t->t_start_ns = now_ns();
 		t->t_wait = wait;
-		ev_timer_init(&t->t_deadline, target_deadline_cb, wait, 0.);
+		ev_timer_init(&t->t_deadline, target_deadline_cb,
+		    wait > 0 && wait < FANOUT_TABLE_WAIT ? wait :
+		    FANOUT_TABLE_WAIT, 0.);
 		t->t_deadline.data = t;
-		if (wait > 0)
-			ev_timer_start(EV_DEFAULT, &t->t_deadline);
+		ev_timer_start(EV_DEFAULT, &t->t_deadline);
 	}
 }
 
@@ -757,6 +748,38 @@ links_direct(void)
 	free(found);
 }
 
+/*
+ * The end of text mode, on stderr: one line per guest that failed, in the
+ * order asked, with its status and why (the exit code, the signal, or the
+ * reason already shown as it happened), then the count.
+ */
+static void
+targets_summary(size_t failed)
+{
+	struct target	*t;
+	size_t		 i;
+
+	for (i = 0; i < ntargets; i++) {
+		t = &targets[i];
+		if (t->t_status == 0)
+			continue;
+		fprintf(stderr, "%s: failed: ", fo->fo_progname);
+		escape_text_str(stderr, t->t_name, 0);
+		if (t->t_signal > 0)
+			fprintf(stderr, ": killed by signal %d (status %d)\n",
+			    t->t_signal, t->t_status);
+		else if (t->t_error[0] == '\0')
+			fprintf(stderr, ": exit %d\n", t->t_status);
+		else {
+			fprintf(stderr, ": status %d: ", t->t_status);
+			escape_text_str(stderr, t->t_error, 0);
+			fputc('\n', stderr);
+		}
+	}
+	if (!fo->fo_quiet)
+		warnx("%zu of %zu guests failed", failed, ntargets);
+}
+
 int
 fanout_main(const struct fanout *f)
 {
@@ -766,15 +789,14 @@ fanout_main(const struct fanout *f)
 	int			 daemon;
 
 	fo = f;
-	signal(SIGPIPE, SIG_IGN);
 	if (fo->fo_guests != NULL)
 		targets_parse(fo->fo_guests);
 	host_raise_nofile();
 	daemon = table_fetch(fo->fo_hc, &na) == 0;
+	/* --all: every guest found, answering or not (those fail). */
 	if (fo->fo_all && daemon) {
 		for (i = 0; i < na.na_count; i++)
-			if (na.na_state[i] == PEER_READY)
-				targets_add(na.na_names[i]);
+			targets_add(na.na_names[i]);
 	} else if (fo->fo_all) {
 		n = discover_all(fo->fo_hc->hc_channel_dir, &found);
 		for (i = 0; i < n; i++)
@@ -784,10 +806,14 @@ fanout_main(const struct fanout *f)
 	if (daemon)
 		names_free(&na);
 	if (ntargets == 0) {
-		if (!fo->fo_quiet)
-			warnx("no %sguests to ask", fo->fo_all && daemon ?
-			    "connected " : "");
-		return 0;
+		if (daemon)
+			warnx("--all: no guests to ask (the daemon at %s has "
+			    "none)", fo->fo_hc->hc_control);
+		else
+			warnx("--all: no guests to ask (no daemon at %s, and "
+			    "no guest channel in %s)", fo->fo_hc->hc_control,
+			    fo->fo_hc->hc_channel_dir);
+		return STATUS_FAILURE;
 	}
 	nleft = ntargets;
 	targets_start();
@@ -801,11 +827,9 @@ fanout_main(const struct fanout *f)
 	for (i = 0; i < ntargets; i++)
 		if (targets[i].t_status != 0)
 			failed++;
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		warnx("cannot write stdout");
+	if (fanout_flushed() != 0)
 		return STATUS_FAILURE;
-	}
-	if (failed > 0 && !fo->fo_quiet && !fo->fo_json)
-		warnx("%zu of %zu guests failed", failed, ntargets);
+	if (failed > 0 && !fo->fo_json)
+		targets_summary(failed);
 	return failed == 0 ? 0 : 1;
 }

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "host.h"
 #include "log.h"
+#include "output.h"
 #include "status.h"
 #include "stdfds.h"
 #include "unix.h"
@@ -39,8 +40,9 @@ static void
 usage(FILE *f)
 {
 	fputs(
-"usage: negotiator-host -e 'CMD ARGS' [-t SECONDS] GUEST | --all | --guests A,B\n"
-"       negotiator-host -g [--json] | -c GUEST | --ping GUEST | -d\n"
+"usage: negotiator-host -e 'CMD ARGS' [-n] [-t SECONDS] GUEST | --all |\n"
+"                         --guests A,B\n"
+"       negotiator-host -g [--json] | -c GUEST [--json] | --ping GUEST | -d\n"
 "       negotiator-host --ping --all | --guests A,B [--json]\n"
 "       negotiator-host --attach GUEST | --detach GUEST\n"
 "\n"
@@ -49,15 +51,18 @@ usage(FILE *f)
 "  -e, --execute 'CMD ARGS'   run CMD inside GUEST (words split like sh)\n"
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
+"  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
 "      --ping GUEST           time a round trip to GUEST's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "      --all                  -e, --ping: on every connected guest at once\n"
 "      --guests A,B,C         -e, --ping: on these guests at once\n"
-"                             (lines prefixed \"GUEST: \"; exit 0 if all\n"
-"                             succeeded, else 1; a guest silent past -t\n"
-"                             fails without holding up the others)\n"
-"      --json                 with --all, --guests or -g: one JSON object\n"
-"                             per guest per line\n"
+"                             (lines prefixed \"GUEST: \", then a line per\n"
+"                             guest that failed; exit 0 if all succeeded,\n"
+"                             1 if any failed, 125 if none could be asked;\n"
+"                             a guest silent past -t fails without holding\n"
+"                             up the others)\n"
+"      --json                 with --all, --guests, -g: one JSON object per\n"
+"                             guest per line; with -c: one per command\n"
 "      --attach GUEST         add both channels to libvirt domain GUEST,\n"
 "                             live and in its config (without libvirt:\n"
 "                             print the QEMU options)\n"
@@ -197,8 +202,7 @@ verb_daemon(void *arg)
 }
 
 enum {
-	OPT_PING = OPT_OWN, OPT_CHANNEL, OPT_ALL, OPT_GUESTS, OPT_JSON,
-	OPT_ATTACH, OPT_DETACH,
+	OPT_PING = OPT_OWN, OPT_CHANNEL, OPT_ALL, OPT_GUESTS, OPT_ATTACH, OPT_DETACH,
 };
 
 static const struct cli_verb verbs[] = {
@@ -220,7 +224,6 @@ static const struct option long_options[] = {
 	{ "channel-dir",	required_argument,	NULL, OPT_CHANNEL },
 	{ "all",		no_argument,		NULL, OPT_ALL },
 	{ "guests",		required_argument,	NULL, OPT_GUESTS },
-	{ "json",		no_argument,		NULL, OPT_JSON },
 	{ "attach",		required_argument,	NULL, OPT_ATTACH },
 	{ "detach",		required_argument,	NULL, OPT_DETACH },
 	CLI_LONG_OPTIONS,
@@ -254,9 +257,6 @@ main(int argc, char *argv[])
 		case OPT_GUESTS:
 			o.fo.fo_guests = optarg;
 			break;
-		case OPT_JSON:
-			o.fo.fo_json = 1;
-			break;
 		case OPT_CHANNEL:
 			o.hc.hc_channel_dir = optarg;
 			break;
@@ -271,14 +271,18 @@ main(int argc, char *argv[])
 		usage_error("%s", "nothing to do: give -e, -c, -g, --ping, -d, "
 		    "--attach or --detach");
 	o.fo.fo_progname = "negotiator-host";
+	o.fo.fo_json = o.cs.cs_json;
 	fan = o.fo.fo_all || o.fo.fo_guests != NULL;
 	if (o.fo.fo_all && o.fo.fo_guests != NULL)
 		usage_error("%s", "give --all or --guests, not both");
 	if (fan && !cli_verb_is(&o.cs, "execute") &&
 	    !cli_verb_is(&o.cs, "ping"))
 		usage_error("%s", "--all and --guests go with -e or --ping");
-	if (o.fo.fo_json && !fan && !cli_verb_is(&o.cs, "list-guests"))
-		usage_error("%s", "--json goes with -g, --all or --guests");
+	if (o.fo.fo_json && !fan && !cli_verb_is(&o.cs, "list-guests") &&
+	    !cli_verb_is(&o.cs, "list-commands"))
+		usage_error("%s", "--json goes with -g, -c, --all or --guests");
+	if (o.cs.cs_no_stdin && !cli_verb_is(&o.cs, "execute"))
+		usage_error("%s", "-n goes with -e");
 	if (fan && o.cs.cs_ping_count != 1)
 		usage_error("%s", "--count goes with --ping GUEST only");
 	/* -e and --ping take a GUEST operand, unless fanned out. */
@@ -291,5 +295,7 @@ main(int argc, char *argv[])
 		o.guest = argv[0];
 	} else if (argc != 0)
 		usage_error("unexpected argument: %s", argv[0]);
+	if (!cli_verb_is(&o.cs, "daemon"))
+		output_init();
 	return cli_verb_run(&o.cs, &o);
 }

@@ -133,9 +133,8 @@ trap 'rm -rf "$RUN"' EXIT
 # umask of the checkout.
 chmod -R go-w commands tests/commands.d
 
-for t in tests/test_proto tests/test_words tests/test_runner tests/test_status \
-    tests/test_log tests/test_conn tests/test_relay tests/test_config; do
-	run "unit: $t" 120 "./$t"
+for t in $(make -s --no-print-directory list-tests); do
+	run "unit: tests/$t" 120 "./tests/$t"
 done
 run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
 run "built-in commands" 120 bash tests/commands.sh
@@ -143,6 +142,7 @@ run "integration (emulated channels)" 300 bash tests/integration.sh
 run "unit and integration under ASan and UBSan (build/asan)" 240 \
     sh tests/sanitized.sh
 run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fanout.sh
+run "the CLIs as users hit them (pipes, fan-out truth, -n, escaping)" 150 bash tests/cli.sh
 run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \

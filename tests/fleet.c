@@ -1,7 +1,7 @@
 /*
  * fleet: many simulated guests in one process, for make bench-scale.
  *
- * Usage: fleet DIR COUNT [--prefix NAME] [--pidfile FILE]
+ * Usage: fleet DIR COUNT [--prefix NAME] [--pidfile FILE] [--commands FILE]
  *
  * Guest i (NAME0001, NAME0002, ...; NAME defaults to "g") is, to a host
  * daemon with --channel-dir DIR, what QEMU and a guest daemon are: two
@@ -14,7 +14,9 @@
  * "true" exits 0, "echo-args A B" prints "[A][B]" and exits 0, "guest-name"
  * prints the guest's name; anything else is "no such command".  (The real
  * runner allows RUNNER_MAX_JOBS at once per process, and 1,000 forks would
- * measure this machine's fork(), not the host daemon.)
+ * measure this machine's fork(), not the host daemon.)  With --commands,
+ * LIST is answered with the names in FILE, each ended by a NUL byte, as
+ * they are, as a hostile guest could (tests/cli.sh).
  *
  * No keepalive on our side: idle, fleet sleeps in epoll.  The pid file is
  * written once every socket listens; SIGTERM or SIGINT removes the sockets
@@ -51,6 +53,8 @@ struct sim_guest {
 
 static struct sim_guest	*fleet;
 static size_t		 nfleet;
+static char		**list_names;	/* --commands */
+static size_t		 list_count;
 
 static void
 reply_open(struct conn *c, struct proto_msg *m)
@@ -96,9 +100,21 @@ sim_request(struct conn *c, struct proto_msg *m)
 {
 	struct sim_port	*sp = c->c_arg;
 
+	static const struct req_ops	 none;
+	struct proto_msg		 reply;
+	struct req			 rq;
+
 	if (m->m_type == MSG_OPEN)
 		reply_open(c, m);
-	else
+	else if (m->m_type == MSG_LIST && list_names != NULL) {
+		memset(&rq, 0, sizeof(rq));
+		memset(&reply, 0, sizeof(reply));
+		reply.m_type = MSG_LIST_REPLY;
+		reply.m.names.na_names = list_names;
+		reply.m.names.na_count = list_count;
+		if (conn_accept(c, &rq, m, &none, NULL) == 0)
+			conn_reply(&rq, &reply);
+	} else
 		serve_request(c, m, &sp->sp_guest->sg_runner);
 }
 
@@ -158,6 +174,27 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* --commands FILE: names ended by NUL bytes, into list_names. */
+static void
+read_names(const char *path)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 size = 0;
+	ssize_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		err(2, "%s", path);
+	while ((n = getdelim(&line, &size, '\0', f)) > 1) {
+		list_names = xreallocarray(list_names, list_count + 2,
+		    sizeof(*list_names));
+		list_names[list_count++] = xstrdup(line);
+		list_names[list_count] = NULL;
+	}
+	free(line);
+	fclose(f);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -173,7 +210,7 @@ main(int argc, char *argv[])
 
 	if (argc < 3)
 		errx(2, "usage: fleet DIR COUNT [--prefix NAME] "
-		    "[--pidfile FILE]");
+		    "[--pidfile FILE] [--commands FILE]");
 	dir = argv[1];
 	nfleet = (size_t)strtonum(argv[2], 1, 100000, &errstr);
 	if (errstr != NULL)
@@ -183,6 +220,8 @@ main(int argc, char *argv[])
 			prefix = argv[a + 1];
 		else if (strcmp(argv[a], "--pidfile") == 0)
 			pidfile = argv[a + 1];
+		else if (strcmp(argv[a], "--commands") == 0)
+			read_names(argv[a + 1]);
 		else
 			errx(2, "unknown option %s", argv[a]);
 	}

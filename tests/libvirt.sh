@@ -222,7 +222,7 @@ for d in "$ALPHA" "$BRAVO"; do
 	check_json "--json $d: ms is a positive number" "$d" \
 	    '.ms | type == "number" and . > 0' all true
 	check_json "--json $d: no other field" "$d" 'keys | join(",")' all \
-	    '"exit,guest,ms,stderr,stdout"'
+	    '"exit,guest,ms,signal,stderr,stdout"'
 done
 $H --guests "$ALPHA,nosuch" --json -e 'exit-with 3' >"$TMP/mixed.json"; rc=$?
 check "--guests with failures: exit 1" test "$rc" = 1

@@ -274,8 +274,8 @@ got=$(within 60 nonblock_read 1 "$GUESTBIN" --control "$TMP/guest.sock" \
 check "guest CLI: the same" test "$got" = "0 $want"
 $H -t 0 -e 'stream 5000000' vm1 2>"$TMP/epipe.err" | head -c 10 >/dev/null
 st=${PIPESTATUS[0]}
-check "stdout closed early: exit 125 ($st) and a message" \
-    sh -c "test $st -eq 125 && grep -q 'cannot write stdout' '$TMP/epipe.err'"
+check "stdout closed early: killed by SIGPIPE, as a local program ($st), quiet" \
+    test "$st" -eq 141 -a ! -s "$TMP/epipe.err"
 
 # --- leaks: 20,000 calls each way, a guest that comes and goes ----------
 

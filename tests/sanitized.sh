@@ -15,8 +15,7 @@ on_interrupt
 export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
 
-for t in test_proto test_words test_runner test_status test_log test_conn \
-    test_relay test_config; do
+for t in $(make -s --no-print-directory list-tests); do
 	if [ ! -x "$ASAN/tests/$t" ]; then
 		fail "$ASAN/tests/$t is missing (make sanitize)"
 		continue
