@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "log.h"
 #include "status.h"
 
@@ -167,6 +168,12 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cli_usage_error(cs->cs_progname, "invalid peer timeout "
 			    "(seconds, at least 0.1): %s", arg);
 		conn_set_peer_timeout(ms / 1000.);
+		break;
+	case OPT_IDLE_TIMEOUT:
+		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
+			cli_usage_error(cs->cs_progname, "invalid idle timeout "
+			    "(seconds, at least 0.1): %s", arg);
+		control_set_idle_timeout(ms / 1000.);
 		break;
 	case OPT_MAX_TIMEOUT:
 		if (cli_parse_timeout(arg,
