@@ -10,12 +10,16 @@
  * CONTROL_MAX_CLIENTS connections, CONTROL_ROOT_RESERVE of which only root
  * (or our own user) may take, and CONTROL_UID_QUEUE bytes of answers queued
  * for all its connections together, past which its new requests are
- * dropped (channel.h, rule 4, for the uid rather than one connection).  A
- * connection that shows no life for the idle timeout is closed (client_idle_cb).
+ * dropped (channel.h, rule 4, for the uid rather than one connection).
+ * A connection that shows no life for the idle timeout is closed
+ * (client_idle_cb).
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <libgen.h>
@@ -93,23 +97,31 @@ caller_queued(const struct caller *ca)
 	return n;
 }
 
+/*
+ * 1 if a request of the caller is dropped unanswered: rule 4 of channel.h
+ * for all the connections of a uid, root and our user excepted.
+ */
+static int
+caller_over(const struct caller *ca, const struct proto_msg *m)
+{
+	size_t	 queued;
+
+	if (ca->ca_trusted ||
+	    (queued = caller_queued(ca)) < CONTROL_UID_QUEUE)
+		return 0;
+	log_limited(ca->ca_label, "%s: %s dropped: %zu bytes of answers wait "
+	    "for the %d connections of this uid to read them", ca->ca_label,
+	    proto_type_name(m->m_type), queued, ca->ca_count);
+	return 1;
+}
+
 static void
 client_request(struct conn *c, struct proto_msg *m)
 {
 	struct client	*cl = c->c_arg;
-	struct caller	*ca = cl->cl_caller;
-	size_t		 queued;
 
-	/* Rule 4 of channel.h, for all the connections of a uid. */
-	if (!ca->ca_trusted &&
-	    (queued = caller_queued(ca)) >= CONTROL_UID_QUEUE) {
-		log_limited(ca->ca_label, "%s: %s dropped: %zu bytes of answers "
-		    "wait for the %d connections of this uid to read them",
-		    ca->ca_label, proto_type_name(m->m_type), queued,
-		    ca->ca_count);
-		return;
-	}
-	cl->cl_control->ctl_request(c, m, cl->cl_control->ctl_arg);
+	if (!caller_over(cl->cl_caller, m))
+		cl->cl_control->ctl_request(c, m, cl->cl_control->ctl_arg);
 }
 
 /*
@@ -157,16 +169,21 @@ static const struct conn_ops client_ops = {
 
 /*
  * The last time the connection showed life: bytes in, bytes out, or a
- * call of its running with nothing waiting to be sent (however long it
- * runs); output that waits for the caller to read it is no life.
+ * call of its running with nothing waiting to be read (however long it
+ * runs); output that waits for the caller, in our queue or unread in the
+ * socket (SIOCOUTQ: a call out of credit queues nothing), is no life.
  */
 static ev_tstamp
 client_alive_at(struct client *cl, ev_tstamp now)
 {
 	const struct channel	*ch = &cl->cl_conn.c_ch;
 	ev_tstamp		 t = cl->cl_since;
+	int			 unread = 0;
 
-	if (!LIST_EMPTY(&cl->cl_conn.c_served) && buf_pending(&ch->ch_out) == 0)
+	if (ioctl(ch->ch_fd, SIOCOUTQ, &unread) == -1)
+		unread = 0;
+	if (!LIST_EMPTY(&cl->cl_conn.c_served) &&
+	    buf_pending(&ch->ch_out) == 0 && unread == 0)
 		return cl->cl_since = now;
 	if (ch->ch_last_input > t)
 		t = ch->ch_last_input;
@@ -210,8 +227,9 @@ client_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	log_limited_at(LOG_LEVEL_INFO, cl->cl_caller->ca_label, "%s: a "
 	    "connection closed after %.0f s idle (%s)",
 	    cl->cl_caller->ca_label, now - alive_at,
-	    buf_pending(&cl->cl_conn.c_ch.ch_out) > 0 ?
-	    "its answers not read" : "no request");
+	    LIST_EMPTY(&cl->cl_conn.c_served) &&
+	    buf_pending(&cl->cl_conn.c_ch.ch_out) == 0 ?
+	    "no request" : "its answers not read");
 	client_free(cl);
 }
 
@@ -266,6 +284,8 @@ client_refuse(struct conn *c, struct proto_msg *m)
 	struct req	 rq;
 	static const struct req_ops none;
 
+	if (caller_over(cl->cl_caller, m))
+		return;
 	memset(&rq, 0, sizeof(rq));
 	if (conn_accept(c, &rq, m, &none, NULL) == 0)
 		conn_fail(&rq, EXIT_FAILED, 0, "permission denied: the daemon "

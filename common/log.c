@@ -184,8 +184,9 @@ log_vis(char *dst, size_t dstlen, const char *src)
  * LOG_BURST_SECONDS worth of lines at once, then log_rate lines a second;
  * all keys together LOG_TOTAL_FACTOR times as much.  What is dropped is
  * counted, and one line says how many once the key has a token again (at
- * its next line, or anyone's), at most once a second.  Those lines take
- * tokens of the total too, so nothing log_limited() writes passes it.
+ * its next line, or anyone's), at most once a second.  That line takes a
+ * token of the total (not the key's), so nothing log_limited() writes
+ * passes the total.
  *
  * A bucket is remembered, not reset: a key that comes back (a caller that
  * connects again) finds it as it left it.  A bucket is forgotten only once
@@ -251,25 +252,29 @@ log_refill(struct log_bucket *lb, uint64_t now)
 	lb->lb_last = now;
 }
 
-/* Takes a token of the total and of lb, or none; lock held. */
+/*
+ * 1 if lb and the total have a token each: one of each is taken, unless
+ * only the total pays (a summary, once a second at most); lock held.
+ */
 static int
-log_spend(struct log_bucket *lb, uint64_t now)
+log_spend(struct log_bucket *lb, uint64_t now, int total_only)
 {
 	log_refill(lb, now);
 	log_refill(&log_total, now);
 	if (lb->lb_tokens < 1 || log_total.lb_tokens < 1)
 		return 0;
-	lb->lb_tokens -= 1;
+	if (!total_only)
+		lb->lb_tokens -= 1;
 	log_total.lb_tokens -= 1;
 	return 1;
 }
 
-/* Says how many lines of lb were dropped, if a token allows; lock held. */
+/* Says how many lines of lb were dropped, if tokens allow; lock held. */
 static void
 log_summary(struct log_bucket *lb, uint64_t now)
 {
 	if (lb->lb_dropped == 0 || now - lb->lb_told < 1000 ||
-	    !log_spend(lb, now))
+	    !log_spend(lb, now, 1))
 		return;
 	log_emitf(LOG_WARNING, "%s: %lu messages suppressed (more than %u "
 	    "a second, or %u in all)", lb->lb_key, lb->lb_dropped, log_rate,
@@ -340,7 +345,7 @@ log_take(const char *key)
 	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++)
 		log_summary(lb, now);
 	log_summary(&log_others, now);
-	if (!(ok = log_spend(mine, now)))
+	if (!(ok = log_spend(mine, now, 0)))
 		mine->lb_dropped++;
 	pthread_mutex_unlock(&log_limit_lock);
 	return ok;

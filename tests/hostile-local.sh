@@ -9,8 +9,8 @@
 #      still work (before: the user held all 256 and root's -e got
 #      "Connection reset by peer", exit 125);
 #   b. an idle connection is closed after --idle-timeout, and so is one
-#      that does not read its answers; a call that runs longer, read, is
-#      not (before: no timeout at all);
+#      that does not read its answers, or a call's output; a call that
+#      runs longer, read, is not (before: no timeout at all);
 #   c. with the host daemon's RLIMIT_NOFILE reached, its CPU time stays
 #      near zero, the log has one line for the episode, and it accepts
 #      again once the connections close (before: 4 s of CPU in 4 s, a line
@@ -156,6 +156,17 @@ check "a connection that does not read its answers is closed too" \
     wait_until $((IDLE + 10)) unread
 touch "$TMP/stop.b"
 reap 10 "$HELD"; HELD=
+# A call whose client stops reading (a stopped pager): its output stops
+# in the socket once the credit is spent, nothing moves, and it is closed.
+g0=$(lines "$TMP/guestd.log")
+within 20 sh -c "$GUESTBIN --control $TMP/guest.sock -c $TMP/gport \
+    -e 'stream 20000000' 2>/dev/null | sleep $((IDLE + 6))"
+stuck() {
+	tail -n +$((g0 + 1)) "$TMP/guestd.log" |
+	    grep -q "connection closed after .* (its answers not read)"
+}
+check "a call whose output is not read is closed after the idle timeout" \
+    stuck
 stop_pid "$HOSTD2_PID"; HOSTD2_PID=
 t0=$(now_ms)
 check "a call that runs longer than the idle timeout is not cut" \
