@@ -19,7 +19,10 @@
 #      the log grows by at most the uid's share of lines (before: a burst
 #      per pid, 20,002 lines in 4.6 s);
 #   e. the user's connections each flooding requests, never reading the
-#      answers: the host daemon's RSS grows by at most RSS_GROWTH_KB.
+#      answers: the host daemon's RSS grows by at most RSS_GROWTH_KB
+#      (before: 2 MiB of answers per connection, 117 MB for 64).  Not
+#      yet bounded per uid: HELLO_ACKs to repeated HELLOs and a running
+#      command's output, which are held per connection (conn.c, rule 2).
 # Figures are printed as "# ..." lines.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
