@@ -35,9 +35,11 @@ NOFILE=40			# RLIMIT_NOFILE of the host daemon of case c
 CPU_BOUND=30			# ticks (0.3 s) in the 3 s of case c
 RSS_GROWTH_KB=$((24 * 1024))
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-hostile-local.XXXXXX") || exit 1
-HOSTBIN=$REPO/negotiator-host
-HOSTD=$REPO/negotiator-hostd
-GUESTBIN=$REPO/negotiator-guest
+# NEGOTIATOR_BIN_DIR: where the programs are (build/asan for the
+# sanitized ones).
+HOSTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-host
+HOSTD=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-hostd
+GUESTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-guest
 CLIENT="/usr/bin/python3 $TMP/client.py"
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
 GUEST=vm1
@@ -112,10 +114,10 @@ check "a CLI's first frames captured" wait_until 5 test -s "$TMP/frames"
 # --- a. the user holds every connection it can get ------------------------
 
 log0=$(lines "$TMP/hostd.log")
-$AS_USER $CLIENT hold "$TMP/host.sock" 300 "$TMP/stop.a" >"$TMP/held" &
+$AS_USER $CLIENT hold "$TMP/host.sock" 300 "$TMP/stop.a" >"$TMP/held.a" &
 HELD=$!
-wait_until 30 test -s "$TMP/held"
-out=$(cat "$TMP/held")
+wait_until 30 test -s "$TMP/held.a"
+out=$(cat "$TMP/held.a")
 echo "# the test user: $out"
 check "the user holds its share, $SHARE connections ($out)" \
     test "${out##* }" = "$SHARE"
@@ -187,10 +189,10 @@ start_daemon HOSTD2_PID "$TMP/nofile.sock" "$TMP/hostd2.log" \
 give "$TMP/nofile.sock"
 c0=$(lines "$TMP/hostd2.log")
 $AS_USER $CLIENT hold "$TMP/nofile.sock" $((NOFILE + 10)) "$TMP/stop.c" \
-    >"$TMP/held" &
+    >"$TMP/held.c" &
 HELD=$!
-wait_until 30 test -s "$TMP/held"
-echo "# the test user, against $NOFILE open files: $(cat "$TMP/held")"
+wait_until 30 test -s "$TMP/held.c"
+echo "# the test user, against $NOFILE open files: $(cat "$TMP/held.c")"
 n0=$(ticks "$HOSTD2_PID")
 sleep 3
 n1=$(ticks "$HOSTD2_PID")
@@ -229,13 +231,13 @@ check "root is still served" within 10 $H -e 'exit-with 0' "$GUEST"
 
 r0=$(rss_kb "$HOSTD_PID")
 $AS_USER $CLIENT flood "$TMP/host.sock" "$TMP/frames" 64 5 "$TMP/stop.e" \
-    >"$TMP/held" &
+    >"$TMP/held.e" &
 HELD=$!
-wait_until 30 test -s "$TMP/held"
+wait_until 30 test -s "$TMP/held.e"
 r1=$(rss_kb "$HOSTD_PID")
-echo "# flood of requests never read: $(cat "$TMP/held"); host daemon RSS $r0 -> $r1 kB"
-check "the flood was sent ($(cat "$TMP/held"))" \
-    test "$(awk '{ print $4 }' "$TMP/held")" -ge 10000000
+echo "# flood of requests never read: $(cat "$TMP/held.e"); host daemon RSS $r0 -> $r1 kB"
+check "the flood was sent ($(cat "$TMP/held.e"))" \
+    test "$(awk '{ print $4 }' "$TMP/held.e")" -ge 10000000
 check "host daemon RSS grew $((r1 - r0)) kB <= $RSS_GROWTH_KB kB" \
     test -n "$r0" -a -n "$r1" -a "$((r1 - r0))" -le $RSS_GROWTH_KB
 check "root is still served meanwhile" \
