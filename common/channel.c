@@ -406,8 +406,7 @@ channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
 		if (k > 0) {
 			got = (size_t)k;
 			ch->ch_last_output = ev_now(ch->ch_loop);
-		}
-		else if (k == -1 && errno == EINVAL)
+		} else if (k == -1 && errno == EINVAL)
 			ch->ch_splice = 0;	/* not this fd: never again */
 	}
 	/* The header is (being) sent: the frame must be completed. */
