@@ -384,7 +384,6 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	const char	*full;
-	char		 label[128];
 	int		 fd, allowed;
 
 	(void)revents;
@@ -440,10 +439,11 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	cl = xcalloc(1, sizeof(*cl));
 	cl->cl_control = ctl;
 	cl->cl_caller = ca;
-	/* The uid, not the pid: it is also the key of its log lines. */
-	snprintf(label, sizeof(label), "%s%s", allowed ? "" : "refused ",
-	    ca->ca_label);
-	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY, label,
+	/*
+	 * Labelled by its uid, not its pid, allowed or not: the label is also
+	 * the key of its log lines, which one uid shares (log_limited).
+	 */
+	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY, ca->ca_label,
 	    allowed ? &client_ops : &client_refused_ops, cl);
 	LIST_INSERT_HEAD(&ca->ca_clients, cl, cl_entry);
 	ca->ca_count++;
