@@ -346,6 +346,7 @@ channel_write_some(struct channel *ch)
 		if (n == -1)
 			return -1;
 		buf_consume(&ch->ch_out, (size_t)n);
+		ch->ch_last_output = ev_now(ch->ch_loop);
 		done += (size_t)n;
 	}
 	return 1;
@@ -402,9 +403,10 @@ channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
 	buf_commit(&ch->ch_out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
 	if (channel_write_some(ch) == 1) {
 		k = splice(pipe, NULL, ch->ch_fd, NULL, n, SPLICE_F_NONBLOCK);
-		if (k > 0)
+		if (k > 0) {
 			got = (size_t)k;
-		else if (k == -1 && errno == EINVAL)
+			ch->ch_last_output = ev_now(ch->ch_loop);
+		} else if (k == -1 && errno == EINVAL)
 			ch->ch_splice = 0;	/* not this fd: never again */
 	}
 	/* The header is (being) sent: the frame must be completed. */

@@ -94,6 +94,7 @@ struct channel {
 	 */
 	int			 ch_splice;
 	ev_tstamp		 ch_last_input;	/* when bytes last arrived */
+	ev_tstamp		 ch_last_output; /* when bytes last left */
 	ev_tstamp		 ch_stalled_at;	/* incomplete frame at head since */
 	uint64_t		 ch_consumed;	/* input bytes consumed so far */
 	uint64_t		 ch_resumed;	/* input offset after a gap, or 0 */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "control.h"
 #include "log.h"
 #include "output.h"
 #include "status.h"
@@ -171,10 +172,15 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			    "(lines a second per peer, 0 = no limit): %s", arg);
 		break;
 	case OPT_PEER_TIMEOUT:
+	case OPT_IDLE_TIMEOUT:
 		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
-			cli_usage_error(cs->cs_progname, "invalid peer timeout "
-			    "(seconds, at least 0.1): %s", arg);
-		conn_set_peer_timeout(ms / 1000.);
+			cli_usage_error(cs->cs_progname, "invalid %s timeout "
+			    "(seconds, at least 0.1): %s",
+			    ch == OPT_PEER_TIMEOUT ? "peer" : "idle", arg);
+		if (ch == OPT_PEER_TIMEOUT)
+			conn_set_peer_timeout(ms / 1000.);
+		else
+			control_set_idle_timeout(ms / 1000.);
 		break;
 	case OPT_MAX_TIMEOUT:
 		if (cli_parse_timeout(arg,

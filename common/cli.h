@@ -40,7 +40,7 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
-	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON, OPT_IDLE_TIMEOUT,
 	OPT_OWN		/* a program's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:nvqh"
@@ -61,7 +61,8 @@ enum cli_option {
 	{ "log-rate",		required_argument,	NULL, OPT_LOG_RATE }, \
 	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
-	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }
+	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }, \
+	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage

@@ -58,7 +58,10 @@ usage(FILE *f)
 "      --max-jobs N           daemon: commands running at once (default 128)\n"
 "      --max-jobs-per-peer N  daemon: ... for the host (default 32)\n"
 "      --peer-timeout SECONDS daemon: the host silent this long is marked\n"
-"                             not answering (default 5)\n", f);
+"                             not answering (default 5)\n"
+"      --idle-timeout SECONDS daemon: a caller's connection with no call\n"
+"                             running and no bytes moving this long is\n"
+"                             closed (default 120)\n", f);
 	cli_usage_end(f);
 }
 

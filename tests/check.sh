@@ -147,6 +147,8 @@ run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
     180 bash tests/hostile.sh
+run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)" \
+    150 bash tests/hostile-local.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
 run "supervisord" 180 sh tests/supervisor.sh
