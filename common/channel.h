@@ -25,12 +25,19 @@
  *     (PROTO_WINDOW per stream of a request): it is returned as what was
  *     received moves on, never on the peer's say-so.
  *  4. Answers are not producers: replies, credit and HELLO_ACK are queued
- *     past the mark, since the peer asked for them and each is small.  A
- *     peer that keeps asking and never reads the answers has only itself to
- *     blame: from CHANNEL_MAX_QUEUE queued bytes on, its new requests are
- *     dropped unanswered (conn.c).  The channel is still read, so the data
- *     and credit of its other requests, and everything flowing the other
- *     way, keep moving.
+ *     past the mark, since the peer asked for them and each is small.  But
+ *     they count against the peer's bound like everything else: from
+ *     CHANNEL_MAX_QUEUE queued bytes on, a peer that keeps asking and never
+ *     reads the answers gets nothing new (conn.c).  Its new requests are
+ *     dropped unanswered, its HELLOs too, and the credit we owe it is held
+ *     back, merged into one grant per stream of a request, until the queue
+ *     drains (the peer cannot send beyond its credit meanwhile: rule 3).
+ *     What is still queued past the mark is at most one final answer per
+ *     request in flight (CONN_MAX_SERVED).  A DATA frame on a stream that
+ *     is not open (no stdin asked for, stdin ended) ends its request with
+ *     one EXIT_FAILED; later frames for it are dropped unanswered.  The
+ *     channel is still read, so the data and credit of its other requests,
+ *     and everything flowing the other way, keep moving.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -181,6 +188,14 @@ struct req {
 	uint16_t		 rq_type;
 	uint32_t		 rq_can_send[STREAM_COUNT];
 	uint32_t		 rq_can_recv[STREAM_COUNT];
+	/* Credit granted but held back while answers wait (rule 4). */
+	uint32_t		 rq_credit_held[STREAM_COUNT];
+	/*
+	 * The streams the peer may still send DATA on (bit 1 << stream): a
+	 * served OPEN's stdin if it asked for one, an issued OPEN's stdout
+	 * and stderr; a stream's bit is cleared by its end (an empty DATA).
+	 */
+	unsigned		 rq_open;
 	const struct req_ops	*rq_ops;
 	void			*rq_arg;
 };
