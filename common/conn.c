@@ -57,6 +57,8 @@ conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
 	LIST_INIT(&c->c_issued);
 	ev_init(&c->c_timer, conn_timer_cb);
 	c->c_timer.data = c;
+	if (flags & CONN_BUDGET)
+		channel_set_budget(&c->c_ch, &c->c_budget);
 }
 
 int

@@ -169,8 +169,8 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	cl->cl_control = ctl;
 	snprintf(label, sizeof(label), "%scaller pid %d uid %d",
 	    allowed ? "" : "refused ", (int)cred.pid, (int)cred.uid);
-	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY, label,
-	    allowed ? &client_ops : &client_refused_ops, cl);
+	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY | CONN_BUDGET,
+	    label, allowed ? &client_ops : &client_refused_ops, cl);
 	LIST_INSERT_HEAD(&ctl->ctl_list, cl, cl_entry);
 	ctl->ctl_clients++;
 	conn_start(&cl->cl_conn, fd);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ struct side {
 	int		 s_ready;	/* on_ready calls */
 	int		 s_accept;	/* on_request accepts (else ignores) */
 	int		 s_pong;	/* on_request answers PONG at once */
+	double		 s_burn;	/* ... after this many seconds' work */
 	int		 s_replies;
 	uint16_t	 s_reply_type;
 	char		 s_reply_msg[PROTO_MAX_MESSAGE + 1];
@@ -105,6 +107,25 @@ static const struct req_ops req_ops = {
 	on_data, on_credit, on_cancel, on_reply, on_lost, on_drain,
 };
 
+static double
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Keeps the loop busy for that long: a costly request. */
+static void
+burn(double seconds)
+{
+	double	 end = mono() + seconds;
+
+	while (mono() < end)
+		;
+}
+
 static void
 side_request(struct conn *c, struct proto_msg *m)
 {
@@ -114,6 +135,8 @@ side_request(struct conn *c, struct proto_msg *m)
 	struct proto_msg r;
 
 	s->s_requests++;
+	if (s->s_burn > 0)
+		burn(s->s_burn);
 	if (s->s_pong) {
 		memset(&rq, 0, sizeof(rq));
 		memset(&r, 0, sizeof(r));
@@ -847,6 +870,85 @@ Test(conn, a_probe_kept_back_by_a_full_queue_waits_its_turn)
 	cr_assert_eq(s.s_conn.c_state, CONN_READY);
 	cr_assert_gt(s.s_conn.c_hello_sent, sent, "no probe was due");
 	wire_close(&w, &s);
+}
+
+/*
+ * PINGs first..first+n-1 from the wire in one write: the conn sees them
+ * all at once (small writes fill a socket's buffer with their overhead,
+ * and wire_send runs the loop when it is full).
+ */
+static void
+wire_pings(struct wire *w, uint32_t first, uint32_t n)
+{
+	struct proto_msg	 m;
+	struct buf		 b = { 0 };
+	uint32_t		 i;
+
+	for (i = 0; i < n; i++) {
+		memset(&m, 0, sizeof(m));
+		m.m_type = MSG_PING;
+		m.m_tag = w->w_peer;
+		m.m.query.qu_id = first + i;
+		proto_pack(&b, &m);
+	}
+	cr_assert_eq(write(w->w_fd, b.b_data, b.b_len), (ssize_t)b.b_len);
+	buf_free(&b);
+}
+
+/*
+ * channel.h, rule 5: a peer with a budget is served in turns of at most
+ * CHANNEL_TURN_FRAMES frames, and over time in its share of the loop
+ * (issue 18: a LIST flood was answered 8,000 a turn, at 100 % of a core).
+ */
+Test(conn, a_peer_is_served_in_turns_and_within_its_share)
+{
+	struct side	 s;
+	struct wire	 w;
+	int		 served;
+
+	wire_connect(&w, &s, CONN_SERVES | CONN_BUDGET);
+	s.s_pong = 1;
+	wire_pings(&w, 1, 1000);
+	while (s.s_requests == 0)
+		ev_run(loop, EVRUN_ONCE);
+	cr_assert_leq(s.s_requests, CHANNEL_TURN_FRAMES,
+	    "%d requests in one turn", s.s_requests);
+	cr_assert(evloop_until(loop, &s.s_requests, 1000, 5),
+	    "only %d of 1000 served in turns", s.s_requests);
+
+	/* Requests of 2 ms each: 25 % of 1 s is 125 of them, not 400. */
+	s.s_requests = 0;
+	s.s_burn = 0.002;
+	wire_pings(&w, 2000, 400);
+	evloop_for(loop, 1.0);
+	served = s.s_requests;
+	cr_assert_leq(served, 1.0 / CHANNEL_SHARE_WINDOW *
+	    (CHANNEL_SHARE * CHANNEL_SHARE_WINDOW / 0.002 + 1) + 15,
+	    "%d requests of 2 ms served in 1 s", served);
+	cr_assert_geq(served, 50, "starved: %d served in 1 s", served);
+	wire_close(&w, &s);
+}
+
+/*
+ * What waits for a turn is decoded in later turns even when nothing more
+ * arrives, and a peer without a budget gets everything at once.
+ */
+Test(conn, frames_left_for_the_next_turn_are_not_forgotten)
+{
+	struct side	 s, t;
+	struct wire	 w, v;
+
+	wire_connect(&w, &s, CONN_SERVES | CONN_BUDGET);
+	wire_connect(&v, &t, CONN_SERVES);
+	s.s_pong = t.s_pong = 1;
+	wire_pings(&w, 1, 200);
+	wire_pings(&v, 1, 200);
+	cr_assert(evloop_until(loop, &s.s_requests, 200, 2),
+	    "%d of 200", s.s_requests);
+	cr_assert_eq(t.s_requests, 200);
+	cr_assert_not(s.s_conn.c_ch.ch_backlog);
+	wire_close(&w, &s);
+	wire_close(&v, &t);
 }
 
 /* --- back-pressure ------------------------------------------------------ */
