@@ -186,10 +186,13 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		 * libev runs the callbacks of one iteration last queued first,
 		 * so after a stall of our own (SIGSTOP, an overloaded host)
 		 * this timer runs before the read of what the peer sent
-		 * meanwhile.  Judge once that read has been done.
+		 * meanwhile.  Judge once that read has been done, and once
+		 * the frames read that wait for their turn (channel.h, rule
+		 * 5) have been decoded: a window later, at the most.
 		 */
-		if (ev_is_pending(&c->c_ch.ch_read)) {
-			ev_timer_set(&c->c_timer, 0., 0.);
+		if (ev_is_pending(&c->c_ch.ch_read) || c->c_ch.ch_backlog) {
+			ev_timer_set(&c->c_timer, c->c_ch.ch_backlog ?
+			    CHANNEL_SHARE_WINDOW : 0., 0.);
 			ev_timer_start(loop, &c->c_timer);
 			return;
 		}

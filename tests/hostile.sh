@@ -178,30 +178,34 @@ fi
 # --- 2. one attack after another, beside an honest guest --------------------
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-# sample PID FILE: the most RSS PID had, every 0.1 s until $TMP/stop.
+# sample PID FILE STOP: the most RSS PID had, every 0.05 s until STOP.
 sample() {
 	local max=0 r
-	while [ ! -e "$TMP/stop" ]; do
+	while [ ! -e "$3" ]; do
 		r=$(rss_kb "$1") || break
 		[ "$r" -gt "$max" ] && max=$r && echo "$max" >"$2"
-		sleep 0.1
+		sleep 0.05
 	done
 }
+# pinger STOP FILE: the honest guest's --ping, into FILE until STOP.
 pinger() {
-	while [ ! -e "$TMP/stop" ]; do
-		within 10 guest_cli --ping --count 5 >>"$TMP/pings" 2>&1
-		sleep 0.1
+	while [ ! -e "$1" ]; do
+		within 10 guest_cli --ping --count 5 >>"$2" 2>&1
+		sleep 0.05
 	done
 }
+# ping_times FILE: the "time=N ms" figures in FILE, in order.
+ping_times() { sed -n 's/.*time=\([0-9.]*\) ms/\1/p' "$1" | sort -n; }
 p90() {
-	sed -n 's/.*time=\([0-9.]*\) ms/\1/p' "$1" | sort -n |
+	ping_times "$1" |
 	    awk '{ t[NR] = $1 } END { i = int(NR * 0.9 + 0.999); print t[i] }'
 }
+max_ms() { ping_times "$1" | tail -n 1; }
 log0=$(stat -c %s "$TMP/hostd.log")
 echo 0 >"$TMP/rss"
-sample "$HOSTD_PID" "$TMP/rss" &
+sample "$HOSTD_PID" "$TMP/rss" "$TMP/stop" &
 SAMPLER=$!
-pinger &
+pinger "$TMP/stop" "$TMP/pings" &
 PINGER=$!
 
 for k in pattern nested hdrgood; do
@@ -242,7 +246,7 @@ reap 30 "$PINGER"; PINGER=
 reap 5 "$SAMPLER"; SAMPLER=
 p=$(p90 "$TMP/pings")
 npings=$(grep -c 'time=' "$TMP/pings")
-pmax=$(sed -n 's/.*time=\([0-9.]*\) ms/\1/p' "$TMP/pings" | sort -n | tail -n 1)
+pmax=$(max_ms "$TMP/pings")
 echo "# honest guest --ping: $npings answers, p90 $p ms, max $pmax ms"
 check "the honest guest pinged all along ($npings pings)" test "$npings" -ge 20
 check "the honest guest's --ping p90 $p ms < 50 ms" \
@@ -288,11 +292,7 @@ max_rss() {
 	shift
 	rm -f "$TMP/stop3"
 	echo 0 >"$TMP/rss3"
-	( while [ ! -e "$TMP/stop3" ]; do
-		r=$(rss_kb "$pid") || break
-		[ "$r" -gt "$(cat "$TMP/rss3")" ] && echo "$r" >"$TMP/rss3"
-		sleep 0.05
-	  done ) &
+	sample "$pid" "$TMP/rss3" "$TMP/stop3" &
 	SAMPLER=$!
 	"$@"
 	rc=$?
@@ -350,18 +350,9 @@ caller() {
 		sleep 0.05
 	done
 }
-pinger4() {
-	while [ ! -e "$TMP/stop4" ]; do
-		within 10 guest_cli --ping --count 5 >>"$TMP/pings4" 2>&1
-		sleep 0.05
-	done
-}
-max_ms() {
-	sed -n 's/.*time=\([0-9.]*\) ms/\1/p' "$1" | sort -n | tail -n 1
-}
 side_by_side() {	# KIND: the flood beside the pinger and the caller
 	rm -f "$TMP/stop4" "$TMP/pings4" "$TMP/calls"
-	pinger4 &
+	pinger "$TMP/stop4" "$TMP/pings4" &
 	PINGER=$!
 	caller &
 	CALLER=$!
