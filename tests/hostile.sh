@@ -286,7 +286,7 @@ flood() {
 	SHARE=$((BUSY * 100 / WALL))
 	echo "# flood $3: $FRAMES frames in $WALL ms; daemon cpu $CPU ms, busy $BUSY ms ($SHARE % of a core)"
 }
-# max_rss PID SECONDS...: runs the rest as a command while sampling PID's
+# max_rss PID COMMAND...: runs COMMAND while sampling PID's
 # RSS; sets RSS (kB, the most seen).
 max_rss() {
 	local pid=$1 rc
