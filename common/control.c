@@ -51,6 +51,8 @@ struct caller {
 	int			 ca_count;
 	int			 ca_trusted;	/* root or our user: no share */
 	char			 ca_label[32];	/* "caller uid N", the log key */
+	/* The loop's share for all its connections (channel.h rule 5). */
+	struct channel_budget	 ca_budget;
 };
 
 struct client {
@@ -443,8 +445,15 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * Labelled by its uid, not its pid, allowed or not: the label is also
 	 * the key of its log lines, which one uid shares (log_limited).
 	 */
-	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY, ca->ca_label,
-	    allowed ? &client_ops : &client_refused_ops, cl);
+	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY | CONN_BUDGET,
+	    ca->ca_label, allowed ? &client_ops : &client_refused_ops, cl);
+	/*
+	 * One share of the loop for all of a uid's connections, as for a
+	 * guest's two channels; root's and our user's calls each have their
+	 * own (CONN_BUDGET), so that their parallel calls are not one peer.
+	 */
+	if (!ca->ca_trusted)
+		channel_set_budget(&cl->cl_conn.c_ch, &ca->ca_budget);
 	LIST_INSERT_HEAD(&ca->ca_clients, cl, cl_entry);
 	ca->ca_count++;
 	ctl->ctl_clients++;

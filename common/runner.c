@@ -532,17 +532,19 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * n more bytes of stdin reached the command: credit goes back in steps of
- * JOB_CREDIT_STEP, less than the window, so the caller always has credit
- * for the rest of its window while nothing waits here; and all of it once
- * the caller has ended stdin, or the command closed it.
+ * n more bytes of stdin reached the command, or were dropped after the
+ * command closed its stdin: credit goes back in steps of JOB_CREDIT_STEP,
+ * less than the window, so the caller always has credit for the rest of
+ * its window while nothing waits here; and all of it once the caller has
+ * ended stdin.  One CREDIT per step, never one per DATA frame, however
+ * small the frames (channel.h, rule 4).
  */
 static void
 job_stdin_written(struct job *j, size_t n)
 {
 	j->j_stdin_done += (uint32_t)n;
-	if (j->j_stdin_done >= JOB_CREDIT_STEP || (j->j_stdin_done > 0 &&
-	    (j->j_stdin_eof || j->j_fd[STREAM_STDIN] == -1))) {
+	if (j->j_stdin_done >= JOB_CREDIT_STEP ||
+	    (j->j_stdin_done > 0 && j->j_stdin_eof)) {
 		conn_send_credit(&j->j_req, STREAM_STDIN, j->j_stdin_done);
 		j->j_stdin_done = 0;
 	}
@@ -599,11 +601,15 @@ job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	struct job	*j = rq->rq_arg;
 	ssize_t		 k;
 
-	(void)stream;	/* conn.c routes only stdin to a served request */
+	/*
+	 * conn.c routes only stdin to a served request, and only while it is
+	 * open: asked for by the OPEN, and not yet ended.
+	 */
+	(void)stream;
 	if (n == 0)
 		j->j_stdin_eof = 1;
 	else if (j->j_fd[STREAM_STDIN] == -1)
-		conn_send_credit(rq, STREAM_STDIN, (uint32_t)n);
+		job_stdin_written(j, n);	/* the command closed it */
 	else {
 		/*
 		 * Straight from the frame into the pipe while nothing waits

@@ -145,8 +145,8 @@ run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fan
 run "the CLIs as users hit them (pipes, fan-out truth, -n, escaping)" 150 bash tests/cli.sh
 run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
-run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
-    180 bash tests/hostile.sh
+run "hostile peer beside an honest guest (decoding cost, job cap, refusals, a guest's share)" \
+    240 bash tests/hostile.sh
 run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)" \
     150 bash tests/hostile-local.sh
 run "man pages and units" 60 sh tests/manlint.sh
