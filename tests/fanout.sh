@@ -27,6 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 on_interrupt
+# The --json checks read with jq: without it they would compare nothing.
+need jq jq || { fail "jq is not installed and could not be"; finish; exit 1; }
 
 # fleet PREFIX COUNT: simulated guests PREFIX0001...; sets FLEET_PID.
 fleet() {
