@@ -8,6 +8,8 @@
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
+# The --json checks read with jq: without it they would compare nothing.
+need jq jq || { fail "jq is not installed and could not be"; finish; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-fo.XXXXXX") || exit 1
 HOSTBIN=$REPO/negotiator-host
@@ -27,8 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT
 on_interrupt
-# The --json checks read with jq: without it they would compare nothing.
-need jq jq || { fail "jq is not installed and could not be"; finish; exit 1; }
 
 # fleet PREFIX COUNT: simulated guests PREFIX0001...; sets FLEET_PID.
 fleet() {
