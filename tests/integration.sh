@@ -48,17 +48,11 @@ scenario_bulk 10000000
 # Garbage between calls: both daemons skip it, say so, and resynchronise.
 # vserial sends 100 bytes to each end of both ports per SIGUSR1; a
 # daemon's "skipped bad input: ... (N bytes)" lines (one per batch of
-# reads, channel.c) must add up to all of it but the last 3 bytes of each
-# port, which may start a frame's magic and wait for more.
-# skipped_bytes LOG LINE LABEL: the bytes that lines LINE.. of LOG say
-# were skipped as bad input from the peer whose label starts with LABEL.
-skipped_bytes() {
-	tail -n "+$2" "$1" | sed -n "s/^[^:]*: $3[^:]*: skipped bad input: .* (\([0-9]*\) bytes)\$/\1/p" |
-	    awk '{ n += $1 } END { print n + 0 }'
-}
+# reads, lib.sh's skipped_bytes) must add up to all of it but the last 3
+# bytes of each port, which may start a frame's magic and wait for more.
 garbage_skipped() {
-	[ "$(skipped_bytes "$TMP/hostd.log" "$hl" 'guest vm1')" -ge 394 ] &&
-	    [ "$(skipped_bytes "$TMP/guestd.log" "$gl" 'host (')" -ge 394 ]
+	skipped_at_least "$TMP/hostd.log" "$hl" 'guest vm1' 394 &&
+	    skipped_at_least "$TMP/guestd.log" "$gl" 'host (' 394
 }
 hl=$(($(wc -l <"$TMP/hostd.log") + 1)) gl=$(($(wc -l <"$TMP/guestd.log") + 1))
 kill -USR1 "$VS_PID"; sleep 0.2; kill -USR1 "$VS_PID"

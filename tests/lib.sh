@@ -240,6 +240,18 @@ end_suite() {
 	rm -rf "$TMP"
 }
 
+# skipped_bytes LOG LINE LABEL: how many bytes lines LINE.. of the daemon
+# log LOG say were skipped as bad input from the peer whose label starts
+# with LABEL: the sum of their "skipped bad input: ... (N bytes)" (one line
+# per batch of reads, channel.c).  Carriage returns (a console) are ignored.
+skipped_bytes() {
+	tail -n "+$2" "$1" | tr -d '\r' |
+	    sed -n "s/^[^:]*: $3[^:]*: skipped bad input: .* (\([0-9]*\) bytes)\$/\1/p" |
+	    awk '{ n += $1 } END { print n + 0 }'
+}
+# skipped_at_least LOG LINE LABEL N: skipped_bytes is N or more.
+skipped_at_least() { [ "$(skipped_bytes "$1" "$2" "$3")" -ge "$4" ]; }
+
 # tail_on_failure LINES TITLE FILE [TITLE FILE...]: once a check has
 # failed, the last LINES lines of each FILE under "--- TITLE (tail)".
 tail_on_failure() {

@@ -109,18 +109,10 @@ check "the host daemon logged skipping the cut frame" \
 # Garbage written into both ports from the guest, and into host-to-guest
 # from the host while the host daemon is away.  Each receiving daemon must
 # say it skipped the garbage ("skipped bad input: ... (N bytes)", one line
-# per batch of reads) before calls are checked: spew-garbage writes 322
-# bytes into each port; the host daemon gets them on both, all but at most
-# 3 bytes of a port's end, which may start a magic and wait for more.  The
-# guest daemon's log is the console.
-# skipped_bytes LOG LINE LABEL: the bytes that lines LINE.. of LOG say
-# were skipped as bad input from the peer whose label starts with LABEL.
-skipped_bytes() {
-	tail -n "+$2" "$1" | tr -d '\r' | sed -n "s/^[^:]*: $3[^:]*: skipped bad input: .* (\([0-9]*\) bytes)\$/\1/p" |
-	    awk '{ n += $1 } END { print n + 0 }'
-}
-# skipped_at_least LOG LINE LABEL N: skipped_bytes is N or more.
-skipped_at_least() { [ "$(skipped_bytes "$1" "$2" "$3")" -ge "$4" ]; }
+# per batch of reads: lib.sh's skipped_bytes) before calls are checked:
+# spew-garbage writes 322 bytes into each port; the host daemon gets them
+# on both, all but at most 3 bytes of a port's end, which may start a
+# magic and wait for more.  The guest daemon's log is the console.
 hl=$(($(wc -l <"$TMP/hostd.log") + 1))
 $H -e spew-garbage "$GUEST" >/dev/null 2>&1
 wait_until 20 skipped_at_least "$TMP/hostd.log" "$hl" "guest $GUEST" 638
