@@ -51,7 +51,6 @@ start_guestd() {
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 first_line() { [ -s "$1" ] && head -n 1 "$1"; }
-remote_gone() { ! kill -0 "$1" 2>/dev/null; }
 cleanup() {
 	trap '' INT TERM HUP
 	[ -n "$REMOTE_PIDS" ] && kill $REMOTE_PIDS 2>/dev/null
@@ -219,8 +218,8 @@ check "guest daemon continued: -g -v says connected again" \
     wait_until 10 connected
 echo "# guest daemon continued: connected again after $(( $(now_ms) - T0 )) ms"
 check "guest daemon continued: calls work both ways" within 5 serving
-check "guest daemon continued: the cut-off command was killed" \
-    wait_until 5 remote_gone "$SLEEPER"
+check "guest daemon continued: the cut-off command was killed (pid $SLEEPER)" \
+    wait_until 5 pid_gone "$SLEEPER"
 
 in_flight guest_cli
 kill -STOP "$HOSTD_PID"; T0=$(now_ms)
@@ -230,8 +229,8 @@ kill -CONT "$HOSTD_PID"; T0=$(now_ms)
 check "host daemon continued: calls work both ways again" \
     wait_until 10 serving
 echo "# host daemon continued: serving again after $(( $(now_ms) - T0 )) ms"
-check "host daemon continued: the cut-off command was killed" \
-    wait_until 5 remote_gone "$SLEEPER"
+check "host daemon continued: the cut-off command was killed (pid $SLEEPER)" \
+    wait_until 5 pid_gone "$SLEEPER"
 
 in_flight $H vm1
 kill -KILL "$GUESTD_PID"; T0=$(now_ms)
