@@ -173,7 +173,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	    sh -c "! $H -g | grep -qx intruder"
 	stop_pid "$VS4_PID"; VS4_PID=
 else
-	echo "# not root: the socket owner check is not tested"
+	skip "not root: the socket owner check (chown to another uid) needs root"
 fi
 
 # --- 2. one attack after another, beside an honest guest --------------------
