@@ -19,7 +19,7 @@ WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
-		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"'
+		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
@@ -74,11 +74,12 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-# The command directories are compiled in: a new PREFIX rebuilds what uses
-# them.
+# The command directories and SYSCONFDIR are compiled in: a new PREFIX
+# rebuilds what uses them.
 .build-flags: FORCE
-	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' | cmp -s - $@ || \
-	    echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(VERSION)' > $@
+	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(VERSION)' | \
+	    cmp -s - $@ || \
+	    echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(VERSION)' > $@
 host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
@@ -193,6 +194,10 @@ GUEST_PROGS	= negotiator-guest
 # source says "(/usr/local by default)".
 SED_MAN		= sed 's|^\.Pq Pa /usr/local No by default \.$$|.Pq Pa $(PREFIX) No here .|'
 
+# A daemon's configuration file, as installed: written only where there is
+# none (an admin's is kept), removed by uninstall only if unchanged.
+SED_CONF	= sed 's|@BUILTIN_DIR@|$(BUILTIN_DIR)|g'
+
 # $(call install_side,SIDE,PROGS,HELPERS)
 define install_side
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
@@ -211,6 +216,14 @@ define install_side
 	    supervisor/negotiator-$(1).service \
 	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
 	$(MAKE) --no-print-directory install-completion COMPLETION_SIDES=$(1)
+	install -d $(DESTDIR)$(SYSCONFDIR)/negotiator
+	$(SED_CONF) supervisor/$(1).conf > $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf ]; then \
+	    rm $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new; \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf"; else \
+	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new && \
+	    mv $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new \
+	    $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf; fi
 endef
 
 # $(call uninstall_side,SIDE,PROGS,HELPERS): then the shared files, unless
@@ -222,6 +235,10 @@ define uninstall_side
 	    $(DESTDIR)$(UNITDIR)/negotiator-$(1).service \
 	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$(1)
 	-rmdir -p $(DESTDIR)$(COMPLETIONDIR) 2>/dev/null
+	@f=$(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf; \
+	    if $(SED_CONF) supervisor/$(1).conf | cmp -s - $$f; then \
+	    rm -f $$f; elif [ -e $$f ]; then echo "kept $$f (changed)"; fi; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/negotiator 2>/dev/null || true
 	@set -e; for p in $(HOST_PROGS) $(GUEST_PROGS); do \
 	    [ ! -e $(DESTDIR)$(BINDIR)/$$p ] || exit 0; done; \
 	    $(MAKE) --no-print-directory uninstall-common

@@ -4,12 +4,15 @@
  * line asks for.
  */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "control.h"
 #include "log.h"
 #include "output.h"
@@ -31,11 +34,46 @@ cli_usage_error(const char *progname, const char *fmt, ...)
 	va_list	 ap;
 
 	fprintf(stderr, "%s: ", progname);
+	if (config_where() != NULL)
+		fprintf(stderr, "%s: ", config_where());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see %s -h)\n", progname);
+	if (config_where() != NULL)
+		fputc('\n', stderr);
+	else
+		fprintf(stderr, " (see %s -h)\n", progname);
 	exit(STATUS_FAILURE);
+}
+
+void
+cli_config(struct cli_settings *cs, int argc, char *argv[],
+    const char *shortopts, const struct option *longopts,
+    const char *const *allowed, const char *default_path,
+    void (*take)(int, const char *, void *), void *arg)
+{
+	const char	*path = NULL;
+	char		 why[PATH_MAX + 300];
+	int		 ch, daemon = 0;
+
+	/* A first pass, quiet: the second one reports the command line. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		if (ch == 'd')
+			daemon = 1;
+		else if (ch == OPT_CONFIG)
+			path = optarg;
+	opterr = 1;
+	optind = 0;
+	if (path != NULL && !daemon)
+		cli_usage_error(cs->cs_progname, "%s", "--config goes with -d");
+	if (!daemon)
+		return;
+	if (config_read(path != NULL ? path : default_path, path != NULL,
+	    longopts, allowed, take, arg, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s\n", cs->cs_progname, why);
+		exit(STATUS_FAILURE);
+	}
 }
 
 void
@@ -120,9 +158,36 @@ cli_verb_run(const struct cli_settings *cs, void *arg)
 	return cs->cs_verb->cv_run(arg);
 }
 
+/*
+ * A group by name, read from /etc/group with fgetgrent(3) (no NSS: the
+ * guest's program is static), or by number.  0, or -1 if there is none.
+ */
+static int
+cli_group(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	const char	*errstr;
+	FILE		*f;
+	int		 found = 0;
+
+	if ((f = fopen("/etc/group", "re")) != NULL) {
+		while (!found && (gr = fgetgrent(f)) != NULL)
+			if (strcmp(gr->gr_name, name) == 0) {
+				*gid = gr->gr_gid;
+				found = 1;
+			}
+		fclose(f);
+	}
+	if (found)
+		return 0;
+	*gid = (gid_t)strtonum(name, 0, INT_MAX, &errstr);
+	return errstr == NULL ? 0 : -1;
+}
+
 void
 cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
+	gid_t		 gid;
 	const char	*errstr;
 	uint32_t	 ms;
 	int		 n;
@@ -181,6 +246,14 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			conn_set_peer_timeout(ms / 1000.);
 		else
 			control_set_idle_timeout(ms / 1000.);
+		break;
+	case OPT_CONFIG:	/* read by cli_config() */
+		break;
+	case OPT_CONTROL_GROUP:
+		if (cli_group(arg, &gid) == -1)
+			cli_usage_error(cs->cs_progname, "no such group (a "
+			    "name in /etc/group, or a number): %s", arg);
+		control_set_group(gid);
 		break;
 	case OPT_MAX_TIMEOUT:
 		if (cli_parse_timeout(arg,

@@ -29,8 +29,9 @@ const char	*config_where(void);
  * -1 with a one-line reason in why ("FILE:LINE: ..." for a bad line, or
  * "FILE: ..." for the file) and nothing taken after the bad line.
  * take(ch, value, arg) gets getopt_long's ch (val of the option) and the
- * value (NULL for an option without one); it may exit on a bad value,
- * naming config_where().
+ * value (NULL for an option without one; a copy that is never freed, as
+ * optarg is never freed); it may exit on a bad value, naming
+ * config_where().
  */
 int	 config_read(const char *path, int required,
 	    const struct option *longopts, const char *const *allowed,

@@ -81,6 +81,14 @@ struct control {
 
 static double	 control_idle = CONTROL_IDLE_TIMEOUT;
 
+static gid_t	 control_group = (gid_t)-1;	/* -1: ours */
+
+void
+control_set_group(gid_t gid)
+{
+	control_group = gid;
+}
+
 void
 control_set_idle_timeout(double seconds)
 {
@@ -499,6 +507,9 @@ control_listen(struct ev_loop *loop, const char *path,
 		fatal("bind %s", path);
 	if (chmod(path, 0660) == -1)
 		fatal("chmod %s", path);
+	if (control_group != (gid_t)-1 &&
+	    chown(path, (uid_t)-1, control_group) == -1)
+		fatal("chown %s to group %u", path, (unsigned)control_group);
 	if (lstat(path, &st) == -1)
 		fatal("%s", path);
 	ctl->ctl_dev = st.st_dev;

@@ -2,6 +2,8 @@
 #ifndef CONTROL_H
 #define CONTROL_H
 
+#include <sys/types.h>
+
 #include <ev.h>
 
 #include "channel.h"
@@ -18,6 +20,11 @@ typedef void control_request_fn(struct conn *, struct proto_msg *, void *);
 #define CONTROL_IDLE_TIMEOUT	120.	/* default, seconds (--idle-timeout) */
 /* The idle timeout of every caller's connection (seconds > 0). */
 void	 control_set_idle_timeout(double);
+/*
+ * The group the socket is given (--control-group), whose members may call;
+ * by default the daemon's own group (root's, as a rule).
+ */
+void	 control_set_group(gid_t);
 /* Listens at path (mode 0660); exits if it cannot. */
 struct control *control_listen(struct ev_loop *, const char *path,
 	    control_request_fn *, void *arg);

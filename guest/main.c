@@ -142,6 +142,35 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define SHORT_OPTIONS	"le:dc:" CLI_SHORT_OPTIONS
+
+/* The options of the configuration file (config.h), -d's own. */
+static const char *const config_options[] = {
+	CLI_CONFIG_OPTIONS, "character-device", "sysfs-root", "dev-dir", NULL
+};
+
+/* One option, from the command line or the configuration file. */
+static void
+guest_option(int ch, const char *arg, void *arg_o)
+{
+	struct options	*o = arg_o;
+
+	switch (ch) {
+	case 'c':
+		o->gc.gc_port_dir = arg;
+		break;
+	case OPT_SYSFS:
+		o->gc.gc_sysfs_root = arg;
+		break;
+	case OPT_DEV:
+		o->gc.gc_dev_dir = arg;
+		break;
+	default:
+		cli_setting(&o->cs, ch, arg);
+		break;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -158,23 +187,11 @@ main(int argc, char *argv[])
 	    &o.gc.gc_control, &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "le:dc:" CLI_SHORT_OPTIONS,
-	    long_options, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			o.gc.gc_port_dir = optarg;
-			break;
-		case OPT_SYSFS:
-			o.gc.gc_sysfs_root = optarg;
-			break;
-		case OPT_DEV:
-			o.gc.gc_dev_dir = optarg;
-			break;
-		default:
-			cli_setting(&o.cs, ch, optarg);
-			break;
-		}
-	}
+	cli_config(&o.cs, argc, argv, SHORT_OPTIONS, long_options,
+	    config_options, DEFAULT_GUEST_CONFIG, guest_option, &o);
+	while ((ch = getopt_long(argc, argv, SHORT_OPTIONS, long_options,
+	    NULL)) != -1)
+		guest_option(ch, optarg, &o);
 	if (optind != argc)
 		cli_usage_error(o.cs.cs_progname, "unexpected argument: %s",
 		    argv[optind]);

@@ -13,6 +13,10 @@
 
 #define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
 #define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_HOST_CONFIG	SYSCONFDIR "/negotiator/host.conf"
 #define HOST_MAX_GUESTS		10000	/* guests one daemon follows */
 
 struct host_config {

@@ -233,6 +233,35 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define SHORT_OPTIONS	"gc:e:d" CLI_SHORT_OPTIONS
+
+/* The options of the configuration file (config.h), -d's own. */
+static const char *const config_options[] = {
+	CLI_CONFIG_OPTIONS, "channel-dir", NULL
+};
+
+/* One option, from the command line or the configuration file. */
+static void
+host_option(int ch, const char *arg, void *arg_o)
+{
+	struct options	*o = arg_o;
+
+	switch (ch) {
+	case OPT_ALL:
+		o->fo.fo_all = 1;
+		break;
+	case OPT_GUESTS:
+		o->fo.fo_guests = arg;
+		break;
+	case OPT_CHANNEL:
+		o->hc.hc_channel_dir = arg;
+		break;
+	default:
+		cli_setting(&o->cs, ch, arg);
+		break;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -251,23 +280,11 @@ main(int argc, char *argv[])
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "gc:e:d" CLI_SHORT_OPTIONS,
-	    long_options, NULL)) != -1) {
-		switch (ch) {
-		case OPT_ALL:
-			o.fo.fo_all = 1;
-			break;
-		case OPT_GUESTS:
-			o.fo.fo_guests = optarg;
-			break;
-		case OPT_CHANNEL:
-			o.hc.hc_channel_dir = optarg;
-			break;
-		default:
-			cli_setting(&o.cs, ch, optarg);
-			break;
-		}
-	}
+	cli_config(&o.cs, argc, argv, SHORT_OPTIONS, long_options,
+	    config_options, DEFAULT_HOST_CONFIG, host_option, &o);
+	while ((ch = getopt_long(argc, argv, SHORT_OPTIONS, long_options,
+	    NULL)) != -1)
+		host_option(ch, optarg, &o);
 	argc -= optind;
 	argv += optind;
 	if (o.cs.cs_verb == NULL)
