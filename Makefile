@@ -217,7 +217,7 @@ define install_side
 	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
 	$(MAKE) --no-print-directory install-completion COMPLETION_SIDES=$(1)
 	install -d $(DESTDIR)$(SYSCONFDIR)/negotiator
-	$(SED_CONF) supervisor/$(1).conf > $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new
+	$(SED_CONF) supervisor/$(1).conf.in > $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf ]; then \
 	    rm $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new; \
 	    echo "kept $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf"; else \
@@ -236,7 +236,7 @@ define uninstall_side
 	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$(1)
 	-rmdir -p $(DESTDIR)$(COMPLETIONDIR) 2>/dev/null
 	@f=$(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf; \
-	    if $(SED_CONF) supervisor/$(1).conf | cmp -s - $$f; then \
+	    if $(SED_CONF) supervisor/$(1).conf.in | cmp -s - $$f; then \
 	    rm -f $$f; elif [ -e $$f ]; then echo "kept $$f (changed)"; fi; \
 	    rmdir $(DESTDIR)$(SYSCONFDIR)/negotiator 2>/dev/null || true
 	@set -e; for p in $(HOST_PROGS) $(GUEST_PROGS); do \

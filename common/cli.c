@@ -24,6 +24,9 @@
 #ifndef COMMANDS_DIR
 #define COMMANDS_DIR	"/usr/lib/negotiator/commands"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
 #ifndef VERSION
 #define VERSION		"0.0"
 #endif
@@ -84,6 +87,10 @@ cli_usage_paths(FILE *f, const char *more, const char *control)
 "      --builtin-dir DIR      built-in commands (%s)\n"
 "%s"
 "      --control PATH         daemon control socket (%s)\n"
+"      --control-group GROUP  daemon: the socket's group, whose members\n"
+"                             may call (default: the daemon's own)\n"
+"      --config FILE          daemon: read options from FILE, not\n"
+"                             " SYSCONFDIR "/negotiator/*.conf\n"
 "      --syslog               daemon logs to syslog instead of stderr\n",
 	    COMMANDS_DIR, BUILTIN_DIR, more, control);
 }

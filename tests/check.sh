@@ -163,6 +163,7 @@ run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)"
     150 bash tests/hostile-local.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
+run "configuration files and --control-group" 60 bash tests/config.sh
 run "supervisord" 180 sh tests/supervisor.sh
 run "install and uninstall" 120 bash tests/install.sh
 run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
