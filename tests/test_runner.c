@@ -115,6 +115,32 @@ teardown(void)
 	remove_tree(top);
 }
 
+/*
+ * runner_lookup, checking the descriptor it leaves: the file named by
+ * path when found (then closed), none otherwise.
+ */
+static int
+lookup(const struct runner_config *rc, const char *name, char *path,
+    size_t pathlen, char *why, size_t whylen)
+{
+	struct stat	 st, at;
+	int		 kind, fd = -2;
+
+	kind = runner_lookup(rc, name, &fd, path, pathlen, why, whylen);
+	if (kind != EXIT_EXITED) {
+		cr_assert_eq(fd, -1, "\"%s\": refused, yet fd %d", name, fd);
+		return kind;
+	}
+	cr_assert_geq(fd, 0, "\"%s\": found, yet no fd", name);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(stat(path, &at), 0, "%s", path);
+	cr_assert(st.st_dev == at.st_dev && st.st_ino == at.st_ino,
+	    "\"%s\": the fd is not %s", name, path);
+	cr_assert_neq(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0, "not close-on-exec");
+	close(fd);
+	return kind;
+}
+
 /* --- names ---------------------------------------------------------- */
 
 Test(names, valid)
@@ -160,7 +186,7 @@ expect_lookup(const struct runner_config *rc, const char *name, int kind,
 	int	 got;
 
 	memset(why, 0, sizeof(why));
-	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	got = lookup(rc, name, path, sizeof(path), why, sizeof(why));
 	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s)", name, got, kind,
 	    why);
 	if (kind == EXIT_EXITED) {
@@ -184,7 +210,7 @@ expect_path(const struct runner_config *rc, const char *name, int kind,
 
 	memset(why, 0, sizeof(why));
 	memset(path, 0, sizeof(path));
-	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	got = lookup(rc, name, path, sizeof(path), why, sizeof(why));
 	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s: %s)", name, got,
 	    kind, path, why);
 	if (want != NULL)
@@ -224,7 +250,7 @@ Test(lookup, not_executable)
 	expect_lookup(&rc, "setuid-noexec", EXIT_NOTEXEC, NULL);
 	expect_lookup(&rc, "dir", EXIT_NOTEXEC, NULL);
 	expect_lookup(&rc, "dir2", EXIT_NOTEXEC, NULL);
-	cr_assert_eq(runner_lookup(&rc, "plain", path, sizeof(path), why,
+	cr_assert_eq(lookup(&rc, "plain", path, sizeof(path), why,
 	    sizeof(why)), EXIT_NOTEXEC);
 	cr_assert_str_eq(why, "not executable");
 	cr_assert_not_null(strstr(path, "/user/plain"), "%s", path);
@@ -246,7 +272,7 @@ Test(lookup, missing)
 	char			 path[PATH_MAX], why[512];
 
 	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
-	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why,
+	cr_assert_eq(lookup(&rc, "nope", path, sizeof(path), why,
 	    sizeof(why)), EXIT_NOTFOUND);
 	cr_assert_not_null(strstr(why, "nope"), "%s", why);
 	/* Directories that do not exist are no error. */
@@ -268,7 +294,7 @@ Test(lookup, invalid_name)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		memcpy(path, untouched, sizeof(path));
 		why[0] = '\0';
-		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		cr_assert_eq(lookup(&rc, names[i], path, sizeof(path),
 		    why, sizeof(why)), EXIT_NOTFOUND, "\"%s\"", names[i]);
 		cr_assert_arr_eq(path, untouched, sizeof(path),
 		    "\"%s\": path touched", names[i]);
@@ -314,7 +340,7 @@ Test(lookup, short_why)
 	char			 path[PATH_MAX], why[12];
 
 	memset(why, 'W', sizeof(why));
-	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why, 8),
+	cr_assert_eq(lookup(&rc, "nope", path, sizeof(path), why, 8),
 	    EXIT_NOTFOUND);
 	cr_assert_eq(strlen(why), 7);
 	cr_assert_eq(why[8], 'W');
@@ -442,7 +468,7 @@ Test(list, agrees_with_lookup)
 	names = runner_list(&rc, &count);
 	cr_assert_eq(count, 2);
 	for (i = 0; i < count; i++)
-		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		cr_assert_eq(lookup(&rc, names[i], path, sizeof(path),
 		    why, sizeof(why)), EXIT_EXITED);
 	cr_assert_str_eq(names[0], "a");
 	cr_assert_str_eq(names[1], "c");
@@ -606,7 +632,7 @@ Test(policy, symlink_loops_and_dangling)
 	cr_assert_eq(symlink("loop-a", join(p, sizeof(p), user, "loop-b")),
 	    0);
 	memset(q, 0, sizeof(q));
-	cr_assert_eq(runner_lookup(&rc, "loop-a", q, sizeof(q), p, sizeof(p)),
+	cr_assert_eq(lookup(&rc, "loop-a", q, sizeof(q), p, sizeof(p)),
 	    EXIT_NOTEXEC);
 	cr_assert_not_null(strstr(p, "more than 8 symbolic links"), "%s", p);
 	/* A link to nothing is no command: the built-in is found. */
