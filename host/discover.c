@@ -6,7 +6,13 @@
  *
  * A daemon watches the directory with inotify (discover_watch) rather than
  * scanning it on a timer: DIR itself and each domain-* subdirectory, for
- * entries created, removed or renamed.  Idle, it costs nothing.
+ * entries created, removed or renamed, and modes or owners changed.  Idle,
+ * it costs nothing.
+ *
+ * The name of a guest found by scanning comes from an entry's name, so the
+ * directory is trusted as much as the sockets: a channel directory (or a
+ * domain-* directory) that someone else could write, where the sockets of
+ * one guest could be renamed to another's name, serves no guest at all.
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -361,10 +367,12 @@ discover_find(const char *dir, const char *name, struct found_guest *out)
 
 /* --- watching ------------------------------------------------------- */
 
+/* IN_ATTRIB: a mode or owner changed is a trust that changed. */
 #define WATCH_TOP	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
-			    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-#define WATCH_SUB	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | \
 			    IN_ONLYDIR)
+#define WATCH_SUB	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_ATTRIB | IN_ONLYDIR)
 #define WATCH_UP	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | \
 			    IN_MOVE_SELF | IN_ONLYDIR)
 

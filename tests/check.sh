@@ -147,6 +147,7 @@ run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
     180 bash tests/hostile.sh
+run "commands policy, channel trust, containment (race, setsid)" 240 bash tests/policy.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "supervisord" 180 sh tests/supervisor.sh
 run "install and uninstall" 120 bash tests/install.sh

@@ -695,6 +695,108 @@ Test(policy, check_dir)
 	cr_assert_str_eq(why, "No such file or directory");
 }
 
+/*
+ * Every directory from / down to the commands directory is checked, not
+ * only the commands directory: TOP/anc/cmds, with anc changed each time.
+ */
+Test(policy, ancestors)
+{
+	char			 anc[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+	char			 why[256];
+
+	make_dir(top, "anc");
+	join(anc, sizeof(anc), top, "anc");
+	make_dir(anc, "cmds");
+	join(cmds, sizeof(cmds), anc, "cmds");
+	make_file(cmds, "cmd", 0755);
+	expect_in(&rc, cmds, "cmd", EXIT_EXITED, NULL);
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), 0, "%s", why);
+
+	/* Writable by its group or by others, above: refused, named. */
+	cr_assert_eq(chmod(anc, 0775), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by its group");
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_eq(chmod(anc, 0757), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by others");
+	/*
+	 * Sticky, like /tmp: passed through (others cannot rename or remove
+	 * what is ours there); never as the commands directory itself.
+	 */
+	cr_assert_eq(chmod(anc, 01777), 0);
+	expect_in(&rc, cmds, "cmd", EXIT_EXITED, NULL);
+	cr_assert_eq(chmod(cmds, 01777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, cmds, "(mode 1777)");
+	cr_assert_eq(chmod(cmds, 0755), 0);
+	cr_assert_eq(chmod(anc, 0755), 0);
+
+	if (geteuid() != 0)
+		cr_skip_test("chown needs root");
+	/* Someone else's, above: refused, whatever its mode. */
+	cr_assert_eq(chown(anc, 4321, 4321), 0);
+	cr_assert_eq(chmod(anc, 0755), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "owned by uid 4321");
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_not_null(strstr(why, "owned by uid 4321"), "%s", why);
+	/*
+	 * ... and, the attack of issue 18, swapped by its owner for a link
+	 * to /usr/bin: refused before the link is looked at.
+	 */
+	cr_assert_eq(rename(cmds, join(p, sizeof(p), anc, "old")), 0);
+	cr_assert_eq(symlink("/usr/bin", cmds), 0);
+	expect_path(&rc, "sh", EXIT_NOTEXEC, anc, "owned by uid 4321");
+}
+
+/* Links on the way to the commands directory are walked and checked too. */
+Test(policy, links_above)
+{
+	char			 real[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
+	char			 sticky[PATH_MAX], want[PATH_MAX + 64];
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+
+	make_dir(top, "real");
+	join(real, sizeof(real), top, "real");
+	make_dir(real, "cmds");
+	make_file(join(p, sizeof(p), real, "cmds"), "cmd", 0755);
+	/* TOP/via -> real: followed, the real path reported. */
+	cr_assert_eq(symlink("real", join(p, sizeof(p), top, "via")), 0);
+	snprintf(cmds, sizeof(cmds), "%s/via/cmds", top);
+	snprintf(want, sizeof(want), "%s/cmds/cmd", real);
+	expect_path(&rc, "cmd", EXIT_EXITED, want, NULL);
+	/* TOP/via2 -> via/../real/./cmds: each step taken as the kernel would. */
+	cr_assert_eq(symlink("via/../real/./cmds", join(p, sizeof(p), top,
+	    "via2")), 0);
+	snprintf(cmds, sizeof(cmds), "%s/via2", top);
+	snprintf(want, sizeof(want), "%s/cmds/cmd", real);
+	expect_path(&rc, "cmd", EXIT_EXITED, want, NULL);
+	/* Into a directory others may write, above the commands: refused. */
+	cr_assert_eq(chmod(real, 0777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, real, "writable by others");
+	cr_assert_eq(chmod(real, 0755), 0);
+
+	/* A command's link into a sticky directory: its file is refused. */
+	make_dir(top, "sticky");
+	join(sticky, sizeof(sticky), top, "sticky");
+	make_file(sticky, "tool", 0755);
+	cr_assert_eq(chmod(sticky, 01777), 0);
+	snprintf(cmds, sizeof(cmds), "%s/real/cmds", top);
+	cr_assert_eq(symlink(join(p, sizeof(p), sticky, "tool"),
+	    join(real, sizeof(real), cmds, "to-sticky")), 0);
+	expect_path(&rc, "to-sticky", EXIT_NOTEXEC, sticky,
+	    "sticky is not enough");
+	if (geteuid() != 0)
+		cr_skip_test("lchown needs root");
+	/* A link someone else owns, in a sticky directory: refused. */
+	make_dir(sticky, "sub");
+	make_file(join(p, sizeof(p), sticky, "sub"), "tool", 0755);
+	cr_assert_eq(symlink("sub", join(p, sizeof(p), sticky, "theirs")), 0);
+	cr_assert_eq(lchown(p, 4321, 4321), 0);
+	cr_assert_eq(symlink(join(real, sizeof(real), sticky, "theirs/tool"),
+	    join(p, sizeof(p), cmds, "via-theirs")), 0);
+	snprintf(want, sizeof(want), "%s/theirs", sticky);
+	expect_path(&rc, "via-theirs", EXIT_NOTEXEC, want, "owned by uid 4321");
+}
+
 /* --- the ceiling on timeouts ----------------------------------------- */
 
 Test(timeout, ceiling)
