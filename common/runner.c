@@ -2,14 +2,17 @@
  * Running commands.  A command is a regular executable file, named by a
  * single path component, directly in the user directory or else in the
  * built-in directory, that passes the policy of negotiator-commands(7):
- * the directory, each directory a symbolic link leads into, and the file
- * belong to root (or our user) and are writable by nobody else; the file is
- * not set-user-ID or set-group-ID.  It runs with argv (no shell), in its
- * own process group, in /, with a clean environment and only fds 0-2, from
- * the path that was checked.  Its stdin comes from the request's DATA, its
- * stdout and stderr leave as DATA as soon as they are produced and as far
- * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
- * or a cancel kills the whole process group.
+ * every directory from / down to it and down each symbolic link's target,
+ * each link, and the file belong to root (or our user) and are writable by
+ * nobody else; the file is not set-user-ID or set-group-ID.  The path is
+ * walked by descriptors (runner_walk), and the file is run through the
+ * descriptor it was checked by.  It runs with argv (no shell), in its own
+ * process group and containment (contain.c), in /, with a clean
+ * environment and only fds 0-2 (and 3 for a script: launch.c).  Its stdin
+ * comes from the request's DATA, its stdout and stderr leave as DATA as
+ * soon as they are produced and as far as the caller's credit allows.  A
+ * timeout (held to the daemon's ceiling) or a cancel kills the whole
+ * process group, and the end of the call whatever it left behind.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -304,14 +307,56 @@ runner_check_file(int fd, char *why, size_t whylen)
 	return 0;
 }
 
-int
-runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
-    char *path, size_t pathlen, char *why, size_t whylen)
+/* The two command directories, walked and checked once for many names. */
+struct runner_dirs {
+	int	 rd_fd[2];	/* checked; -1 refused, -2 not there */
+	char	 rd_path[2][PATH_MAX];	/* where, or what was refused */
+	char	 rd_why[2][256];	/* why it was refused */
+};
+
+static void
+runner_open_dirs(const struct runner_config *rc, struct runner_dirs *rd)
 {
 	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
-	char		 dpath[PATH_MAX], entry[PATH_MAX];
 	struct stat	 st;
-	int		 i, dfd, fd;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL) {
+			rd->rd_fd[i] = -2;
+			continue;
+		}
+		rd->rd_fd[i] = runner_walk(-1, NULL, dirs[i], rd->rd_path[i],
+		    sizeof(rd->rd_path[i]), rd->rd_why[i],
+		    sizeof(rd->rd_why[i]));
+		if (rd->rd_fd[i] >= 0 && (fstat(rd->rd_fd[i], &st) == -1 ||
+		    !S_ISDIR(st.st_mode))) {
+			close(rd->rd_fd[i]);
+			rd->rd_fd[i] = -2;
+		}
+	}
+}
+
+static void
+runner_close_dirs(struct runner_dirs *rd)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++)
+		if (rd->rd_fd[i] >= 0)
+			close(rd->rd_fd[i]);
+}
+
+/* runner_lookup, in the directories rd. */
+static int
+runner_find(const struct runner_config *rc, const struct runner_dirs *rd,
+    const char *name, int *fdp, char *path, size_t pathlen, char *why,
+    size_t whylen)
+{
+	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
+	char		 entry[PATH_MAX];
+	struct stat	 st;
+	int		 i, fd;
 
 	*fdp = -1;
 	if (!runner_valid_name(name)) {
@@ -321,10 +366,9 @@ runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
 		return EXIT_NOTFOUND;
 	}
 	for (i = 0; i < 2; i++) {
-		if (dirs[i] == NULL || (dfd = runner_walk(-1, NULL, dirs[i],
-		    path, pathlen, why, whylen)) == -2)
+		if (rd->rd_fd[i] == -2)
 			continue;
-		if (dfd == -1) {
+		if (rd->rd_fd[i] == -1) {
 			/*
 			 * Whatever is there shadows a built-in, runnable or
 			 * not: a refused directory is reported when it has
@@ -334,16 +378,14 @@ runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
 			    dirs[i], name) >= sizeof(entry) ||
 			    lstat(entry, &st) == -1)
 				continue;
+			strlcpy(path, rd->rd_path[i], pathlen);
+			strlcpy(why, rd->rd_why[i], whylen);
 			return EXIT_NOTEXEC;
 		}
-		if (fstat(dfd, &st) == -1 || !S_ISDIR(st.st_mode) ||
-		    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    strlcpy(dpath, path, sizeof(dpath)) >= sizeof(dpath)) {
-			close(dfd);
+		if (fstatat(rd->rd_fd[i], name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		}
-		fd = runner_walk(dfd, dpath, name, path, pathlen, why, whylen);
-		close(dfd);
+		fd = runner_walk(rd->rd_fd[i], rd->rd_path[i], name, path,
+		    pathlen, why, whylen);
 		if (fd == -2)
 			continue;	/* a dangling link: not there */
 		if (fd == -1)
@@ -357,6 +399,21 @@ runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
 	}
 	snprintf(why, whylen, "no such command: %s", name);
 	return EXIT_NOTFOUND;
+}
+
+int
+runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
+    char *path, size_t pathlen, char *why, size_t whylen)
+{
+	struct runner_dirs	 rd;
+	int			 kind;
+
+	rd.rd_fd[0] = rd.rd_fd[1] = -2;
+	if (runner_valid_name(name))	/* else runner_find says why */
+		runner_open_dirs(rc, &rd);
+	kind = runner_find(rc, &rd, name, fdp, path, pathlen, why, whylen);
+	runner_close_dirs(&rd);
+	return kind;
 }
 
 static int
@@ -384,19 +441,26 @@ runner_list_entry(const struct dirent *de)
 char **
 runner_list(const struct runner_config *rc, size_t *count)
 {
-	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
-	char		**names = NULL, path[4096], why[256];
-	struct dirent	**ents;
-	size_t		 n = 0, i, j, taken;
-	int		 k, e, nents, fd;
+	struct runner_dirs	 rd;
+	char			**names = NULL, path[4096], why[256];
+	struct dirent		**ents;
+	size_t			 n = 0, i, j, taken;
+	int			 k, e, nents, fd, dfd;
 
+	runner_open_dirs(rc, &rd);
 	for (k = 0; k < 2; k++) {
-		if (dirs[k] == NULL || (nents = scandir(dirs[k], &ents,
-		    runner_list_entry, alphasort)) == -1)
+		/* Read through the checked descriptor, not the path. */
+		if (rd.rd_fd[k] < 0 || (dfd = openat(rd.rd_fd[k], ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		nents = scandirat(dfd, ".", &ents, runner_list_entry,
+		    alphasort);
+		close(dfd);
+		if (nents == -1)
 			continue;
 		for (e = 0, taken = 0; e < nents && taken < PROTO_MAX_LIST;
 		    e++) {
-			if (runner_lookup(rc, ents[e]->d_name, &fd, path,
+			if (runner_find(rc, &rd, ents[e]->d_name, &fd, path,
 			    sizeof(path), why, sizeof(why)) != EXIT_EXITED)
 				continue;
 			close(fd);
@@ -408,6 +472,7 @@ runner_list(const struct runner_config *rc, size_t *count)
 			free(ents[e]);
 		free(ents);
 	}
+	runner_close_dirs(&rd);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), name_cmp);
 	/* A user command shadows a built-in of the same name; then the cap. */
