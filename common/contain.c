@@ -27,6 +27,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -127,53 +128,6 @@ contain_cgroup_own(char *out, size_t outlen)
 	return rv;
 }
 
-/*
- * Makes our directory for calls, MOUNT/OWN/negotiator.PID, and tries a
- * call's cgroup in it.  0, or -1 and why.
- */
-static int
-contain_cgroup_setup(char *why, size_t whylen)
-{
-	char	 mnt[PATH_MAX], own[PATH_MAX];
-	int	 probe;
-
-	if (contain_cgroup_mount(mnt, sizeof(mnt)) == -1) {
-		snprintf(why, whylen, "no cgroup v2 mounted");
-		return -1;
-	}
-	if (contain_cgroup_own(own, sizeof(own)) == -1) {
-		snprintf(why, whylen, "no cgroup v2 in /proc/self/cgroup");
-		return -1;
-	}
-	if ((size_t)snprintf(cn.cn_path, sizeof(cn.cn_path),
-	    "%s%s/negotiator.%d", mnt, strcmp(own, "/") == 0 ? "" : own,
-	    (int)getpid()) >= sizeof(cn.cn_path)) {
-		snprintf(why, whylen, "path too long");
-		return -1;
-	}
-	if ((mkdir(cn.cn_path, 0755) == -1 && errno != EEXIST) ||
-	    (cn.cn_base = open(cn.cn_path, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
-		snprintf(why, whylen, "%s: %s", cn.cn_path, strerror(errno));
-		return -1;
-	}
-	if (mkdirat(cn.cn_base, "probe", 0755) == -1 ||
-	    (probe = openat(cn.cn_base, "probe/cgroup.procs",
-	    O_WRONLY | O_CLOEXEC)) == -1) {
-		snprintf(why, whylen, "%s/probe: %s", cn.cn_path,
-		    strerror(errno));
-		unlinkat(cn.cn_base, "probe", AT_REMOVEDIR);
-		close(cn.cn_base);
-		cn.cn_base = -1;
-		rmdir(cn.cn_path);
-		return -1;
-	}
-	close(probe);
-	unlinkat(cn.cn_base, "probe", AT_REMOVEDIR);
-	cn.cn_has_kill = faccessat(cn.cn_base, "cgroup.kill", W_OK, 0) == 0;
-	return 0;
-}
-
 /* Writes s to the file name of the cgroup dir; 0 or -1. */
 static int
 contain_cgroup_write(int dir, const char *name, const char *s)
@@ -234,6 +188,129 @@ contain_cgroup_kill(int dir)
 	for (i = 0; i < CONTAIN_KILL_ROUNDS; i++)
 		if (contain_cgroup_each(dir, SIGKILL) == 0)
 			break;
+}
+
+/*
+ * The cgroups of daemons that are gone (killed before they could remove
+ * them), in parent: what is left in them is killed, and they are removed.
+ * A pid in use again keeps its name's cgroups: they are not ours to judge.
+ */
+static void
+contain_cgroup_stale(const char *parent)
+{
+	char		 path[PATH_MAX];
+	struct dirent	*de, *ce;
+	const char	*errstr;
+	DIR		*d, *c;
+	pid_t		 pid;
+	int		 fd, n = 0;
+
+	if ((d = opendir(parent)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "negotiator.", 11) != 0)
+			continue;
+		pid = (pid_t)strtonum(de->d_name + 11, 1, INT32_MAX, &errstr);
+		if (errstr != NULL || kill(pid, 0) == 0 || errno != ESRCH ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", parent,
+		    de->d_name) >= sizeof(path) || (c = opendir(path)) == NULL)
+			continue;
+		while ((ce = readdir(c)) != NULL) {
+			if (strncmp(ce->d_name, "call.", 5) != 0 &&
+			    strcmp(ce->d_name, "probe") != 0)
+				continue;
+			if ((fd = openat(dirfd(c), ce->d_name, O_RDONLY |
+			    O_DIRECTORY | O_CLOEXEC)) != -1) {
+				contain_cgroup_kill(fd);
+				close(fd);
+			}
+			unlinkat(dirfd(c), ce->d_name, AT_REMOVEDIR);
+		}
+		closedir(c);
+		if (rmdir(path) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("%s: removed the cgroups of %d daemons gone", parent,
+		    n);
+}
+
+/*
+ * 0 if a child can write itself into the cgroup.procs at fd, as a
+ * command does (launch.c); else -1 and errno.
+ */
+static int
+contain_cgroup_enter(int fd)
+{
+	pid_t	 pid;
+	int	 st;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0)
+		_exit(write(fd, "0", 1) == 1 ? 0 : 1);
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Makes our directory for calls, MOUNT/OWN/negotiator.PID, and tries a
+ * call's cgroup in it, with a process in it.  0, or -1 and why.
+ */
+static int
+contain_cgroup_setup(char *why, size_t whylen)
+{
+	char	 mnt[PATH_MAX], own[PATH_MAX];
+	int	 probe;
+
+	if (contain_cgroup_mount(mnt, sizeof(mnt)) == -1) {
+		snprintf(why, whylen, "no cgroup v2 mounted");
+		return -1;
+	}
+	if (contain_cgroup_own(own, sizeof(own)) == -1) {
+		snprintf(why, whylen, "no cgroup v2 in /proc/self/cgroup");
+		return -1;
+	}
+	if ((size_t)snprintf(cn.cn_path, sizeof(cn.cn_path),
+	    "%s%s/negotiator.%d", mnt, strcmp(own, "/") == 0 ? "" : own,
+	    (int)getpid()) >= sizeof(cn.cn_path)) {
+		snprintf(why, whylen, "path too long");
+		return -1;
+	}
+	*strrchr(cn.cn_path, '/') = '\0';
+	contain_cgroup_stale(cn.cn_path);
+	cn.cn_path[strlen(cn.cn_path)] = '/';
+	if ((mkdir(cn.cn_path, 0755) == -1 && errno != EEXIST) ||
+	    (cn.cn_base = open(cn.cn_path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		snprintf(why, whylen, "%s: %s", cn.cn_path, strerror(errno));
+		return -1;
+	}
+	probe = -1;
+	if (mkdirat(cn.cn_base, "probe", 0755) == -1 ||
+	    (probe = openat(cn.cn_base, "probe/cgroup.procs",
+	    O_WRONLY | O_CLOEXEC)) == -1 || contain_cgroup_enter(probe) == -1) {
+		snprintf(why, whylen, "%s/probe: %s", cn.cn_path,
+		    strerror(errno));
+		if (probe != -1)
+			close(probe);
+		unlinkat(cn.cn_base, "probe", AT_REMOVEDIR);
+		close(cn.cn_base);
+		cn.cn_base = -1;
+		rmdir(cn.cn_path);
+		return -1;
+	}
+	close(probe);
+	unlinkat(cn.cn_base, "probe", AT_REMOVEDIR);
+	cn.cn_has_kill = faccessat(cn.cn_base, "cgroup.kill", W_OK, 0) == 0;
+	return 0;
 }
 
 static void
@@ -404,6 +481,7 @@ contain_init(struct ev_loop *loop)
 	cn.cn_kind = CONTAIN_SUBREAPER;
 	ev_child_init(&cn.cn_reaped, contain_reaped_cb, 0, 0);
 	ev_child_start(loop, &cn.cn_reaped);
+	ev_unref(loop);		/* it alone keeps no loop running */
 	log_info("calls contained by subreaper: what a command leaves behind "
 	    "is adopted and killed when its call ends (no cgroup: %s)", why);
 }
