@@ -386,7 +386,8 @@ contain_start_time(pid_t pid)
 /*
  * Kills each child of ours that no running call can have started: not a
  * command we started, and started before the oldest running call (or no
- * call running at all).
+ * call running at all); everything, at exit.  A running call whose start
+ * could not be read saves them all.
  */
 static void
 contain_sweep(int everything)
@@ -394,15 +395,15 @@ contain_sweep(int everything)
 	char			 path[64], buf[4096], *p, *end;
 	struct contain		*ct;
 	struct dirent		*de;
-	unsigned long long	 oldest = 0, t;
+	unsigned long long	 oldest = ~0ULL, t;
 	ssize_t			 n;
 	long			 pid;
 	DIR			*d;
 	int			 fd;
 
 	LIST_FOREACH(ct, &active, ct_entry)
-		if (ct->ct_start != 0 && (oldest == 0 || ct->ct_start < oldest))
-			oldest = ct->ct_start;
+		if (ct->ct_start < oldest)
+			oldest = ct->ct_start;	/* 0 if unknown: none older */
 	/* Our threads' children: an orphan goes to one of our threads. */
 	if ((d = opendir("/proc/self/task")) == NULL)
 		return;
@@ -426,8 +427,7 @@ contain_sweep(int everything)
 				if (!everything && ct != NULL)
 					continue;	/* a running command */
 				t = contain_start_time((pid_t)pid);
-				if (everything || oldest == 0 ||
-				    (t != 0 && t < oldest))
+				if (everything || (t != 0 && t < oldest))
 					kill((pid_t)pid, SIGKILL);
 			}
 		}

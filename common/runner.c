@@ -110,8 +110,8 @@ runner_step_path(char *path, size_t len, const char *comp)
 }
 
 /*
- * Opens path the way nothing can redirect: from / (or from the checked
- * directory at, named at_path, for a relative path), one component at a
+ * Opens path the way nothing can redirect: from / (path is absolute, or
+ * relative to the checked directory at, named at_path), one component at a
  * time, each opened relative to the directory before it with O_PATH and
  * O_NOFOLLOW and checked with fstat on what was opened before the next
  * step.  Every directory passed through and every symbolic link is owned

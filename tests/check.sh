@@ -38,12 +38,14 @@ descends_from() {
 }
 
 # leftovers: pids of processes that mention this run's directory in their
-# command line or environment (what a suite started and did not stop; not
-# this script and what it runs to look).
+# command line or environment, or hold a script there as fd 3 as commands
+# do (what a suite started and did not stop; not this script and what it
+# runs to look).
 leftovers() {
 	local p
 	for p in $(pgrep -f -- "$RUN"; grep -lsF -- "$RUN" /proc/[0-9]*/environ |
-	    cut -d/ -f3); do
+	    cut -d/ -f3; stat -c %N /proc/[0-9]*/fd/3 2>/dev/null |
+	    grep -F -- "-> '$RUN" | cut -d/ -f3); do
 		alive "$p" && ! descends_from "$p" $$ && echo "$p"
 	done | sort -u
 }

@@ -15,7 +15,9 @@
 #      starts with fds 0-2 only.
 #   4. A channel directory others can write serves no guest: sockets
 #      renamed there by another user are not served under the forged name;
-#      guest names that are not plain words (-rf, .., $(id)) are not served.
+#      nor does a domain-* directory of libvirt's layout that others can
+#      write; guest names that are not plain words (-rf, .., $(id)) are not
+#      served.
 #   5. Children started with setsid die when the call ends and when it
 #      times out, with a cgroup per call and with the subreaper (both forced
 #      by NEGOTIATOR_CONTAIN), and the daemon says which at its start.
@@ -231,6 +233,29 @@ out=$(within 10 "$HOSTBIN" --control "$TMP/none.sock" --channel-dir \
     "$TMP/wchan" -g 2>/dev/null)
 check "once 0755 again the sockets there are listed (dbw: '$out')" \
     test "$out" = dbw
+
+# libvirt's layout: a domain-* directory others can write names no guest.
+mkdir -p "$TMP/lchan/domain-1-vml" "$TMP/lchan/domain-2-vmok"
+chmod 0755 "$TMP/lchan" "$TMP/lchan"/*
+python3 -c '
+import socket, sys
+for d in ("domain-1-vml", "domain-2-vmok"):
+    for p in ("negotiator-host-to-guest.0", "negotiator-guest-to-host.0"):
+        socket.socket(socket.AF_UNIX).bind(sys.argv[1] + "/" + d + "/" + p)
+' "$TMP/lchan"
+lscan() {
+	within 10 "$HOSTBIN" --control "$TMP/none.sock" --channel-dir \
+	    "$TMP/lchan" -g 2>"$TMP/scan.err" | tr '\n' ' '
+}
+out=$(lscan)
+check "libvirt's layout, both domain-* directories 0755: both listed ($out)" \
+    test "$out" = "vml vmok "
+chmod 0777 "$TMP/lchan/domain-1-vml"
+out=$(lscan)
+check "... domain-1-vml writable by others: vml is not ($out)" \
+    test "$out" = "vmok "
+check "... and the CLI says why" \
+    grep -q "domain-1-vml: writable by others" "$TMP/scan.err"
 
 # Guest names that a script or a terminal could take for something else.
 for name in -rf .. '$(id)'; do
