@@ -47,10 +47,12 @@ VS_PID= VSW_PID= VSX_PID= HOSTD_PID= HOSTW_PID= GUESTD_PID= GUESTW_PID=
 SWAP_PID= ODD_PIDS= HOSTD_LOG=
 
 as_nobody() { setpriv --reuid $NOBODY --regid $NOBODY --clear-groups "$@"; }
-# sleepers: the pids of the sleepers of section 5 still alive.
+# sleepers [SECONDS]: the pids of the sleepers of section 5 still alive
+# (those that sleep SECONDS; default $NAP, and $NAP + 1 too).
 sleepers() {
 	local p
-	for p in $(pgrep -x -f "sleep $NAP"); do
+	for p in $(pgrep -x -f "sleep ${1:-$NAP}"; [ $# -gt 0 ] ||
+	    pgrep -x -f "sleep $((NAP + 1))"); do
 		alive "$p" && echo "$p"
 	done
 }
@@ -296,9 +298,35 @@ contained() {
 	wait_until 5 no_sleepers
 	n=$(sleepers | wc -l)
 	check "$how: ... and its children die with it ($n left)" test "$n" -eq 0
+	# A running call keeps its children, whatever other calls end.
+	guest_cli -t 5 -e "spawner $((NAP + 1)) wait" >/dev/null 2>&1 &
+	a=$!
+	wait_until 5 sh -c "[ \$(pgrep -c -x -f 'sleep $((NAP + 1))') -ge 4 ]"
+	sleep 0.5
+	n0=$(sleepers $((NAP + 1)) | wc -l)
+	for i in 1 2 3; do
+		within 10 guest_cli -e "spawner $NAP exit" >/dev/null 2>&1
+	done
+	n=$(sleepers $((NAP + 1)) | wc -l)
+	check "$how: other calls ended meanwhile, a running call's children live on ($n of $n0)" \
+	    test "$n0" -ge 4 -a "$n" -eq "$n0"
+	if [ "$how" = cgroup ]; then
+		wait_until 5 sh -c "[ -z \"\$(pgrep -x -f 'sleep $NAP')\" ]"
+		n=$(sleepers $NAP | wc -l)
+		check "cgroup: ... and theirs died with them ($n left)" \
+		    test "$n" -eq 0
+	else
+		echo "# subreaper: $(sleepers $NAP | wc -l) children of calls that ended while an older call ran wait for it (negotiator-commands(7))"
+	fi
+	reap 15 "$a"
+	st=$?
+	wait_until 5 no_sleepers
+	n=$(sleepers | wc -l)
+	check "$how: ... until it ends (exit $st: $n left)" \
+	    test "$st" -eq 124 -a "$n" -eq 0
 	if [ "$how" = cgroup ]; then
 		check "cgroup: each call's cgroup is removed ($base)" \
-		    sh -c "! ls -d '$base'/call.* 2>/dev/null"
+		    sh -c "[ -d '$base' ] && ! ls -d '$base'/call.* 2>/dev/null"
 		stop_pid "$HOSTD_PID" 10; HOSTD_PID=
 		check "cgroup: the daemon removes its own at exit" \
 		    test -n "$base" -a ! -e "$base"
