@@ -209,8 +209,11 @@ runner_walk(int at, const char *at_path, const char *path, char *out,
 			if (n == -1)
 				goto refused;
 			target[n] = '\0';
-			/* Walk the target, then what was left, from the link's
-			 * directory (still held, still checked) or the root. */
+			/*
+			 * Walk the target, then what was left, from the
+			 * link's directory (still held, still checked) or
+			 * from the root.
+			 */
 			if ((size_t)snprintf(next_rest, sizeof(next_rest),
 			    "%s/%s", target, p) >= sizeof(next_rest))
 				goto toolong;
