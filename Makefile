@@ -24,7 +24,8 @@ LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
-		  common/clock.c common/config.c common/conn.c common/control.c \
+		  common/clock.c common/config.c common/conn.c common/contain.c \
+		  common/control.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
@@ -50,7 +51,7 @@ TEST_NAMES	+= test_escape
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet tests/hostile tests/loadgen tests/ignoring
+     tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -88,6 +89,10 @@ tests/vserial: tests/vserial.c
 # Runs a program with signals ignored, for tests/integration.sh.
 tests/ignoring: tests/ignoring.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
+
+# tests/policy.sh's race driver, and a static program to run as a command.
+tests/swapper: tests/swapper.c
+	$(CC) $(CFLAGS) $(WARNINGS) -static -o $@ $<
 
 # A hostile caller for tests/hardening.sh: many requests on one session.
 tests/flood: tests/flood.c $(COMMON_OBJS)
@@ -301,7 +306,7 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

@@ -2,14 +2,17 @@
  * Running commands.  A command is a regular executable file, named by a
  * single path component, directly in the user directory or else in the
  * built-in directory, that passes the policy of negotiator-commands(7):
- * the directory, each directory a symbolic link leads into, and the file
- * belong to root (or our user) and are writable by nobody else; the file is
- * not set-user-ID or set-group-ID.  It runs with argv (no shell), in its
- * own process group, in /, with a clean environment and only fds 0-2, from
- * the path that was checked.  Its stdin comes from the request's DATA, its
- * stdout and stderr leave as DATA as soon as they are produced and as far
- * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
- * or a cancel kills the whole process group.
+ * every directory from / down to it and down each symbolic link's target,
+ * each link, and the file belong to root (or our user) and are writable by
+ * nobody else; the file is not set-user-ID or set-group-ID.  The path is
+ * walked by descriptors (runner_walk), and the file is run through the
+ * descriptor it was checked by.  It runs with argv (no shell), in its own
+ * process group and containment (contain.c), in /, with a clean
+ * environment and only fds 0-2 (and 3 for a script: launch.c).  Its stdin
+ * comes from the request's DATA, its stdout and stderr leave as DATA as
+ * soon as they are produced and as far as the caller's credit allows.  A
+ * timeout (held to the daemon's ceiling) or a cancel kills the whole
+ * process group, and the end of the call whatever it left behind.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +29,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "contain.h"
 #include "launch.h"
 #include "log.h"
 #include "runner.h"
@@ -69,8 +73,8 @@ runner_timeout(const struct runner_config *rc, uint32_t requested_ms)
 }
 
 /*
- * The owner and mode rules, alike for a command directory, the directory a
- * symbolic link leads into, and a command file.
+ * The owner and mode rules for whatever the policy opens: owned by root or
+ * by our user, and writable by nobody else.
  */
 static int
 runner_check_owner(const struct stat *st, char *why, size_t whylen)
@@ -80,7 +84,7 @@ runner_check_owner(const struct stat *st, char *why, size_t whylen)
 		    (unsigned)st->st_uid, (unsigned)geteuid());
 		return -1;
 	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+	if (!S_ISLNK(st->st_mode) && st->st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, whylen, "writable by %s (mode %04o)",
 		    st->st_mode & S_IWOTH ? "others" : "its group",
 		    (unsigned)(st->st_mode & 07777));
@@ -89,97 +93,275 @@ runner_check_owner(const struct stat *st, char *why, size_t whylen)
 	return 0;
 }
 
-int
-runner_check_dir(const char *dir, char *why, size_t whylen)
+/* path, the physical path of what the walk holds, after one step to comp. */
+static int
+runner_step_path(char *path, size_t len, const char *comp)
 {
-	struct stat	 st;
+	char	*slash;
 
-	if (stat(dir, &st) == -1) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return -1;
+	if (strcmp(comp, "..") == 0) {
+		if ((slash = strrchr(path, '/')) != NULL)
+			slash[slash == path ? 1 : 0] = '\0';
+		return 0;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whylen, "not a directory");
+	if (strcmp(path, "/") != 0 && strlcat(path, "/", len) >= len)
 		return -1;
-	}
-	return runner_check_owner(&st, why, whylen);
+	return strlcat(path, comp, len) >= len ? -1 : 0;
 }
 
 /*
- * Follows the symbolic links from path (in a checked directory) one at a
- * time; each leads into a directory that must pass runner_check_dir(), so
- * that nobody but root (or our user) can change where the chain ends.
- * Leaves in out the path of what the last link names, in a checked
- * directory.  0, 1 if the chain ends at nothing, -1 if refused (out then
- * names what failed).
+ * Opens path the way nothing can redirect: from / (path is absolute, or
+ * relative to the checked directory at, named at_path), one component at a
+ * time, each opened relative to the directory before it with O_PATH and
+ * O_NOFOLLOW and checked with fstat on what was opened before the next
+ * step.  Every directory passed through and every symbolic link is owned
+ * by root or by us, and a directory passed through is writable by nobody
+ * else unless it is sticky (like /tmp: others may add entries there but
+ * not rename or remove ours).  The directory that holds the end, and the
+ * end if it is a directory, must not be writable by others at all, sticky
+ * or not.  Links are followed by hand (readlinkat), at most
+ * RUNNER_MAX_LINKS of them, their targets walked the same way; ".." is
+ * the parent of what is held, checked like the rest.  A swap of any
+ * component after its check cannot redirect the walk: the next step is
+ * taken from the descriptor checked, not from a path.
+ *
+ * Returns an O_PATH, close-on-exec descriptor of the end, with its
+ * physical path in out; -2 if something on the way does not exist (out
+ * unspecified); -1 if refused, out naming what and why saying why.
  */
 static int
-runner_follow(const char *path, char *out, size_t outlen, char *why,
-    size_t whylen)
+runner_walk(int at, const char *at_path, const char *path, char *out,
+    size_t outlen, char *why, size_t whylen)
 {
-	char		 target[PATH_MAX], dir[PATH_MAX], *real, *slash;
+	char		 rest[PATH_MAX], next_rest[PATH_MAX], comp[NAME_MAX + 1];
+	char		 target[PATH_MAX];
+	const char	*p;
 	struct stat	 st;
+	size_t		 len;
 	ssize_t		 n;
-	int		 hops, len;
+	int		 cur = -1, next, hops = 0, loose = 0;
 
-	if (strlcpy(out, path, outlen) >= outlen)
+	if (strlcpy(rest, path, sizeof(rest)) >= sizeof(rest))
 		goto toolong;
-	for (hops = 0;; hops++) {
-		if (lstat(out, &st) == -1) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				return 1;
-			snprintf(why, whylen, "%s", strerror(errno));
-			return -1;
-		}
-		if (!S_ISLNK(st.st_mode))
-			return 0;
-		if (hops == RUNNER_MAX_LINKS) {
-			snprintf(why, whylen, "more than %d symbolic links",
-			    RUNNER_MAX_LINKS);
-			return -1;
-		}
-		if ((n = readlink(out, target, sizeof(target) - 1)) == -1) {
-			snprintf(why, whylen, "readlink: %s", strerror(errno));
-			return -1;
-		}
-		target[n] = '\0';
-		/* dir/base: a relative target is relative to the link's dir. */
-		if (target[0] == '/')
-			len = snprintf(dir, sizeof(dir), "%s", target);
-		else
-			len = snprintf(dir, sizeof(dir), "%.*s/%s",
-			    (int)(strrchr(out, '/') - out), out, target);
-		if (len < 0 || (size_t)len >= sizeof(dir))
-			goto toolong;
-		slash = strrchr(dir, '/');
-		*slash = '\0';
-		if ((real = realpath(slash == dir ? "/" : dir, NULL)) == NULL)
-			return 1;
-		if (runner_check_dir(real, why, whylen) == -1) {
-			strlcpy(out, real, outlen);
-			free(real);
-			return -1;
-		}
-		len = snprintf(out, outlen, "%s/%s", strcmp(real, "/") == 0 ?
-		    "" : real, slash + 1);
-		free(real);
-		if (len < 0 || (size_t)len >= outlen)
+	if (rest[0] != '/' && at != -1) {
+		if ((cur = fcntl(at, F_DUPFD_CLOEXEC, 0)) == -1)
+			goto fail;
+		if (strlcpy(out, at_path, outlen) >= outlen)
 			goto toolong;
 	}
+	p = rest;
+	for (;;) {
+		if (cur == -1) {
+			/* The start, or an absolute link: from the root. */
+			if (strlcpy(out, "/", outlen) >= outlen)
+				goto toolong;
+			if ((cur = open("/", O_PATH | O_DIRECTORY |
+			    O_CLOEXEC)) == -1 || fstat(cur, &st) == -1)
+				goto fail;
+			if (runner_check_owner(&st, why, whylen) == -1)
+				goto refused;
+			loose = 0;
+		}
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		if ((len = strcspn(p, "/")) > NAME_MAX)
+			goto toolong;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if ((next = openat(cur, comp, O_PATH | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR) {
+				close(cur);
+				return -2;
+			}
+			runner_step_path(out, outlen, comp);
+			goto fail;
+		}
+		if (runner_step_path(out, outlen, comp) == -1) {
+			close(next);
+			goto toolong;
+		}
+		if (fstat(next, &st) == -1) {
+			close(next);
+			goto fail;
+		}
+		if (runner_check_owner(&st, why, whylen) == -1 &&
+		    (!S_ISDIR(st.st_mode) || !(st.st_mode & S_ISVTX) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()))) {
+			close(next);
+			goto refused;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			n = -1;
+			if (++hops > RUNNER_MAX_LINKS)
+				snprintf(why, whylen, "more than %d symbolic "
+				    "links", RUNNER_MAX_LINKS);
+			else if ((n = readlinkat(next, "", target,
+			    sizeof(target) - 1)) == -1)
+				snprintf(why, whylen, "readlink: %s",
+				    strerror(errno));
+			close(next);
+			if (n == -1)
+				goto refused;
+			target[n] = '\0';
+			/*
+			 * Walk the target, then what was left, from the
+			 * link's directory (still held, still checked) or
+			 * from the root.
+			 */
+			if ((size_t)snprintf(next_rest, sizeof(next_rest),
+			    "%s/%s", target, p) >= sizeof(next_rest))
+				goto toolong;
+			memcpy(rest, next_rest, sizeof(rest));
+			p = rest;
+			runner_step_path(out, outlen, "..");
+			if (rest[0] == '/') {
+				close(cur);
+				cur = -1;
+			}
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) && loose) {
+			/* What holds the end: not writable by others at all. */
+			close(next);
+			runner_step_path(out, outlen, "..");
+			snprintf(why, whylen, "holds it and is writable by "
+			    "others: sticky is not enough there");
+			goto refused;
+		}
+		close(cur);
+		cur = next;
+		/* Sticky and writable: passed through, never the end. */
+		loose = S_ISDIR(st.st_mode) &&
+		    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	}
+	if (loose) {
+		snprintf(why, whylen, "writable by %s (mode %04o): sticky "
+		    "is not enough here", st.st_mode & S_IWOTH ? "others" :
+		    "its group", (unsigned)(st.st_mode & 07777));
+		goto refused;
+	}
+	return cur;
 toolong:
 	snprintf(why, whylen, "path too long");
+	goto refused;
+fail:
+	snprintf(why, whylen, "%s", strerror(errno));
+refused:
+	if (cur != -1)
+		close(cur);
 	return -1;
 }
 
 int
-runner_lookup(const struct runner_config *rc, const char *name, char *path,
-    size_t pathlen, char *why, size_t whylen)
+runner_check_dir(const char *dir, char *why, size_t whylen)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = runner_walk(-1, NULL, dir, path, sizeof(path), why,
+	    whylen)) == -2) {
+		snprintf(why, whylen, "%s", strerror(ENOENT));
+		return -1;
+	}
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "not a directory");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The file at fd, found by runner_walk: a regular file we may execute,
+ * neither set-user-ID nor set-group-ID.
+ */
+static int
+runner_check_file(int fd, char *why, size_t whylen)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return -1;
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		snprintf(why, whylen, "set-user-ID or set-group-ID "
+		    "(mode %04o)", (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (faccessat(fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == -1) {
+		snprintf(why, whylen, "not executable");
+		return -1;
+	}
+	return 0;
+}
+
+/* The two command directories, walked and checked once for many names. */
+struct runner_dirs {
+	int	 rd_fd[2];	/* checked; -1 refused, -2 not there */
+	char	 rd_path[2][PATH_MAX];	/* where, or what was refused */
+	char	 rd_why[2][256];	/* why it was refused */
+};
+
+static void
+runner_open_dirs(const struct runner_config *rc, struct runner_dirs *rd)
+{
+	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
+	struct stat	 st;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL) {
+			rd->rd_fd[i] = -2;
+			continue;
+		}
+		rd->rd_fd[i] = runner_walk(-1, NULL, dirs[i], rd->rd_path[i],
+		    sizeof(rd->rd_path[i]), rd->rd_why[i],
+		    sizeof(rd->rd_why[i]));
+		if (rd->rd_fd[i] >= 0 && (fstat(rd->rd_fd[i], &st) == -1 ||
+		    !S_ISDIR(st.st_mode))) {
+			close(rd->rd_fd[i]);
+			rd->rd_fd[i] = -2;
+		}
+	}
+}
+
+static void
+runner_close_dirs(struct runner_dirs *rd)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++)
+		if (rd->rd_fd[i] >= 0)
+			close(rd->rd_fd[i]);
+}
+
+/* runner_lookup, in the directories rd. */
+static int
+runner_find(const struct runner_config *rc, const struct runner_dirs *rd,
+    const char *name, int *fdp, char *path, size_t pathlen, char *why,
+    size_t whylen)
 {
 	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
 	char		 entry[PATH_MAX];
 	struct stat	 st;
-	int		 i;
+	int		 i, fd;
 
+	*fdp = -1;
 	if (!runner_valid_name(name)) {
 		snprintf(why, whylen, "invalid command name (allowed: "
 		    "[A-Za-z0-9._-], at most %d, no leading dot)",
@@ -187,44 +369,54 @@ runner_lookup(const struct runner_config *rc, const char *name, char *path,
 		return EXIT_NOTFOUND;
 	}
 	for (i = 0; i < 2; i++) {
-		if (dirs[i] == NULL || (size_t)snprintf(entry, sizeof(entry),
-		    "%s/%s", dirs[i], name) >= sizeof(entry) ||
-		    lstat(entry, &st) == -1)
+		if (rd->rd_fd[i] == -2)
 			continue;
-		/* Whatever is there shadows a built-in, runnable or not. */
-		if (runner_check_dir(dirs[i], why, whylen) == -1) {
-			strlcpy(path, dirs[i], pathlen);
+		if (rd->rd_fd[i] == -1) {
+			/*
+			 * Whatever is there shadows a built-in, runnable or
+			 * not: a refused directory is reported when it has
+			 * the name, and passed over when it has not.
+			 */
+			if ((size_t)snprintf(entry, sizeof(entry), "%s/%s",
+			    dirs[i], name) >= sizeof(entry) ||
+			    lstat(entry, &st) == -1)
+				continue;
+			strlcpy(path, rd->rd_path[i], pathlen);
+			strlcpy(why, rd->rd_why[i], whylen);
 			return EXIT_NOTEXEC;
 		}
-		switch (runner_follow(entry, path, pathlen, why, whylen)) {
-		case 1:
+		if (fstatat(rd->rd_fd[i], name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		fd = runner_walk(rd->rd_fd[i], rd->rd_path[i], name, path,
+		    pathlen, why, whylen);
+		if (fd == -2)
 			continue;	/* a dangling link: not there */
-		case -1:
+		if (fd == -1)
+			return EXIT_NOTEXEC;
+		if (runner_check_file(fd, why, whylen) == -1) {
+			close(fd);
 			return EXIT_NOTEXEC;
 		}
-		if (lstat(path, &st) == -1) {
-			snprintf(why, whylen, "%s", strerror(errno));
-			return EXIT_NOTEXEC;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			snprintf(why, whylen, "not a regular file");
-			return EXIT_NOTEXEC;
-		}
-		if (runner_check_owner(&st, why, whylen) == -1)
-			return EXIT_NOTEXEC;
-		if (st.st_mode & (S_ISUID | S_ISGID)) {
-			snprintf(why, whylen, "set-user-ID or set-group-ID "
-			    "(mode %04o)", (unsigned)(st.st_mode & 07777));
-			return EXIT_NOTEXEC;
-		}
-		if (access(path, X_OK) == -1) {
-			snprintf(why, whylen, "not executable");
-			return EXIT_NOTEXEC;
-		}
+		*fdp = fd;
 		return EXIT_EXITED;
 	}
 	snprintf(why, whylen, "no such command: %s", name);
 	return EXIT_NOTFOUND;
+}
+
+int
+runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
+    char *path, size_t pathlen, char *why, size_t whylen)
+{
+	struct runner_dirs	 rd;
+	int			 kind;
+
+	rd.rd_fd[0] = rd.rd_fd[1] = -2;
+	if (runner_valid_name(name))	/* else runner_find says why */
+		runner_open_dirs(rc, &rd);
+	kind = runner_find(rc, &rd, name, fdp, path, pathlen, why, whylen);
+	runner_close_dirs(&rd);
+	return kind;
 }
 
 static int
@@ -252,21 +444,29 @@ runner_list_entry(const struct dirent *de)
 char **
 runner_list(const struct runner_config *rc, size_t *count)
 {
-	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
-	char		**names = NULL, path[4096], why[256];
-	struct dirent	**ents;
-	size_t		 n = 0, i, j, taken;
-	int		 k, e, nents;
+	struct runner_dirs	 rd;
+	char			**names = NULL, path[4096], why[256];
+	struct dirent		**ents;
+	size_t			 n = 0, i, j, taken;
+	int			 k, e, nents, fd, dfd;
 
+	runner_open_dirs(rc, &rd);
 	for (k = 0; k < 2; k++) {
-		if (dirs[k] == NULL || (nents = scandir(dirs[k], &ents,
-		    runner_list_entry, alphasort)) == -1)
+		/* Read through the checked descriptor, not the path. */
+		if (rd.rd_fd[k] < 0 || (dfd = openat(rd.rd_fd[k], ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		nents = scandirat(dfd, ".", &ents, runner_list_entry,
+		    alphasort);
+		close(dfd);
+		if (nents == -1)
 			continue;
 		for (e = 0, taken = 0; e < nents && taken < PROTO_MAX_LIST;
 		    e++) {
-			if (runner_lookup(rc, ents[e]->d_name, path,
+			if (runner_find(rc, &rd, ents[e]->d_name, &fd, path,
 			    sizeof(path), why, sizeof(why)) != EXIT_EXITED)
 				continue;
+			close(fd);
 			names = xreallocarray(names, n + 1, sizeof(*names));
 			names[n++] = xstrdup(ents[e]->d_name);
 			taken++;
@@ -275,6 +475,7 @@ runner_list(const struct runner_config *rc, size_t *count)
 			free(ents[e]);
 		free(ents);
 	}
+	runner_close_dirs(&rd);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), name_cmp);
 	/* A user command shadows a built-in of the same name; then the cap. */
@@ -308,6 +509,7 @@ struct job {
 	ev_timer	 j_timeout;
 	ev_timer	 j_kill;
 	ev_timer	 j_linger;
+	struct contain	 j_contain;	/* what the command starts */
 	struct buf	 j_stdin;	/* received, not yet written */
 	int		 j_stdin_eof;	/* the caller ended stdin */
 	uint32_t	 j_stdin_done;	/* written, credit not yet returned */
@@ -366,12 +568,14 @@ job_close_fd(struct job *j, int s)
 	j->j_fd[s] = -1;
 }
 
+/* sig to the command's process group, and to its containment. */
 static void
 job_signal(struct job *j, int sig)
 {
 	if (!j->j_reaped || j->j_fd[STREAM_STDOUT] != -1 ||
 	    j->j_fd[STREAM_STDERR] != -1)
 		killpg(j->j_pid, sig);
+	contain_signal(&j->j_contain, sig);
 }
 
 static void
@@ -433,6 +637,8 @@ job_free(struct job *j)
 	ev_timer_stop(j->j_loop, &j->j_kill);
 	ev_timer_stop(j->j_loop, &j->j_linger);
 	ev_child_stop(j->j_loop, &j->j_child);
+	/* The call is over: nothing it started outlives it. */
+	contain_end(&j->j_contain);
 	conn_unlink(&j->j_req);
 	buf_free(&j->j_stdin);
 	LIST_REMOVE(j, j_entry);
@@ -692,8 +898,8 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
  * the host, NEGOTIATOR_GUEST), the rest as launch_command says.
  */
 static pid_t
-job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
-    const char *guest)
+job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT], const char *guest,
+    int cgroup_fd)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
 	char		*envp[] = {
@@ -706,7 +912,7 @@ job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
 		envp[4] = genv;
 	}
-	return launch_command(path, argv, envp, fds);
+	return launch_command(exec_fd, argv, envp, fds, cgroup_fd);
 }
 
 static int
@@ -749,7 +955,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 	char			 path[PATH_MAX], why[512];
 	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
 	int			 theirs[STREAM_COUNT], kind, s, mine, max;
-	int			 max_peer;
+	int			 max_peer, exec_fd, cgroup_fd;
 	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
@@ -774,8 +980,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 		return -1;
 	}
 
-	kind = runner_lookup(rc, op->op_argv[0], path, sizeof(path), why,
-	    sizeof(why));
+	kind = runner_lookup(rc, op->op_argv[0], &exec_fd, path, sizeof(path),
+	    why, sizeof(why));
 	if (kind == EXIT_NOTEXEC) {
 		/* Where and why are for the log; the peer learns no path. */
 		job_log(j, LOG_LEVEL_QUIET, "refused: %s: %s", log_vis(vis,
@@ -802,6 +1008,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
 		    "running (%d of yours; at most %d)", mine,
 		    max_peer);
+		close(exec_fd);
 		job_free(j);
 		return -1;
 	}
@@ -811,19 +1018,33 @@ job_start(struct conn *c, const struct runner_config *rc,
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
 		    "running (%d here; at most %d)", jobs_running,
 		    max);
+		close(exec_fd);
+		job_free(j);
+		return -1;
+	}
+	if ((cgroup_fd = contain_prepare(&j->j_contain, why,
+	    sizeof(why))) == -2) {
+		job_log(j, LOG_LEVEL_QUIET, "cannot start: cannot contain it: "
+		    "%s", why);
+		close(exec_fd);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "cannot start: cannot "
+		    "contain it");
 		job_free(j);
 		return -1;
 	}
 	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
-	    (j->j_pid = job_spawn(path, op->op_argv, theirs,
-	    rc->rc_guest)) == -1) {
+	    (j->j_pid = job_spawn(exec_fd, op->op_argv, theirs,
+	    rc->rc_guest, cgroup_fd)) == -1) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
 		job_log(j, LOG_LEVEL_QUIET, "%s", why);
 		close_all(theirs);
+		close(exec_fd);
 		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
 		job_free(j);
 		return -1;
 	}
+	close(exec_fd);
+	contain_started(&j->j_contain, j->j_pid);
 	setpgid(j->j_pid, j->j_pid);
 	close_all(theirs);
 	for (s = 0; s < STREAM_COUNT; s++)

@@ -39,19 +39,23 @@ const char *runner_dir(const char *dir);
 int	 runner_valid_name(const char *name);
 /*
  * Finds a command and checks it against the policy (negotiator-commands(7)).
- * EXIT_EXITED: path is what to execute (links resolved).  EXIT_NOTFOUND:
- * why is a message for the peer.  EXIT_NOTEXEC: path names what was
- * refused and why says why, both for our log only; the peer is told no
- * more than "permission denied".
+ * EXIT_EXITED: *fd is the checked file, opened once (O_PATH, close-on-exec;
+ * execute it through fd and close it after), path where it is (links
+ * resolved, for the log).  EXIT_NOTFOUND: why is a message for the peer.
+ * EXIT_NOTEXEC: path names what was refused and why says why, both for our
+ * log only; the peer is told no more than "permission denied".
  */
 int	 runner_lookup(const struct runner_config *, const char *name,
-	    char *path, size_t pathlen, char *why, size_t whylen);
+	    int *fd, char *path, size_t pathlen, char *why, size_t whylen);
 /*
  * The sorted names of the runnable commands, at most PROTO_MAX_LIST (the
  * first ones: runner.c says how); strv_free() (words.h) after.
  */
 char	**runner_list(const struct runner_config *, size_t *count);
-/* 0 if dir may hold commands (owner, mode); else -1 and why. */
+/*
+ * 0 if dir may hold commands: it and every directory from / down to it
+ * (and down each link) pass the policy; else -1 and why.
+ */
 int	 runner_check_dir(const char *dir, char *why, size_t whylen);
 /* The timeout a request gets: requested_ms (0 = none) held to the ceiling. */
 uint32_t runner_timeout(const struct runner_config *, uint32_t requested_ms);

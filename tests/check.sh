@@ -45,12 +45,14 @@ descends_from() {
 }
 
 # leftovers: pids of processes that mention this run's directory in their
-# command line or environment (what a suite started and did not stop; not
-# this script and what it runs to look).
+# command line or environment, or hold a script there as fd 3 as commands
+# do (what a suite started and did not stop; not this script and what it
+# runs to look).
 leftovers() {
 	local p
 	for p in $(pgrep -f -- "$RUN"; grep -lsF -- "$RUN" /proc/[0-9]*/environ |
-	    cut -d/ -f3); do
+	    cut -d/ -f3; stat -c %N /proc/[0-9]*/fd/3 2>/dev/null |
+	    grep -F -- "-> '$RUN" | cut -d/ -f3); do
 		alive "$p" && ! descends_from "$p" $$ && echo "$p"
 	done | sort -u
 }
@@ -161,6 +163,7 @@ run "hostile peer beside an honest guest (decoding cost, job cap, refusals, a gu
     240 bash tests/hostile.sh
 run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)" \
     150 bash tests/hostile-local.sh
+run "commands policy, channel trust, containment (race, setsid)" 240 bash tests/policy.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
 run "configuration files and --control-group" 60 bash tests/config.sh

@@ -96,8 +96,10 @@ mkdir -p "$TMP/chan" "$TMP/chan3" "$TMP/chan5" "$TMP/gport" "$TMP/gport2" \
     "$TMP/gport3" "$TMP/gport5" "$CMDS"
 chmod 0755 "$CMDS"
 cp -p "$REPO"/tests/commands.d/* "$CMDS/"
-printf '#!/bin/sh\n# ignores SIGTERM\ntrap "" TERM\nwhile :; do sleep 1; done\n' \
-    >"$CMDS/stubborn"
+# A script runs as "sh /dev/fd/3" (negotiator-commands(7)): this one puts
+# its path in its command line, for pgrep.
+printf '#!/bin/sh\n# ignores SIGTERM\nexec sh -c '"'"'trap "" TERM; while :; do sleep 1; done'"'"' %s\n' \
+    "$CMDS/stubborn" >"$CMDS/stubborn"
 chmod 0755 "$CMDS/stubborn"
 chmod -R go-w "$CMDS"
 

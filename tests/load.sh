@@ -164,8 +164,10 @@ m=$(cat "$TMP/flood.rss")
 echo "# host daemon RSS during the flood: $rss0 kB before, $m kB at most"
 check "host daemon RSS during the flood $m kB < $RSS_BOUND_KB kB" \
     test "$m" -lt "$RSS_BOUND_KB"
-# (The bracket keeps pgrep from matching the shell that runs it.)
-no_flood_jobs() { ! pgrep -f 'commands.d/[s]tream 60000000' >/dev/null; }
+# The script runs as "sh /dev/fd/3 60000000" (negotiator-commands(7)):
+# its head is what names it.  (The bracket keeps pgrep from matching the
+# shell that runs it.)
+no_flood_jobs() { ! pgrep -f '^[h]ead -c 60000000$' >/dev/null; }
 check "the flooder's commands are killed once it is silent" \
     wait_until $((PEER_TIMEOUT + 8)) no_flood_jobs
 check "the host daemon still serves vm1" within 5 serving
