@@ -143,9 +143,13 @@ cli_verb(struct cli_settings *cs, int ch, const char *argument)
 		v = &cs->cs_verb_table[i];
 		if (v->cv_option != ch)
 			continue;
-		if (cs->cs_verb != NULL && cs->cs_verb != v)
-			cli_usage_error(cs->cs_progname, "%s: choose one of %s",
-			    v->cv_name, cs->cs_verbs);
+		if (cs->cs_verb == v)
+			cli_usage_error(cs->cs_progname, "--%s given twice: "
+			    "give it once", v->cv_name);
+		if (cs->cs_verb != NULL)
+			cli_usage_error(cs->cs_progname, "--%s and --%s: "
+			    "choose one of %s", cs->cs_verb->cv_name, v->cv_name,
+			    cs->cs_verbs);
 		cs->cs_verb = v;
 		cs->cs_argument = argument;
 		return 1;
@@ -204,14 +208,15 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	switch (ch) {
 	case 't':
 		if (cli_parse_timeout(arg, &cs->cs_timeout_ms) == -1)
-			cli_usage_error(cs->cs_progname, "invalid timeout: %s",
+			cli_usage_error(cs->cs_progname, "invalid timeout "
+			    "(seconds, 0 to %d; 0 = none): %s", CLI_MAX_SECONDS,
 			    arg);
 		break;
 	case OPT_COUNT:
 		cs->cs_ping_count = (int)strtonum(arg, 1, 100000, &errstr);
 		if (errstr != NULL)
-			cli_usage_error(cs->cs_progname, "invalid count: %s",
-			    arg);
+			cli_usage_error(cs->cs_progname, "invalid count (round "
+			    "trips, 1 to 100000): %s", arg);
 		break;
 	case 'n':
 		cs->cs_no_stdin = 1;
@@ -247,8 +252,9 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	case OPT_IDLE_TIMEOUT:
 		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
 			cli_usage_error(cs->cs_progname, "invalid %s timeout "
-			    "(seconds, at least 0.1): %s",
-			    ch == OPT_PEER_TIMEOUT ? "peer" : "idle", arg);
+			    "(seconds, 0.1 to %d): %s",
+			    ch == OPT_PEER_TIMEOUT ? "peer" : "idle",
+			    CLI_MAX_SECONDS, arg);
 		if (ch == OPT_PEER_TIMEOUT)
 			conn_set_peer_timeout(ms / 1000.);
 		else
@@ -266,7 +272,8 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		if (cli_parse_timeout(arg,
 		    &cs->cs_runner->rc_max_timeout_ms) == -1)
 			cli_usage_error(cs->cs_progname, "invalid maximum "
-			    "timeout: %s", arg);
+			    "timeout (seconds, 0 to %d; 0 = none): %s",
+			    CLI_MAX_SECONDS, arg);
 		break;
 	case OPT_MAX_JOBS:
 	case OPT_MAX_PEER_JOBS:
@@ -289,7 +296,9 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		cs->cs_usage(stdout);
 		exit(0);
 	default:
-		cs->cs_usage(stderr);
+		/* getopt_long() has said which option: one line more. */
+		fprintf(stderr, "try '%s -h' for the options\n",
+		    cs->cs_progname);
 		exit(STATUS_FAILURE);
 	}
 }
@@ -302,7 +311,8 @@ cli_parse_timeout(const char *s, uint32_t *ms)
 
 	errno = 0;
 	t = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(t >= 0) || t > 86400 * 7)
+	if (errno != 0 || end == s || *end != '\0' || !(t >= 0) ||
+	    t > CLI_MAX_SECONDS)
 		return -1;
 	*ms = (uint32_t)(t * 1000 + 0.5);
 	return 0;

@@ -116,6 +116,8 @@ void	 cli_usage_end(FILE *);
 /* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
 void	 cli_usage_error(const char *progname, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));
+/* The longest timeout an option takes: a week, in seconds. */
+#define CLI_MAX_SECONDS	(86400 * 7)
 /* Seconds (decimals allowed, 0 = none) to milliseconds; -1 if invalid. */
 int	 cli_parse_timeout(const char *, uint32_t *ms);
 

@@ -146,25 +146,27 @@ relay_try(struct relay *rl)
 {
 	struct conn	*peer = rl->rl_resolve(relay_target(rl),
 			    rl->rl_resolve_arg);
-	const char	*who = relay_target(rl)[0] ? "guest " : "the host";
 	double		 quiet;
 
 	if (peer != NULL && conn_ready(peer)) {
 		relay_forward(rl, peer);
 		return 1;
 	}
+	/*
+	 * The caller names the target before our words ("negotiator-host:
+	 * guest web1: ..."): they do not name it again.
+	 */
 	if (peer == NULL)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest: %s "
-		    "(see negotiator-host -g)", relay_target(rl));
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest "
+		    "(see negotiator-host -g)");
 	else if (peer->c_state == CONN_SILENT &&
 	    (quiet = conn_silence(peer)) >= 0)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
-		    "answering (last frame %.0f s ago): is its negotiator "
-		    "daemon running?", who, relay_target(rl), quiet);
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering "
+		    "(last frame %.0f s ago): is its negotiator daemon "
+		    "running?", quiet);
 	else if (peer->c_state == CONN_SILENT)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
-		    "answering (no frame yet): is its negotiator daemon "
-		    "running?", who, relay_target(rl));
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering (no "
+		    "frame yet): is its negotiator daemon running?");
 	else
 		return 0;
 	relay_free(rl);
@@ -180,9 +182,8 @@ relay_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (relay_try(rl))
 		return;
-	conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not answering: "
-	    "is its negotiator daemon running?", relay_target(rl)[0] ?
-	    "guest " : "the host", relay_target(rl));
+	conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering: is its "
+	    "negotiator daemon running?");
 	relay_free(rl);
 }
 
