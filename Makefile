@@ -25,6 +25,7 @@ STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpa
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/clock.c common/conn.c common/control.c \
+		  common/jobqueue.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \

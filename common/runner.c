@@ -26,9 +26,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "jobqueue.h"
 #include "launch.h"
 #include "log.h"
 #include "runner.h"
+#include "words.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
@@ -311,15 +313,23 @@ struct job {
 	struct buf	 j_stdin;	/* received, not yet written */
 	int		 j_stdin_eof;	/* the caller ended stdin */
 	uint32_t	 j_stdin_done;	/* written, credit not yet returned */
-	uint64_t	 j_started;
+	uint64_t	 j_started;	/* when it was asked for */
+	struct jobqueue_entry j_wait;	/* while it waits for a slot */
+	const struct runner_config *j_rc;
+	char		*j_path;	/* what to run, once looked up */
+	char		**j_argv;	/* a copy of OPEN's, NULL-terminated */
+	size_t		 j_argc;
+	uint32_t	 j_flags;	/* OPEN's */
 	char		 j_key[128];	/* the caller, for log_limited() */
 	char		 j_what[256];	/* "caller: command args", log_vis()ed */
 };
 
 static LIST_HEAD(, job) jobs = LIST_HEAD_INITIALIZER(jobs);
 static int	 jobs_running;
+static const struct runner_config *jobs_rc;	/* the caps of job_room() */
 
 static void	job_update_events(struct job *);
+static int	job_room(const char *);
 
 int
 job_count(void)
@@ -388,6 +398,12 @@ job_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 job_kill(struct job *j)
 {
+	if (jobqueue_queued(&j->j_wait)) {
+		/* Never started: it ends as if killed by TERM at once. */
+		jobqueue_remove(&j->j_wait);
+		j->j_status = SIGTERM;
+		return;
+	}
 	if (j->j_killing)
 		return;
 	j->j_killing = 1;
@@ -406,6 +422,7 @@ job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_log(j, LOG_LEVEL_INFO, "timed out");
 	j->j_timed_out = 1;
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -435,6 +452,10 @@ job_free(struct job *j)
 	ev_child_stop(j->j_loop, &j->j_child);
 	conn_unlink(&j->j_req);
 	buf_free(&j->j_stdin);
+	jobqueue_remove(&j->j_wait);
+	if (j->j_argv != NULL)
+		strv_free(j->j_argv, j->j_argc);
+	free(j->j_path);
 	LIST_REMOVE(j, j_entry);
 	free(j);
 }
@@ -474,6 +495,8 @@ job_update_events(struct job *j)
 {
 	int	 s, want;
 
+	if (jobqueue_queued(&j->j_wait))
+		return;		/* nothing runs, nothing is read */
 	for (s = 0; s < STREAM_COUNT; s++) {
 		if (j->j_fd[s] == -1)
 			continue;
@@ -589,6 +612,7 @@ job_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		ev_timer_start(loop, &j->j_linger);
 	}
 	job_update_events(j);
+	jobqueue_run(job_room);	/* a slot is free */
 }
 
 /* --- the request's side ---------------------------------------------- */
@@ -602,6 +626,8 @@ job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	(void)stream;	/* conn.c routes only stdin to a served request */
 	if (n == 0)
 		j->j_stdin_eof = 1;
+	else if (jobqueue_queued(&j->j_wait))
+		buf_append(&j->j_stdin, p, n);	/* no credit back until it runs */
 	else if (j->j_fd[STREAM_STDIN] == -1)
 		conn_send_credit(rq, STREAM_STDIN, (uint32_t)n);
 	else {
@@ -641,6 +667,7 @@ job_req_cancel(struct req *rq)
 
 	job_log(j, LOG_LEVEL_INFO, "cancelled by the caller");
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -733,6 +760,100 @@ close_all(int fds[STREAM_COUNT])
 			close(fds[s]);
 }
 
+/* 1 if a command of the peer known as key may start now (the caps). */
+static int
+job_room(const char *key)
+{
+	const struct runner_config	*rc = jobs_rc;
+	int				 max, max_peer;
+
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS;
+	return jobs_running < max && job_count_for(key) < max_peer;
+}
+
+/* Starts the command of a job that has its slot; -1 (answered) if not. */
+static int
+job_run(struct job *j)
+{
+	int	 theirs[STREAM_COUNT], s;
+	char	 why[512];
+
+	if (job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN) == -1 ||
+	    (j->j_pid = job_spawn(j->j_path, j->j_argv, theirs,
+	    j->j_rc->rc_guest)) == -1) {
+		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
+		job_log(j, LOG_LEVEL_QUIET, "%s", why);
+		close_all(theirs);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
+	setpgid(j->j_pid, j->j_pid);
+	close_all(theirs);
+	for (s = 0; s < STREAM_COUNT; s++)
+		if (j->j_fd[s] != -1)
+			ev_io_set(&j->j_io[s], j->j_fd[s],
+			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
+	j->j_reaped = 0;
+	jobs_running++;
+	ev_child_set(&j->j_child, j->j_pid, 0);
+	ev_child_start(j->j_loop, &j->j_child);
+	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
+	job_update_events(j);
+	return 0;
+}
+
+static void
+job_dequeued(struct jobqueue_entry *e)
+{
+	job_run(e->jq_arg);
+}
+
+/*
+ * A call beyond the caps waits (jobqueue.h), its timeout running from now;
+ * only a full queue refuses it.  -1 (answered) if refused.
+ */
+static int
+job_admit(struct job *j)
+{
+	const struct runner_config	*rc = j->j_rc;
+	size_t				 max_peer, max_total;
+	int				 max;
+
+	if (jobqueue_count(j->j_key) == 0 && job_room(j->j_key))
+		return job_run(j);
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = (size_t)(rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS) * RUNNER_QUEUE_PER_PEER;
+	max_total = (size_t)max * RUNNER_QUEUE_ALL;
+	j->j_wait.jq_start = job_dequeued;
+	j->j_wait.jq_arg = j;
+	if (jobqueue_add(&j->j_wait, j->j_key, max_peer, max_total) == 0) {
+		job_log(j, LOG_LEVEL_DEBUG, "queued (%zu calls of this peer "
+		    "waiting)", jobqueue_count(j->j_key));
+		return 0;
+	}
+	if (jobqueue_count(j->j_key) >= max_peer) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls of this peer "
+		    "queued (at most %zu calls per peer)",
+		    jobqueue_count(j->j_key), max_peer);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "of yours wait already, behind %d running (at most %zu "
+		    "calls wait per caller)", jobqueue_count(j->j_key),
+		    job_count_for(j->j_key), max_peer);
+	} else {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls queued (at "
+		    "most %zu calls in all)", jobqueue_total(), max_total);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "wait here already, behind %d running (at most %zu calls "
+		    "wait in all)", jobqueue_total(), jobs_running, max_total);
+	}
+	job_free(j);
+	return -1;
+}
+
 int
 job_start(struct conn *c, const struct runner_config *rc,
     const struct proto_msg *m)
@@ -742,8 +863,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 	struct ev_loop		*loop = c->c_ch.ch_loop;
 	char			 path[PATH_MAX], why[512];
 	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
-	int			 theirs[STREAM_COUNT], kind, s, mine, max;
-	int			 max_peer;
+	int			 kind, s;
+	size_t			 i;
 	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
@@ -762,6 +883,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 	j->j_child.data = j;
 	j->j_reaped = 1;	/* until there is a child */
 	j->j_started = now_ms();
+	j->j_rc = jobs_rc = rc;
 	job_describe(j, c, op);
 	if (conn_accept(c, &j->j_req, m, &job_req_ops, j) == -1) {
 		job_free(j);
@@ -786,48 +908,13 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_free(j);
 		return -1;
 	}
-	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
-	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
-	    RUNNER_MAX_PEER_JOBS;
-	if ((mine = job_count_for(j->j_key)) >= max_peer) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands of this peer "
-		    "running (--max-jobs-per-peer %d)", mine,
-		    max_peer);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d of yours; at most %d)", mine,
-		    max_peer);
-		job_free(j);
-		return -1;
-	}
-	if (jobs_running >= max) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running "
-		    "(--max-jobs %d)", jobs_running, max);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d here; at most %d)", jobs_running,
-		    max);
-		job_free(j);
-		return -1;
-	}
-	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
-	    (j->j_pid = job_spawn(path, op->op_argv, theirs,
-	    rc->rc_guest)) == -1) {
-		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
-		job_log(j, LOG_LEVEL_QUIET, "%s", why);
-		close_all(theirs);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
-		job_free(j);
-		return -1;
-	}
-	setpgid(j->j_pid, j->j_pid);
-	close_all(theirs);
-	for (s = 0; s < STREAM_COUNT; s++)
-		if (j->j_fd[s] != -1)
-			ev_io_set(&j->j_io[s], j->j_fd[s],
-			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
-	j->j_reaped = 0;
-	jobs_running++;
-	ev_child_set(&j->j_child, j->j_pid, 0);
-	ev_child_start(loop, &j->j_child);
+	j->j_path = xstrdup(path);
+	j->j_argc = op->op_argc;
+	j->j_argv = xcalloc(op->op_argc + 1, sizeof(*j->j_argv));
+	for (i = 0; i < op->op_argc; i++)
+		j->j_argv[i] = xstrdup(op->op_argv[i]);
+	j->j_flags = op->op_flags;
+	/* The timeout counts from now, queued or not. */
 	if ((timeout_ms = runner_timeout(rc, op->op_timeout_ms)) !=
 	    op->op_timeout_ms) {
 		j->j_ceiling_ms = timeout_ms;
@@ -839,17 +926,19 @@ job_start(struct conn *c, const struct runner_config *rc,
 		ev_timer_set(&j->j_timeout, timeout_ms / 1000., 0.);
 		ev_timer_start(loop, &j->j_timeout);
 	}
-	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
-	job_update_events(j);
-	return 0;
+	return job_admit(j);
 }
 
 void
 job_kill_all(void)
 {
-	struct job	*j;
+	struct job	*j, *next;
 
-	LIST_FOREACH(j, &jobs, j_entry)
-		if (!j->j_reaped)
+	LIST_FOREACH_SAFE(j, &jobs, j_entry, next) {
+		if (jobqueue_queued(&j->j_wait)) {
+			job_kill(j);	/* answered now, never started */
+			job_update_events(j);
+		} else if (!j->j_reaped)
 			job_kill(j);
+	}
 }

@@ -191,8 +191,10 @@ n=$(stubborn)
 echo "# re-handshakes with stubborn jobs: $out, $n running"
 check "a guest that re-handshakes runs at most $PER_PEER commands ($n)" \
     test "$n" -le $PER_PEER
-check "... and the rest are refused ($out)" \
-    test "${out#refused }" -ge $((5 * 40 - PER_PEER))
+# 40 a round is within the queue's bound (4 x PER_PEER): none is refused,
+# and a re-handshake drops those still waiting.
+check "... and the rest wait in the queue, none refused ($out)" \
+    test "${out#refused }" -eq 0
 check "the honest guest is still served meanwhile" \
     within 10 guest_cli -e 'exit-with 0'
 
