@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callenv.h"
 #include "cli.h"
 #include "log.h"
 #include "status.h"
@@ -121,6 +122,7 @@ void
 cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
 	const char	*errstr;
+	char		 why[256];
 	uint32_t	 ms;
 	int		 n;
 
@@ -184,6 +186,16 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cs->cs_runner->rc_max_jobs = n;
 		else
 			cs->cs_runner->rc_max_peer_jobs = n;
+		break;
+	case OPT_ENV:
+		/* Checked here too, for an early word; the daemon decides. */
+		cs->cs_env = xreallocarray(cs->cs_env, cs->cs_envc + 2,
+		    sizeof(*cs->cs_env));
+		cs->cs_env[cs->cs_envc++] = xstrdup(arg);
+		cs->cs_env[cs->cs_envc] = NULL;
+		if (callenv_check_all(cs->cs_env, cs->cs_envc, why,
+		    sizeof(why)) == -1)
+			cli_usage_error(cs->cs_progname, "%s", why);
 		break;
 	case OPT_VERSION:
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,

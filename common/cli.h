@@ -31,6 +31,8 @@ struct cli_settings {
 	int			 cs_verbosity;
 	int			 cs_syslog;
 	int			 cs_ping_count;
+	char			**cs_env;	/* --env NAME=VALUE, checked */
+	size_t			 cs_envc;
 	const char		**cs_control;
 	struct runner_config	*cs_runner;
 };
@@ -38,7 +40,7 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
-	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_ENV,
 	OPT_OWN		/* a program's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:vqh"
@@ -57,7 +59,8 @@ enum cli_option {
 	{ "log-rate",		required_argument,	NULL, OPT_LOG_RATE }, \
 	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
-	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }
+	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }, \
+	{ "env",		required_argument,	NULL, OPT_ENV }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage

@@ -210,7 +210,7 @@ relay_start(struct conn *client, struct proto_msg *m,
 	/* Take the request over; the channel frees what is left in m. */
 	rl->rl_msg = *m;
 	if (m->m_type == MSG_OPEN)
-		m->m.open.op_argv = NULL;
+		m->m.open.op_argv = m->m.open.op_envv = NULL;
 	rl->rl_loop = client->c_ch.ch_loop;
 	rl->rl_resolve = resolve;
 	rl->rl_resolve_arg = arg;

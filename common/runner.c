@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "callenv.h"
 #include "clock.h"
 #include "jobqueue.h"
 #include "launch.h"
@@ -319,6 +320,8 @@ struct job {
 	char		*j_path;	/* what to run, once looked up */
 	char		**j_argv;	/* a copy of OPEN's, NULL-terminated */
 	size_t		 j_argc;
+	char		**j_envv;	/* OPEN's, checked (callenv.h) */
+	size_t		 j_envc;
 	uint32_t	 j_flags;	/* OPEN's */
 	char		 j_key[128];	/* the caller, for log_limited() */
 	char		 j_what[256];	/* "caller: command args", log_vis()ed */
@@ -455,6 +458,8 @@ job_free(struct job *j)
 	jobqueue_remove(&j->j_wait);
 	if (j->j_argv != NULL)
 		strv_free(j->j_argv, j->j_argc);
+	if (j->j_envv != NULL)
+		strv_free(j->j_envv, j->j_envc);
 	free(j->j_path);
 	LIST_REMOVE(j, j_entry);
 	free(j);
@@ -710,23 +715,28 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 
 /*
  * Starts the command: a clean environment (PATH, LANG, HOME, SHELL and, on
- * the host, NEGOTIATOR_GUEST), the rest as launch_command says.
+ * the host, NEGOTIATOR_GUEST), then the caller's variables (checked: none
+ * of them is one of ours), the rest as launch_command says.
  */
 static pid_t
 job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
-    const char *guest)
+    const char *guest, char **env, size_t envc)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
-	char		*envp[] = {
+	char		*envp[5 + PROTO_MAX_ENV + 1] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
 		    "/sbin:/bin",
-		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh", NULL, NULL,
+		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh",
 	};
+	size_t		 n = 4, i;
 
 	if (guest != NULL) {
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
-		envp[4] = genv;
+		envp[n++] = genv;
 	}
+	for (i = 0; i < envc && i < PROTO_MAX_ENV; i++)
+		envp[n++] = env[i];
+	envp[n] = NULL;
 	return launch_command(path, argv, envp, fds);
 }
 
@@ -782,7 +792,7 @@ job_run(struct job *j)
 
 	if (job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN) == -1 ||
 	    (j->j_pid = job_spawn(j->j_path, j->j_argv, theirs,
-	    j->j_rc->rc_guest)) == -1) {
+	    j->j_rc->rc_guest, j->j_envv, j->j_envc)) == -1) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
 		job_log(j, LOG_LEVEL_QUIET, "%s", why);
 		close_all(theirs);
@@ -890,6 +900,14 @@ job_start(struct conn *c, const struct runner_config *rc,
 		return -1;
 	}
 
+	/* The caller's environment is the caller's word: checked here. */
+	if (callenv_check_all(op->op_envv, op->op_envc, why,
+	    sizeof(why)) == -1) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %s", why);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
 	kind = runner_lookup(rc, op->op_argv[0], path, sizeof(path), why,
 	    sizeof(why));
 	if (kind == EXIT_NOTEXEC) {
@@ -914,6 +932,10 @@ job_start(struct conn *c, const struct runner_config *rc,
 	for (i = 0; i < op->op_argc; i++)
 		j->j_argv[i] = xstrdup(op->op_argv[i]);
 	j->j_flags = op->op_flags;
+	j->j_envc = op->op_envc;
+	j->j_envv = xcalloc(op->op_envc + 1, sizeof(*j->j_envv));
+	for (i = 0; i < op->op_envc; i++)
+		j->j_envv[i] = xstrdup(op->op_envv[i]);
 	/* The timeout counts from now, queued or not. */
 	if ((timeout_ms = runner_timeout(rc, op->op_timeout_ms)) !=
 	    op->op_timeout_ms) {

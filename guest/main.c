@@ -37,6 +37,8 @@ usage(FILE *f)
 "  -e, --execute 'CMD ARGS'   run CMD on the host (words split like sh)\n"
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
+"      --env NAME=VALUE       -e: add to the command's environment\n"
+"                             (repeatable; see negotiator-commands(7))\n"
 "      --ping                 time a round trip to the host's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "  -d, --daemon               run the guest daemon (in the foreground)\n"

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "callenv.h"
 #include "call.h"
 #include "cli.h"
 #include "clock.h"
@@ -288,6 +289,7 @@ target_send(struct target *t)
 			return;
 		}
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* /dev/null */
+		callenv_attach(&m, fo->fo_env, fo->fo_envc);
 	}
 	t->t_start_ns = now_ns();
 	conn_request(&t->t_link->l_conn, &t->t_req, &m, &target_ops, t);
