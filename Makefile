@@ -25,7 +25,8 @@ STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpa
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/clock.c common/conn.c common/control.c \
-		  common/callenv.c common/jobqueue.c \
+		  common/audit.c common/callenv.c common/jobqueue.c \
+		  common/journal.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \

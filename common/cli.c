@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "callenv.h"
 #include "cli.h"
+#include "journal.h"
 #include "log.h"
 #include "status.h"
 
@@ -45,7 +47,9 @@ cli_usage_paths(FILE *f, const char *more, const char *control)
 "      --builtin-dir DIR      built-in commands (%s)\n"
 "%s"
 "      --control PATH         daemon control socket (%s)\n"
-"      --syslog               daemon logs to syslog instead of stderr\n",
+"      --syslog               daemon logs to syslog instead of stderr\n"
+"      --journal[=SOCKET]     daemon: audit entries with fields to the\n"
+"                             journal (default when stderr is the journal)\n",
 	    COMMANDS_DIR, BUILTIN_DIR, more, control);
 }
 
@@ -196,6 +200,9 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		if (callenv_check_all(cs->cs_env, cs->cs_envc, why,
 		    sizeof(why)) == -1)
 			cli_usage_error(cs->cs_progname, "%s", why);
+		break;
+	case OPT_JOURNAL:
+		audit_journal(arg != NULL ? arg : JOURNAL_SOCKET);
 		break;
 	case OPT_VERSION:
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,

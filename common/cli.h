@@ -40,7 +40,7 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
-	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_ENV,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_ENV, OPT_JOURNAL,
 	OPT_OWN		/* a program's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:vqh"
@@ -60,7 +60,8 @@ enum cli_option {
 	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
 	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }, \
-	{ "env",		required_argument,	NULL, OPT_ENV }
+	{ "env",		required_argument,	NULL, OPT_ENV }, \
+	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage

@@ -34,6 +34,14 @@ void	 log_limited_warn(const char *key, const char *, ...)
 /* log_limited() at a level: LOG_LEVEL_QUIET (a warning), _INFO or _DEBUG. */
 void	 log_limited_at(int level, const char *key, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * 1 if a line at level about key may be written now, as log_limited_at()
+ * decides (taking key's share if so): for lines that leave by another way
+ * (audit.c, to the journal).
+ */
+int	 log_may(int level, const char *key);
+/* 1 if our stderr is the journal's stream (JOURNAL_STREAM). */
+int	 log_is_journal(void);
 /* Lines per second and key for log_limited(); 0 = no limit. */
 void	 log_set_rate(unsigned per_second);
 /*

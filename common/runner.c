@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "callenv.h"
 #include "clock.h"
 #include "jobqueue.h"
@@ -323,6 +324,8 @@ struct job {
 	char		**j_envv;	/* OPEN's, checked (callenv.h) */
 	size_t		 j_envc;
 	uint32_t	 j_flags;	/* OPEN's */
+	int		 j_end_kind;	/* how it was answered, for audit.c */
+	int		 j_end_code;
 	char		 j_key[128];	/* the caller, for log_limited() */
 	char		 j_what[256];	/* "caller: command args", log_vis()ed */
 };
@@ -453,6 +456,8 @@ job_free(struct job *j)
 	ev_timer_stop(j->j_loop, &j->j_kill);
 	ev_timer_stop(j->j_loop, &j->j_linger);
 	ev_child_stop(j->j_loop, &j->j_child);
+	audit_call(j->j_key, NULL, j->j_argv, j->j_argc, j->j_end_kind,
+	    j->j_end_code, now_ms() - j->j_started);
 	conn_unlink(&j->j_req);
 	buf_free(&j->j_stdin);
 	jobqueue_remove(&j->j_wait);
@@ -471,6 +476,11 @@ job_finish(struct job *j)
 {
 	int	 st = j->j_status;
 	double	 ms = (double)(now_ms() - j->j_started);
+
+	j->j_end_kind = j->j_timed_out ? EXIT_TIMEOUT : WIFSIGNALED(st) ?
+	    EXIT_SIGNALED : EXIT_EXITED;
+	j->j_end_code = j->j_timed_out ? 0 : WIFSIGNALED(st) ? WTERMSIG(st) :
+	    WEXITSTATUS(st);
 
 	if (j->j_timed_out) {
 		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
@@ -895,6 +905,11 @@ job_start(struct conn *c, const struct runner_config *rc,
 	j->j_started = now_ms();
 	j->j_rc = jobs_rc = rc;
 	job_describe(j, c, op);
+	j->j_end_kind = EXIT_FAILED;	/* until answered otherwise */
+	j->j_argc = op->op_argc;
+	j->j_argv = xcalloc(op->op_argc + 1, sizeof(*j->j_argv));
+	for (i = 0; i < op->op_argc; i++)
+		j->j_argv[i] = xstrdup(op->op_argv[i]);
 	if (conn_accept(c, &j->j_req, m, &job_req_ops, j) == -1) {
 		job_free(j);
 		return -1;
@@ -916,6 +931,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 		    sizeof(vis), path), why);
 		conn_fail(&j->j_req, kind, 0, "%s: permission denied",
 		    op->op_argv[0]);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
@@ -923,14 +939,11 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_log(j, LOG_LEVEL_INFO, "refused: %s", log_vis(vis,
 		    sizeof(vis), why));
 		conn_fail(&j->j_req, kind, 0, "%s", why);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
 	j->j_path = xstrdup(path);
-	j->j_argc = op->op_argc;
-	j->j_argv = xcalloc(op->op_argc + 1, sizeof(*j->j_argv));
-	for (i = 0; i < op->op_argc; i++)
-		j->j_argv[i] = xstrdup(op->op_argv[i]);
 	j->j_flags = op->op_flags;
 	j->j_envc = op->op_envc;
 	j->j_envv = xcalloc(op->op_envc + 1, sizeof(*j->j_envv));

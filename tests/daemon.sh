@@ -6,6 +6,12 @@
 #      100 failed with "too many commands running", 125); a queue past its
 #      bound refuses with "queue full" and the bound; a queued call's
 #      timeout counts from when it was asked.
+#   2. Audit: one line per call served or relayed, both ways, with
+#      arguments (spaces, newline, ESC, a quote, an empty one) whose
+#      boundaries read back (decoded with python3), the caller's uid and
+#      pid, the exit code and the duration; the journal's fields, sent to
+#      a datagram socket this test binds (--journal=SOCKET) and read back
+#      as journald would (no journald runs here).
 #   3. Per-call environment: --env FOO=bar reaches the command both ways;
 #      LD_PRELOAD (and a name that is no name) sent by a hand-made caller
 #      (tests/envcall), which the CLI's own check cannot stop, is refused by
@@ -79,6 +85,48 @@ echo "# 100 parallel 0.2 s calls into one guest: $(( $(now_ms) - t0 )) ms," \
 check "100 parallel calls into one guest at the defaults all succeed" \
     test "$(count_rc "$TMP/b100" 0)" -eq 100
 grep -h . "$TMP"/b100/*.err | sort | uniq -c | head -3 | sed 's/^/# /'
+
+# --- 2. audit --------------------------------------------------------------
+
+command -v python3 >/dev/null || fail "python3 is needed to read the audit lines back"
+# args_of: the arguments of audit lines on stdin, decoded, one per line
+# as [ARG] (a newline in one shows as \n, ESC as \e).
+args_of() {
+	python3 -c '
+import codecs, re, sys
+for line in sys.stdin:
+    m = re.search(r" ran (.*?)(?: in guest \S+| on the host)?: [a-z ]+[0-9]* \([0-9]+ ms\)$", line)
+    args = re.findall(r"\"((?:[^\"\\]|\\.)*)\"", m.group(1))
+    print("".join("[%s]" % codecs.escape_decode(a.encode())[0].decode()
+        .replace("\n", "\\n").replace("\033", "\\e") for a in args))
+'
+}
+AWKWARD=$'echo-args "a b" "" "l1\nl2" "e\033[31m" "q\\"u"'
+WANT='[echo-args][a b][][l1\nl2][e\e[31m][q"u]'
+check "an awkward call into the guest works" \
+    within 10 $H -e "$AWKWARD" "$GUEST"
+check "an awkward call to the host works" within 10 guest_cli -e "$AWKWARD"
+uid=$(id -u)
+sleep 0.2	# the daemons log after they answer
+line=$(grep -a 'audit: caller pid [0-9]* uid '"$uid"' ran "echo-args" "a b".* in guest '"$GUEST"': exit 0 ([0-9]* ms)$' "$TMP/hostd.log")
+check "the host daemon logs the relayed call: caller uid and pid, guest, exit, duration" \
+    test -n "$line"
+check "... its arguments read back whole ($(args_of <<<"$line"))" \
+    test "$(args_of <<<"$line")" = "$WANT"
+line=$(grep -a 'audit: host ran "echo-args" "a b".*: exit 0 ([0-9]* ms)$' "$TMP/guestd.log")
+check "the guest daemon logs the call it served, from the host" test -n "$line"
+check "... its arguments read back whole" test "$(args_of <<<"$line")" = "$WANT"
+line=$(grep -a 'audit: caller pid [0-9]* uid '"$uid"' ran "echo-args" "a b".* on the host: exit 0 ([0-9]* ms)$' "$TMP/guestd.log")
+check "the guest daemon logs the relayed call: caller uid and pid" test -n "$line"
+check "... its arguments read back whole" test "$(args_of <<<"$line")" = "$WANT"
+line=$(grep -a 'audit: guest '"$GUEST"' ran "echo-args" "a b".*: exit 0 ([0-9]* ms)$' "$TMP/hostd.log")
+check "the host daemon logs the call it served, from guest $GUEST" test -n "$line"
+check "... its arguments read back whole" test "$(args_of <<<"$line")" = "$WANT"
+within 10 guest_cli -e 'exit-with 3' 2>/dev/null
+within 10 guest_cli -e 'nosuch' 2>/dev/null
+sleep 0.2
+check "an exit code is logged" grep -q 'audit: guest '"$GUEST"' ran "exit-with" "3": exit 3 (' "$TMP/hostd.log"
+check "a command not found is logged" grep -q 'audit: guest '"$GUEST"' ran "nosuch": not found (' "$TMP/hostd.log"
 
 # --- 3. per-call environment ---------------------------------------------
 
