@@ -28,7 +28,7 @@ HOSTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-host
 GUESTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-guest
 COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
-VS_PID= HOSTD_PID= GUESTD_PID=
+VS_PID= HOSTD_PID= GUESTD_PID= JOURNAL_PID=
 mkdir -p "$TMP/chan" "$TMP/gport"
 
 # start_hostd [OPTION...]: the host daemon, at the defaults but for OPTIONs.
@@ -43,7 +43,7 @@ start_guestd() {
 	    -c "$TMP/gport" \
 	    $COMMON "$@"
 }
-trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"' EXIT
+trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID" "$JOURNAL_PID"' EXIT
 on_interrupt
 
 start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
@@ -153,11 +153,69 @@ for way in "host.sock $GUEST guest" "guest.sock - host"; do
 	    grep -q "^exit 0 0" <<<"$out"
 done
 
+# The host daemon again, with --journal on a socket bound here (read back
+# as journald would, into one JSON object per entry) and with one command
+# per guest for the queue's bound below.
+audit_lines=$(grep -c 'audit: ' "$TMP/hostd.log")
+stop_pid "$HOSTD_PID"
+python3 -c '
+import json, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[2], "w").close()
+while True:
+    d, f, i = s.recv(1 << 20), {}, 0
+    while i < len(d):
+        nl = d.index(b"\n", i)
+        if b"=" in d[i:nl]:
+            k, v = d[i:nl].split(b"=", 1)
+            i = nl + 1
+        else:
+            k, n = d[i:nl], struct.unpack("<Q", d[nl + 1:nl + 9])[0]
+            v, i = d[nl + 9:nl + 9 + n], nl + 10 + n
+        f.setdefault(k.decode(), []).append(v.decode())
+    with open(sys.argv[2], "a") as out:
+        out.write(json.dumps(f) + "\n")
+' "$TMP/journal.sock" "$TMP/journal.json" &
+JOURNAL_PID=$!
+wait_until 5 test -e "$TMP/journal.json"
+start_hostd --max-jobs-per-peer 1 --journal="$TMP/journal.sock"
+check "host daemon restarted with --journal and --max-jobs-per-peer 1" \
+    wait_until 10 serving
+: >"$TMP/journal.json"
+within 10 guest_cli -e "$AWKWARD" >/dev/null
+$H -e "$AWKWARD" "$GUEST" >/dev/null &
+cli=$!
+reap 10 "$cli"
+sleep 0.2
+# entry FIELD=VALUE...: the journal entries that have each field so.
+entry() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if all(e.get(k) == [v] for k, v in (a.split("=", 1) for a in sys.argv[2:])):
+        print(line, end="")
+' "$TMP/journal.json" "$@"
+}
+e=$(entry NEGOTIATOR_CALLER="guest $GUEST" NEGOTIATOR_GUEST=$GUEST \
+    NEGOTIATOR_COMMAND=echo-args NEGOTIATOR_END="exit 0" NEGOTIATOR_EXIT=0 \
+    PRIORITY=6 SYSLOG_IDENTIFIER=negotiator-host)
+check "the journal has the call served for the guest, with its fields" \
+    test -n "$e"
+check "... its NEGOTIATOR_ARGV read back whole" test "$(python3 -c '
+import json, sys; print(json.loads(sys.argv[1])["NEGOTIATOR_ARGV"][0])' "$e" |
+    sed 's/^/x ran /; s/$/: exit 0 (1 ms)/' | args_of)" = "$WANT"
+e=$(entry NEGOTIATOR_CALLER_UID=$uid NEGOTIATOR_CALLER_PID=$cli \
+    NEGOTIATOR_GUEST=$GUEST NEGOTIATOR_EXIT=0)
+check "the journal has the relayed call: caller uid $uid and pid $cli, guest" \
+    test -n "$e"
+check "... and no line of it on stderr" \
+    test "$(grep -c 'audit: ' "$TMP/hostd.log")" -eq "$audit_lines"
+stop_pid "$JOURNAL_PID"
+
 # A queue past its bound: the host daemon with one command per guest lets
 # RUNNER_QUEUE_PER_PEER (4) calls of the guest wait; the next is refused.
-stop_pid "$HOSTD_PID"
-start_hostd --max-jobs-per-peer 1
-check "host daemon restarted with --max-jobs-per-peer 1" wait_until 10 serving
 SLEEPERS=
 for i in 1 2 3 4; do
 	guest_cli -t 60 -e 'sleeper 4' >/dev/null 2>&1 &
