@@ -28,7 +28,7 @@ HOSTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-host
 GUESTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-guest
 COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
-VS_PID= HOSTD_PID= GUESTD_PID= JOURNAL_PID=
+VS_PID= HOSTD_PID= GUESTD_PID= JOURNAL_PID= NS_PID=
 mkdir -p "$TMP/chan" "$TMP/gport"
 
 # start_hostd [OPTION...]: the host daemon, at the defaults but for OPTIONs.
@@ -43,7 +43,7 @@ start_guestd() {
 	    -c "$TMP/gport" \
 	    $COMMON "$@"
 }
-trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID" "$JOURNAL_PID"' EXIT
+trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID" "$JOURNAL_PID" "$NS_PID"' EXIT
 on_interrupt
 
 start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
@@ -156,6 +156,66 @@ done
 # The host daemon again, with --journal on a socket bound here (read back
 # as journald would, into one JSON object per entry) and with one command
 # per guest for the queue's bound below.
+# entry FILE FIELD=VALUE...: the journal entries in FILE (JSON, one a
+# line) that have each field so.
+entry() {
+	python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if all(e.get(k) in ([v], v) for k, v in (a.split("=", 1) for a in sys.argv[2:])):
+        print(line, end="")
+' "$@"
+}
+
+# The host daemon under a real systemd-journald, in a mount namespace of
+# its own (a tmpfs on /run and /var/log/journal, so that nothing of the
+# machine's is touched): --journal to journald's own socket, and what
+# journalctl -o json shows.
+JD=/lib/systemd/systemd-journald
+if [ "$(id -u)" != 0 ] || [ ! -x "$JD" ] || ! command -v unshare >/dev/null ||
+    ! command -v journalctl >/dev/null; then
+	skip "no root, systemd-journald, unshare or journalctl here: the journal is tested through a socket of ours only"
+else
+	stop_pid "$HOSTD_PID"
+	unshare -m --propagation private bash -c '
+		mount -t tmpfs tmpfs /run || exit 1
+		[ ! -d /var/log/journal ] || mount -t tmpfs tmpfs /var/log/journal
+		"$4" & jd=$!
+		for i in $(seq 50); do
+			[ -S /run/systemd/journal/socket ] && break; sleep 0.1
+		done
+		"$1" -d -v --peer-timeout 30 --control "$2/host.sock" \
+		    --channel-dir "$2/chan" $3 --journal 2>>"$2/hostd.log" &
+		hd=$!
+		for i in $(seq 600); do [ -e "$2/ns.stop" ] && break; sleep 0.1; done
+		kill $hd; wait $hd
+		journalctl -o json --no-pager >"$2/journald.json" 2>&1
+		kill $jd; wait $jd
+	' _ "$HOSTBIN" "$TMP" "$COMMON" "$JD" &
+	NS_PID=$!
+	check "host daemon started under a real journald" wait_until 20 serving
+	within 10 guest_cli -e "$AWKWARD" >/dev/null
+	$H -e "$AWKWARD" "$GUEST" >/dev/null &
+	cli=$!
+	reap 10 "$cli"
+	sleep 0.5
+	touch "$TMP/ns.stop"
+	reap 20 "$NS_PID"
+	echo "# journalctl -o json: $(grep -c NEGOTIATOR_ "$TMP/journald.json") entries of ours"
+	e=$(entry "$TMP/journald.json" NEGOTIATOR_CALLER="guest $GUEST" \
+	    NEGOTIATOR_GUEST=$GUEST NEGOTIATOR_COMMAND=echo-args \
+	    NEGOTIATOR_EXIT=0 PRIORITY=6 _TRANSPORT=journal)
+	check "journalctl -o json shows the call served for the guest, with its fields" \
+	    test -n "$e"
+	check "... its NEGOTIATOR_ARGV read back whole" test "$(python3 -c '
+import json, sys; print(json.loads(sys.argv[1])["NEGOTIATOR_ARGV"])' "$e" |
+	    sed 's/^/x ran /; s/$/: exit 0 (1 ms)/' | args_of)" = "$WANT"
+	check "journalctl -o json shows the relayed call: caller uid $uid and pid $cli" \
+	    test -n "$(entry "$TMP/journald.json" NEGOTIATOR_CALLER_UID=$uid \
+	    NEGOTIATOR_CALLER_PID=$cli NEGOTIATOR_GUEST=$GUEST NEGOTIATOR_EXIT=0)"
+fi
+
 audit_lines=$(grep -c 'audit: ' "$TMP/hostd.log")
 stop_pid "$HOSTD_PID"
 python3 -c '
@@ -188,17 +248,7 @@ $H -e "$AWKWARD" "$GUEST" >/dev/null &
 cli=$!
 reap 10 "$cli"
 sleep 0.2
-# entry FIELD=VALUE...: the journal entries that have each field so.
-entry() {
-	python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    e = json.loads(line)
-    if all(e.get(k) == [v] for k, v in (a.split("=", 1) for a in sys.argv[2:])):
-        print(line, end="")
-' "$TMP/journal.json" "$@"
-}
-e=$(entry NEGOTIATOR_CALLER="guest $GUEST" NEGOTIATOR_GUEST=$GUEST \
+e=$(entry "$TMP/journal.json" NEGOTIATOR_CALLER="guest $GUEST" NEGOTIATOR_GUEST=$GUEST \
     NEGOTIATOR_COMMAND=echo-args NEGOTIATOR_END="exit 0" NEGOTIATOR_EXIT=0 \
     PRIORITY=6 SYSLOG_IDENTIFIER=negotiator-host)
 check "the journal has the call served for the guest, with its fields" \
@@ -206,7 +256,7 @@ check "the journal has the call served for the guest, with its fields" \
 check "... its NEGOTIATOR_ARGV read back whole" test "$(python3 -c '
 import json, sys; print(json.loads(sys.argv[1])["NEGOTIATOR_ARGV"][0])' "$e" |
     sed 's/^/x ran /; s/$/: exit 0 (1 ms)/' | args_of)" = "$WANT"
-e=$(entry NEGOTIATOR_CALLER_UID=$uid NEGOTIATOR_CALLER_PID=$cli \
+e=$(entry "$TMP/journal.json" NEGOTIATOR_CALLER_UID=$uid NEGOTIATOR_CALLER_PID=$cli \
     NEGOTIATOR_GUEST=$GUEST NEGOTIATOR_EXIT=0)
 check "the journal has the relayed call: caller uid $uid and pid $cli, guest" \
     test -n "$e"
