@@ -23,7 +23,7 @@
 #define AUDIT_VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | \
 			    VIS_NOLOCALE | VIS_DQ)
 #define AUDIT_ARGV_MAX	(16 * 1024)	/* escaped arguments in the journal */
-#define AUDIT_LINE_MAX	900		/* ... in the line (log.c cuts at 1K) */
+#define AUDIT_LINE_MAX	600		/* ... in the line (log.c cuts at 1K) */
 
 static const char	*audit_path;	/* the journal's socket, or NULL */
 
@@ -102,12 +102,13 @@ audit_call(const char *caller, const char *target, char * const *argv,
 	static char		 args[AUDIT_ARGV_MAX];
 	char			 who[LOG_VIS_SIZE(128)], where[LOG_VIS_SIZE(
 				    PROTO_MAX_NAME) + 16], end[32];
-	char			 line[AUDIT_LINE_MAX + 256], cmd[LOG_VIS_SIZE(
+	char			 largs[AUDIT_LINE_MAX], cmd[LOG_VIS_SIZE(
 				    PROTO_MAX_NAME)];
+	char			 line[sizeof(largs) + sizeof(who) + 512];
 	char			 uid[16], pid[16], code_s[16], ms_s[24];
 	char			 guest[LOG_VIS_SIZE(PROTO_MAX_NAME)];
 	struct journal_entry	 je;
-	int			 p, u, n;
+	int			 p, u;
 
 	if (!log_may(LOG_LEVEL_INFO, caller))
 		return;
@@ -122,10 +123,9 @@ audit_call(const char *caller, const char *target, char * const *argv,
 		snprintf(where, sizeof(where), " in guest %s", log_vis(guest,
 		    sizeof(guest), target));
 	audit_end(end, sizeof(end), kind, code);
-	audit_argv(args, AUDIT_LINE_MAX, argv, argc);
-	n = snprintf(line, sizeof(line), "audit: %s ran %s%s: %s (%llu ms)",
-	    who, args, where, end, (unsigned long long)ms);
-	(void)n;
+	audit_argv(largs, sizeof(largs), argv, argc);
+	snprintf(line, sizeof(line), "audit: %s ran %s%s: %s (%llu ms)",
+	    who, largs, where, end, (unsigned long long)ms);
 	if (audit_path == NULL && !log_is_journal()) {
 		log_info("%s", line);
 		return;

@@ -435,8 +435,10 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 	if (request_make(&m, type, target, cs->cs_argument, cs->cs_timeout_ms,
 	    &error) == -1)
 		cli_usage_error(cs->cs_progname, "%s", error);
-	if (type == MSG_OPEN)
-		callenv_attach(&m, cs->cs_env, cs->cs_envc);
+	if (type == MSG_OPEN &&
+	    callenv_attach(&m, cs->cs_env, cs->cs_envc) == -1)
+		cli_usage_error(cs->cs_progname, "arguments and --env too long "
+		    "(at most %d bytes in all)", CALLENV_MAX_BYTES);
 	if ((fd = open_fd(arg, &to_daemon)) != -1) {
 		memset(&opt, 0, sizeof(opt));
 		opt.ca_to_daemon = to_daemon;

@@ -117,15 +117,23 @@ callenv_check_all(char * const *env, size_t n, char *why, size_t whylen)
 	return 0;
 }
 
-void
+int
 callenv_attach(struct proto_msg *m, char * const *env, size_t n)
 {
-	size_t	 i;
+	size_t	 i, total = 0;
 
 	if (m->m_type != MSG_OPEN || m->m.open.op_envv != NULL)
 		fatalx("%s: not a fresh OPEN", __func__);
+	/* 5 bytes of msgpack around each string at most. */
+	for (i = 0; i < m->m.open.op_argc; i++)
+		total += strlen(m->m.open.op_argv[i]) + 5;
+	for (i = 0; i < n; i++)
+		total += strlen(env[i]) + 5;
+	if (total > CALLENV_MAX_BYTES)
+		return -1;
 	m->m.open.op_envv = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++)
 		m->m.open.op_envv[i] = xstrdup(env[i]);
 	m->m.open.op_envc = n;
+	return 0;
 }

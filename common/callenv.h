@@ -20,7 +20,11 @@ int	 callenv_check(const char *var, char *why, size_t whylen);
 /* callenv_check() of each of env's n, then the count and repeats. */
 int	 callenv_check_all(char * const *env, size_t n, char *why,
 	    size_t whylen);
-/* Copies env's n variables into the OPEN m (which must have none). */
-void	 callenv_attach(struct proto_msg *m, char * const *env, size_t n);
+/*
+ * Copies env's n variables into the OPEN m (which must have none); -1 if
+ * they and the arguments would not fit in one frame (CALLENV_MAX_BYTES).
+ */
+#define CALLENV_MAX_BYTES	(63 * 1024)
+int	 callenv_attach(struct proto_msg *m, char * const *env, size_t n);
 
 #endif /* CALLENV_H */

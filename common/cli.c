@@ -193,10 +193,10 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		break;
 	case OPT_ENV:
 		/* Checked here too, for an early word; the daemon decides. */
-		cs->cs_env = xreallocarray(cs->cs_env, cs->cs_envc + 2,
-		    sizeof(*cs->cs_env));
-		cs->cs_env[cs->cs_envc++] = xstrdup(arg);
-		cs->cs_env[cs->cs_envc] = NULL;
+		if (cs->cs_envc == PROTO_MAX_ENV)
+			cli_usage_error(cs->cs_progname, "--env: more than %d "
+			    "variables", PROTO_MAX_ENV);
+		cs->cs_env[cs->cs_envc++] = (char *)arg;
 		if (callenv_check_all(cs->cs_env, cs->cs_envc, why,
 		    sizeof(why)) == -1)
 			cli_usage_error(cs->cs_progname, "%s", why);

@@ -31,7 +31,8 @@ struct cli_settings {
 	int			 cs_verbosity;
 	int			 cs_syslog;
 	int			 cs_ping_count;
-	char			**cs_env;	/* --env NAME=VALUE, checked */
+	/* --env NAME=VALUE, checked; the strings are argv's. */
+	char			*cs_env[PROTO_MAX_ENV + 1];
 	size_t			 cs_envc;
 	const char		**cs_control;
 	struct runner_config	*cs_runner;

@@ -289,7 +289,12 @@ target_send(struct target *t)
 			return;
 		}
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* /dev/null */
-		callenv_attach(&m, fo->fo_env, fo->fo_envc);
+		if (callenv_attach(&m, fo->fo_env, fo->fo_envc) == -1) {
+			proto_msg_free(&m);
+			target_done(t, STATUS_FAILURE, "arguments and --env too "
+			    "long (at most %d bytes in all)", CALLENV_MAX_BYTES);
+			return;
+		}
 	}
 	t->t_start_ns = now_ns();
 	conn_request(&t->t_link->l_conn, &t->t_req, &m, &target_ops, t);

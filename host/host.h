@@ -104,7 +104,7 @@ struct fanout {
 	int			 fo_quiet;
 	uint16_t		 fo_type;	/* MSG_OPEN or MSG_PING */
 	const char		*fo_cmdline;	/* -e */
-	char			**fo_env;	/* --env, fo_envc of them */
+	char * const		*fo_env;	/* --env, fo_envc of them */
 	size_t			 fo_envc;
 	uint32_t		 fo_timeout_ms;
 };

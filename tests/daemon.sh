@@ -136,6 +136,8 @@ check "... with its spaces" grep -qx 'SPACED=a b' <<<"$out"
 out=$(within 10 guest_cli --env FOO=bar -e env-all)
 check "--env reaches the command on the host" grep -qx 'FOO=bar' <<<"$out"
 check "... beside the daemon's own" grep -qx "NEGOTIATOR_GUEST=$GUEST" <<<"$out"
+out=$(within 10 $H --all --env FOO=bar -e env-all)
+check "--env reaches the command with --all" grep -qx "$GUEST: FOO=bar" <<<"$out"
 expect_status 125 "the host CLI refuses --env LD_PRELOAD=x itself" \
     within 10 $H --env LD_PRELOAD=x -e env-all "$GUEST" 2>/dev/null
 ENVCALL=$REPO/tests/envcall
