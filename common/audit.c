@@ -105,12 +105,17 @@ audit_call(const char *caller, const char *target, char * const *argv,
 	char			 largs[AUDIT_LINE_MAX], cmd[LOG_VIS_SIZE(
 				    PROTO_MAX_NAME)];
 	char			 line[sizeof(largs) + sizeof(who) + 512];
-	char			 uid[16], pid[16], code_s[16], ms_s[24];
+	char			 uid[16], pid[16], code_s[16], ms_s[24], key[160];
 	char			 guest[LOG_VIS_SIZE(PROTO_MAX_NAME)];
 	struct journal_entry	 je;
 	int			 p, u;
 
-	if (!log_may(LOG_LEVEL_INFO, caller))
+	/*
+	 * A share of the log of its own beside the caller's: the trail does
+	 * not crowd out the caller's warnings, nor they the trail.
+	 */
+	snprintf(key, sizeof(key), "audit %s", caller);
+	if (!log_may(LOG_LEVEL_INFO, key))
 		return;
 	/* Only "host (PORT)" needs shortening: the port is not the caller. */
 	log_vis(who, sizeof(who), strncmp(caller, "host (", 6) == 0 ? "host" :

@@ -20,7 +20,8 @@ void	 audit_journal(const char *path);
  * to, "" for the host, or NULL if it was served here; argv the command and
  * its arguments, as asked (peer strings: escaped here); kind and code as
  * in EXIT; ms its duration from when it was asked.  At info level, within
- * the caller's share of the log (log_limited).
+ * a share of the log of the caller's (log_limited) kept for its audit
+ * lines.
  */
 void	 audit_call(const char *caller, const char *target,
 	    char * const *argv, size_t argc, int kind, int code, uint64_t ms);
