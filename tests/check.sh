@@ -145,7 +145,7 @@ run "unit and integration under ASan and UBSan (build/asan)" 240 \
 run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fanout.sh
 run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
-run "daemons: queue, audit, per-call environment (emulated channels)" 120 \
+run "daemons: queue, audit, per-call environment (emulated channels)" 180 \
     bash tests/daemon.sh
 run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
     180 bash tests/hostile.sh

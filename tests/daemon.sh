@@ -138,8 +138,10 @@ check "--env reaches the command on the host" grep -qx 'FOO=bar' <<<"$out"
 check "... beside the daemon's own" grep -qx "NEGOTIATOR_GUEST=$GUEST" <<<"$out"
 out=$(within 10 $H --all --env FOO=bar -e env-all)
 check "--env reaches the command with --all" grep -qx "$GUEST: FOO=bar" <<<"$out"
-expect_status 125 "the host CLI refuses --env LD_PRELOAD=x itself" \
-    within 10 $H --env LD_PRELOAD=x -e env-all "$GUEST" 2>/dev/null
+out=$(within 10 $H --env LD_PRELOAD=x -e env-all "$GUEST" 2>&1); st=$?
+check "the host CLI refuses --env LD_PRELOAD=x itself, 125 and one line ($st: $out)" \
+    test "$st" -eq 125 -a "$(wc -l <<<"$out")" -eq 1
+check "... naming the variable" grep -q -- '--env LD_PRELOAD: refused' <<<"$out"
 ENVCALL=$REPO/tests/envcall
 for way in "host.sock $GUEST guest" "guest.sock - host"; do
 	set -- $way
