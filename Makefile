@@ -43,7 +43,7 @@ GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status test_log \
-		  test_conn test_relay test_journal
+		  test_conn test_relay test_journal test_jobqueue
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \

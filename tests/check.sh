@@ -134,7 +134,8 @@ trap 'rm -rf "$RUN"' EXIT
 chmod -R go-w commands tests/commands.d
 
 for t in tests/test_proto tests/test_words tests/test_runner tests/test_status \
-    tests/test_log tests/test_conn tests/test_relay tests/test_journal; do
+    tests/test_log tests/test_conn tests/test_relay tests/test_journal \
+    tests/test_jobqueue; do
 	run "unit: $t" 120 "./$t"
 done
 run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
