@@ -298,4 +298,25 @@ check "... within its timeout, not after the queue ($ms ms < 8000)" \
     test "$ms" -lt 8000
 for p in $SLEEPERS; do reap 30 "$p"; done
 
+# A queued call's stdin does not grow the daemon: no credit comes back
+# until it runs, so its caller sends at most one window (256 KiB) of an
+# endless stdin; its timeout then ends it (124) without its ever running.
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+guest_cli -t 30 -e 'sleeper 5' >/dev/null 2>&1 &
+SLEEPERS=$!
+wait_until 10 grep -q "sleeper 5: started" "$TMP/hostd.log"
+rss0=$(rss_kb "$HOSTD_PID")
+t0=$(now_ms)
+( head -c 100000000 /dev/zero | guest_cli -t 3 -e cat >/dev/null 2>&1 ) &
+FEEDER=$!
+sleep 2
+rss1=$(rss_kb "$HOSTD_PID")
+reap 15 "$FEEDER"; st=$?
+echo "# host daemon RSS $rss0 kB, $rss1 kB with a queued call's endless stdin"
+check "a queued call's endless stdin grows the daemon by < 2 MB ($((rss1 - rss0)) kB)" \
+    test -n "$rss0" -a -n "$rss1" -a "$((rss1 - rss0))" -lt 2048
+check "... and it times out (124) without running ($st, $(( $(now_ms) - t0 )) ms)" \
+    test "$st" -eq 124
+reap 15 "$SLEEPERS"
+
 finish
