@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "callenv.h"
 #include "call.h"
+#include "callenv.h"
 #include "cli.h"
 #include "clock.h"
 #include "host.h"
