@@ -280,6 +280,7 @@ conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 		log_limited(c->c_label, "%s: peer speaks protocol version %u, "
 		    "we speak %u; ignored", c->c_label, he->he_version,
 		    PROTO_VERSION);
+		c->c_peer_version = he->he_version;
 		/*
 		 * Our version, in the ACK a peer of any version reads: it says
 		 * the same on its side instead of waiting in silence.
@@ -292,6 +293,7 @@ conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 		}
 		return;
 	}
+	c->c_peer_version = 0;
 	if (type == MSG_HELLO_ACK && he->he_echo != c->c_nonce)
 		return;		/* answers a HELLO of an earlier session */
 	if (c->c_state == CONN_READY && he->he_nonce == c->c_peer_nonce) {

@@ -168,6 +168,10 @@ relay_try(struct relay *rl)
 	if (peer == NULL)
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest: %s "
 		    "(see negotiator-host -g)", relay_target(rl));
+	else if (peer->c_peer_version != 0)
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s speaks protocol "
+		    "version %u, this daemon %u: upgrade one of them", who,
+		    relay_target(rl), peer->c_peer_version, PROTO_VERSION);
 	else if (peer->c_state == CONN_SILENT &&
 	    (quiet = conn_silence(peer)) >= 0)
 		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
