@@ -72,11 +72,12 @@ count_rc() { cat "$1"/*.rc | grep -cx "$2"; }
 # at most 10 s, within the daemons' keepalive (--peer-timeout, the one
 # option not at its default here; the caps and the queue are).
 callers() { ss -xH 2>/dev/null | grep -cF "$TMP/host.sock"; }
+all_called() { [ "$(callers)" -ge 100 ]; }
 kill -STOP "$GUESTD_PID"
 t0=$(now_ms)
 burst 100 "$TMP/b100" $H -t 30 -e 'sleeper 0.2' "$GUEST" &
 BURST=$!
-wait_until 10 test "$(callers)" -ge 100
+wait_until 10 all_called
 echo "# $(callers) callers connected after $(( $(now_ms) - t0 )) ms"
 kill -CONT "$GUESTD_PID"
 reap 60 "$BURST"
