@@ -26,6 +26,8 @@ STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpa
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 		  common/clock.c common/config.c common/conn.c common/contain.c \
 		  common/control.c \
+		  common/audit.c common/callenv.c common/jobqueue.c \
+		  common/journal.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
@@ -48,10 +50,12 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 		  test_conn test_relay
 TEST_NAMES	+= test_config
 TEST_NAMES	+= test_escape
+TEST_NAMES	+= test_journal test_jobqueue
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper
+     tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper \
+     tests/envcall
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -99,9 +103,10 @@ tests/flood: tests/flood.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
 # A fake peer doing the attacks of issue 9, for tests/hostile.sh, and the
-# fake guest and call generator of tests/load.sh; both speak through
+# fake guest and call generator of tests/load.sh, and the hand-made caller
+# of tests/daemon.sh (envcall); all speak through
 # tests/peer.c.
-tests/hostile tests/loadgen: tests/%: tests/%.c tests/peer.c tests/peer.h $(COMMON_OBJS)
+tests/hostile tests/loadgen tests/envcall: tests/%: tests/%.c tests/peer.c tests/peer.h $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Many simulated guests in one process, for make bench-scale.
@@ -306,7 +311,7 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper tests/envcall $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

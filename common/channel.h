@@ -309,6 +309,8 @@ struct conn {
 	uint32_t		 c_next_id;
 	char			 c_label[128];	/* who is on the other end */
 	char			 c_peer_name[PROTO_MAX_NAME + 1];
+	/* The version of the peer's last HELLO if not ours, else 0. */
+	uint32_t		 c_peer_version;
 	struct req_list		 c_served;
 	struct req_list		 c_issued;
 	ev_tstamp		 c_peer_timeout;

@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "callenv.h"
 #include "cli.h"
 #include "config.h"
 #include "control.h"
+#include "journal.h"
 #include "log.h"
 #include "output.h"
 #include "status.h"
@@ -91,7 +94,9 @@ cli_usage_paths(FILE *f, const char *more, const char *control)
 "                             may call (default: the daemon's own)\n"
 "      --config FILE          daemon: read options from FILE, not\n"
 "                             " SYSCONFDIR "/negotiator/*.conf\n"
-"      --syslog               daemon logs to syslog instead of stderr\n",
+"      --syslog               daemon logs to syslog instead of stderr\n"
+"      --journal[=SOCKET]     daemon: audit entries with fields to the\n"
+"                             journal (default when stderr is the journal)\n",
 	    COMMANDS_DIR, BUILTIN_DIR, more, control);
 }
 
@@ -200,6 +205,7 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
 	gid_t		 gid;
 	const char	*errstr;
+	char		 why[256];
 	uint32_t	 ms;
 	int		 n;
 
@@ -285,6 +291,19 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cs->cs_runner->rc_max_jobs = n;
 		else
 			cs->cs_runner->rc_max_peer_jobs = n;
+		break;
+	case OPT_ENV:
+		/* Checked here too, for an early word; the daemon decides. */
+		if (cs->cs_envc == PROTO_MAX_ENV)
+			cli_usage_error(cs->cs_progname, "--env: more than %d "
+			    "variables", PROTO_MAX_ENV);
+		cs->cs_env[cs->cs_envc++] = (char *)arg;
+		if (callenv_check_all(cs->cs_env, cs->cs_envc, why,
+		    sizeof(why)) == -1)
+			cli_usage_error(cs->cs_progname, "%s", why);
+		break;
+	case OPT_JOURNAL:
+		audit_journal(arg != NULL ? arg : JOURNAL_SOCKET);
 		break;
 	case OPT_VERSION:
 		output_init();

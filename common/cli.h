@@ -33,6 +33,9 @@ struct cli_settings {
 	int			 cs_ping_count;
 	int			 cs_no_stdin;	/* -n: stdin is /dev/null */
 	int			 cs_json;	/* --json */
+	/* --env NAME=VALUE, checked; the strings are argv's. */
+	char			*cs_env[PROTO_MAX_ENV + 1];
+	size_t			 cs_envc;
 	const char		**cs_control;
 	struct runner_config	*cs_runner;
 };
@@ -41,7 +44,7 @@ enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
 	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON, OPT_IDLE_TIMEOUT,
-	OPT_CONFIG, OPT_CONTROL_GROUP,
+	OPT_CONFIG, OPT_CONTROL_GROUP, OPT_ENV, OPT_JOURNAL,
 	OPT_OWN		/* a program's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:nvqh"
@@ -65,7 +68,9 @@ enum cli_option {
 	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }, \
 	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT }, \
 	{ "config",		required_argument,	NULL, OPT_CONFIG }, \
-	{ "control-group",	required_argument,	NULL, OPT_CONTROL_GROUP }
+	{ "control-group",	required_argument,	NULL, OPT_CONTROL_GROUP }, \
+	{ "env",		required_argument,	NULL, OPT_ENV }, \
+	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage
@@ -89,7 +94,7 @@ void	 cli_setting(struct cli_settings *, int ch, const char *arg);
 #define CLI_CONFIG_OPTIONS \
 	"verbose", "quiet", "commands-dir", "builtin-dir", "control", \
 	"control-group", "syslog", "peer-timeout", "idle-timeout", \
-	"log-rate", "max-timeout", "max-jobs", "max-jobs-per-peer"
+	"log-rate", "max-timeout", "max-jobs", "max-jobs-per-peer", "journal"
 /*
  * When the command line asks for the daemon (-d), reads its configuration
  * file first: --config FILE (which must exist), else default_path (which

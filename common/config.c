@@ -99,7 +99,7 @@ config_line(char *line, const struct option *longopts,
 		return -1;
 	}
 	/* A value outlives the file: the options keep pointers to theirs. */
-	take(o->val, o->has_arg == no_argument ? NULL : xstrdup(value), arg);
+	take(o->val, *value == '\0' ? NULL : xstrdup(value), arg);
 	return 0;
 }
 

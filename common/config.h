@@ -4,7 +4,7 @@
  *
  * The file holds one long option a line, without its "--": "name" for an
  * option that takes no value, "name = value" (or "name value") for one
- * that does; '#' starts a comment line, blank lines are skipped, spaces
+ * that does (either for an option whose value is optional); '#' starts a comment line, blank lines are skipped, spaces
  * around the name and the value are not part of them (a value is the rest
  * of the line, spaces inside it kept, no quoting).  Only the options of
  * the allowed list may appear.  Each line is handed to take() in order,

@@ -289,14 +289,27 @@ conn_stop(struct conn *c, const char *why)
 static void
 conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 {
-	char	 vis[LOG_VIS_SIZE(PROTO_MAX_NAME)];
+	char		 vis[LOG_VIS_SIZE(PROTO_MAX_NAME)];
+	uint32_t	 nonce;
 
 	if (he->he_version != PROTO_VERSION) {
 		log_limited(c->c_label, "%s: peer speaks protocol version %u, "
 		    "we speak %u; ignored", c->c_label, he->he_version,
 		    PROTO_VERSION);
+		c->c_peer_version = he->he_version;
+		/*
+		 * Our version, in the ACK a peer of any version reads: it says
+		 * the same on its side instead of waiting in silence.
+		 */
+		if (type == MSG_HELLO) {
+			nonce = c->c_peer_nonce;
+			c->c_peer_nonce = he->he_nonce;
+			conn_send_hello(c, MSG_HELLO_ACK);
+			c->c_peer_nonce = nonce;
+		}
 		return;
 	}
+	c->c_peer_version = 0;
 	if (type == MSG_HELLO_ACK && he->he_echo != c->c_nonce)
 		return;		/* answers a HELLO of an earlier session */
 	if (c->c_state == CONN_READY && he->he_nonce == c->c_peer_nonce) {

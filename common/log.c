@@ -367,6 +367,18 @@ log_limited_at(int level, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
+int
+log_may(int level, const char *key)
+{
+	return log_verbosity >= level && log_take(key);
+}
+
+int
+log_is_journal(void)
+{
+	return log_journal;
+}
+
 void
 log_limited(const char *key, const char *fmt, ...)
 {

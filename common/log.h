@@ -38,6 +38,14 @@ void	 log_limited_warn(const char *key, const char *, ...)
 void	 log_limited_at(int level, const char *key, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 /*
+ * 1 if a line at level about key may be written now, as log_limited_at()
+ * decides (taking key's share if so): for lines that leave by another way
+ * (audit.c, to the journal).
+ */
+int	 log_may(int level, const char *key);
+/* 1 if our stderr is the journal's stream (JOURNAL_STREAM). */
+int	 log_is_journal(void);
+/*
  * Lines per second and key for log_limited(), and 5 times that for all
  * keys together; 0 = no limit.
  */

@@ -28,11 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "callenv.h"
 #include "clock.h"
 #include "contain.h"
+#include "jobqueue.h"
 #include "launch.h"
 #include "log.h"
 #include "runner.h"
+#include "words.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
@@ -513,15 +517,28 @@ struct job {
 	struct buf	 j_stdin;	/* received, not yet written */
 	int		 j_stdin_eof;	/* the caller ended stdin */
 	uint32_t	 j_stdin_done;	/* written, credit not yet returned */
-	uint64_t	 j_started;
+	uint64_t	 j_started;	/* when it was asked for */
+	struct jobqueue_entry j_wait;	/* while it waits for a slot */
+	const struct runner_config *j_rc;
+	char		*j_path;	/* what to run, once looked up */
+	int		 j_exec_fd;	/* ... checked and held (-1: none) */
+	char		**j_argv;	/* a copy of OPEN's, NULL-terminated */
+	size_t		 j_argc;
+	char		**j_envv;	/* OPEN's, checked (callenv.h) */
+	size_t		 j_envc;
+	uint32_t	 j_flags;	/* OPEN's */
+	int		 j_end_kind;	/* how it was answered, for audit.c */
+	int		 j_end_code;
 	char		 j_key[128];	/* the caller, for log_limited() */
 	char		 j_what[256];	/* "caller: command args", log_vis()ed */
 };
 
 static LIST_HEAD(, job) jobs = LIST_HEAD_INITIALIZER(jobs);
 static int	 jobs_running;
+static const struct runner_config *jobs_rc;	/* the caps of job_room() */
 
 static void	job_update_events(struct job *);
+static int	job_room(const char *);
 
 int
 job_count(void)
@@ -592,6 +609,12 @@ job_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 job_kill(struct job *j)
 {
+	if (jobqueue_queued(&j->j_wait)) {
+		/* Never started: it ends as if killed by TERM at once. */
+		jobqueue_remove(&j->j_wait);
+		j->j_status = SIGTERM;
+		return;
+	}
 	if (j->j_killing)
 		return;
 	j->j_killing = 1;
@@ -610,6 +633,7 @@ job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_log(j, LOG_LEVEL_INFO, "timed out");
 	j->j_timed_out = 1;
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -639,8 +663,18 @@ job_free(struct job *j)
 	ev_child_stop(j->j_loop, &j->j_child);
 	/* The call is over: nothing it started outlives it. */
 	contain_end(&j->j_contain);
+	audit_call(j->j_key, NULL, j->j_argv, j->j_argc, j->j_end_kind,
+	    j->j_end_code, now_ms() - j->j_started);
 	conn_unlink(&j->j_req);
 	buf_free(&j->j_stdin);
+	jobqueue_remove(&j->j_wait);
+	if (j->j_argv != NULL)
+		strv_free(j->j_argv, j->j_argc);
+	if (j->j_envv != NULL)
+		strv_free(j->j_envv, j->j_envc);
+	free(j->j_path);
+	if (j->j_exec_fd != -1)
+		close(j->j_exec_fd);
 	LIST_REMOVE(j, j_entry);
 	free(j);
 }
@@ -651,6 +685,11 @@ job_finish(struct job *j)
 {
 	int	 st = j->j_status;
 	double	 ms = (double)(now_ms() - j->j_started);
+
+	j->j_end_kind = j->j_timed_out ? EXIT_TIMEOUT : WIFSIGNALED(st) ?
+	    EXIT_SIGNALED : EXIT_EXITED;
+	j->j_end_code = j->j_timed_out ? 0 : WIFSIGNALED(st) ? WTERMSIG(st) :
+	    WEXITSTATUS(st);
 
 	if (j->j_timed_out) {
 		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
@@ -680,6 +719,8 @@ job_update_events(struct job *j)
 {
 	int	 s, want;
 
+	if (jobqueue_queued(&j->j_wait))
+		return;		/* nothing runs, nothing is read */
 	for (s = 0; s < STREAM_COUNT; s++) {
 		if (j->j_fd[s] == -1)
 			continue;
@@ -797,6 +838,7 @@ job_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		ev_timer_start(loop, &j->j_linger);
 	}
 	job_update_events(j);
+	jobqueue_run(job_room);	/* a slot is free */
 }
 
 /* --- the request's side ---------------------------------------------- */
@@ -814,6 +856,8 @@ job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	(void)stream;
 	if (n == 0)
 		j->j_stdin_eof = 1;
+	else if (jobqueue_queued(&j->j_wait))
+		buf_append(&j->j_stdin, p, n);	/* no credit back until it runs */
 	else if (j->j_fd[STREAM_STDIN] == -1)
 		job_stdin_written(j, n);	/* the command closed it */
 	else {
@@ -853,6 +897,7 @@ job_req_cancel(struct req *rq)
 
 	job_log(j, LOG_LEVEL_INFO, "cancelled by the caller");
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -895,23 +940,28 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 
 /*
  * Starts the command: a clean environment (PATH, LANG, HOME, SHELL and, on
- * the host, NEGOTIATOR_GUEST), the rest as launch_command says.
+ * the host, NEGOTIATOR_GUEST), then the caller's variables (checked: none
+ * of them is one of ours), the rest as launch_command says.
  */
 static pid_t
-job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT], const char *guest,
-    int cgroup_fd)
+job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT],
+    const char *guest, char **env, size_t envc, int cgroup_fd)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
-	char		*envp[] = {
+	char		*envp[5 + PROTO_MAX_ENV + 1] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
 		    "/sbin:/bin",
-		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh", NULL, NULL,
+		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh",
 	};
+	size_t		 n = 4, i;
 
 	if (guest != NULL) {
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
-		envp[4] = genv;
+		envp[n++] = genv;
 	}
+	for (i = 0; i < envc && i < PROTO_MAX_ENV; i++)
+		envp[n++] = env[i];
+	envp[n] = NULL;
 	return launch_command(exec_fd, argv, envp, fds, cgroup_fd);
 }
 
@@ -945,6 +995,112 @@ close_all(int fds[STREAM_COUNT])
 			close(fds[s]);
 }
 
+/* 1 if a command of the peer known as key may start now (the caps). */
+static int
+job_room(const char *key)
+{
+	const struct runner_config	*rc = jobs_rc;
+	int				 max, max_peer;
+
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS;
+	return jobs_running < max && job_count_for(key) < max_peer;
+}
+
+/* Starts the command of a job that has its slot; -1 (answered) if not. */
+static int
+job_run(struct job *j)
+{
+	int	 theirs[STREAM_COUNT], s, cgroup_fd;
+	char	 why[512];
+
+	if ((cgroup_fd = contain_prepare(&j->j_contain, why,
+	    sizeof(why))) == -2) {
+		job_log(j, LOG_LEVEL_QUIET, "cannot start: cannot contain it: "
+		    "%s", why);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "cannot start: cannot "
+		    "contain it");
+		job_free(j);
+		return -1;
+	}
+	if (job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN) == -1 ||
+	    (j->j_pid = job_spawn(j->j_exec_fd, j->j_argv, theirs,
+	    j->j_rc->rc_guest, j->j_envv, j->j_envc, cgroup_fd)) == -1) {
+		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
+		job_log(j, LOG_LEVEL_QUIET, "%s", why);
+		close_all(theirs);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
+	close(j->j_exec_fd);
+	j->j_exec_fd = -1;
+	contain_started(&j->j_contain, j->j_pid);
+	setpgid(j->j_pid, j->j_pid);
+	close_all(theirs);
+	for (s = 0; s < STREAM_COUNT; s++)
+		if (j->j_fd[s] != -1)
+			ev_io_set(&j->j_io[s], j->j_fd[s],
+			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
+	j->j_reaped = 0;
+	jobs_running++;
+	ev_child_set(&j->j_child, j->j_pid, 0);
+	ev_child_start(j->j_loop, &j->j_child);
+	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
+	job_update_events(j);
+	return 0;
+}
+
+static void
+job_dequeued(struct jobqueue_entry *e)
+{
+	job_run(e->jq_arg);
+}
+
+/*
+ * A call beyond the caps waits (jobqueue.h), its timeout running from now;
+ * only a full queue refuses it.  -1 (answered) if refused.
+ */
+static int
+job_admit(struct job *j)
+{
+	const struct runner_config	*rc = j->j_rc;
+	size_t				 max_peer, max_total;
+	int				 max;
+
+	if (jobqueue_count(j->j_key) == 0 && job_room(j->j_key))
+		return job_run(j);
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = (size_t)(rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS) * RUNNER_QUEUE_PER_PEER;
+	max_total = (size_t)max * RUNNER_QUEUE_ALL;
+	j->j_wait.jq_start = job_dequeued;
+	j->j_wait.jq_arg = j;
+	if (jobqueue_add(&j->j_wait, j->j_key, max_peer, max_total) == 0) {
+		job_log(j, LOG_LEVEL_DEBUG, "queued (%zu calls of this peer "
+		    "waiting)", jobqueue_count(j->j_key));
+		return 0;
+	}
+	if (jobqueue_count(j->j_key) >= max_peer) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls of this peer "
+		    "queued (at most %zu calls per peer)",
+		    jobqueue_count(j->j_key), max_peer);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "of yours wait already, behind %d running (at most %zu "
+		    "calls wait per caller)", jobqueue_count(j->j_key),
+		    job_count_for(j->j_key), max_peer);
+	} else {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls queued (at "
+		    "most %zu calls in all)", jobqueue_total(), max_total);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "wait here already, behind %d running (at most %zu calls "
+		    "wait in all)", jobqueue_total(), jobs_running, max_total);
+	}
+	job_free(j);
+	return -1;
+}
+
 int
 job_start(struct conn *c, const struct runner_config *rc,
     const struct proto_msg *m)
@@ -954,8 +1110,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 	struct ev_loop		*loop = c->c_ch.ch_loop;
 	char			 path[PATH_MAX], why[512];
 	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
-	int			 theirs[STREAM_COUNT], kind, s, mine, max;
-	int			 max_peer, exec_fd, cgroup_fd;
+	int			 kind, s, exec_fd;
+	size_t			 i;
 	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
@@ -973,13 +1129,28 @@ job_start(struct conn *c, const struct runner_config *rc,
 	j->j_timeout.data = j->j_kill.data = j->j_linger.data = j;
 	j->j_child.data = j;
 	j->j_reaped = 1;	/* until there is a child */
+	j->j_exec_fd = -1;
 	j->j_started = now_ms();
+	j->j_rc = jobs_rc = rc;
 	job_describe(j, c, op);
+	j->j_end_kind = EXIT_FAILED;	/* until answered otherwise */
+	j->j_argc = op->op_argc;
+	j->j_argv = xcalloc(op->op_argc + 1, sizeof(*j->j_argv));
+	for (i = 0; i < op->op_argc; i++)
+		j->j_argv[i] = xstrdup(op->op_argv[i]);
 	if (conn_accept(c, &j->j_req, m, &job_req_ops, j) == -1) {
 		job_free(j);
 		return -1;
 	}
 
+	/* The caller's environment is the caller's word: checked here. */
+	if (callenv_check_all(op->op_envv, op->op_envc, why,
+	    sizeof(why)) == -1) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %s", why);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
 	kind = runner_lookup(rc, op->op_argv[0], &exec_fd, path, sizeof(path),
 	    why, sizeof(why));
 	if (kind == EXIT_NOTEXEC) {
@@ -988,6 +1159,7 @@ job_start(struct conn *c, const struct runner_config *rc,
 		    sizeof(vis), path), why);
 		conn_fail(&j->j_req, kind, 0, "%s: permission denied",
 		    op->op_argv[0]);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
@@ -995,66 +1167,19 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_log(j, LOG_LEVEL_INFO, "refused: %s", log_vis(vis,
 		    sizeof(vis), why));
 		conn_fail(&j->j_req, kind, 0, "%s", why);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
-	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
-	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
-	    RUNNER_MAX_PEER_JOBS;
-	if ((mine = job_count_for(j->j_key)) >= max_peer) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands of this peer "
-		    "running (--max-jobs-per-peer %d)", mine,
-		    max_peer);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d of yours; at most %d)", mine,
-		    max_peer);
-		close(exec_fd);
-		job_free(j);
-		return -1;
-	}
-	if (jobs_running >= max) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running "
-		    "(--max-jobs %d)", jobs_running, max);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d here; at most %d)", jobs_running,
-		    max);
-		close(exec_fd);
-		job_free(j);
-		return -1;
-	}
-	if ((cgroup_fd = contain_prepare(&j->j_contain, why,
-	    sizeof(why))) == -2) {
-		job_log(j, LOG_LEVEL_QUIET, "cannot start: cannot contain it: "
-		    "%s", why);
-		close(exec_fd);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "cannot start: cannot "
-		    "contain it");
-		job_free(j);
-		return -1;
-	}
-	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
-	    (j->j_pid = job_spawn(exec_fd, op->op_argv, theirs,
-	    rc->rc_guest, cgroup_fd)) == -1) {
-		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
-		job_log(j, LOG_LEVEL_QUIET, "%s", why);
-		close_all(theirs);
-		close(exec_fd);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
-		job_free(j);
-		return -1;
-	}
-	close(exec_fd);
-	contain_started(&j->j_contain, j->j_pid);
-	setpgid(j->j_pid, j->j_pid);
-	close_all(theirs);
-	for (s = 0; s < STREAM_COUNT; s++)
-		if (j->j_fd[s] != -1)
-			ev_io_set(&j->j_io[s], j->j_fd[s],
-			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
-	j->j_reaped = 0;
-	jobs_running++;
-	ev_child_set(&j->j_child, j->j_pid, 0);
-	ev_child_start(loop, &j->j_child);
+	/* The descriptor checked now is what runs, queued or not. */
+	j->j_exec_fd = exec_fd;
+	j->j_path = xstrdup(path);
+	j->j_flags = op->op_flags;
+	j->j_envc = op->op_envc;
+	j->j_envv = xcalloc(op->op_envc + 1, sizeof(*j->j_envv));
+	for (i = 0; i < op->op_envc; i++)
+		j->j_envv[i] = xstrdup(op->op_envv[i]);
+	/* The timeout counts from now, queued or not. */
 	if ((timeout_ms = runner_timeout(rc, op->op_timeout_ms)) !=
 	    op->op_timeout_ms) {
 		j->j_ceiling_ms = timeout_ms;
@@ -1066,17 +1191,19 @@ job_start(struct conn *c, const struct runner_config *rc,
 		ev_timer_set(&j->j_timeout, timeout_ms / 1000., 0.);
 		ev_timer_start(loop, &j->j_timeout);
 	}
-	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
-	job_update_events(j);
-	return 0;
+	return job_admit(j);
 }
 
 void
 job_kill_all(void)
 {
-	struct job	*j;
+	struct job	*j, *next;
 
-	LIST_FOREACH(j, &jobs, j_entry)
-		if (!j->j_reaped)
+	LIST_FOREACH_SAFE(j, &jobs, j_entry, next) {
+		if (jobqueue_queued(&j->j_wait)) {
+			job_kill(j);	/* answered now, never started */
+			job_update_events(j);
+		} else if (!j->j_reaped)
 			job_kill(j);
+	}
 }

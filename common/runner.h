@@ -20,6 +20,19 @@
  */
 #define RUNNER_MAX_JOBS		128
 #define RUNNER_MAX_PEER_JOBS	32
+/*
+ * A call beyond those caps waits for a slot (jobqueue.h), its timeout
+ * running, and only a full queue refuses it: at most RUNNER_QUEUE_PER_PEER
+ * times --max-jobs-per-peer calls wait for one peer (128 by default), and
+ * RUNNER_QUEUE_ALL times --max-jobs for all peers together (256), so that
+ * one peer holds at most half the queue.  A waiting call holds its OPEN's
+ * argv (at most one frame, 64 KiB) and the stdin its caller may send before
+ * any credit comes back (PROTO_WINDOW, 256 KiB: none is returned until it
+ * runs): at most 80 MiB for the whole queue with the default caps, whatever
+ * the peers do, and a few hundred bytes per call when they send no stdin.
+ */
+#define RUNNER_QUEUE_PER_PEER	4
+#define RUNNER_QUEUE_ALL	2
 #define RUNNER_MAX_LINKS	8	/* symbolic links followed to a command */
 /* The host's ceiling on a guest's timeout unless told otherwise: 10 min. */
 #define RUNNER_HOST_MAX_TIMEOUT_MS	(10 * 60 * 1000)

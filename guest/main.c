@@ -40,6 +40,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --env NAME=VALUE       -e: add to the command's environment\n"
+"                             (repeatable; see negotiator-commands(7))\n"
 "      --ping                 time a round trip to the host's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "  -d, --daemon               run the guest daemon (in the foreground)\n"

@@ -108,6 +108,8 @@ struct fanout {
 	int			 fo_quiet;
 	uint16_t		 fo_type;	/* MSG_OPEN or MSG_PING */
 	const char		*fo_cmdline;	/* -e */
+	char * const		*fo_env;	/* --env, fo_envc of them */
+	size_t			 fo_envc;
 	uint32_t		 fo_timeout_ms;
 };
 int	 fanout_main(const struct fanout *);

@@ -52,6 +52,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --env NAME=VALUE       -e: add to the command's environment\n"
+"                             (repeatable; see negotiator-commands(7))\n"
 "      --ping GUEST           time a round trip to GUEST's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "      --all                  -e, --ping: on every connected guest at once\n"
@@ -134,6 +136,8 @@ fanned_out(struct options *o, uint16_t type)
 	o->fo.fo_hc = &o->hc;
 	o->fo.fo_type = type;
 	o->fo.fo_cmdline = o->cs.cs_argument;
+	o->fo.fo_env = o->cs.cs_env;
+	o->fo.fo_envc = o->cs.cs_envc;
 	o->fo.fo_timeout_ms = o->cs.cs_timeout_ms;
 	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
 	o->fo.fo_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;

@@ -164,6 +164,8 @@ run "hostile peer beside an honest guest (decoding cost, job cap, refusals, a gu
 run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)" \
     150 bash tests/hostile-local.sh
 run "commands policy, channel trust, containment (race, setsid)" 240 bash tests/policy.sh
+run "daemons: queue, audit, per-call environment (emulated channels)" 180 \
+    bash tests/daemon.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
 run "configuration files and --control-group" 60 bash tests/config.sh

@@ -218,18 +218,20 @@ done
 cost "$EVIL_G2H" "$HOSTD_PID" dribble $ONE_BYTES
 
 stubborn() { pgrep -f "$CMDS/[s]tubborn" | wc -l; }
-out=$(within 60 "$HOSTILE" jobs "$EVIL_G2H" stubborn 5 40)
+out=$(within 60 "$HOSTILE" jobs "$EVIL_G2H" stubborn 5 100)
 st=$?
 n=$(stubborn)
 echo "# re-handshakes with stubborn jobs: $out, $n running"
 check "a guest that re-handshakes runs at most $PER_PEER commands ($n)" \
     test "$n" -le $PER_PEER
-# "refused N answers M": every round had answers (else hostile fails).
+# 100 a round: PER_PEER run, 4 x PER_PEER wait in the queue (dropped when
+# the session ends), and at least the other 20 are refused, answered
+# "queue full" ("refused N answers M"; hostile fails a round without one).
 refused=$(echo "$out" | awk '$1 == "refused" { print $2 }')
 answers=$(echo "$out" | awk '$3 == "answers" { print $4 }')
-check "... and the rest are refused and answered ($out)" \
-    test "$st" -eq 0 -a "${refused:-0}" -ge $((5 * 40 - PER_PEER)) \
-    -a "${answers:-0}" -ge $((5 * 40 - PER_PEER))
+check "... and past the queue's bound the rest are refused and answered ($out)" \
+    test "$st" -eq 0 -a "${refused:-0}" -ge $((5 * (100 - 5 * PER_PEER))) \
+    -a "${answers:-0}" -ge $((5 * (100 - 5 * PER_PEER)))
 check "the honest guest is still served meanwhile" \
     within 10 guest_cli -e 'exit-with 0'
 

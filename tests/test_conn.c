@@ -379,6 +379,7 @@ Test(conn, handshake_with_a_silent_server)
 	stop_pair(&a, &b);
 }
 
+/* It is told ours in a HELLO_ACK, which it can read, and nothing more. */
 Test(conn, another_protocol_version_is_ignored)
 {
 	struct side		 s;
@@ -397,7 +398,11 @@ Test(conn, another_protocol_version_is_ignored)
 	m.m.hello.he_version = PROTO_VERSION + 1;
 	m.m.hello.he_nonce = 7;
 	wire_send(&w, &m, 0);
-	cr_assert_not(wire_recv(&w, &m, 0.3), "answered another version");
+	cr_assert(wire_recv(&w, &m, 1), "no answer to another version");
+	cr_assert_eq(m.m_type, MSG_HELLO_ACK);
+	cr_assert_eq(m.m.hello.he_version, PROTO_VERSION);
+	cr_assert_eq(m.m.hello.he_echo, 7);
+	cr_assert_not(wire_recv(&w, &m, 0.3), "more than one answer");
 	cr_assert_not(conn_ready(&s.s_conn));
 	wire_close(&w, &s);
 }
