@@ -28,8 +28,9 @@
  *  4. Answers are not producers: replies, credit and HELLO_ACK are queued
  *     past the mark, since the peer asked for them and each is small.  But
  *     they count against the peer's bound like everything else: from
- *     CHANNEL_MAX_QUEUE queued bytes on, a peer that keeps asking and never
- *     reads the answers gets nothing new (conn.c).  Its new requests are
+ *     c_max_queue queued bytes on (CHANNEL_MAX_QUEUE, or for a caller on
+ *     a control socket its share of its uid's: control.c), a peer that
+ *     keeps asking and never reads the answers gets nothing new (conn.c).  Its new requests are
  *     dropped unanswered, its HELLOs too, and the credit we owe it is held
  *     back, merged into one grant per stream of a request, until the queue
  *     drains (the peer cannot send beyond its credit meanwhile: rule 3).
@@ -319,6 +320,7 @@ struct conn {
 	ev_tstamp		 c_hello_sent;	/* our last HELLO */
 	ev_timer		 c_timer;	/* HELLO repeats and keepalive */
 	struct channel_budget	 c_budget;	/* CONN_BUDGET */
+	size_t			 c_max_queue;	/* rule 4's bound for this peer */
 	const struct conn_ops	*c_ops;
 	void			*c_arg;
 };

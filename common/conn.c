@@ -52,6 +52,7 @@ conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
 	c->c_arg = arg;
 	c->c_next_id = 1;
 	c->c_peer_timeout = conn_peer_timeout;
+	c->c_max_queue = CHANNEL_MAX_QUEUE;
 	strlcpy(c->c_label, label, sizeof(c->c_label));
 	LIST_INIT(&c->c_served);
 	LIST_INIT(&c->c_issued);
@@ -89,7 +90,7 @@ conn_new_nonce(void)
 static int
 conn_full(const struct conn *c)
 {
-	return buf_pending(&c->c_ch.ch_out) >= CHANNEL_MAX_QUEUE;
+	return buf_pending(&c->c_ch.ch_out) >= c->c_max_queue;
 }
 
 /*

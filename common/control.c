@@ -460,8 +460,16 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * guest's two channels; root's and our user's calls each have their
 	 * own (CONN_BUDGET), so that their parallel calls are not one peer.
 	 */
-	if (!ca->ca_trusted)
+	if (!ca->ca_trusted) {
 		channel_set_budget(&cl->cl_conn.c_ch, &ca->ca_budget);
+		/*
+		 * What its requests make us queue (HELLO_ACKs, answers) is
+		 * bounded per connection by rule 4; its share of that, so that
+		 * a uid's connections together hold no more than one guest.
+		 */
+		cl->cl_conn.c_max_queue = CONTROL_UID_QUEUE /
+		    CONTROL_UID_SHARE;
+	}
 	LIST_INSERT_HEAD(&ca->ca_clients, cl, cl_entry);
 	ca->ca_count++;
 	ctl->ctl_clients++;

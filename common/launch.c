@@ -86,6 +86,34 @@ launch_fail(const char *argv0, const char *why)
 	launch_say("\n");
 }
 
+/*
+ * In the vfork child: the interpreter a script at fd 3 names on its "#!"
+ * line, in out (printable ASCII; others as '?'); 0 if it names none.
+ */
+static int
+launch_interpreter(char *out, size_t outlen)
+{
+	char	 line[256];
+	ssize_t	 n, i;
+	size_t	 o = 0;
+	int	 fd;
+
+	/* fd 3 may be O_PATH, which cannot be read: opened anew through /proc. */
+	if ((fd = open("/proc/self/fd/3", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = pread(fd, line, sizeof(line), 0);
+	close(fd);
+	if (n < 3 || line[0] != '#' || line[1] != '!')
+		return 0;
+	for (i = 2; i < n && (line[i] == ' ' || line[i] == '\t'); i++)
+		;
+	for (; i < n && o + 1 < outlen && line[i] != ' ' && line[i] != '\t' &&
+	    line[i] != '\n' && line[i] != '\0'; i++)
+		out[o++] = line[i] > 0x20 && line[i] < 0x7f ? line[i] : '?';
+	out[o] = '\0';
+	return o > 0;
+}
+
 /* In the vfork child: system calls only; never returns. */
 static void
 launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
@@ -93,6 +121,7 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 {
 	sigset_t	 none;
 	const char	*why;
+	char		 interp[128];
 	long		 fd, open_max;
 	int		 from[3], s, saved;
 
@@ -147,7 +176,17 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 	/* strerrordesc_np: no locale, no allocation, unlike strerror. */
 	if ((why = strerrordesc_np(saved)) == NULL)
 		why = "cannot execute";
-	launch_fail(argv[0], why);
+	/* A script whose interpreter is missing: name the interpreter. */
+	if (saved == ENOENT && launch_interpreter(interp, sizeof(interp))) {
+		launch_say("negotiator: cannot run ");
+		launch_say(argv[0]);
+		launch_say(": its interpreter ");
+		launch_say(interp);
+		launch_say(": ");
+		launch_say(why);
+		launch_say("\n");
+	} else
+		launch_fail(argv[0], why);
 	_exit(saved == ENOENT ? 127 : 126);
 }
 

@@ -39,6 +39,7 @@ struct guest {
 	ev_timer		 g_retry;	/* connects what is not */
 	double			 g_backoff;	/* seconds until the next try */
 	int			 g_seen;
+	int			 g_taken_said;	/* "taken?" logged, not ready since */
 };
 
 #define HOSTD_RETRY_MIN	0.1	/* seconds */
@@ -84,6 +85,7 @@ guest_ready(struct conn *c)
 
 	log_info("%s: connected", c->c_label);
 	g->g_backoff = HOSTD_RETRY_MIN;
+	g->g_taken_said = 0;
 	relay_peer_ready(c);
 }
 
@@ -102,8 +104,26 @@ guest_retry_later(struct guest *g)
 static void
 guest_eof(struct conn *c, int error)
 {
-	log_info("%s: disconnected: %s", c->c_label,
-	    channel_eof_reason(error));
+	struct guest	*g = c->c_arg;
+
+	/*
+	 * QEMU takes one client per channel socket and closes any other at
+	 * once: a socket that ends before its session is ready is most likely
+	 * held by another daemon.  Said once until a session is ready again,
+	 * not at every retry.
+	 */
+	if (c->c_state != CONN_READY && !g->g_taken_said) {
+		log_warnx("%s: closed before its session began (%s): is another "
+		    "negotiator-host daemon holding this guest's channels?  "
+		    "Trying again every %.0f s at most, quietly",
+		    c->c_label, channel_eof_reason(error), HOSTD_RETRY_MAX);
+		g->g_taken_said = 1;
+	} else if (c->c_state != CONN_READY)
+		log_debug("%s: closed before its session began: %s",
+		    c->c_label, channel_eof_reason(error));
+	else
+		log_info("%s: disconnected: %s", c->c_label,
+		    channel_eof_reason(error));
 	conn_stop(c, "disconnected");
 	guest_retry_later(c->c_arg);
 }

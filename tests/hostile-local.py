@@ -17,6 +17,9 @@ tests/hostile-local.sh.  Every wait has a deadline.
                          without ever reading an answer; prints "open K
                          sent B" (K: those that took all it sent) and holds
                          them until STOP
+  hellos SOCK FRAMES N SECONDS STOP
+                         the same with the HELLO of FRAMES over and over
+                         (each answered with a HELLO_ACK)
   garbage SOCK PROCS SECONDS
                          PROCS processes (one uid) that each connect, send
                          4 KiB of random bytes and hang up, again and
@@ -123,9 +126,11 @@ def idle(path, limit):
         print("open after %g s" % limit)
 
 
-def flood(path, framefile, n, seconds, stop):
+def flood(path, framefile, n, seconds, stop, hellos=False):
     with open(framefile, "rb") as f:
         hello, request = frames(f.read())[:2]
+    if hellos:
+        request = hello
     conns = []
     for _ in range(n):
         try:
@@ -184,6 +189,8 @@ def main(a):
         idle(a[2], float(a[3]))
     elif a[1:2] == ["flood"] and len(a) == 7:
         flood(a[2], a[3], int(a[4]), float(a[5]), a[6])
+    elif a[1:2] == ["hellos"] and len(a) == 7:
+        flood(a[2], a[3], int(a[4]), float(a[5]), a[6], hellos=True)
     elif a[1:2] == ["garbage"] and len(a) == 5:
         garbage(a[2], int(a[3]), float(a[4]))
     else:

@@ -20,9 +20,10 @@
 #      per pid, 20,002 lines in 4.6 s);
 #   e. the user's connections each flooding requests, never reading the
 #      answers: the host daemon's RSS grows by at most RSS_GROWTH_KB
-#      (before: 2 MiB of answers per connection, 117 MB for 64).  Not
-#      yet bounded per uid: HELLO_ACKs to repeated HELLOs and a running
-#      command's output, which are held per connection (conn.c, rule 2).
+#      (before: 2 MiB of answers per connection, 117 MB for 64);
+#   f. the same with HELLOs, each answered by a HELLO_ACK: bounded too,
+#      each of the uid's connections holding its share of the uid's 2 MiB
+#      (before: 2 MiB per connection, RSS +59 MB for 32).
 # Figures are printed as "# ..." lines.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -243,6 +244,24 @@ check "host daemon RSS grew $((r1 - r0)) kB <= $RSS_GROWTH_KB kB" \
 check "root is still served meanwhile" \
     within 10 $H -e 'exit-with 0' "$GUEST"
 touch "$TMP/stop.e"
+reap 10 "$HELD"; HELD=
+
+# --- f. the same with HELLOs, each answered -------------------------------
+
+r0=$(rss_kb "$HOSTD_PID")
+$AS_USER $CLIENT hellos "$TMP/host.sock" "$TMP/frames" 64 5 "$TMP/stop.f" \
+    >"$TMP/held.f" &
+HELD=$!
+wait_until 30 test -s "$TMP/held.f"
+r1=$(rss_kb "$HOSTD_PID")
+echo "# flood of HELLOs never read: $(cat "$TMP/held.f"); host daemon RSS $r0 -> $r1 kB"
+check "the HELLOs were sent ($(cat "$TMP/held.f"))" \
+    test "$(awk '{ print $4 }' "$TMP/held.f")" -ge 10000000
+check "host daemon RSS grew $((r1 - r0)) kB <= $RSS_GROWTH_KB kB" \
+    test -n "$r0" -a -n "$r1" -a "$((r1 - r0))" -le $RSS_GROWTH_KB
+check "root is still served meanwhile" \
+    within 10 $H -e 'exit-with 0' "$GUEST"
+touch "$TMP/stop.f"
 reap 10 "$HELD"; HELD=
 
 check "host daemon alive at the end" alive "$HOSTD_PID"

@@ -17,7 +17,7 @@ HOSTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-host
 GUESTBIN=${NEGOTIATOR_BIN_DIR:-$REPO}/negotiator-guest
 COMMON="--commands-dir $REPO/tests/commands.d --builtin-dir $REPO/commands"
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
-VS_PID= HOSTD_PID= GUESTD_PID=
+VS_PID= HOSTD_PID= GUESTD_PID= HOSTD2_PID=
 mkdir -p "$TMP/chan" "$TMP/gport"
 
 # The daemons start with signals ignored, as a careless supervisor might
@@ -34,7 +34,7 @@ start_guestd() {
 	    $IGNORING env NEGOTIATOR_TEST_LEAK=1 "$GUESTBIN" -d -v \
 	    --control "$TMP/guest.sock" -c "$TMP/gport" $COMMON
 }
-trap 'end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"' EXIT
+trap 'end_suite "$HOSTD2_PID" "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"' EXIT
 on_interrupt
 
 start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
@@ -129,5 +129,22 @@ check "no fd leaked by the host daemon over calls (idle: ${fds_host:-unsettled})
 # that was checked, for its interpreter to read (negotiator-commands(7)).
 check "commands get only fds 0-2 (and a script, 3: itself)" \
     test "$($H -e fds "$GUEST" | sort -n | tr '\n' ' ')" = "0 1 2 3 "
+
+# A second host daemon on the same channels (emulated as QEMU does: one
+# client a socket, any other closed at once): it says once per channel that
+# they seem taken, not a line per retry, and the first one keeps serving.
+start_daemon HOSTD2_PID "$TMP/host2.sock" "$TMP/hostd2.log" \
+    "$HOSTBIN" -d --control "$TMP/host2.sock" --channel-dir "$TMP/chan" \
+    $COMMON
+sleep 4
+taken=$(grep -c 'another negotiator-host daemon holding' "$TMP/hostd2.log")
+lines=$(grep -c "$GUEST" "$TMP/hostd2.log")
+echo "# second host daemon, 4 s: $taken 'taken' lines, $lines about $GUEST"
+check "a second host daemon says the channels seem taken ($taken)" \
+    test "$taken" -ge 1 -a "$taken" -le 2
+check "... once per channel, not at each retry ($lines lines about $GUEST)" \
+    test "$lines" -le 4
+check "the first one still serves" within 10 serving
+stop_pid "$HOSTD2_PID"; HOSTD2_PID=
 
 finish

@@ -37,7 +37,7 @@ scenario_exit_codes() {
 	expect_status 127 "a script whose interpreter is missing" \
 	    $H -e bad-interp "$GUEST"
 	check "... says why on stderr" sh -c "$H -e bad-interp '$GUEST' 2>&1 |
-	    grep -qx 'negotiator: cannot run bad-interp: No such file or directory'"
+	    grep -qx 'negotiator: cannot run bad-interp: its interpreter /nonexistent/interpreter: No such file or directory'"
 	expect_status 126 "a file that is not a program" $H -e not-a-program "$GUEST"
 }
 
