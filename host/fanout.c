@@ -591,7 +591,9 @@ fanout_list_guests(const struct fanout *f)
 		for (i = 0; i < n; i++) {
 			if (!f->fo_json) {
 				escape_text_str(stdout, found[i].fg_name, 0);
-				putchar('\n');
+				/* -v: the state, as the JSON says it. */
+				fputs(f->fo_verbose ? "\tfound, no daemon\n" :
+				    "\n", stdout);
 				continue;
 			}
 			fputs("{\"guest\":", stdout);

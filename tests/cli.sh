@@ -319,6 +319,8 @@ check "no daemon: the guests answer over their channels" \
     wait_until 10 $H -e "exit-with 0" vm1
 floods "no daemon: "
 piped "no daemon: host -g into a closed pipe" closed $H -g
+check "no daemon: -g -v shows each guest's state ($($H -g -v | tr '\t\n' ': '))" \
+    test "$($H -g -v | tr '\t\n' ': ')" = "vm1:found, no daemon vm2:found, no daemon "
 # Without a daemon, a guest whose daemon is paused gives no session: it
 # fails at 10 s even with -t 0 (it was waited for forever), alone.
 kill -STOP "$G2"
