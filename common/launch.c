@@ -170,8 +170,17 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 	 * open for the script, and is the one fd above 2 it starts with.
 	 */
 	syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
-	if (errno == ENOENT && fcntl(3, F_SETFD, 0) == 0)
-		syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+	if (errno == ENOENT && fcntl(3, F_SETFD, 0) == 0) {
+		/*
+		 * The interpreter is handed /dev/fd/3, which a system without
+		 * /dev/fd (a busybox initramfs, a bare container) lacks; there
+		 * /proc/self/fd/3 names the same open file, no path between.
+		 */
+		if (access("/dev/fd/3", R_OK) == 0)
+			syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+		else
+			execve("/proc/self/fd/3", argv, envp);
+	}
 	saved = errno;
 	/* strerrordesc_np: no locale, no allocation, unlike strerror. */
 	if ((why = strerrordesc_np(saved)) == NULL)

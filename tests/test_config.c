@@ -32,6 +32,7 @@ take(int ch, const char *value, void *arg)
 	snprintf(taken + strlen(taken), sizeof(taken) - strlen(taken),
 	    "%d=%s;", ch, value ? value : "(none)");
 	snprintf(where, sizeof(where), "%s", config_where());
+	free((char *)value);	/* a copy of ours (config.h) */
 }
 
 /* Writes text to a new file; its path in a static buffer. */
