@@ -28,8 +28,9 @@
  *		ROUNDS times: a new session (HELLO with a fresh nonce), then
  *		PER_ROUND OPENs of COMMAND, whose answers it counts without
  *		waiting for the commands to end.
- *		Prints "refused N answers M"; fails if a round got no answer
- *		at all.
+ *		Prints "refused N answers M" (N: answers that say "queue
+ *		full", the daemon's refusal past its bound); fails if a round
+ *		got no answer at all.
  *	hostile malformed PORT
  *		Each malformed OPEN of issue 9 (NUL in an argument, empty
  *		argv, 257 arguments, a frame beyond 64 KiB, an argument that
@@ -355,7 +356,7 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 				errx(1, "end of file");
 			if (m.m_type == MSG_EXIT && m.m_tag != 0) {
 				answers++;
-				if (strstr(m.m.exit.ex_message, "too many"))
+				if (strstr(m.m.exit.ex_message, "queue full"))
 					refused++;
 			}
 			proto_msg_free(&m);
