@@ -321,6 +321,9 @@ struct conn {
 	ev_timer		 c_timer;	/* HELLO repeats and keepalive */
 	struct channel_budget	 c_budget;	/* CONN_BUDGET */
 	size_t			 c_max_queue;	/* rule 4's bound for this peer */
+	/* Who it is in the audit trail (audit.c), if not c_label: a caller
+	 * on a control socket is "caller pid N uid U", its label by uid only. */
+	char			 c_who[64];
 	const struct conn_ops	*c_ops;
 	void			*c_arg;
 };

@@ -455,6 +455,8 @@ control_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 */
 	conn_init(&cl->cl_conn, loop, CONN_SERVES | CONN_EARLY | CONN_BUDGET,
 	    ca->ca_label, allowed ? &client_ops : &client_refused_ops, cl);
+	snprintf(cl->cl_conn.c_who, sizeof(cl->cl_conn.c_who),
+	    "caller pid %d uid %d", (int)cred.pid, (int)cred.uid);
 	/*
 	 * One share of the loop for all of a uid's connections, as for a
 	 * guest's two channels; root's and our user's calls each have their

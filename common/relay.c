@@ -229,7 +229,8 @@ relay_start(struct conn *client, struct proto_msg *m,
 	if (m->m_type == MSG_OPEN)
 		m->m.open.op_argv = m->m.open.op_envv = NULL;
 	rl->rl_loop = client->c_ch.ch_loop;
-	strlcpy(rl->rl_caller, client->c_label, sizeof(rl->rl_caller));
+	strlcpy(rl->rl_caller, client->c_who[0] != '\0' ? client->c_who :
+	    client->c_label, sizeof(rl->rl_caller));
 	strlcpy(rl->rl_target, relay_target(rl), sizeof(rl->rl_target));
 	rl->rl_started = now_ms();
 	rl->rl_end_kind = EXIT_FAILED;	/* until the peer answers */
