@@ -232,6 +232,14 @@ check "... no temporary left" wait_until 5 no_temp "$TMP/g"
 check "... the old file intact" test "$(cat "$TMP/g/target")" = old
 start_guestd
 check "guest daemon restarted" wait_until 10 serving
+expect_status 124 "-t 1 on a copy that takes longer, host -> guest" \
+    ht -t 1 --copy "$TMP/h/huge" "$GUEST:$TMP/g/target"
+check "... no temporary left (within 5 s)" wait_until 5 no_temp "$TMP/g"
+check "... the old file intact" test "$(cat "$TMP/g/target")" = old
+expect_status 124 "-t 1 on a copy that takes longer, guest -> host" \
+    gt -t 1 --copy host:"$TMP/h/huge" "$TMP/h/target"
+check "... no temporary left" wait_until 5 no_temp "$TMP/h"
+check "... the old file intact" test "$(cat "$TMP/h/target")" = old
 
 # --- a full and a read-only file system ------------------------------------
 if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/g/full" "$TMP/g/ro" &&
@@ -255,16 +263,29 @@ else
 	skip "full and read-only file systems (needs root for a tmpfs)"
 fi
 
+# --- make install: the management set where --enable looks, enabled nowhere
+make -s -C "$REPO" install-guest DESTDIR="$TMP/stage" >"$TMP/install.log" 2>&1
+A=$TMP/stage/usr/local/lib/negotiator/available
+check "install-guest: put, get, sh in PREFIX/lib/negotiator/available, mode 555" \
+    test "$(stat -c %a "$A/put" "$A/get" "$A/sh" 2>&1 | sort -u)" = 555
+check "... put runs the installed program, not a placeholder" \
+    grep -q '^for p in /usr/local/bin/negotiator-guest /usr/local/bin/negotiator-host; do$' "$A/put"
+check "... and none is enabled" test -z "$(ls -A "$TMP/stage/usr/lib/negotiator/commands")"
+make -s -C "$REPO" uninstall-guest DESTDIR="$TMP/stage" >>"$TMP/install.log" 2>&1
+check "uninstall-guest removes them" test -z "$(find "$TMP/stage" -type f)"
+
 # --- memory: a 1 GiB copy each way ------------------------------------------
-# peak PID...: the highest VmRSS (kB) of the PIDs and their children,
-# sampled until the first is gone.
+# peak PID: the highest sum of VmRSS (kB) of PID and its children (the
+# CLI and the call it forked), sampled every 50 ms until PID is gone.
 peak() {
-	local m=0 r p
+	local m=0 sum r p
 	while alive "$1"; do
-		for p in "$@" $(pgrep -P "$1"); do
+		sum=0
+		for p in "$1" $(pgrep -P "$1"); do
 			r=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null)
-			[ -n "$r" ] && [ "$r" -gt "$m" ] && m=$r
+			sum=$((sum + ${r:-0}))
 		done
+		[ "$sum" -gt "$m" ] && m=$sum
 		sleep 0.05
 	done
 	echo "$m"
