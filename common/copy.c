@@ -610,11 +610,15 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
     const struct copy_header *h)
 {
 	unsigned char	 buf[COPY_BUF];
+	sigset_t	 all, old;
 	uint64_t	 left;
 	enum copy_result rv = COPY_FAILED;
 	size_t		 k;
 	int		 fd = -1, i;
 
+	/* Created and registered for the signal handler as one step. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < 100 && fd == -1; i++) {
 		snprintf(copy_tmp_name, sizeof(copy_tmp_name),
 		    ".negotiator-copy.%08x", arc4random());
@@ -623,13 +627,15 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 		if (fd == -1 && errno != EEXIST)
 			break;
 	}
+	if (fd != -1)
+		copy_tmp_dirfd = dirfd;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd == -1) {
 		copy_say(io, "cannot create a temporary beside it: %s",
 		    strerror(errno));
 		/* Its bytes are still to be read: the stream stops here. */
 		return COPY_FAILED;
 	}
-	copy_tmp_dirfd = dirfd;
 	for (left = h->h_size; left > 0; left -= k) {
 		k = left < sizeof(buf) ? (size_t)left : sizeof(buf);
 		if (copy_get(io, buf, k) == -1) {
@@ -676,7 +682,8 @@ static enum copy_result
 copy_recv_link(struct copy_io *io, int dirfd, const char *name,
     const struct copy_header *h)
 {
-	char	 target[PATH_MAX];
+	char		 target[PATH_MAX];
+	sigset_t	 all, old;
 
 	if (copy_get(io, target, (size_t)h->h_size) == -1)
 		return copy_get_failed(io);
@@ -685,9 +692,12 @@ copy_recv_link(struct copy_io *io, int dirfd, const char *name,
 		copy_say(io, "bad link target in the stream");
 		return COPY_FAILED;
 	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	snprintf(copy_tmp_name, sizeof(copy_tmp_name), ".negotiator-copy.%08x",
 	    arc4random());
 	copy_tmp_dirfd = dirfd;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (symlinkat(target, dirfd, copy_tmp_name) == -1 ||
 	    renameat(dirfd, copy_tmp_name, dirfd, name) == -1) {
 		copy_say(io, "%s", strerror(errno));

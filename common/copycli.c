@@ -6,6 +6,7 @@
  * stdout; we write or read the stream at the other end (copy.c).  Memory
  * is the pipe's and the call's buffers, whatever the size.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -62,10 +63,22 @@ int
 copy_cli(const struct copy_cli *cc)
 {
 	enum copy_result rv;
+	struct stat	 st;
 	char		*cmdline;
 	pid_t		 pid;
 	int		 p[2], status, ours = cc->cc_to_remote;
 
+	/* A source that cannot be sent is said before the call starts. */
+	if (ours && stat(cc->cc_local, &st) == -1) {
+		fprintf(stderr, "%s: %s: %s\n", cc->cc_prog, cc->cc_local,
+		    strerror(errno));
+		return 1;
+	}
+	if (ours && S_ISDIR(st.st_mode) && !cc->cc_recursive) {
+		fprintf(stderr, "%s: %s: is a directory (give -r to copy a "
+		    "tree)\n", cc->cc_prog, cc->cc_local);
+		return 1;
+	}
 	cmdline = copy_cli_cmdline(cc->cc_to_remote ? "put" : "get",
 	    cc->cc_to_remote ? (cc->cc_preserve ? "-p" : "") :
 	    (cc->cc_recursive ? "-r" : ""), cc->cc_remote);

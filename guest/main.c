@@ -269,5 +269,8 @@ main(int argc, char *argv[])
 		cli_usage_error(o.cs.cs_progname, "%s", "-n goes with -e");
 	if (!cli_verb_is(&o.cs, "daemon"))
 		output_init();
-	return cli_verb_run(&o.cs, &o);
+	ch = cli_verb_run(&o.cs, &o);
+	if (cli_verb_is(&o.cs, "enable") || cli_verb_is(&o.cs, "disable"))
+		free(o.operands);
+	return ch;
 }

@@ -233,21 +233,23 @@ copy_guest_path(const char *s)
 static int
 verb_copy(void *arg)
 {
-	static char	 other[PROTO_MAX_NAME + 16];
+	static char	 other[PROTO_MAX_NAME + 16], guest[PROTO_MAX_NAME + 1];
 	struct options	*o = arg;
 	struct copy_cli	 cc;
 	const char	*src = o->cs.cs_argument, *dst = o->operands[0];
 	char		*sc = copy_guest_path(src), *dc = copy_guest_path(dst);
-	char		*remote;
+	const char	*remote;
 
 	if ((sc == NULL) == (dc == NULL))
 		usage_error("%s", "--copy: exactly one of SRC and DST is "
 		    "GUEST:PATH (write a local path with a colon as ./A:B)");
 	memset(&cc, 0, sizeof(cc));
 	cc.cc_to_remote = dc != NULL;
-	remote = xstrdup(dc != NULL ? dst : src);
-	*copy_guest_path(remote) = '\0';
-	o->guest = remote;
+	remote = dc != NULL ? dst : src;
+	if ((size_t)((dc != NULL ? dc : sc) - remote) >= sizeof(guest))
+		usage_error("%s", "--copy: guest name too long");
+	memcpy(guest, remote, (size_t)((dc != NULL ? dc : sc) - remote));
+	o->guest = guest;
 	cc.cc_remote = (dc != NULL ? dc : sc) + 1;
 	cc.cc_local = dc != NULL ? src : dst;
 	if (*cc.cc_remote == '\0' || *cc.cc_local == '\0')
@@ -412,5 +414,8 @@ main(int argc, char *argv[])
 		    "--enable");
 	if (!cli_verb_is(&o.cs, "daemon"))
 		output_init();
-	return cli_verb_run(&o.cs, &o);
+	ch = cli_verb_run(&o.cs, &o);
+	if (cli_verb_is(&o.cs, "enable") || cli_verb_is(&o.cs, "disable"))
+		free(o.operands);
+	return ch;
 }
