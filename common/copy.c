@@ -23,6 +23,7 @@
 #define LIBBSD_NETBSD_VIS
 #include <vis.h>
 
+#include "clock.h"
 #include "copy.h"
 
 #define COPY_BUF	(64 * 1024)
@@ -50,6 +51,8 @@ struct copy_io {
 	int		 io_warned_owner;
 };
 
+static int	copy_progress_on;
+
 /* The temporary being written, for the signal handler to remove. */
 static volatile sig_atomic_t	 copy_tmp_dirfd = -1;
 static char			 copy_tmp_name[32];
@@ -66,6 +69,61 @@ copy_say(struct copy_io *io, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+copy_set_progress(int on)
+{
+	copy_progress_on = on;
+}
+
+/* n bytes in a unit that keeps it short. */
+static void
+copy_human(char *buf, size_t len, double n)
+{
+	const char	*units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int		 u = 0;
+
+	while (n >= 1024 && u < 4) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", n, units[u]);
+}
+
+/*
+ * The progress line of the file at io_path: done of total bytes since
+ * start_ns; drawn at most every 250 ms, and once more when last.
+ */
+static void
+copy_progress(struct copy_io *io, uint64_t start_ns, uint64_t done,
+    uint64_t total, int last)
+{
+	static uint64_t	 drawn_ns;
+	char		 vis[64 * 4 + 1], d[32], t[32], r[32], eta[32] = "";
+	uint64_t	 now = now_ns();
+	double		 secs, rate;
+	const char	*name;
+	size_t		 len;
+
+	if (!copy_progress_on || (!last && now - drawn_ns < 250000000))
+		return;
+	drawn_ns = now;
+	secs = (double)(now - start_ns) / 1e9;
+	rate = secs > 0 ? (double)done / secs : 0;
+	copy_human(d, sizeof(d), (double)done);
+	copy_human(t, sizeof(t), (double)total);
+	copy_human(r, sizeof(r), rate);
+	if (!last && rate > 0)
+		snprintf(eta, sizeof(eta), "  ETA %.0f s",
+		    (double)(total - done) / rate);
+	/* The end of the path: what fits beside the numbers. */
+	len = strlen(io->io_path);
+	name = len > 40 ? io->io_path + len - 40 : io->io_path;
+	strvis(vis, name, VIS_SAFE | VIS_OCTAL | VIS_NL | VIS_TAB | VIS_CSTYLE);
+	fprintf(stderr, "\r%s%.40s  %s / %s  %s/s%s\033[K%s", len > 40 ?
+	    "..." : "", vis, d, t, r, eta, last ? "\n" : "");
+	fflush(stderr);
 }
 
 /* Appends name to io_path; returns the old length to restore. */
@@ -230,7 +288,7 @@ static enum copy_result
 copy_send_file(struct copy_io *io, int fd, const char *name)
 {
 	struct stat	 st;
-	uint64_t	 left;
+	uint64_t	 left, start;
 	size_t		 k;
 	ssize_t		 n;
 
@@ -241,7 +299,10 @@ copy_send_file(struct copy_io *io, int fd, const char *name)
 	if (copy_put_header(io, COPY_FILE, name, &st,
 	    (uint64_t)st.st_size) == -1)
 		return COPY_CUT;
+	start = now_ns();
 	for (left = (uint64_t)st.st_size; left > 0; left -= (uint64_t)n) {
+		copy_progress(io, start, (uint64_t)st.st_size - left,
+		    (uint64_t)st.st_size, 0);
 		if (io->io_len == sizeof(io->io_buf) && copy_flush(io) == -1)
 			return COPY_CUT;
 		k = sizeof(io->io_buf) - io->io_len;
@@ -259,6 +320,7 @@ copy_send_file(struct copy_io *io, int fd, const char *name)
 		}
 		io->io_len += (size_t)n;
 	}
+	copy_progress(io, start, (uint64_t)st.st_size, (uint64_t)st.st_size, 1);
 	return COPY_OK;
 }
 
@@ -611,7 +673,7 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 {
 	unsigned char	 buf[COPY_BUF];
 	sigset_t	 all, old;
-	uint64_t	 left;
+	uint64_t	 left, start;
 	enum copy_result rv = COPY_FAILED;
 	size_t		 k;
 	int		 fd = -1, i;
@@ -636,7 +698,9 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 		/* Its bytes are still to be read: the stream stops here. */
 		return COPY_FAILED;
 	}
+	start = now_ns();
 	for (left = h->h_size; left > 0; left -= k) {
+		copy_progress(io, start, h->h_size - left, h->h_size, 0);
 		k = left < sizeof(buf) ? (size_t)left : sizeof(buf);
 		if (copy_get(io, buf, k) == -1) {
 			rv = copy_get_failed(io);
@@ -648,6 +712,7 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 			goto fail;
 		}
 	}
+	copy_progress(io, start, h->h_size, h->h_size, 1);
 	copy_set_owner(io, fd, h);
 	if (ftruncate(fd, (off_t)h->h_size) == -1 ||
 	    fchmod(fd, h->h_mode & 01777) == -1 ||

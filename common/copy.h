@@ -63,6 +63,11 @@ enum copy_result copy_send(int fd, const char *src, int recursive,
 enum copy_result copy_receive(int fd, const char *dst, int preserve,
 	    const char *prog);
 /*
+ * From now on, a progress line on stderr for each file written or read
+ * (its name, bytes, rate, time left), redrawn at most 4 times a second.
+ */
+void	 copy_set_progress(int on);
+/*
  * The programs the available put and get run: "--receive-files [-p] DST"
  * reads a stream on stdin, "--send-files [-r] SRC" writes one on stdout.
  * argv[0] is the option.  Exit 0, or 1 with a message.

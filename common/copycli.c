@@ -108,6 +108,7 @@ copy_cli(const struct copy_cli *cc)
 	}
 	free(cmdline);
 	close(p[!ours]);
+	copy_set_progress(!cc->cc_quiet && isatty(STDERR_FILENO));
 	/* A closed pipe is the call's end, which says why: EPIPE, not death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (ours)

@@ -12,6 +12,7 @@ struct copy_cli {
 	int		 cc_to_remote;	/* 1: put there; 0: get from there */
 	int		 cc_recursive;	/* -r */
 	int		 cc_preserve;	/* -p */
+	int		 cc_quiet;	/* -q: no progress line */
 	const char	*cc_other;	/* "guest vm1", "the host" */
 	const char	*cc_enable;	/* what enables put, get there, less
 					   the name: "negotiator-guest --enable " */

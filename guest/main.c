@@ -148,6 +148,7 @@ verb_copy(void *arg)
 		cli_usage_error(o->cs.cs_progname, "%s", "--copy: empty path");
 	cc.cc_recursive = o->cs.cs_recursive;
 	cc.cc_preserve = o->cs.cs_preserve;
+	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
 	cc.cc_other = "the host";
 	cc.cc_enable = "negotiator-host --enable-giving-guests-root --enable ";
 	cc.cc_call = copy_call;

@@ -258,6 +258,7 @@ verb_copy(void *arg)
 	cc.cc_prog = o->cs.cs_progname;
 	cc.cc_recursive = o->cs.cs_recursive;
 	cc.cc_preserve = o->cs.cs_preserve;
+	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
 	cc.cc_other = other;
 	cc.cc_enable = "negotiator-guest --enable ";
 	cc.cc_call = copy_call;

@@ -129,6 +129,19 @@ check "the mode kept (604)" test "$(stat -c %a "$TMP/g/one")" = 604
 check "a sparse file stays sparse (under 1 MiB used of 100)" \
     test "$(du -k "$TMP/g/sparse" | cut -f1)" -lt 1024
 rm -f "$TMP/g/back-"*
+ht --copy "$TMP/h/big" "$GUEST:$TMP/g/pbar" && check "no progress line when stderr is not a terminal" test ! -s "$TMP/err"
+# On a terminal (script(1) gives the CLI one): the file's size, a rate.
+script -qec "$H --copy '$TMP/h/big' '$GUEST:$TMP/g/pbar'" /dev/null \
+    >"$TMP/pty" 2>&1
+check "a progress line on a terminal, host -> guest: size and rate" \
+    grep -q "big  64.0 MiB / 64.0 MiB  .*/s" "$TMP/pty"
+script -qec "$GUESTBIN --control '$TMP/guest.sock' -c '$TMP/gport' --copy 'host:$TMP/h/big' '$TMP/g/pbar'" \
+    /dev/null >"$TMP/pty" 2>&1
+check "... guest -> host" grep -q "pbar  64.0 MiB / 64.0 MiB  .*/s" "$TMP/pty"
+script -qec "$H -q --copy '$TMP/h/big' '$GUEST:$TMP/g/pbar'" /dev/null \
+    >"$TMP/pty" 2>&1
+check "... none with -q" test ! -s "$TMP/pty"
+rm -f "$TMP/g/pbar"
 expect_status 0 "host -> guest into a directory: DIR/NAME" \
     ht --copy "$TMP/h/one" "$GUEST:$TMP/g/"
 touch -d '2001-02-03 04:05:06' "$TMP/h/one"
