@@ -8,6 +8,7 @@
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
+. "$REPO/tests/scenario-copy.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-copytest.XXXXXX") || exit 1
 GUEST=vm1
@@ -286,6 +287,9 @@ check "... put runs the installed program, not a placeholder" \
 check "... and none is enabled" test -z "$(ls -A "$TMP/stage/usr/lib/negotiator/commands")"
 make -s -C "$REPO" uninstall-guest DESTDIR="$TMP/stage" >>"$TMP/install.log" 2>&1
 check "uninstall-guest removes them" test -z "$(find "$TMP/stage" -type f)"
+
+# --- the scenario the VM suite runs too ------------------------------------
+scenario_copy "$TMP/g/scenario"
 
 # --- memory: a 1 GiB copy each way ------------------------------------------
 # peak PID: the highest sum of VmRSS (kB) of PID and its children (the
