@@ -13,7 +13,7 @@ g_no_temp() { ! gsh "ls -A '$1'" | grep -q '^\.negotiator-copy\.'; }
 g_temp() { gsh "ls -A '$1'" | grep -q '^\.negotiator-copy\.'; }
 
 scenario_copy() {
-	local gd=$1 l=$TMP/sc f pid rc
+	local gd=$1 l=$TMP/sc f pid rc t0
 	rm -rf "$l"; mkdir -p "$l/back"
 	gsh "rm -rf '$gd' && mkdir -p '$gd'"
 	: >"$l/empty"
@@ -21,13 +21,17 @@ scenario_copy() {
 	head -c $((64 << 20)) /dev/urandom >"$l/big"
 	truncate -s 100M "$l/sparse"; echo end >>"$l/sparse"
 	for f in empty one big sparse; do
+		t0=$(now_ms)
 		expect_status 0 "copy into the guest: $f" \
 		    $H --copy "$l/$f" "$GUEST:$gd/$f"
+		[ $f != big ] || echo "# 64 MiB into the guest: $(( $(now_ms) - t0 )) ms"
 		check "... sha256 the same in the guest" test \
 		    "$(gsh "sha256sum <'$gd/$f'" | cut -c1-64)" = \
 		    "$(sha256sum <"$l/$f" | cut -c1-64)"
+		t0=$(now_ms)
 		expect_status 0 "copy out of the guest: $f" \
 		    $H --copy "$GUEST:$gd/$f" "$l/back/$f"
+		[ $f != big ] || echo "# 64 MiB out of the guest: $(( $(now_ms) - t0 )) ms"
 		check "... the same bytes back" cmp -s "$l/$f" "$l/back/$f"
 	done
 	check "the sparse file is sparse in the guest (under 1 MiB used)" \
