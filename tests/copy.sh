@@ -127,6 +127,17 @@ done
 check "64 MiB random: sha256 the same at both ends" test \
     "$(sha256sum <"$TMP/h/big")" = "$(sha256sum <"$TMP/g/big")"
 check "the mode kept (604)" test "$(stat -c %a "$TMP/g/one")" = 604
+# Owner and group by name, when the receiver is root and the names exist.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chown nobody:"$(id -gn nobody)" "$TMP/h/one"
+	expect_status 0 "a file owned by nobody, host -> guest" \
+	    ht --copy "$TMP/h/one" "$GUEST:$TMP/g/owned"
+	check "... owned by nobody there (the receiver is root)" \
+	    test "$(stat -c %U:%G "$TMP/g/owned")" = "$(stat -c %U:%G "$TMP/h/one")"
+	chown root:root "$TMP/h/one"
+else
+	skip "owner kept by name (needs root and a user nobody)"
+fi
 check "a sparse file stays sparse (under 1 MiB used of 100)" \
     test "$(du -k "$TMP/g/sparse" | cut -f1)" -lt 1024
 rm -f "$TMP/g/back-"*
