@@ -52,6 +52,7 @@ struct copy_io {
 };
 
 static int	copy_progress_on;
+static int	copy_line_open;	/* a progress line without its newline */
 
 /* The temporary being written, for the signal handler to remove. */
 static volatile sig_atomic_t	 copy_tmp_dirfd = -1;
@@ -64,6 +65,7 @@ copy_say(struct copy_io *io, const char *fmt, ...)
 	va_list	 ap;
 
 	strvis(vis, io->io_path[0] ? io->io_path : ".", VIS_SAFE | VIS_OCTAL);
+	copy_progress_end();
 	fprintf(stderr, "%s: %s: ", io->io_prog, vis);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -75,6 +77,14 @@ void
 copy_set_progress(int on)
 {
 	copy_progress_on = on;
+}
+
+void
+copy_progress_end(void)
+{
+	if (copy_line_open)
+		fputc('\n', stderr);
+	copy_line_open = 0;
 }
 
 /* n bytes in a unit that keeps it short. */
@@ -123,6 +133,7 @@ copy_progress(struct copy_io *io, uint64_t start_ns, uint64_t done,
 	strvis(vis, name, VIS_SAFE | VIS_OCTAL | VIS_NL | VIS_TAB | VIS_CSTYLE);
 	fprintf(stderr, "\r%s%.40s  %s / %s  %s/s%s\033[K%s", len > 40 ?
 	    "..." : "", vis, d, t, r, eta, last ? "\n" : "");
+	copy_line_open = !last;
 	fflush(stderr);
 }
 

@@ -67,6 +67,8 @@ enum copy_result copy_receive(int fd, const char *dst, int preserve,
  * (its name, bytes, rate, time left), redrawn at most 4 times a second.
  */
 void	 copy_set_progress(int on);
+/* Ends a progress line left open (a copy stopped mid-file) with a newline. */
+void	 copy_progress_end(void);
 /*
  * The programs the available put and get run: "--receive-files [-p] DST"
  * reads a stream on stdin, "--send-files [-r] SRC" writes one on stdout.

@@ -103,8 +103,10 @@ copy_cli(const struct copy_cli *cc)
 			_exit(STATUS_FAILURE);
 		close(p[0]);
 		close(p[1]);
+		status = cc->cc_call(cc->cc_arg, cmdline, !ours);
+		fflush(stdout);
 		fflush(stderr);
-		_exit(cc->cc_call(cc->cc_arg, cmdline, !ours));
+		_exit(status);
 	}
 	free(cmdline);
 	close(p[!ours]);
@@ -118,6 +120,7 @@ copy_cli(const struct copy_cli *cc)
 		rv = copy_receive(p[0], cc->cc_local, cc->cc_preserve,
 		    cc->cc_prog);
 	close(p[ours]);
+	copy_progress_end();
 	if (rv == COPY_FAILED && !ours)
 		kill(pid, SIGTERM);	/* which cancels the remote get */
 	status = copy_cli_wait(pid);
