@@ -22,13 +22,16 @@ WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
-		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' \
+		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
-		  common/clock.c common/config.c common/conn.c common/control.c \
+		  common/clock.c common/config.c common/conn.c common/contain.c \
+		  common/control.c \
+		  common/audit.c common/callenv.c common/jobqueue.c \
+		  common/journal.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
@@ -53,10 +56,12 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 		  test_conn test_relay
 TEST_NAMES	+= test_config
 TEST_NAMES	+= test_escape
+TEST_NAMES	+= test_journal test_jobqueue
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
-     tests/fleet tests/hostile tests/loadgen tests/ignoring
+     tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper \
+     tests/envcall
 
 # The host CLI does not load libvirt: the daemon and libvirt discovery are
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
@@ -80,12 +85,12 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
 
-# The command directories are compiled in: a new PREFIX rebuilds what uses
-# them.
+# The command directories and SYSCONFDIR are compiled in: a new PREFIX
+# rebuilds what uses them.
 .build-flags: FORCE
-	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(AVAILABLE_DIR) $(VERSION)' | \
-	    cmp -s - $@ || echo '$(BUILTIN_DIR) $(COMMANDS_DIR) \
-	    $(AVAILABLE_DIR) $(VERSION)' > $@
+	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(AVAILABLE_DIR) \
+	    $(VERSION)' | cmp -s - $@ || echo '$(BUILTIN_DIR) $(COMMANDS_DIR) \
+	    $(SYSCONFDIR) $(AVAILABLE_DIR) $(VERSION)' > $@
 host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
@@ -95,14 +100,19 @@ tests/vserial: tests/vserial.c
 tests/ignoring: tests/ignoring.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
+# tests/policy.sh's race driver, and a static program to run as a command.
+tests/swapper: tests/swapper.c
+	$(CC) $(CFLAGS) $(WARNINGS) -static -o $@ $<
+
 # A hostile caller for tests/hardening.sh: many requests on one session.
 tests/flood: tests/flood.c $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $^ $(LDLIBS)
 
 # A fake peer doing the attacks of issue 9, for tests/hostile.sh, and the
-# fake guest and call generator of tests/load.sh; both speak through
+# fake guest and call generator of tests/load.sh, and the hand-made caller
+# of tests/daemon.sh (envcall); all speak through
 # tests/peer.c.
-tests/hostile tests/loadgen: tests/%: tests/%.c tests/peer.c tests/peer.h $(COMMON_OBJS)
+tests/hostile tests/loadgen tests/envcall: tests/%: tests/%.c tests/peer.c tests/peer.h $(COMMON_OBJS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # Many simulated guests in one process, for make bench-scale.
@@ -200,6 +210,10 @@ GUEST_PROGS	= negotiator-guest
 # source says "(/usr/local by default)".
 SED_MAN		= sed 's|^\.Pq Pa /usr/local No by default \.$$|.Pq Pa $(PREFIX) No here .|'
 
+# A daemon's configuration file, as installed: written only where there is
+# none (an admin's is kept), removed by uninstall only if unchanged.
+SED_CONF	= sed 's|@BUILTIN_DIR@|$(BUILTIN_DIR)|g'
+
 # $(call install_side,SIDE,PROGS,HELPERS)
 define install_side
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
@@ -218,6 +232,14 @@ define install_side
 	    supervisor/negotiator-$(1).service \
 	    > $(DESTDIR)$(UNITDIR)/negotiator-$(1).service
 	$(MAKE) --no-print-directory install-completion COMPLETION_SIDES=$(1)
+	install -d $(DESTDIR)$(SYSCONFDIR)/negotiator
+	$(SED_CONF) supervisor/$(1).conf.in > $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf ]; then \
+	    rm $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new; \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf"; else \
+	    chmod 644 $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new && \
+	    mv $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf.new \
+	    $(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf; fi
 endef
 
 # $(call uninstall_side,SIDE,PROGS,HELPERS): then the shared files, unless
@@ -229,6 +251,10 @@ define uninstall_side
 	    $(DESTDIR)$(UNITDIR)/negotiator-$(1).service \
 	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$(1)
 	-rmdir -p $(DESTDIR)$(COMPLETIONDIR) 2>/dev/null
+	@f=$(DESTDIR)$(SYSCONFDIR)/negotiator/$(1).conf; \
+	    if $(SED_CONF) supervisor/$(1).conf.in | cmp -s - $$f; then \
+	    rm -f $$f; elif [ -e $$f ]; then echo "kept $$f (changed)"; fi; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/negotiator 2>/dev/null || true
 	@set -e; for p in $(HOST_PROGS) $(GUEST_PROGS); do \
 	    [ ! -e $(DESTDIR)$(BINDIR)/$$p ] || exit 0; done; \
 	    $(MAKE) --no-print-directory uninstall-common
@@ -304,7 +330,7 @@ check-distro: deps
 	@sh tests/distro/run.sh
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper tests/envcall $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

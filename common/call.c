@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "callenv.h"
 #include "clock.h"
 #include "escape.h"
 #include "log.h"
@@ -473,6 +474,10 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 		cli_usage_error(cs->cs_progname, "%s", error);
 	if (type == MSG_OPEN && cs->cs_no_stdin)
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* -n: /dev/null */
+	if (type == MSG_OPEN &&
+	    callenv_attach(&m, cs->cs_env, cs->cs_envc) == -1)
+		cli_usage_error(cs->cs_progname, "arguments and --env too long "
+		    "(at most %d bytes in all)", CALLENV_MAX_BYTES);
 	if ((fd = open_fd(arg, &to_daemon)) != -1) {
 		memset(&opt, 0, sizeof(opt));
 		opt.ca_to_daemon = to_daemon;

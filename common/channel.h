@@ -6,11 +6,12 @@
  *
  * Back-pressure: the rule every queue follows.
  *
- *  1. A channel is always read.  Its fd is duplex: an end that stopped
- *     reading because its own send queue was full would wait on the other
- *     end, which may be waiting on it.  Reading costs at most a read batch
- *     (256 KiB, channel.c) and one frame of input buffer; what a frame then
- *     makes us hold is bounded by rules 2-4.
+ *  1. A channel is always read, at its share of the loop (rule 5), never
+ *     held back because of its send queue.  Its fd is duplex: an end that
+ *     stopped reading because its own send queue was full would wait on
+ *     the other end, which may be waiting on it.  Reading costs at most a
+ *     read batch (256 KiB, channel.c) and one frame of input buffer; what
+ *     a frame then makes us hold is bounded by rules 2-4.
  *  2. Back-pressure goes to the producers: the sources we read at our own
  *     pace and whose bytes end up in a send queue (a job's stdout and
  *     stderr pipes, a CLI's stdin, and a relay's grant of credit to one side
@@ -25,12 +26,40 @@
  *     (PROTO_WINDOW per stream of a request): it is returned as what was
  *     received moves on, never on the peer's say-so.
  *  4. Answers are not producers: replies, credit and HELLO_ACK are queued
- *     past the mark, since the peer asked for them and each is small.  A
- *     peer that keeps asking and never reads the answers has only itself to
- *     blame: from CHANNEL_MAX_QUEUE queued bytes on, its new requests are
- *     dropped unanswered (conn.c).  The channel is still read, so the data
- *     and credit of its other requests, and everything flowing the other
- *     way, keep moving.
+ *     past the mark, since the peer asked for them and each is small.  But
+ *     they count against the peer's bound like everything else: from
+ *     CHANNEL_MAX_QUEUE queued bytes on, a peer that keeps asking and never
+ *     reads the answers gets nothing new (conn.c).  Its new requests are
+ *     dropped unanswered, its HELLOs too, and the credit we owe it is held
+ *     back, merged into one grant per stream of a request, until the queue
+ *     drains (the peer cannot send beyond its credit meanwhile: rule 3).
+ *     What is still queued past the mark is at most one final answer per
+ *     request in flight (CONN_MAX_SERVED).  A DATA frame on a stream that
+ *     is not open (no stdin asked for, stdin ended) ends its request with
+ *     one EXIT_FAILED; later frames for it are dropped unanswered.  The
+ *     channel is still read, so the data and credit of its other requests,
+ *     and everything flowing the other way, keep moving.
+ *  5. Work has a share per peer.  A channel given a budget
+ *     (channel_set_budget: every guest of the host daemon, its two
+ *     channels together, and every caller of either daemon's control
+ *     socket) is served in turns: a turn decodes and acts on at most
+ *     CHANNEL_TURN_FRAMES frames, and ends after the frame that takes it
+ *     past CHANNEL_TURN_TIME; the rest waits in the input buffer for the
+ *     next turn of the loop, after every other ready fd has had its own,
+ *     and the fd is not read while whole frames wait.  Over time, the
+ *     time the loop spends on the peer's input (reading it, decoding it,
+ *     acting on it: its requests answered, commands started, its data
+ *     passed on; CLOCK_MONOTONIC inside those callbacks, which bounds
+ *     their CPU time too) is counted against CHANNEL_SHARE of every
+ *     CHANNEL_SHARE_WINDOW: a peer over it is neither read nor decoded
+ *     until the windows that followed have paid for what it overspent.
+ *     A flooding peer (LIST, refused OPENs, PINGs, garbage) thus gets at
+ *     most a quarter of the loop and of a core, and any other peer waits
+ *     at most one of its turns.  Work for the peer done elsewhere
+ *     (writing its answers, reading a command's output) is bounded by
+ *     rules 2-4, not counted.  The guest daemon's ports have no budget:
+ *     the host is the guest's trusted side, and throughput into a TCG
+ *     guest costs its CPU.
  */
 #ifndef CHANNEL_H
 #define CHANNEL_H
@@ -59,6 +88,17 @@
  */
 #define CHANNEL_GAP		0.5	/* seconds */
 #define CHANNEL_STALL		2.0	/* seconds */
+/* The share of work per peer (rule 5). */
+#define CHANNEL_TURN_FRAMES	64	/* frames decoded per turn, at most */
+#define CHANNEL_TURN_TIME	0.002	/* seconds per turn, about */
+#define CHANNEL_SHARE_WINDOW	0.1	/* seconds */
+#define CHANNEL_SHARE		0.25	/* of each window, at most */
+
+/* The loop's time a peer's input takes, shared by the peer's channels. */
+struct channel_budget {
+	ev_tstamp	 cb_window;	/* when the current window began */
+	double		 cb_spent;	/* seconds counted in it */
+};
 
 struct channel;
 
@@ -93,7 +133,11 @@ struct channel {
 	 * guest kernel reported a soft lockup in the splicing process.
 	 */
 	int			 ch_splice;
+	int			 ch_backlog;	/* whole frames wait for a turn */
+	double			 ch_turn_start;	/* when the turn began */
+	struct channel_budget	*ch_budget;	/* NULL: no share (rule 5) */
 	ev_tstamp		 ch_last_input;	/* when bytes last arrived */
+	ev_tstamp		 ch_last_output; /* when bytes last left */
 	ev_tstamp		 ch_stalled_at;	/* incomplete frame at head since */
 	uint64_t		 ch_consumed;	/* input bytes consumed so far */
 	uint64_t		 ch_resumed;	/* input offset after a gap, or 0 */
@@ -101,6 +145,7 @@ struct channel {
 	struct buf		 ch_out;
 	ev_io			 ch_read;
 	ev_io			 ch_write;
+	ev_timer		 ch_resume;	/* the next turn, or window */
 	struct ev_loop		*ch_loop;
 	const struct channel_ops *ch_ops;
 	void			*ch_arg;
@@ -138,9 +183,20 @@ int	 channel_congested(const struct channel *);
  */
 const char *channel_eof_reason(int error);
 void	 channel_pause(struct channel *, int paused);
+/*
+ * Holds the channel's input to budget b (rule 5), shared with any other
+ * channel of the same peer; NULL: no share, every whole frame is decoded
+ * as soon as it is read.  b must outlive the channel's fd.
+ */
+void	 channel_set_budget(struct channel *, struct channel_budget *b);
+/* 1 while the budget is spent for the current window (rule 5). */
+int	 channel_over_budget(struct channel *);
 /* Forgets bytes read but not yet decoded (the other end started over). */
 void	 channel_discard_input(struct channel *);
-/* Takes bytes as if read from the fd: decodes and delivers what is whole. */
+/*
+ * Takes bytes as if read from the fd: decodes and delivers what is whole
+ * (with a budget, one turn of it now, the rest in later turns).
+ */
 void	 channel_input(struct channel *, const void *, size_t);
 void	 channel_update_events(struct channel *);
 
@@ -181,6 +237,14 @@ struct req {
 	uint16_t		 rq_type;
 	uint32_t		 rq_can_send[STREAM_COUNT];
 	uint32_t		 rq_can_recv[STREAM_COUNT];
+	/* Credit granted but held back while answers wait (rule 4). */
+	uint32_t		 rq_credit_held[STREAM_COUNT];
+	/*
+	 * The streams the peer may still send DATA on (bit 1 << stream): a
+	 * served OPEN's stdin if it asked for one, an issued OPEN's stdout
+	 * and stderr; a stream's bit is cleared by its end (an empty DATA).
+	 */
+	unsigned		 rq_open;
 	const struct req_ops	*rq_ops;
 	void			*rq_arg;
 };
@@ -212,6 +276,12 @@ struct conn_ops {
  * port, whose stream outlives sessions.
  */
 #define CONN_EARLY	0x10
+/*
+ * The peer's input is held to a share of the loop (channel.h, rule 5),
+ * with a budget of the conn's own (c_budget); channel_set_budget() may
+ * give it one shared with the peer's other conns instead.
+ */
+#define CONN_BUDGET	0x20
 
 /*
  * Keepalive: a peer we have heard nothing from (no valid frame of any
@@ -239,6 +309,8 @@ struct conn {
 	uint32_t		 c_next_id;
 	char			 c_label[128];	/* who is on the other end */
 	char			 c_peer_name[PROTO_MAX_NAME + 1];
+	/* The version of the peer's last HELLO if not ours, else 0. */
+	uint32_t		 c_peer_version;
 	struct req_list		 c_served;
 	struct req_list		 c_issued;
 	ev_tstamp		 c_peer_timeout;
@@ -246,6 +318,7 @@ struct conn {
 	ev_tstamp		 c_quiet_since;	/* silence is counted from here */
 	ev_tstamp		 c_hello_sent;	/* our last HELLO */
 	ev_timer		 c_timer;	/* HELLO repeats and keepalive */
+	struct channel_budget	 c_budget;	/* CONN_BUDGET */
 	const struct conn_ops	*c_ops;
 	void			*c_arg;
 };

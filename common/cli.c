@@ -4,12 +4,19 @@
  * line asks for.
  */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "callenv.h"
 #include "cli.h"
+#include "config.h"
+#include "control.h"
+#include "journal.h"
 #include "log.h"
 #include "output.h"
 #include "status.h"
@@ -23,6 +30,9 @@
 #ifndef AVAILABLE_DIR
 #define AVAILABLE_DIR	"/usr/local/lib/negotiator/available"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
 #ifndef VERSION
 #define VERSION		"0.0"
 #endif
@@ -33,11 +43,46 @@ cli_usage_error(const char *progname, const char *fmt, ...)
 	va_list	 ap;
 
 	fprintf(stderr, "%s: ", progname);
+	if (config_where() != NULL)
+		fprintf(stderr, "%s: ", config_where());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see %s -h)\n", progname);
+	if (config_where() != NULL)
+		fputc('\n', stderr);
+	else
+		fprintf(stderr, " (see %s -h)\n", progname);
 	exit(STATUS_FAILURE);
+}
+
+void
+cli_config(struct cli_settings *cs, int argc, char *argv[],
+    const char *shortopts, const struct option *longopts,
+    const char *const *allowed, const char *default_path,
+    void (*take)(int, const char *, void *), void *arg)
+{
+	const char	*path = NULL;
+	char		 why[PATH_MAX + 300];
+	int		 ch, daemon = 0;
+
+	/* A first pass, quiet: the second one reports the command line. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		if (ch == 'd')
+			daemon = 1;
+		else if (ch == OPT_CONFIG)
+			path = optarg;
+	opterr = 1;
+	optind = 0;
+	if (path != NULL && !daemon)
+		cli_usage_error(cs->cs_progname, "%s", "--config goes with -d");
+	if (!daemon)
+		return;
+	if (config_read(path != NULL ? path : default_path, path != NULL,
+	    longopts, allowed, take, arg, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s\n", cs->cs_progname, why);
+		exit(STATUS_FAILURE);
+	}
 }
 
 void
@@ -48,7 +93,13 @@ cli_usage_paths(FILE *f, const char *more, const char *control)
 "      --builtin-dir DIR      built-in commands (%s)\n"
 "%s"
 "      --control PATH         daemon control socket (%s)\n"
-"      --syslog               daemon logs to syslog instead of stderr\n",
+"      --control-group GROUP  daemon: the socket's group, whose members\n"
+"                             may call (default: the daemon's own)\n"
+"      --config FILE          daemon: read options from FILE, not\n"
+"                             " SYSCONFDIR "/negotiator/*.conf\n"
+"      --syslog               daemon logs to syslog instead of stderr\n"
+"      --journal[=SOCKET]     daemon: audit entries with fields to the\n"
+"                             journal (default when stderr is the journal)\n",
 	    COMMANDS_DIR, BUILTIN_DIR, more, control);
 }
 
@@ -117,9 +168,13 @@ cli_verb(struct cli_settings *cs, int ch, const char *argument)
 		v = &cs->cs_verb_table[i];
 		if (v->cv_option != ch)
 			continue;
-		if (cs->cs_verb != NULL && cs->cs_verb != v)
-			cli_usage_error(cs->cs_progname, "%s: choose one of %s",
-			    v->cv_name, cs->cs_verbs);
+		if (cs->cs_verb == v)
+			cli_usage_error(cs->cs_progname, "--%s given twice: "
+			    "give it once", v->cv_name);
+		if (cs->cs_verb != NULL)
+			cli_usage_error(cs->cs_progname, "--%s and --%s: "
+			    "choose one of %s", cs->cs_verb->cv_name, v->cv_name,
+			    cs->cs_verbs);
 		cs->cs_verb = v;
 		cs->cs_argument = argument;
 		return 1;
@@ -139,10 +194,38 @@ cli_verb_run(const struct cli_settings *cs, void *arg)
 	return cs->cs_verb->cv_run(arg);
 }
 
+/*
+ * A group by name, read from /etc/group with fgetgrent(3) (no NSS: the
+ * guest's program is static), or by number.  0, or -1 if there is none.
+ */
+static int
+cli_group(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	const char	*errstr;
+	FILE		*f;
+	int		 found = 0;
+
+	if ((f = fopen("/etc/group", "re")) != NULL) {
+		while (!found && (gr = fgetgrent(f)) != NULL)
+			if (strcmp(gr->gr_name, name) == 0) {
+				*gid = gr->gr_gid;
+				found = 1;
+			}
+		fclose(f);
+	}
+	if (found)
+		return 0;
+	*gid = (gid_t)strtonum(name, 0, INT_MAX, &errstr);
+	return errstr == NULL ? 0 : -1;
+}
+
 void
 cli_setting(struct cli_settings *cs, int ch, const char *arg)
 {
+	gid_t		 gid;
 	const char	*errstr;
+	char		 why[256];
 	uint32_t	 ms;
 	int		 n;
 
@@ -151,7 +234,8 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	switch (ch) {
 	case 't':
 		if (cli_parse_timeout(arg, &cs->cs_timeout_ms) == -1)
-			cli_usage_error(cs->cs_progname, "invalid timeout: %s",
+			cli_usage_error(cs->cs_progname, "invalid timeout "
+			    "(seconds, 0 to %d; 0 = none): %s", CLI_MAX_SECONDS,
 			    arg);
 		cs->cs_timeout_given = 1;
 		break;
@@ -167,8 +251,8 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 	case OPT_COUNT:
 		cs->cs_ping_count = (int)strtonum(arg, 1, 100000, &errstr);
 		if (errstr != NULL)
-			cli_usage_error(cs->cs_progname, "invalid count: %s",
-			    arg);
+			cli_usage_error(cs->cs_progname, "invalid count (round "
+			    "trips, 1 to 100000): %s", arg);
 		break;
 	case 'n':
 		cs->cs_no_stdin = 1;
@@ -201,16 +285,31 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			    "(lines a second per peer, 0 = no limit): %s", arg);
 		break;
 	case OPT_PEER_TIMEOUT:
+	case OPT_IDLE_TIMEOUT:
 		if (cli_parse_timeout(arg, &ms) == -1 || ms < 100)
-			cli_usage_error(cs->cs_progname, "invalid peer timeout "
-			    "(seconds, at least 0.1): %s", arg);
-		conn_set_peer_timeout(ms / 1000.);
+			cli_usage_error(cs->cs_progname, "invalid %s timeout "
+			    "(seconds, 0.1 to %d): %s",
+			    ch == OPT_PEER_TIMEOUT ? "peer" : "idle",
+			    CLI_MAX_SECONDS, arg);
+		if (ch == OPT_PEER_TIMEOUT)
+			conn_set_peer_timeout(ms / 1000.);
+		else
+			control_set_idle_timeout(ms / 1000.);
+		break;
+	case OPT_CONFIG:	/* read by cli_config() */
+		break;
+	case OPT_CONTROL_GROUP:
+		if (cli_group(arg, &gid) == -1)
+			cli_usage_error(cs->cs_progname, "no such group (a "
+			    "name in /etc/group, or a number): %s", arg);
+		control_set_group(gid);
 		break;
 	case OPT_MAX_TIMEOUT:
 		if (cli_parse_timeout(arg,
 		    &cs->cs_runner->rc_max_timeout_ms) == -1)
 			cli_usage_error(cs->cs_progname, "invalid maximum "
-			    "timeout: %s", arg);
+			    "timeout (seconds, 0 to %d; 0 = none): %s",
+			    CLI_MAX_SECONDS, arg);
 		break;
 	case OPT_MAX_JOBS:
 	case OPT_MAX_PEER_JOBS:
@@ -223,6 +322,19 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		else
 			cs->cs_runner->rc_max_peer_jobs = n;
 		break;
+	case OPT_ENV:
+		/* Checked here too, for an early word; the daemon decides. */
+		if (cs->cs_envc == PROTO_MAX_ENV)
+			cli_usage_error(cs->cs_progname, "--env: more than %d "
+			    "variables", PROTO_MAX_ENV);
+		cs->cs_env[cs->cs_envc++] = (char *)arg;
+		if (callenv_check_all(cs->cs_env, cs->cs_envc, why,
+		    sizeof(why)) == -1)
+			cli_usage_error(cs->cs_progname, "%s", why);
+		break;
+	case OPT_JOURNAL:
+		audit_journal(arg != NULL ? arg : JOURNAL_SOCKET);
+		break;
 	case OPT_VERSION:
 		output_init();
 		printf("%s %s (protocol %d)\n", cs->cs_progname, VERSION,
@@ -233,7 +345,9 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		cs->cs_usage(stdout);
 		exit(0);
 	default:
-		cs->cs_usage(stderr);
+		/* getopt_long() has said which option: one line more. */
+		fprintf(stderr, "try '%s -h' for the options\n",
+		    cs->cs_progname);
 		exit(STATUS_FAILURE);
 	}
 }
@@ -246,7 +360,8 @@ cli_parse_timeout(const char *s, uint32_t *ms)
 
 	errno = 0;
 	t = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(t >= 0) || t > 86400 * 7)
+	if (errno != 0 || end == s || *end != '\0' || !(t >= 0) ||
+	    t > CLI_MAX_SECONDS)
 		return -1;
 	*ms = (uint32_t)(t * 1000 + 0.5);
 	return 0;

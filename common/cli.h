@@ -37,6 +37,9 @@ struct cli_settings {
 	int			 cs_recursive;	/* --copy -r */
 	int			 cs_preserve;	/* --copy -p */
 	const char		*cs_available;	/* --enable's put, get, sh */
+	/* --env NAME=VALUE, checked; the strings are argv's. */
+	char			*cs_env[PROTO_MAX_ENV + 1];
+	size_t			 cs_envc;
 	const char		**cs_control;
 	struct runner_config	*cs_runner;
 };
@@ -44,7 +47,8 @@ struct cli_settings {
 enum cli_option {
 	OPT_COMMANDS = 256, OPT_BUILTIN, OPT_CONTROL, OPT_SYSLOG, OPT_VERSION,
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
-	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON,
+	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON, OPT_IDLE_TIMEOUT,
+	OPT_CONFIG, OPT_CONTROL_GROUP, OPT_ENV, OPT_JOURNAL,
 	OPT_AVAILABLE,
 	OPT_OWN		/* a program's own long options start here */
 };
@@ -67,6 +71,11 @@ enum cli_option {
 	{ "max-timeout",	required_argument,	NULL, OPT_MAX_TIMEOUT }, \
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS }, \
 	{ "max-jobs-per-peer",	required_argument,	NULL, OPT_MAX_PEER_JOBS }, \
+	{ "idle-timeout",	required_argument,	NULL, OPT_IDLE_TIMEOUT }, \
+	{ "config",		required_argument,	NULL, OPT_CONFIG }, \
+	{ "control-group",	required_argument,	NULL, OPT_CONTROL_GROUP }, \
+	{ "env",		required_argument,	NULL, OPT_ENV }, \
+	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }, \
 	{ "recursive",		no_argument,		NULL, 'r' }, \
 	{ "preserve",		no_argument,		NULL, 'p' }, \
 	{ "available-dir",	required_argument,	NULL, OPT_AVAILABLE }
@@ -86,6 +95,26 @@ void	 cli_settings_init(struct cli_settings *, const char *progname,
  * unknown option prints it on stderr and exits 125, a bad value exits.
  */
 void	 cli_setting(struct cli_settings *, int ch, const char *arg);
+/*
+ * The daemon options of both programs' configuration files (config.h), a
+ * program's own after them; NULL-terminated lists for cli_config().
+ */
+#define CLI_CONFIG_OPTIONS \
+	"verbose", "quiet", "commands-dir", "builtin-dir", "control", \
+	"control-group", "syslog", "peer-timeout", "idle-timeout", \
+	"log-rate", "max-timeout", "max-jobs", "max-jobs-per-peer", "journal"
+/*
+ * When the command line asks for the daemon (-d), reads its configuration
+ * file first: --config FILE (which must exist), else default_path (which
+ * may not).  Each line is handed to take(ch, value, arg) as getopt_long()
+ * hands an option; the command line is taken after, so it wins.  Exits 125
+ * naming FILE:LINE for a bad line; --config without -d is a usage error.
+ * Leaves getopt ready for the command line's own pass.
+ */
+void	 cli_config(struct cli_settings *, int argc, char *argv[],
+	    const char *shortopts, const struct option *longopts,
+	    const char *const *allowed, const char *default_path,
+	    void (*take)(int, const char *, void *), void *arg);
 /* 1 if the verb given is verb. */
 int	 cli_verb_is(const struct cli_settings *, const char *verb);
 /* Runs the verb given, which must be there, on arg; its exit status. */
@@ -102,6 +131,8 @@ void	 cli_usage_copy(FILE *, const char *other);
 /* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
 void	 cli_usage_error(const char *progname, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));
+/* The longest timeout an option takes: a week, in seconds. */
+#define CLI_MAX_SECONDS	(86400 * 7)
 /* Seconds (decimals allowed, 0 = none) to milliseconds; -1 if invalid. */
 int	 cli_parse_timeout(const char *, uint32_t *ms);
 

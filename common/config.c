@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 static char	 config_place[PATH_MAX + 32];
 static int	 config_reading;
@@ -97,7 +98,8 @@ config_line(char *line, const struct option *longopts,
 		    name);
 		return -1;
 	}
-	take(o->val, o->has_arg == no_argument ? NULL : value, arg);
+	/* A value outlives the file: the options keep pointers to theirs. */
+	take(o->val, *value == '\0' ? NULL : xstrdup(value), arg);
 	return 0;
 }
 

@@ -4,7 +4,7 @@
  *
  * The file holds one long option a line, without its "--": "name" for an
  * option that takes no value, "name = value" (or "name value") for one
- * that does; '#' starts a comment line, blank lines are skipped, spaces
+ * that does (either for an option whose value is optional); '#' starts a comment line, blank lines are skipped, spaces
  * around the name and the value are not part of them (a value is the rest
  * of the line, spaces inside it kept, no quoting).  Only the options of
  * the allowed list may appear.  Each line is handed to take() in order,
@@ -29,8 +29,9 @@ const char	*config_where(void);
  * -1 with a one-line reason in why ("FILE:LINE: ..." for a bad line, or
  * "FILE: ..." for the file) and nothing taken after the bad line.
  * take(ch, value, arg) gets getopt_long's ch (val of the option) and the
- * value (NULL for an option without one); it may exit on a bad value,
- * naming config_where().
+ * value (NULL for an option without one; a copy that is never freed, as
+ * optarg is never freed); it may exit on a bad value, naming
+ * config_where().
  */
 int	 config_read(const char *path, int required,
 	    const struct option *longopts, const char *const *allowed,

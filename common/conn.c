@@ -57,6 +57,8 @@ conn_init(struct conn *c, struct ev_loop *loop, int flags, const char *label,
 	LIST_INIT(&c->c_issued);
 	ev_init(&c->c_timer, conn_timer_cb);
 	c->c_timer.data = c;
+	if (flags & CONN_BUDGET)
+		channel_set_budget(&c->c_ch, &c->c_budget);
 }
 
 int
@@ -83,13 +85,26 @@ conn_new_nonce(void)
 	return n;
 }
 
+/* 1 while the peer gets nothing new from us (channel.h, rule 4). */
+static int
+conn_full(const struct conn *c)
+{
+	return buf_pending(&c->c_ch.ch_out) >= CHANNEL_MAX_QUEUE;
+}
+
+/*
+ * A HELLO counts as said even when a full queue keeps it back: the timer
+ * tries again on its own schedule (conn_timer_arm), never at once.
+ */
 static void
 conn_send_hello(struct conn *c, uint16_t type)
 {
 	struct proto_msg	 m;
 
+	if (type == MSG_HELLO)
+		c->c_hello_sent = ev_now(c->c_ch.ch_loop);
 	/* Answers, too, wait for a peer that reads them (channel.h, rule 4). */
-	if (buf_pending(&c->c_ch.ch_out) >= CHANNEL_MAX_QUEUE)
+	if (conn_full(c))
 		return;
 	memset(&m, 0, sizeof(m));
 	m.m_type = type;
@@ -100,8 +115,6 @@ conn_send_hello(struct conn *c, uint16_t type)
 		m.m.hello.he_name[0] = '\0';
 	m.m.hello.he_name[PROTO_MAX_NAME] = '\0';
 	channel_send(&c->c_ch, &m);
-	if (type == MSG_HELLO)
-		c->c_hello_sent = ev_now(c->c_ch.ch_loop);
 }
 
 /* Arms c_timer for the next thing to do, or stops it if there is none. */
@@ -173,10 +186,13 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		 * libev runs the callbacks of one iteration last queued first,
 		 * so after a stall of our own (SIGSTOP, an overloaded host)
 		 * this timer runs before the read of what the peer sent
-		 * meanwhile.  Judge once that read has been done.
+		 * meanwhile.  Judge once that read has been done, and once
+		 * the frames read that wait for their turn (channel.h, rule
+		 * 5) have been decoded: a window later, at the most.
 		 */
-		if (ev_is_pending(&c->c_ch.ch_read)) {
-			ev_timer_set(&c->c_timer, 0., 0.);
+		if (ev_is_pending(&c->c_ch.ch_read) || c->c_ch.ch_backlog) {
+			ev_timer_set(&c->c_timer, c->c_ch.ch_backlog ?
+			    CHANNEL_SHARE_WINDOW : 0., 0.);
 			ev_timer_start(loop, &c->c_timer);
 			return;
 		}
@@ -273,14 +289,27 @@ conn_stop(struct conn *c, const char *why)
 static void
 conn_hello(struct conn *c, const struct proto_hello *he, uint16_t type)
 {
-	char	 vis[LOG_VIS_SIZE(PROTO_MAX_NAME)];
+	char		 vis[LOG_VIS_SIZE(PROTO_MAX_NAME)];
+	uint32_t	 nonce;
 
 	if (he->he_version != PROTO_VERSION) {
 		log_limited(c->c_label, "%s: peer speaks protocol version %u, "
 		    "we speak %u; ignored", c->c_label, he->he_version,
 		    PROTO_VERSION);
+		c->c_peer_version = he->he_version;
+		/*
+		 * Our version, in the ACK a peer of any version reads: it says
+		 * the same on its side instead of waiting in silence.
+		 */
+		if (type == MSG_HELLO) {
+			nonce = c->c_peer_nonce;
+			c->c_peer_nonce = he->he_nonce;
+			conn_send_hello(c, MSG_HELLO_ACK);
+			c->c_peer_nonce = nonce;
+		}
 		return;
 	}
+	c->c_peer_version = 0;
 	if (type == MSG_HELLO_ACK && he->he_echo != c->c_nonce)
 		return;		/* answers a HELLO of an earlier session */
 	if (c->c_state == CONN_READY && he->he_nonce == c->c_peer_nonce) {
@@ -323,8 +352,11 @@ req_link(struct conn *c, struct req *rq, struct req_list *list, uint32_t id,
 	rq->rq_type = type;
 	rq->rq_ops = ops;
 	rq->rq_arg = arg;
-	for (s = 0; s < STREAM_COUNT; s++)
+	rq->rq_open = 0;
+	for (s = 0; s < STREAM_COUNT; s++) {
 		rq->rq_can_send[s] = rq->rq_can_recv[s] = PROTO_WINDOW;
+		rq->rq_credit_held[s] = 0;
+	}
 	LIST_INSERT_HEAD(list, rq, rq_entry);
 }
 
@@ -365,6 +397,8 @@ conn_request(struct conn *c, struct req *rq, struct proto_msg *m,
 		c->c_next_id = 1;
 	proto_msg_set_id(m, id);
 	req_link(c, rq, &c->c_issued, id, m->m_type, ops, arg);
+	if (m->m_type == MSG_OPEN)
+		rq->rq_open = 1 << STREAM_STDOUT | 1 << STREAM_STDERR;
 	conn_send(c, m);
 }
 
@@ -398,6 +432,8 @@ conn_accept(struct conn *c, struct req *rq, const struct proto_msg *m,
 		return -1;
 	}
 	req_link(c, rq, &c->c_served, id, m->m_type, ops, arg);
+	if (m->m_type == MSG_OPEN && (m->m.open.op_flags & OPEN_STDIN))
+		rq->rq_open = 1 << STREAM_STDIN;
 	return 0;
 }
 
@@ -438,13 +474,20 @@ conn_send_data_from(struct req *rq, int stream, int pipe, size_t max)
 	return n;
 }
 
-void
-conn_send_credit(struct req *rq, int stream, uint32_t n)
+/*
+ * Sends the credit held for the stream as one CREDIT, unless the peer is
+ * past its bound (channel.h, rule 4): then it waits for conn_drain, and
+ * what is granted meanwhile is added to it.
+ */
+static void
+conn_credit_flush(struct req *rq, int stream)
 {
 	struct proto_msg	 m;
+	uint32_t		 n = rq->rq_credit_held[stream];
 
-	if (rq->rq_conn == NULL || n == 0)
+	if (rq->rq_conn == NULL || n == 0 || conn_full(rq->rq_conn))
 		return;
+	rq->rq_credit_held[stream] = 0;
 	rq->rq_can_recv[stream] += n;
 	memset(&m, 0, sizeof(m));
 	m.m_type = MSG_CREDIT;
@@ -452,6 +495,15 @@ conn_send_credit(struct req *rq, int stream, uint32_t n)
 	m.m.credit.cr_stream = stream;
 	m.m.credit.cr_bytes = n;
 	conn_send(rq->rq_conn, &m);
+}
+
+void
+conn_send_credit(struct req *rq, int stream, uint32_t n)
+{
+	if (rq->rq_conn == NULL || n == 0)
+		return;
+	rq->rq_credit_held[stream] += n;
+	conn_credit_flush(rq, stream);
 }
 
 void
@@ -506,12 +558,32 @@ conn_fail(struct req *rq, enum proto_exit_kind kind, int code,
 
 /* --- dispatch of the peer's messages -------------------------------- */
 
-/* The peer sent more than its credit: that request ends. */
+/*
+ * The peer broke the rules of a request (data beyond its credit or on a
+ * stream that is not open, credit beyond the limit): that request ends,
+ * and the peer is told once, with the EXIT of a served request or the
+ * CANCEL of an issued one.  Its later frames for it find no request and
+ * are dropped.
+ */
 static void
 conn_violation(struct conn *c, struct req *rq, const char *what)
 {
+	struct proto_msg	 m;
+
 	log_limited(c->c_label, "%s: request %u: %s", c->c_label, rq->rq_id,
 	    what);
+	memset(&m, 0, sizeof(m));
+	if (req_find(&c->c_served, rq->rq_id) == rq) {
+		m.m_type = MSG_EXIT;
+		m.m.exit.ex_id = rq->rq_id;
+		m.m.exit.ex_kind = EXIT_FAILED;
+		snprintf(m.m.exit.ex_message, sizeof(m.m.exit.ex_message),
+		    "protocol error: %s", what);
+	} else {
+		m.m_type = MSG_CANCEL;
+		m.m.ref.re_id = rq->rq_id;
+	}
+	conn_send(c, &m);
 	conn_unlink(rq);
 	rq->rq_ops->on_lost(rq, what);
 }
@@ -524,14 +596,22 @@ conn_data(struct conn *c, const struct proto_data *da)
 			    &c->c_served : &c->c_issued, da->da_id);
 
 	if (rq == NULL || rq->rq_type != MSG_OPEN) {
-		log_debug("%s: DATA for unknown request %u", c->c_label,
-		    da->da_id);
+		log_limited_at(LOG_LEVEL_DEBUG, c->c_label, "%s: DATA for "
+		    "unknown request %u", c->c_label, da->da_id);
+		return;
+	}
+	if (!(rq->rq_open & 1U << da->da_stream)) {
+		conn_violation(c, rq, da->da_stream == STREAM_STDIN ?
+		    "stdin data, but no stdin was asked for or it had ended" :
+		    "output data after the end of its stream");
 		return;
 	}
 	if (da->da_len > rq->rq_can_recv[da->da_stream]) {
 		conn_violation(c, rq, "peer sent data beyond its credit");
 		return;
 	}
+	if (da->da_len == 0)
+		rq->rq_open &= ~(1U << da->da_stream);
 	rq->rq_can_recv[da->da_stream] -= da->da_len;
 	rq->rq_ops->on_data(rq, da->da_stream, da->da_bytes, da->da_len);
 }
@@ -585,7 +665,8 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 		return;
 	}
 	if (c->c_state != CONN_READY || !conn_ours(c, m->m_tag)) {
-		log_debug("%s: %s of another session dropped", c->c_label,
+		log_limited_at(LOG_LEVEL_DEBUG, c->c_label, "%s: %s of "
+		    "another session dropped", c->c_label,
 		    proto_type_name(m->m_type));
 		return;
 	}
@@ -600,7 +681,7 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 			    proto_type_name(m->m_type));
 			return;
 		}
-		if (buf_pending(&ch->ch_out) >= CHANNEL_MAX_QUEUE) {
+		if (conn_full(c)) {
 			log_limited(c->c_label, "%s: %s dropped: %zu bytes of "
 			    "answers wait for the peer to read them",
 			    c->c_label, proto_type_name(m->m_type),
@@ -622,7 +703,8 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 	default:	/* PONG, EXIT, LIST_REPLY, GUESTS_REPLY */
 		if ((rq = req_find(&c->c_issued, proto_msg_id(m))) == NULL ||
 		    (m->m_type != MSG_EXIT && m->m_type != rq->rq_type + 1)) {
-			log_debug("%s: %s for unknown request", c->c_label,
+			log_limited_at(LOG_LEVEL_DEBUG, c->c_label, "%s: %s "
+			    "for unknown request", c->c_label,
 			    proto_type_name(m->m_type));
 			return;
 		}
@@ -654,7 +736,7 @@ conn_refused(struct channel *ch, const struct proto_msg *m, const char *why)
 
 	if (c->c_state != CONN_READY || !conn_ours(c, m->m_tag) ||
 	    !(c->c_flags & CONN_SERVES) ||
-	    buf_pending(&ch->ch_out) >= CHANNEL_MAX_QUEUE ||
+	    conn_full(c) ||
 	    req_find(&c->c_served, id) != NULL) {
 		conn_bad(ch, why);
 		return;
@@ -679,13 +761,23 @@ conn_eof(struct channel *ch, int error)
 	c->c_ops->on_eof(c, error);
 }
 
-/* The send queue has room again: every producer on this conn may go on. */
+/*
+ * The send queue has room again: the credit held back goes out, and every
+ * producer on this conn may go on.
+ */
 static void
 conn_drain(struct channel *ch)
 {
 	struct conn	*c = ch->ch_arg;
 	struct req	*rq, *next;
+	int		 s;
 
+	LIST_FOREACH(rq, &c->c_served, rq_entry)
+		for (s = 0; s < STREAM_COUNT; s++)
+			conn_credit_flush(rq, s);
+	LIST_FOREACH(rq, &c->c_issued, rq_entry)
+		for (s = 0; s < STREAM_COUNT; s++)
+			conn_credit_flush(rq, s);
 	LIST_FOREACH_SAFE(rq, &c->c_served, rq_entry, next)
 		if (rq->rq_ops->on_drain != NULL)
 			rq->rq_ops->on_drain(rq);

@@ -36,7 +36,7 @@ enable_one(const char *prog, const struct runner_config *rc,
 	char		 link[PATH_MAX], target[PATH_MAX], path[PATH_MAX];
 	char		 why[256];
 	struct stat	 st;
-	int		 made;
+	int		 made, fd;
 
 	if ((size_t)snprintf(link, sizeof(link), "%s/%s", rc->rc_user_dir,
 	    name) >= sizeof(link) || (size_t)snprintf(target, sizeof(target),
@@ -66,8 +66,8 @@ enable_one(const char *prog, const struct runner_config *rc,
 		fprintf(stderr, "%s: %s: %s\n", prog, link, strerror(errno));
 		return 1;
 	}
-	if (runner_lookup(rc, name, path, sizeof(path), why, sizeof(why)) !=
-	    EXIT_EXITED) {
+	if (runner_lookup(rc, name, &fd, path, sizeof(path), why,
+	    sizeof(why)) != EXIT_EXITED) {
 		fprintf(stderr, "%s: %s refused by the commands policy "
 		    "(%s: %s): %s\n", prog, name, path, why, made ?
 		    "not enabled" : "the daemon will refuse it");
@@ -75,6 +75,7 @@ enable_one(const char *prog, const struct runner_config *rc,
 			unlink(link);
 		return 1;
 	}
+	close(fd);
 	return 0;
 }
 

@@ -7,9 +7,9 @@
  * parent's memory, the parent suspended, until its execve.  So the child
  * here only makes system calls and writes nothing but its own stack frame;
  * whatever it needs is ready before vfork.  The parent waits for the
- * child's execve, which reads the file the runner has just checked (and
- * its interpreter): a file system that hangs would hang the runner's own
- * checks first.
+ * child's execveat, which reads the file the runner has just checked,
+ * through the descriptor the runner checked it by (and its interpreter):
+ * a file system that hangs would hang the runner's own checks first.
  *
  * Signals: all are blocked from before vfork until the child has set every
  * signal the process handles or ignores back to SIG_DFL, so that no handler
@@ -75,10 +75,21 @@ launch_say(const char *s)
 	(void)n;
 }
 
+/* In the vfork child: "negotiator: cannot run ARGV0: WHY" on its stderr. */
+static void
+launch_fail(const char *argv0, const char *why)
+{
+	launch_say("negotiator: cannot run ");
+	launch_say(argv0);
+	launch_say(": ");
+	launch_say(why);
+	launch_say("\n");
+}
+
 /* In the vfork child: system calls only; never returns. */
 static void
-launch_child(const struct launch_plan *lp, const char *path,
-    char *const argv[], char *const envp[], const int fds[3])
+launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
+    char *const envp[], const int fds[3], int cgroup_fd)
 {
 	sigset_t	 none;
 	const char	*why;
@@ -101,34 +112,48 @@ launch_child(const struct launch_plan *lp, const char *path,
 	for (s = 0; s < 3; s++)
 		if (dup2(from[s], s) == -1)
 			_exit(125);
-	/* Not closefrom(3): its fallback may allocate, in our parent's heap. */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1) {
+	/* Into the call's cgroup before anything of the command runs. */
+	if (cgroup_fd != -1 && write(cgroup_fd, "0", 1) != 1) {
+		launch_fail(argv[0], "cannot enter the call's cgroup");
+		_exit(125);
+	}
+	/* The checked file at fd 3: a script's interpreter reads /dev/fd/3. */
+	if ((exec_fd == 3 ? fcntl(3, F_SETFD, FD_CLOEXEC) :
+	    dup3(exec_fd, 3, O_CLOEXEC)) == -1)
+		_exit(125);
+	/* Not closefrom(4): its fallback may allocate, in our parent's heap. */
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) == -1) {
 		/* A kernel before 5.9: fd by fd (sysconf is getrlimit). */
 		if ((open_max = sysconf(_SC_OPEN_MAX)) < 0 ||
 		    open_max > 65536)
 			open_max = 65536;
-		for (fd = 3; fd < open_max; fd++)
+		for (fd = 4; fd < open_max; fd++)
 			close((int)fd);
 	}
 	if (chdir("/") == -1)
 		_exit(125);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(path, argv, envp);
+	/*
+	 * Through the descriptor, not a path: what runs is what was checked.
+	 * A program leaves fd 3 behind at exec (close-on-exec).  A script
+	 * (#!) makes the kernel hand its interpreter /dev/fd/3 to read, which
+	 * it refuses with ENOENT while fd 3 is close-on-exec: then fd 3 stays
+	 * open for the script, and is the one fd above 2 it starts with.
+	 */
+	syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+	if (errno == ENOENT && fcntl(3, F_SETFD, 0) == 0)
+		syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
 	saved = errno;
 	/* strerrordesc_np: no locale, no allocation, unlike strerror. */
 	if ((why = strerrordesc_np(saved)) == NULL)
 		why = "cannot execute";
-	launch_say("negotiator: cannot run ");
-	launch_say(argv[0]);
-	launch_say(": ");
-	launch_say(why);
-	launch_say("\n");
+	launch_fail(argv[0], why);
 	_exit(saved == ENOENT ? 127 : 126);
 }
 
 pid_t
-launch_command(const char *path, char *const argv[], char *const envp[],
-    const int fds[3])
+launch_command(int exec_fd, char *const argv[], char *const envp[],
+    const int fds[3], int cgroup_fd)
 {
 	struct launch_plan lp;
 	sigset_t	 all, old;
@@ -139,7 +164,7 @@ launch_command(const char *path, char *const argv[], char *const envp[],
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = vfork()) == 0)
-		launch_child(&lp, path, argv, envp, fds);
+		launch_child(&lp, exec_fd, argv, envp, fds, cgroup_fd);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;

@@ -1,5 +1,5 @@
 /*
- * Starting a command without copying the daemon: vfork(2), then execve(2).
+ * Starting a command without copying the daemon: vfork(2), then execveat(2).
  */
 #ifndef LAUNCH_H
 #define LAUNCH_H
@@ -7,15 +7,19 @@
 #include <sys/types.h>
 
 /*
- * Starts PATH with ARGV and ENVP in a new process group, in /, with fds
- * 0-2 from FDS and no other fd, every signal at SIG_DFL and none blocked.
- * Returns the child's pid, or -1 with errno if there is none.  If execve
- * fails, the child writes "negotiator: cannot run ARGV[0]: REASON" to
- * FDS[2] and exits 127 (not found) or 126.
+ * Starts the file open at EXEC_FD (O_PATH will do) with ARGV and ENVP, by
+ * execveat(2), in a new process group, in /, with fds 0-2 from FDS and no
+ * other fd (but fd 3, the file itself, for a script's interpreter), every
+ * signal at SIG_DFL and none blocked; first it writes "0" to CGROUP_FD
+ * (a cgroup.procs opened for writing), unless that is -1, so that the
+ * command starts inside its cgroup.  Returns the child's pid, or -1 with
+ * errno if there is none.  If the exec fails, the child writes
+ * "negotiator: cannot run ARGV[0]: REASON" to FDS[2] and exits 127 (not
+ * found) or 126; 125 if it cannot enter the cgroup.
  * Threads of the caller may run on meanwhile; the calling thread waits
  * until the child has called execve (or exited).
  */
-pid_t	 launch_command(const char *path, char *const argv[],
-	    char *const envp[], const int fds[3]);
+pid_t	 launch_command(int exec_fd, char *const argv[],
+	    char *const envp[], const int fds[3], int cgroup_fd);
 
 #endif

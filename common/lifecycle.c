@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "contain.h"
 #include "control.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -56,9 +57,12 @@ lifecycle_run(struct ev_loop *loop, struct control *co,
 	ev_signal_init(&sigint, lifecycle_signal_cb, SIGINT);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
+	contain_init(loop);
 	ev_run(loop, 0);
-	if (!stopping)
+	if (!stopping) {
+		contain_fini();
 		return 125;
+	}
 
 	control_close(co);
 	stop(arg);
@@ -76,6 +80,7 @@ lifecycle_run(struct ev_loop *loop, struct control *co,
 	ev_timer_stop(loop, &limit);
 	if (job_count() > 0)
 		log_warnx("%d commands still running at exit", job_count());
+	contain_fini();
 	log_info("stopped");
 	return 0;
 }

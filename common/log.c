@@ -179,24 +179,36 @@ log_vis(char *dst, size_t dstlen, const char *src)
 }
 
 /*
- * log_limited(): a token bucket per key.  Each key may log LOG_BURST_SECONDS
- * worth of lines at once, then log_rate lines per second; what is dropped
- * is counted, and one line says how many once the key has a token again
- * (at its next line, or anyone's), at most once a second.  A new key takes
- * the bucket used least recently when all LOG_KEYS are in use.
+ * log_limited(): a token bucket per key, and one for all keys together.
+ * A key (the peer a line is about: "guest vm1", "caller uid 1000") may log
+ * LOG_BURST_SECONDS worth of lines at once, then log_rate lines a second;
+ * all keys together LOG_TOTAL_FACTOR times as much.  What is dropped is
+ * counted, and one line says how many once the key has a token again (at
+ * its next line, or anyone's), at most once a second.  That line takes a
+ * token of the total (not the key's), so nothing log_limited() writes
+ * passes the total.
+ *
+ * A bucket is remembered, not reset: a key that comes back (a caller that
+ * connects again) finds it as it left it.  A bucket is forgotten only once
+ * it has refilled and has nothing left to report, when forgetting changes
+ * nothing: so a new key starts full, as a key idle that long would be.
+ * While every bucket is taken, new keys share one more bucket
+ * (LOG_OTHERS), so that many keys cannot multiply the rate.
  */
 #define LOG_KEYS		64
 #define LOG_KEY_LEN		96
 #define LOG_BURST_SECONDS	2
+#define LOG_TOTAL_FACTOR	5
+#define LOG_OTHERS		"other peers"
 
 static struct log_bucket {
 	char		 lb_key[LOG_KEY_LEN];
 	double		 lb_tokens;
 	uint64_t	 lb_last;	/* ms, monotonic: last refill */
-	uint64_t	 lb_used;	/* ms: last line asked for */
+	uint64_t	 lb_used;	/* ms: last line asked for; 0: free */
 	uint64_t	 lb_told;	/* ms: last "suppressed" line */
 	unsigned long	 lb_dropped;
-} log_buckets[LOG_KEYS];
+} log_buckets[LOG_KEYS], log_others, log_total;
 static unsigned		 log_rate = LOG_RATE_DEFAULT;
 static pthread_mutex_t	 log_limit_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -219,45 +231,95 @@ log_emitf(int priority, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Says how many lines of lb were dropped; lock held. */
-static void
-log_summary(struct log_bucket *lb)
+/* The tokens a bucket holds when full: of one key, or of the total. */
+static double
+log_burst(const struct log_bucket *lb)
 {
-	log_emitf(LOG_WARNING, "%s: %lu messages suppressed (more than %u "
-	    "a second)", lb->lb_key, lb->lb_dropped, log_rate);
-	lb->lb_dropped = 0;
+	double	 burst = (double)log_rate * LOG_BURST_SECONDS;
+
+	return lb == &log_total ? burst * LOG_TOTAL_FACTOR : burst;
 }
 
 static void
 log_refill(struct log_bucket *lb, uint64_t now)
 {
-	double	 burst = (double)log_rate * LOG_BURST_SECONDS;
+	double	 rate = log_burst(lb) / LOG_BURST_SECONDS;
 
-	lb->lb_tokens += (double)(now - lb->lb_last) * log_rate / 1000.;
-	if (lb->lb_tokens > burst)
-		lb->lb_tokens = burst;
+	if (now > lb->lb_last)
+		lb->lb_tokens += (double)(now - lb->lb_last) * rate / 1000.;
+	if (lb->lb_tokens > log_burst(lb))
+		lb->lb_tokens = log_burst(lb);
 	lb->lb_last = now;
 }
 
-/* The bucket of key, a fresh (full) one if it has none; lock held. */
+/*
+ * 1 if lb and the total have a token each: one of each is taken, unless
+ * only the total pays (a summary, once a second at most); lock held.
+ */
+static int
+log_spend(struct log_bucket *lb, uint64_t now, int total_only)
+{
+	log_refill(lb, now);
+	log_refill(&log_total, now);
+	if (lb->lb_tokens < 1 || log_total.lb_tokens < 1)
+		return 0;
+	if (!total_only)
+		lb->lb_tokens -= 1;
+	log_total.lb_tokens -= 1;
+	return 1;
+}
+
+/* Says how many lines of lb were dropped, if tokens allow; lock held. */
+static void
+log_summary(struct log_bucket *lb, uint64_t now)
+{
+	if (lb->lb_dropped == 0 || now - lb->lb_told < 1000 ||
+	    !log_spend(lb, now, 1))
+		return;
+	log_emitf(LOG_WARNING, "%s: %lu messages suppressed (more than %u "
+	    "a second, or %u in all)", lb->lb_key, lb->lb_dropped, log_rate,
+	    log_rate * LOG_TOTAL_FACTOR);
+	lb->lb_dropped = 0;
+	lb->lb_told = now;
+}
+
+/* 1 if lb may be given to another key: forgetting it changes nothing. */
+static int
+log_forgettable(struct log_bucket *lb, uint64_t now)
+{
+	if (lb->lb_used == 0)
+		return 1;
+	log_refill(lb, now);
+	return lb->lb_dropped == 0 && lb->lb_tokens >= log_burst(lb);
+}
+
+/* The bucket of key: its own, a forgotten one, or LOG_OTHERS; lock held. */
 static struct log_bucket *
 log_bucket(const char *key, uint64_t now)
 {
-	struct log_bucket	*lb, *oldest = &log_buckets[0];
+	struct log_bucket	*lb, *spare = NULL;
 
 	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++) {
 		if (lb->lb_used != 0 && strncmp(lb->lb_key, key,
 		    sizeof(lb->lb_key) - 1) == 0)
 			return lb;
-		if (lb->lb_used < oldest->lb_used)
-			oldest = lb;
+		if (spare == NULL && log_forgettable(lb, now))
+			spare = lb;
 	}
-	if (oldest->lb_dropped > 0)
-		log_summary(oldest);
-	strlcpy(oldest->lb_key, key, sizeof(oldest->lb_key));
-	oldest->lb_tokens = (double)log_rate * LOG_BURST_SECONDS;
-	oldest->lb_last = now;
-	return oldest;
+	if (spare == NULL) {
+		if (log_others.lb_used == 0) {
+			strlcpy(log_others.lb_key, LOG_OTHERS,
+			    sizeof(log_others.lb_key));
+			log_others.lb_tokens = log_burst(&log_others);
+			log_others.lb_last = now;
+		}
+		return &log_others;
+	}
+	memset(spare, 0, sizeof(*spare));
+	strlcpy(spare->lb_key, key, sizeof(spare->lb_key));
+	spare->lb_tokens = log_burst(spare);
+	spare->lb_last = now;
+	return spare;
 }
 
 /* 1 if key may log a line now; says what other keys lost meanwhile. */
@@ -274,21 +336,16 @@ log_take(const char *key)
 		pthread_mutex_unlock(&log_limit_lock);
 		return 1;
 	}
+	if (log_total.lb_used == 0) {
+		log_total.lb_tokens = log_burst(&log_total);
+		log_total.lb_last = log_total.lb_used = now;
+	}
 	mine = log_bucket(key, now);
 	mine->lb_used = now;
-	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++) {
-		if (lb->lb_dropped == 0)
-			continue;
-		log_refill(lb, now);
-		if (lb->lb_tokens >= 1 && now - lb->lb_told >= 1000) {
-			log_summary(lb);
-			lb->lb_told = now;
-		}
-	}
-	log_refill(mine, now);
-	if ((ok = mine->lb_tokens >= 1))
-		mine->lb_tokens -= 1;
-	else
+	for (lb = log_buckets; lb < log_buckets + LOG_KEYS; lb++)
+		log_summary(lb, now);
+	log_summary(&log_others, now);
+	if (!(ok = log_spend(mine, now, 0)))
 		mine->lb_dropped++;
 	pthread_mutex_unlock(&log_limit_lock);
 	return ok;
@@ -308,6 +365,18 @@ log_limited_at(int level, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_emit(priority[level], NULL, fmt, ap);
 	va_end(ap);
+}
+
+int
+log_may(int level, const char *key)
+{
+	return log_verbosity >= level && log_take(key);
+}
+
+int
+log_is_journal(void)
+{
+	return log_journal;
 }
 
 void

@@ -23,8 +23,11 @@ void	 log_debug_warn(const char *, ...)
 
 /*
  * Like log_warnx, but at most the key's share of lines: a token bucket per
- * key (the peer a line is about), a burst of 2 seconds' worth, then the
- * rate; one line later says how many were dropped.
+ * key (the peer a line is about: "guest vm1", "caller uid 1000", never
+ * something the peer can vary, such as a pid), a burst of 2 seconds'
+ * worth, then the rate; all keys together at most 5 times that.  A key's
+ * bucket lasts until it is full again, whoever else logs meanwhile.  One
+ * line later says how many were dropped.
  */
 void	 log_limited(const char *key, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
@@ -34,7 +37,18 @@ void	 log_limited_warn(const char *key, const char *, ...)
 /* log_limited() at a level: LOG_LEVEL_QUIET (a warning), _INFO or _DEBUG. */
 void	 log_limited_at(int level, const char *key, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* Lines per second and key for log_limited(); 0 = no limit. */
+/*
+ * 1 if a line at level about key may be written now, as log_limited_at()
+ * decides (taking key's share if so): for lines that leave by another way
+ * (audit.c, to the journal).
+ */
+int	 log_may(int level, const char *key);
+/* 1 if our stderr is the journal's stream (JOURNAL_STREAM). */
+int	 log_is_journal(void);
+/*
+ * Lines per second and key for log_limited(), and 5 times that for all
+ * keys together; 0 = no limit.
+ */
 void	 log_set_rate(unsigned per_second);
 /*
  * A peer string made visible for the log with vis(3): one line of printable

@@ -27,7 +27,8 @@ static const struct {
 	{ MSG_HELLO_ACK,	"HELLO_ACK",	4 },	/* ... echo */
 	{ MSG_PING,		"PING",		2 },	/* id target */
 	{ MSG_PONG,		"PONG",		1 },	/* id */
-	{ MSG_OPEN,		"OPEN",		5 },	/* id target timeout flags argv */
+	/* id target timeout flags argv env */
+	{ MSG_OPEN,		"OPEN",		6 },
 	{ MSG_DATA,		"DATA",		0 },	/* not msgpack */
 	{ MSG_CREDIT,		"CREDIT",	3 },	/* id stream bytes */
 	{ MSG_CANCEL,		"CANCEL",	1 },	/* id */
@@ -249,6 +250,7 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 		msgpack_pack_uint32(pk, msg->m.open.op_timeout_ms);
 		msgpack_pack_uint32(pk, msg->m.open.op_flags);
 		pack_strs(pk, msg->m.open.op_argv, msg->m.open.op_argc);
+		pack_strs(pk, msg->m.open.op_envv, msg->m.open.op_envc);
 		break;
 	case MSG_CREDIT:
 		msgpack_pack_uint32(pk, msg->m.credit.cr_id);
@@ -528,6 +530,13 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 		    PROTO_MAX_PAYLOAD, &msg->m.open.op_argc);
 		if (msg->m.open.op_argv == NULL) {
 			*why = argv_problem(&f[4]);
+			return -1;
+		}
+		msg->m.open.op_envv = get_strs(&f[5], 0, PROTO_MAX_ENV,
+		    PROTO_MAX_ENV_SIZE, &msg->m.open.op_envc);
+		if (msg->m.open.op_envv == NULL) {
+			*why = "bad environment (at most 64 strings of at most "
+			    "4096 bytes, no NUL)";
 			return -1;
 		}
 		return 0;
@@ -996,8 +1005,14 @@ proto_msg_free(struct proto_msg *msg)
 	for (i = 0; v != NULL && v[i] != NULL; i++)
 		free(v[i]);
 	free(v);
-	if (msg->m_type == MSG_OPEN)
+	if (msg->m_type == MSG_OPEN) {
+		for (i = 0; msg->m.open.op_envv != NULL &&
+		    msg->m.open.op_envv[i] != NULL; i++)
+			free(msg->m.open.op_envv[i]);
+		free(msg->m.open.op_envv);
+		msg->m.open.op_envv = NULL;
 		msg->m.open.op_argv = NULL;
+	}
 	else if (msg->m_type == MSG_LIST_REPLY ||
 	    msg->m_type == MSG_GUESTS_REPLY)
 		msg->m.names.na_names = NULL;

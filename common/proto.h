@@ -91,7 +91,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PROTO_VERSION		6
+/*
+ * 7: OPEN carries the caller's environment (op_envv).  A peer of another
+ * version is told ours in a HELLO_ACK, and its requests fail (conn.c).
+ */
+#define PROTO_VERSION		7
 /*
  * The two virtio-serial ports (libvirt's <target name=...>), each a session
  * of its own: requests flow host to guest on PORT_H2G and guest to host on
@@ -114,6 +118,8 @@
 #define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
 #define PROTO_MAX_CREDIT	(16 * 1024 * 1024)
 #define PROTO_MAX_ARGS		256
+#define PROTO_MAX_ENV		64	/* OPEN's variables */
+#define PROTO_MAX_ENV_SIZE	4096	/* bytes of one "NAME=VALUE" */
 #define PROTO_MAX_NAME		64	/* command, guest and host names */
 #define PROTO_MAX_MESSAGE	256	/* EXIT message text */
 #define PROTO_MAX_LIST		850	/* names in one reply: fits one frame */
@@ -188,6 +194,13 @@ struct proto_open {
 	uint32_t	 op_flags;
 	size_t		 op_argc;	/* >= 1; argv[0] is the command name */
 	char		**op_argv;	/* owned; NULL-terminated */
+	/*
+	 * "NAME=VALUE" each, for the command's environment; owned,
+	 * NULL-terminated, or NULL when op_envc is 0.  The codec checks only
+	 * the count and size; the receiver checks the names (callenv.h).
+	 */
+	size_t		 op_envc;
+	char		**op_envv;
 };
 
 /* MSG_DATA.  An empty chunk is the end of that stream. */

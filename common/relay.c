@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
+#include "clock.h"
 #include "relay.h"
 #include "log.h"
 
@@ -52,6 +54,12 @@ struct relay {
 	struct ev_loop		*rl_loop;
 	relay_resolve_fn	*rl_resolve;
 	void			*rl_resolve_arg;
+	/* For the audit line (audit.c): who asked, where it went, the end. */
+	char			 rl_caller[128];
+	char			 rl_target[PROTO_MAX_NAME + 1];
+	uint64_t		 rl_started;
+	int			 rl_end_kind;
+	int			 rl_end_code;
 };
 
 static LIST_HEAD(, relay) relays_waiting = LIST_HEAD_INITIALIZER(relays_waiting);
@@ -79,6 +87,10 @@ static void
 relay_free(struct relay *rl)
 {
 	relay_unwait(rl);
+	if (rl->rl_msg.m_type == MSG_OPEN)
+		audit_call(rl->rl_caller, rl->rl_target,
+		    rl->rl_msg.m.open.op_argv, rl->rl_msg.m.open.op_argc,
+		    rl->rl_end_kind, rl->rl_end_code, now_ms() - rl->rl_started);
 	conn_unlink(&rl->rl_client);
 	conn_unlink(&rl->rl_peer);
 	proto_msg_free(&rl->rl_msg);
@@ -146,25 +158,31 @@ relay_try(struct relay *rl)
 {
 	struct conn	*peer = rl->rl_resolve(relay_target(rl),
 			    rl->rl_resolve_arg);
-	const char	*who = relay_target(rl)[0] ? "guest " : "the host";
 	double		 quiet;
 
 	if (peer != NULL && conn_ready(peer)) {
 		relay_forward(rl, peer);
 		return 1;
 	}
+	/*
+	 * The caller names the target before our words ("negotiator-host:
+	 * guest web1: ..."): they do not name it again.
+	 */
 	if (peer == NULL)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest: %s "
-		    "(see negotiator-host -g)", relay_target(rl));
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "no such guest "
+		    "(see negotiator-host -g)");
+	else if (peer->c_peer_version != 0)
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "speaks protocol "
+		    "version %u, this daemon %u: upgrade one of them",
+		    peer->c_peer_version, PROTO_VERSION);
 	else if (peer->c_state == CONN_SILENT &&
 	    (quiet = conn_silence(peer)) >= 0)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
-		    "answering (last frame %.0f s ago): is its negotiator "
-		    "daemon running?", who, relay_target(rl), quiet);
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering "
+		    "(last frame %.0f s ago): is its negotiator daemon "
+		    "running?", quiet);
 	else if (peer->c_state == CONN_SILENT)
-		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not "
-		    "answering (no frame yet): is its negotiator daemon "
-		    "running?", who, relay_target(rl));
+		conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering (no "
+		    "frame yet): is its negotiator daemon running?");
 	else
 		return 0;
 	relay_free(rl);
@@ -180,9 +198,8 @@ relay_wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (relay_try(rl))
 		return;
-	conn_fail(&rl->rl_client, EXIT_FAILED, 0, "%s%s is not answering: "
-	    "is its negotiator daemon running?", relay_target(rl)[0] ?
-	    "guest " : "the host", relay_target(rl));
+	conn_fail(&rl->rl_client, EXIT_FAILED, 0, "not answering: is its "
+	    "negotiator daemon running?");
 	relay_free(rl);
 }
 
@@ -210,8 +227,12 @@ relay_start(struct conn *client, struct proto_msg *m,
 	/* Take the request over; the channel frees what is left in m. */
 	rl->rl_msg = *m;
 	if (m->m_type == MSG_OPEN)
-		m->m.open.op_argv = NULL;
+		m->m.open.op_argv = m->m.open.op_envv = NULL;
 	rl->rl_loop = client->c_ch.ch_loop;
+	strlcpy(rl->rl_caller, client->c_label, sizeof(rl->rl_caller));
+	strlcpy(rl->rl_target, relay_target(rl), sizeof(rl->rl_target));
+	rl->rl_started = now_ms();
+	rl->rl_end_kind = EXIT_FAILED;	/* until the peer answers */
 	rl->rl_resolve = resolve;
 	rl->rl_resolve_arg = arg;
 	ev_timer_init(&rl->rl_wait, relay_wait_cb, RELAY_WAIT, 0.);
@@ -319,6 +340,10 @@ relay_peer_reply(struct req *rq, struct proto_msg *m)
 {
 	struct relay	*rl = rq->rq_arg;
 
+	if (m->m_type == MSG_EXIT) {
+		rl->rl_end_kind = (int)m->m.exit.ex_kind;
+		rl->rl_end_code = m->m.exit.ex_code;
+	}
 	conn_reply(&rl->rl_client, m);
 	relay_free(rl);
 }

@@ -2,14 +2,17 @@
  * Running commands.  A command is a regular executable file, named by a
  * single path component, directly in the user directory or else in the
  * built-in directory, that passes the policy of negotiator-commands(7):
- * the directory, each directory a symbolic link leads into, and the file
- * belong to root (or our user) and are writable by nobody else; the file is
- * not set-user-ID or set-group-ID.  It runs with argv (no shell), in its
- * own process group, in /, with a clean environment and only fds 0-2, from
- * the path that was checked.  Its stdin comes from the request's DATA, its
- * stdout and stderr leave as DATA as soon as they are produced and as far
- * as the caller's credit allows.  A timeout (held to the daemon's ceiling)
- * or a cancel kills the whole process group.
+ * every directory from / down to it and down each symbolic link's target,
+ * each link, and the file belong to root (or our user) and are writable by
+ * nobody else; the file is not set-user-ID or set-group-ID.  The path is
+ * walked by descriptors (runner_walk), and the file is run through the
+ * descriptor it was checked by.  It runs with argv (no shell), in its own
+ * process group and containment (contain.c), in /, with a clean
+ * environment and only fds 0-2 (and 3 for a script: launch.c).  Its stdin
+ * comes from the request's DATA, its stdout and stderr leave as DATA as
+ * soon as they are produced and as far as the caller's credit allows.  A
+ * timeout (held to the daemon's ceiling) or a cancel kills the whole
+ * process group, and the end of the call whatever it left behind.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,10 +28,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "callenv.h"
 #include "clock.h"
+#include "contain.h"
+#include "jobqueue.h"
 #include "launch.h"
 #include "log.h"
 #include "runner.h"
+#include "words.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
@@ -69,8 +77,8 @@ runner_timeout(const struct runner_config *rc, uint32_t requested_ms)
 }
 
 /*
- * The owner and mode rules, alike for a command directory, the directory a
- * symbolic link leads into, and a command file.
+ * The owner and mode rules for whatever the policy opens: owned by root or
+ * by our user, and writable by nobody else.
  */
 static int
 runner_check_owner(const struct stat *st, char *why, size_t whylen)
@@ -80,7 +88,7 @@ runner_check_owner(const struct stat *st, char *why, size_t whylen)
 		    (unsigned)st->st_uid, (unsigned)geteuid());
 		return -1;
 	}
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+	if (!S_ISLNK(st->st_mode) && st->st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(why, whylen, "writable by %s (mode %04o)",
 		    st->st_mode & S_IWOTH ? "others" : "its group",
 		    (unsigned)(st->st_mode & 07777));
@@ -89,97 +97,275 @@ runner_check_owner(const struct stat *st, char *why, size_t whylen)
 	return 0;
 }
 
-int
-runner_check_dir(const char *dir, char *why, size_t whylen)
+/* path, the physical path of what the walk holds, after one step to comp. */
+static int
+runner_step_path(char *path, size_t len, const char *comp)
 {
-	struct stat	 st;
+	char	*slash;
 
-	if (stat(dir, &st) == -1) {
-		snprintf(why, whylen, "%s", strerror(errno));
-		return -1;
+	if (strcmp(comp, "..") == 0) {
+		if ((slash = strrchr(path, '/')) != NULL)
+			slash[slash == path ? 1 : 0] = '\0';
+		return 0;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whylen, "not a directory");
+	if (strcmp(path, "/") != 0 && strlcat(path, "/", len) >= len)
 		return -1;
-	}
-	return runner_check_owner(&st, why, whylen);
+	return strlcat(path, comp, len) >= len ? -1 : 0;
 }
 
 /*
- * Follows the symbolic links from path (in a checked directory) one at a
- * time; each leads into a directory that must pass runner_check_dir(), so
- * that nobody but root (or our user) can change where the chain ends.
- * Leaves in out the path of what the last link names, in a checked
- * directory.  0, 1 if the chain ends at nothing, -1 if refused (out then
- * names what failed).
+ * Opens path the way nothing can redirect: from / (path is absolute, or
+ * relative to the checked directory at, named at_path), one component at a
+ * time, each opened relative to the directory before it with O_PATH and
+ * O_NOFOLLOW and checked with fstat on what was opened before the next
+ * step.  Every directory passed through and every symbolic link is owned
+ * by root or by us, and a directory passed through is writable by nobody
+ * else unless it is sticky (like /tmp: others may add entries there but
+ * not rename or remove ours).  The directory that holds the end, and the
+ * end if it is a directory, must not be writable by others at all, sticky
+ * or not.  Links are followed by hand (readlinkat), at most
+ * RUNNER_MAX_LINKS of them, their targets walked the same way; ".." is
+ * the parent of what is held, checked like the rest.  A swap of any
+ * component after its check cannot redirect the walk: the next step is
+ * taken from the descriptor checked, not from a path.
+ *
+ * Returns an O_PATH, close-on-exec descriptor of the end, with its
+ * physical path in out; -2 if something on the way does not exist (out
+ * unspecified); -1 if refused, out naming what and why saying why.
  */
 static int
-runner_follow(const char *path, char *out, size_t outlen, char *why,
-    size_t whylen)
+runner_walk(int at, const char *at_path, const char *path, char *out,
+    size_t outlen, char *why, size_t whylen)
 {
-	char		 target[PATH_MAX], dir[PATH_MAX], *real, *slash;
+	char		 rest[PATH_MAX], next_rest[PATH_MAX], comp[NAME_MAX + 1];
+	char		 target[PATH_MAX];
+	const char	*p;
 	struct stat	 st;
+	size_t		 len;
 	ssize_t		 n;
-	int		 hops, len;
+	int		 cur = -1, next, hops = 0, loose = 0;
 
-	if (strlcpy(out, path, outlen) >= outlen)
+	if (strlcpy(rest, path, sizeof(rest)) >= sizeof(rest))
 		goto toolong;
-	for (hops = 0;; hops++) {
-		if (lstat(out, &st) == -1) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				return 1;
-			snprintf(why, whylen, "%s", strerror(errno));
-			return -1;
-		}
-		if (!S_ISLNK(st.st_mode))
-			return 0;
-		if (hops == RUNNER_MAX_LINKS) {
-			snprintf(why, whylen, "more than %d symbolic links",
-			    RUNNER_MAX_LINKS);
-			return -1;
-		}
-		if ((n = readlink(out, target, sizeof(target) - 1)) == -1) {
-			snprintf(why, whylen, "readlink: %s", strerror(errno));
-			return -1;
-		}
-		target[n] = '\0';
-		/* dir/base: a relative target is relative to the link's dir. */
-		if (target[0] == '/')
-			len = snprintf(dir, sizeof(dir), "%s", target);
-		else
-			len = snprintf(dir, sizeof(dir), "%.*s/%s",
-			    (int)(strrchr(out, '/') - out), out, target);
-		if (len < 0 || (size_t)len >= sizeof(dir))
-			goto toolong;
-		slash = strrchr(dir, '/');
-		*slash = '\0';
-		if ((real = realpath(slash == dir ? "/" : dir, NULL)) == NULL)
-			return 1;
-		if (runner_check_dir(real, why, whylen) == -1) {
-			strlcpy(out, real, outlen);
-			free(real);
-			return -1;
-		}
-		len = snprintf(out, outlen, "%s/%s", strcmp(real, "/") == 0 ?
-		    "" : real, slash + 1);
-		free(real);
-		if (len < 0 || (size_t)len >= outlen)
+	if (rest[0] != '/' && at != -1) {
+		if ((cur = fcntl(at, F_DUPFD_CLOEXEC, 0)) == -1)
+			goto fail;
+		if (strlcpy(out, at_path, outlen) >= outlen)
 			goto toolong;
 	}
+	p = rest;
+	for (;;) {
+		if (cur == -1) {
+			/* The start, or an absolute link: from the root. */
+			if (strlcpy(out, "/", outlen) >= outlen)
+				goto toolong;
+			if ((cur = open("/", O_PATH | O_DIRECTORY |
+			    O_CLOEXEC)) == -1 || fstat(cur, &st) == -1)
+				goto fail;
+			if (runner_check_owner(&st, why, whylen) == -1)
+				goto refused;
+			loose = 0;
+		}
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		if ((len = strcspn(p, "/")) > NAME_MAX)
+			goto toolong;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		p += len;
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if ((next = openat(cur, comp, O_PATH | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR) {
+				close(cur);
+				return -2;
+			}
+			runner_step_path(out, outlen, comp);
+			goto fail;
+		}
+		if (runner_step_path(out, outlen, comp) == -1) {
+			close(next);
+			goto toolong;
+		}
+		if (fstat(next, &st) == -1) {
+			close(next);
+			goto fail;
+		}
+		if (runner_check_owner(&st, why, whylen) == -1 &&
+		    (!S_ISDIR(st.st_mode) || !(st.st_mode & S_ISVTX) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()))) {
+			close(next);
+			goto refused;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			n = -1;
+			if (++hops > RUNNER_MAX_LINKS)
+				snprintf(why, whylen, "more than %d symbolic "
+				    "links", RUNNER_MAX_LINKS);
+			else if ((n = readlinkat(next, "", target,
+			    sizeof(target) - 1)) == -1)
+				snprintf(why, whylen, "readlink: %s",
+				    strerror(errno));
+			close(next);
+			if (n == -1)
+				goto refused;
+			target[n] = '\0';
+			/*
+			 * Walk the target, then what was left, from the
+			 * link's directory (still held, still checked) or
+			 * from the root.
+			 */
+			if ((size_t)snprintf(next_rest, sizeof(next_rest),
+			    "%s/%s", target, p) >= sizeof(next_rest))
+				goto toolong;
+			memcpy(rest, next_rest, sizeof(rest));
+			p = rest;
+			runner_step_path(out, outlen, "..");
+			if (rest[0] == '/') {
+				close(cur);
+				cur = -1;
+			}
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) && loose) {
+			/* What holds the end: not writable by others at all. */
+			close(next);
+			runner_step_path(out, outlen, "..");
+			snprintf(why, whylen, "holds it and is writable by "
+			    "others: sticky is not enough there");
+			goto refused;
+		}
+		close(cur);
+		cur = next;
+		/* Sticky and writable: passed through, never the end. */
+		loose = S_ISDIR(st.st_mode) &&
+		    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	}
+	if (loose) {
+		snprintf(why, whylen, "writable by %s (mode %04o): sticky "
+		    "is not enough here", st.st_mode & S_IWOTH ? "others" :
+		    "its group", (unsigned)(st.st_mode & 07777));
+		goto refused;
+	}
+	return cur;
 toolong:
 	snprintf(why, whylen, "path too long");
+	goto refused;
+fail:
+	snprintf(why, whylen, "%s", strerror(errno));
+refused:
+	if (cur != -1)
+		close(cur);
 	return -1;
 }
 
 int
-runner_lookup(const struct runner_config *rc, const char *name, char *path,
-    size_t pathlen, char *why, size_t whylen)
+runner_check_dir(const char *dir, char *why, size_t whylen)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = runner_walk(-1, NULL, dir, path, sizeof(path), why,
+	    whylen)) == -2) {
+		snprintf(why, whylen, "%s", strerror(ENOENT));
+		return -1;
+	}
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, whylen, "not a directory");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * The file at fd, found by runner_walk: a regular file we may execute,
+ * neither set-user-ID nor set-group-ID.
+ */
+static int
+runner_check_file(int fd, char *why, size_t whylen)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return -1;
+	}
+	if (st.st_mode & (S_ISUID | S_ISGID)) {
+		snprintf(why, whylen, "set-user-ID or set-group-ID "
+		    "(mode %04o)", (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	if (faccessat(fd, "", X_OK, AT_EMPTY_PATH | AT_EACCESS) == -1) {
+		snprintf(why, whylen, "not executable");
+		return -1;
+	}
+	return 0;
+}
+
+/* The two command directories, walked and checked once for many names. */
+struct runner_dirs {
+	int	 rd_fd[2];	/* checked; -1 refused, -2 not there */
+	char	 rd_path[2][PATH_MAX];	/* where, or what was refused */
+	char	 rd_why[2][256];	/* why it was refused */
+};
+
+static void
+runner_open_dirs(const struct runner_config *rc, struct runner_dirs *rd)
+{
+	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
+	struct stat	 st;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL) {
+			rd->rd_fd[i] = -2;
+			continue;
+		}
+		rd->rd_fd[i] = runner_walk(-1, NULL, dirs[i], rd->rd_path[i],
+		    sizeof(rd->rd_path[i]), rd->rd_why[i],
+		    sizeof(rd->rd_why[i]));
+		if (rd->rd_fd[i] >= 0 && (fstat(rd->rd_fd[i], &st) == -1 ||
+		    !S_ISDIR(st.st_mode))) {
+			close(rd->rd_fd[i]);
+			rd->rd_fd[i] = -2;
+		}
+	}
+}
+
+static void
+runner_close_dirs(struct runner_dirs *rd)
+{
+	int	 i;
+
+	for (i = 0; i < 2; i++)
+		if (rd->rd_fd[i] >= 0)
+			close(rd->rd_fd[i]);
+}
+
+/* runner_lookup, in the directories rd. */
+static int
+runner_find(const struct runner_config *rc, const struct runner_dirs *rd,
+    const char *name, int *fdp, char *path, size_t pathlen, char *why,
+    size_t whylen)
 {
 	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
 	char		 entry[PATH_MAX];
 	struct stat	 st;
-	int		 i;
+	int		 i, fd;
 
+	*fdp = -1;
 	if (!runner_valid_name(name)) {
 		snprintf(why, whylen, "invalid command name (allowed: "
 		    "[A-Za-z0-9._-], at most %d, no leading dot)",
@@ -187,44 +373,54 @@ runner_lookup(const struct runner_config *rc, const char *name, char *path,
 		return EXIT_NOTFOUND;
 	}
 	for (i = 0; i < 2; i++) {
-		if (dirs[i] == NULL || (size_t)snprintf(entry, sizeof(entry),
-		    "%s/%s", dirs[i], name) >= sizeof(entry) ||
-		    lstat(entry, &st) == -1)
+		if (rd->rd_fd[i] == -2)
 			continue;
-		/* Whatever is there shadows a built-in, runnable or not. */
-		if (runner_check_dir(dirs[i], why, whylen) == -1) {
-			strlcpy(path, dirs[i], pathlen);
+		if (rd->rd_fd[i] == -1) {
+			/*
+			 * Whatever is there shadows a built-in, runnable or
+			 * not: a refused directory is reported when it has
+			 * the name, and passed over when it has not.
+			 */
+			if ((size_t)snprintf(entry, sizeof(entry), "%s/%s",
+			    dirs[i], name) >= sizeof(entry) ||
+			    lstat(entry, &st) == -1)
+				continue;
+			strlcpy(path, rd->rd_path[i], pathlen);
+			strlcpy(why, rd->rd_why[i], whylen);
 			return EXIT_NOTEXEC;
 		}
-		switch (runner_follow(entry, path, pathlen, why, whylen)) {
-		case 1:
+		if (fstatat(rd->rd_fd[i], name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		fd = runner_walk(rd->rd_fd[i], rd->rd_path[i], name, path,
+		    pathlen, why, whylen);
+		if (fd == -2)
 			continue;	/* a dangling link: not there */
-		case -1:
+		if (fd == -1)
+			return EXIT_NOTEXEC;
+		if (runner_check_file(fd, why, whylen) == -1) {
+			close(fd);
 			return EXIT_NOTEXEC;
 		}
-		if (lstat(path, &st) == -1) {
-			snprintf(why, whylen, "%s", strerror(errno));
-			return EXIT_NOTEXEC;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			snprintf(why, whylen, "not a regular file");
-			return EXIT_NOTEXEC;
-		}
-		if (runner_check_owner(&st, why, whylen) == -1)
-			return EXIT_NOTEXEC;
-		if (st.st_mode & (S_ISUID | S_ISGID)) {
-			snprintf(why, whylen, "set-user-ID or set-group-ID "
-			    "(mode %04o)", (unsigned)(st.st_mode & 07777));
-			return EXIT_NOTEXEC;
-		}
-		if (access(path, X_OK) == -1) {
-			snprintf(why, whylen, "not executable");
-			return EXIT_NOTEXEC;
-		}
+		*fdp = fd;
 		return EXIT_EXITED;
 	}
 	snprintf(why, whylen, "no such command: %s", name);
 	return EXIT_NOTFOUND;
+}
+
+int
+runner_lookup(const struct runner_config *rc, const char *name, int *fdp,
+    char *path, size_t pathlen, char *why, size_t whylen)
+{
+	struct runner_dirs	 rd;
+	int			 kind;
+
+	rd.rd_fd[0] = rd.rd_fd[1] = -2;
+	if (runner_valid_name(name))	/* else runner_find says why */
+		runner_open_dirs(rc, &rd);
+	kind = runner_find(rc, &rd, name, fdp, path, pathlen, why, whylen);
+	runner_close_dirs(&rd);
+	return kind;
 }
 
 static int
@@ -252,21 +448,29 @@ runner_list_entry(const struct dirent *de)
 char **
 runner_list(const struct runner_config *rc, size_t *count)
 {
-	const char	*dirs[2] = { rc->rc_user_dir, rc->rc_builtin_dir };
-	char		**names = NULL, path[4096], why[256];
-	struct dirent	**ents;
-	size_t		 n = 0, i, j, taken;
-	int		 k, e, nents;
+	struct runner_dirs	 rd;
+	char			**names = NULL, path[4096], why[256];
+	struct dirent		**ents;
+	size_t			 n = 0, i, j, taken;
+	int			 k, e, nents, fd, dfd;
 
+	runner_open_dirs(rc, &rd);
 	for (k = 0; k < 2; k++) {
-		if (dirs[k] == NULL || (nents = scandir(dirs[k], &ents,
-		    runner_list_entry, alphasort)) == -1)
+		/* Read through the checked descriptor, not the path. */
+		if (rd.rd_fd[k] < 0 || (dfd = openat(rd.rd_fd[k], ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			continue;
+		nents = scandirat(dfd, ".", &ents, runner_list_entry,
+		    alphasort);
+		close(dfd);
+		if (nents == -1)
 			continue;
 		for (e = 0, taken = 0; e < nents && taken < PROTO_MAX_LIST;
 		    e++) {
-			if (runner_lookup(rc, ents[e]->d_name, path,
+			if (runner_find(rc, &rd, ents[e]->d_name, &fd, path,
 			    sizeof(path), why, sizeof(why)) != EXIT_EXITED)
 				continue;
+			close(fd);
 			names = xreallocarray(names, n + 1, sizeof(*names));
 			names[n++] = xstrdup(ents[e]->d_name);
 			taken++;
@@ -275,6 +479,7 @@ runner_list(const struct runner_config *rc, size_t *count)
 			free(ents[e]);
 		free(ents);
 	}
+	runner_close_dirs(&rd);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), name_cmp);
 	/* A user command shadows a built-in of the same name; then the cap. */
@@ -308,18 +513,32 @@ struct job {
 	ev_timer	 j_timeout;
 	ev_timer	 j_kill;
 	ev_timer	 j_linger;
+	struct contain	 j_contain;	/* what the command starts */
 	struct buf	 j_stdin;	/* received, not yet written */
 	int		 j_stdin_eof;	/* the caller ended stdin */
 	uint32_t	 j_stdin_done;	/* written, credit not yet returned */
-	uint64_t	 j_started;
+	uint64_t	 j_started;	/* when it was asked for */
+	struct jobqueue_entry j_wait;	/* while it waits for a slot */
+	const struct runner_config *j_rc;
+	char		*j_path;	/* what to run, once looked up */
+	int		 j_exec_fd;	/* ... checked and held (-1: none) */
+	char		**j_argv;	/* a copy of OPEN's, NULL-terminated */
+	size_t		 j_argc;
+	char		**j_envv;	/* OPEN's, checked (callenv.h) */
+	size_t		 j_envc;
+	uint32_t	 j_flags;	/* OPEN's */
+	int		 j_end_kind;	/* how it was answered, for audit.c */
+	int		 j_end_code;
 	char		 j_key[128];	/* the caller, for log_limited() */
 	char		 j_what[256];	/* "caller: command args", log_vis()ed */
 };
 
 static LIST_HEAD(, job) jobs = LIST_HEAD_INITIALIZER(jobs);
 static int	 jobs_running;
+static const struct runner_config *jobs_rc;	/* the caps of job_room() */
 
 static void	job_update_events(struct job *);
+static int	job_room(const char *);
 
 int
 job_count(void)
@@ -366,12 +585,14 @@ job_close_fd(struct job *j, int s)
 	j->j_fd[s] = -1;
 }
 
+/* sig to the command's process group, and to its containment. */
 static void
 job_signal(struct job *j, int sig)
 {
 	if (!j->j_reaped || j->j_fd[STREAM_STDOUT] != -1 ||
 	    j->j_fd[STREAM_STDERR] != -1)
 		killpg(j->j_pid, sig);
+	contain_signal(&j->j_contain, sig);
 }
 
 static void
@@ -388,6 +609,12 @@ job_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 job_kill(struct job *j)
 {
+	if (jobqueue_queued(&j->j_wait)) {
+		/* Never started: it ends as if killed by TERM at once. */
+		jobqueue_remove(&j->j_wait);
+		j->j_status = SIGTERM;
+		return;
+	}
 	if (j->j_killing)
 		return;
 	j->j_killing = 1;
@@ -406,6 +633,7 @@ job_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_log(j, LOG_LEVEL_INFO, "timed out");
 	j->j_timed_out = 1;
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -433,8 +661,20 @@ job_free(struct job *j)
 	ev_timer_stop(j->j_loop, &j->j_kill);
 	ev_timer_stop(j->j_loop, &j->j_linger);
 	ev_child_stop(j->j_loop, &j->j_child);
+	/* The call is over: nothing it started outlives it. */
+	contain_end(&j->j_contain);
+	audit_call(j->j_key, NULL, j->j_argv, j->j_argc, j->j_end_kind,
+	    j->j_end_code, now_ms() - j->j_started);
 	conn_unlink(&j->j_req);
 	buf_free(&j->j_stdin);
+	jobqueue_remove(&j->j_wait);
+	if (j->j_argv != NULL)
+		strv_free(j->j_argv, j->j_argc);
+	if (j->j_envv != NULL)
+		strv_free(j->j_envv, j->j_envc);
+	free(j->j_path);
+	if (j->j_exec_fd != -1)
+		close(j->j_exec_fd);
 	LIST_REMOVE(j, j_entry);
 	free(j);
 }
@@ -445,6 +685,11 @@ job_finish(struct job *j)
 {
 	int	 st = j->j_status;
 	double	 ms = (double)(now_ms() - j->j_started);
+
+	j->j_end_kind = j->j_timed_out ? EXIT_TIMEOUT : WIFSIGNALED(st) ?
+	    EXIT_SIGNALED : EXIT_EXITED;
+	j->j_end_code = j->j_timed_out ? 0 : WIFSIGNALED(st) ? WTERMSIG(st) :
+	    WEXITSTATUS(st);
 
 	if (j->j_timed_out) {
 		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
@@ -474,6 +719,8 @@ job_update_events(struct job *j)
 {
 	int	 s, want;
 
+	if (jobqueue_queued(&j->j_wait))
+		return;		/* nothing runs, nothing is read */
 	for (s = 0; s < STREAM_COUNT; s++) {
 		if (j->j_fd[s] == -1)
 			continue;
@@ -532,17 +779,19 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * n more bytes of stdin reached the command: credit goes back in steps of
- * JOB_CREDIT_STEP, less than the window, so the caller always has credit
- * for the rest of its window while nothing waits here; and all of it once
- * the caller has ended stdin, or the command closed it.
+ * n more bytes of stdin reached the command, or were dropped after the
+ * command closed its stdin: credit goes back in steps of JOB_CREDIT_STEP,
+ * less than the window, so the caller always has credit for the rest of
+ * its window while nothing waits here; and all of it once the caller has
+ * ended stdin.  One CREDIT per step, never one per DATA frame, however
+ * small the frames (channel.h, rule 4).
  */
 static void
 job_stdin_written(struct job *j, size_t n)
 {
 	j->j_stdin_done += (uint32_t)n;
-	if (j->j_stdin_done >= JOB_CREDIT_STEP || (j->j_stdin_done > 0 &&
-	    (j->j_stdin_eof || j->j_fd[STREAM_STDIN] == -1))) {
+	if (j->j_stdin_done >= JOB_CREDIT_STEP ||
+	    (j->j_stdin_done > 0 && j->j_stdin_eof)) {
 		conn_send_credit(&j->j_req, STREAM_STDIN, j->j_stdin_done);
 		j->j_stdin_done = 0;
 	}
@@ -589,6 +838,7 @@ job_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		ev_timer_start(loop, &j->j_linger);
 	}
 	job_update_events(j);
+	jobqueue_run(job_room);	/* a slot is free */
 }
 
 /* --- the request's side ---------------------------------------------- */
@@ -599,11 +849,17 @@ job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	struct job	*j = rq->rq_arg;
 	ssize_t		 k;
 
-	(void)stream;	/* conn.c routes only stdin to a served request */
+	/*
+	 * conn.c routes only stdin to a served request, and only while it is
+	 * open: asked for by the OPEN, and not yet ended.
+	 */
+	(void)stream;
 	if (n == 0)
 		j->j_stdin_eof = 1;
+	else if (jobqueue_queued(&j->j_wait))
+		buf_append(&j->j_stdin, p, n);	/* no credit back until it runs */
 	else if (j->j_fd[STREAM_STDIN] == -1)
-		conn_send_credit(rq, STREAM_STDIN, (uint32_t)n);
+		job_stdin_written(j, n);	/* the command closed it */
 	else {
 		/*
 		 * Straight from the frame into the pipe while nothing waits
@@ -641,6 +897,7 @@ job_req_cancel(struct req *rq)
 
 	job_log(j, LOG_LEVEL_INFO, "cancelled by the caller");
 	job_kill(j);
+	job_update_events(j);
 }
 
 static void
@@ -683,24 +940,29 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
 
 /*
  * Starts the command: a clean environment (PATH, LANG, HOME, SHELL and, on
- * the host, NEGOTIATOR_GUEST), the rest as launch_command says.
+ * the host, NEGOTIATOR_GUEST), then the caller's variables (checked: none
+ * of them is one of ours), the rest as launch_command says.
  */
 static pid_t
-job_spawn(const char *path, char **argv, int fds[STREAM_COUNT],
-    const char *guest)
+job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT],
+    const char *guest, char **env, size_t envc, int cgroup_fd)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
-	char		*envp[] = {
+	char		*envp[5 + PROTO_MAX_ENV + 1] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
 		    "/sbin:/bin",
-		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh", NULL, NULL,
+		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh",
 	};
+	size_t		 n = 4, i;
 
 	if (guest != NULL) {
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
-		envp[4] = genv;
+		envp[n++] = genv;
 	}
-	return launch_command(path, argv, envp, fds);
+	for (i = 0; i < envc && i < PROTO_MAX_ENV; i++)
+		envp[n++] = env[i];
+	envp[n] = NULL;
+	return launch_command(exec_fd, argv, envp, fds, cgroup_fd);
 }
 
 static int
@@ -733,6 +995,112 @@ close_all(int fds[STREAM_COUNT])
 			close(fds[s]);
 }
 
+/* 1 if a command of the peer known as key may start now (the caps). */
+static int
+job_room(const char *key)
+{
+	const struct runner_config	*rc = jobs_rc;
+	int				 max, max_peer;
+
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS;
+	return jobs_running < max && job_count_for(key) < max_peer;
+}
+
+/* Starts the command of a job that has its slot; -1 (answered) if not. */
+static int
+job_run(struct job *j)
+{
+	int	 theirs[STREAM_COUNT], s, cgroup_fd;
+	char	 why[512];
+
+	if ((cgroup_fd = contain_prepare(&j->j_contain, why,
+	    sizeof(why))) == -2) {
+		job_log(j, LOG_LEVEL_QUIET, "cannot start: cannot contain it: "
+		    "%s", why);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "cannot start: cannot "
+		    "contain it");
+		job_free(j);
+		return -1;
+	}
+	if (job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN) == -1 ||
+	    (j->j_pid = job_spawn(j->j_exec_fd, j->j_argv, theirs,
+	    j->j_rc->rc_guest, j->j_envv, j->j_envc, cgroup_fd)) == -1) {
+		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
+		job_log(j, LOG_LEVEL_QUIET, "%s", why);
+		close_all(theirs);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
+	close(j->j_exec_fd);
+	j->j_exec_fd = -1;
+	contain_started(&j->j_contain, j->j_pid);
+	setpgid(j->j_pid, j->j_pid);
+	close_all(theirs);
+	for (s = 0; s < STREAM_COUNT; s++)
+		if (j->j_fd[s] != -1)
+			ev_io_set(&j->j_io[s], j->j_fd[s],
+			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
+	j->j_reaped = 0;
+	jobs_running++;
+	ev_child_set(&j->j_child, j->j_pid, 0);
+	ev_child_start(j->j_loop, &j->j_child);
+	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
+	job_update_events(j);
+	return 0;
+}
+
+static void
+job_dequeued(struct jobqueue_entry *e)
+{
+	job_run(e->jq_arg);
+}
+
+/*
+ * A call beyond the caps waits (jobqueue.h), its timeout running from now;
+ * only a full queue refuses it.  -1 (answered) if refused.
+ */
+static int
+job_admit(struct job *j)
+{
+	const struct runner_config	*rc = j->j_rc;
+	size_t				 max_peer, max_total;
+	int				 max;
+
+	if (jobqueue_count(j->j_key) == 0 && job_room(j->j_key))
+		return job_run(j);
+	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
+	max_peer = (size_t)(rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
+	    RUNNER_MAX_PEER_JOBS) * RUNNER_QUEUE_PER_PEER;
+	max_total = (size_t)max * RUNNER_QUEUE_ALL;
+	j->j_wait.jq_start = job_dequeued;
+	j->j_wait.jq_arg = j;
+	if (jobqueue_add(&j->j_wait, j->j_key, max_peer, max_total) == 0) {
+		job_log(j, LOG_LEVEL_DEBUG, "queued (%zu calls of this peer "
+		    "waiting)", jobqueue_count(j->j_key));
+		return 0;
+	}
+	if (jobqueue_count(j->j_key) >= max_peer) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls of this peer "
+		    "queued (at most %zu calls per peer)",
+		    jobqueue_count(j->j_key), max_peer);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "of yours wait already, behind %d running (at most %zu "
+		    "calls wait per caller)", jobqueue_count(j->j_key),
+		    job_count_for(j->j_key), max_peer);
+	} else {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %zu calls queued (at "
+		    "most %zu calls in all)", jobqueue_total(), max_total);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "queue full: %zu calls "
+		    "wait here already, behind %d running (at most %zu calls "
+		    "wait in all)", jobqueue_total(), jobs_running, max_total);
+	}
+	job_free(j);
+	return -1;
+}
+
 int
 job_start(struct conn *c, const struct runner_config *rc,
     const struct proto_msg *m)
@@ -742,8 +1110,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 	struct ev_loop		*loop = c->c_ch.ch_loop;
 	char			 path[PATH_MAX], why[512];
 	char			 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
-	int			 theirs[STREAM_COUNT], kind, s, mine, max;
-	int			 max_peer;
+	int			 kind, s, exec_fd;
+	size_t			 i;
 	uint32_t		 timeout_ms;
 
 	j->j_loop = loop;
@@ -761,21 +1129,37 @@ job_start(struct conn *c, const struct runner_config *rc,
 	j->j_timeout.data = j->j_kill.data = j->j_linger.data = j;
 	j->j_child.data = j;
 	j->j_reaped = 1;	/* until there is a child */
+	j->j_exec_fd = -1;
 	j->j_started = now_ms();
+	j->j_rc = jobs_rc = rc;
 	job_describe(j, c, op);
+	j->j_end_kind = EXIT_FAILED;	/* until answered otherwise */
+	j->j_argc = op->op_argc;
+	j->j_argv = xcalloc(op->op_argc + 1, sizeof(*j->j_argv));
+	for (i = 0; i < op->op_argc; i++)
+		j->j_argv[i] = xstrdup(op->op_argv[i]);
 	if (conn_accept(c, &j->j_req, m, &job_req_ops, j) == -1) {
 		job_free(j);
 		return -1;
 	}
 
-	kind = runner_lookup(rc, op->op_argv[0], path, sizeof(path), why,
-	    sizeof(why));
+	/* The caller's environment is the caller's word: checked here. */
+	if (callenv_check_all(op->op_envv, op->op_envc, why,
+	    sizeof(why)) == -1) {
+		job_log(j, LOG_LEVEL_QUIET, "refused: %s", why);
+		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
+		job_free(j);
+		return -1;
+	}
+	kind = runner_lookup(rc, op->op_argv[0], &exec_fd, path, sizeof(path),
+	    why, sizeof(why));
 	if (kind == EXIT_NOTEXEC) {
 		/* Where and why are for the log; the peer learns no path. */
 		job_log(j, LOG_LEVEL_QUIET, "refused: %s: %s", log_vis(vis,
 		    sizeof(vis), path), why);
 		conn_fail(&j->j_req, kind, 0, "%s: permission denied",
 		    op->op_argv[0]);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
@@ -783,51 +1167,19 @@ job_start(struct conn *c, const struct runner_config *rc,
 		job_log(j, LOG_LEVEL_INFO, "refused: %s", log_vis(vis,
 		    sizeof(vis), why));
 		conn_fail(&j->j_req, kind, 0, "%s", why);
+		j->j_end_kind = kind;
 		job_free(j);
 		return -1;
 	}
-	max = rc->rc_max_jobs > 0 ? rc->rc_max_jobs : RUNNER_MAX_JOBS;
-	max_peer = rc->rc_max_peer_jobs > 0 ? rc->rc_max_peer_jobs :
-	    RUNNER_MAX_PEER_JOBS;
-	if ((mine = job_count_for(j->j_key)) >= max_peer) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands of this peer "
-		    "running (--max-jobs-per-peer %d)", mine,
-		    max_peer);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d of yours; at most %d)", mine,
-		    max_peer);
-		job_free(j);
-		return -1;
-	}
-	if (jobs_running >= max) {
-		job_log(j, LOG_LEVEL_QUIET, "refused: %d commands running "
-		    "(--max-jobs %d)", jobs_running, max);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "too many commands "
-		    "running (%d here; at most %d)", jobs_running,
-		    max);
-		job_free(j);
-		return -1;
-	}
-	if (job_pipes(j->j_fd, theirs, op->op_flags & OPEN_STDIN) == -1 ||
-	    (j->j_pid = job_spawn(path, op->op_argv, theirs,
-	    rc->rc_guest)) == -1) {
-		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
-		job_log(j, LOG_LEVEL_QUIET, "%s", why);
-		close_all(theirs);
-		conn_fail(&j->j_req, EXIT_FAILED, 0, "%s", why);
-		job_free(j);
-		return -1;
-	}
-	setpgid(j->j_pid, j->j_pid);
-	close_all(theirs);
-	for (s = 0; s < STREAM_COUNT; s++)
-		if (j->j_fd[s] != -1)
-			ev_io_set(&j->j_io[s], j->j_fd[s],
-			    s == STREAM_STDIN ? EV_WRITE : EV_READ);
-	j->j_reaped = 0;
-	jobs_running++;
-	ev_child_set(&j->j_child, j->j_pid, 0);
-	ev_child_start(loop, &j->j_child);
+	/* The descriptor checked now is what runs, queued or not. */
+	j->j_exec_fd = exec_fd;
+	j->j_path = xstrdup(path);
+	j->j_flags = op->op_flags;
+	j->j_envc = op->op_envc;
+	j->j_envv = xcalloc(op->op_envc + 1, sizeof(*j->j_envv));
+	for (i = 0; i < op->op_envc; i++)
+		j->j_envv[i] = xstrdup(op->op_envv[i]);
+	/* The timeout counts from now, queued or not. */
 	if ((timeout_ms = runner_timeout(rc, op->op_timeout_ms)) !=
 	    op->op_timeout_ms) {
 		j->j_ceiling_ms = timeout_ms;
@@ -839,17 +1191,19 @@ job_start(struct conn *c, const struct runner_config *rc,
 		ev_timer_set(&j->j_timeout, timeout_ms / 1000., 0.);
 		ev_timer_start(loop, &j->j_timeout);
 	}
-	job_log(j, LOG_LEVEL_DEBUG, "started, pid %d", (int)j->j_pid);
-	job_update_events(j);
-	return 0;
+	return job_admit(j);
 }
 
 void
 job_kill_all(void)
 {
-	struct job	*j;
+	struct job	*j, *next;
 
-	LIST_FOREACH(j, &jobs, j_entry)
-		if (!j->j_reaped)
+	LIST_FOREACH_SAFE(j, &jobs, j_entry, next) {
+		if (jobqueue_queued(&j->j_wait)) {
+			job_kill(j);	/* answered now, never started */
+			job_update_events(j);
+		} else if (!j->j_reaped)
 			job_kill(j);
+	}
 }

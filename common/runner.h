@@ -20,6 +20,19 @@
  */
 #define RUNNER_MAX_JOBS		128
 #define RUNNER_MAX_PEER_JOBS	32
+/*
+ * A call beyond those caps waits for a slot (jobqueue.h), its timeout
+ * running, and only a full queue refuses it: at most RUNNER_QUEUE_PER_PEER
+ * times --max-jobs-per-peer calls wait for one peer (128 by default), and
+ * RUNNER_QUEUE_ALL times --max-jobs for all peers together (256), so that
+ * one peer holds at most half the queue.  A waiting call holds its OPEN's
+ * argv (at most one frame, 64 KiB) and the stdin its caller may send before
+ * any credit comes back (PROTO_WINDOW, 256 KiB: none is returned until it
+ * runs): at most 80 MiB for the whole queue with the default caps, whatever
+ * the peers do, and a few hundred bytes per call when they send no stdin.
+ */
+#define RUNNER_QUEUE_PER_PEER	4
+#define RUNNER_QUEUE_ALL	2
 #define RUNNER_MAX_LINKS	8	/* symbolic links followed to a command */
 /* The host's ceiling on a guest's timeout unless told otherwise: 10 min. */
 #define RUNNER_HOST_MAX_TIMEOUT_MS	(10 * 60 * 1000)
@@ -39,19 +52,23 @@ const char *runner_dir(const char *dir);
 int	 runner_valid_name(const char *name);
 /*
  * Finds a command and checks it against the policy (negotiator-commands(7)).
- * EXIT_EXITED: path is what to execute (links resolved).  EXIT_NOTFOUND:
- * why is a message for the peer.  EXIT_NOTEXEC: path names what was
- * refused and why says why, both for our log only; the peer is told no
- * more than "permission denied".
+ * EXIT_EXITED: *fd is the checked file, opened once (O_PATH, close-on-exec;
+ * execute it through fd and close it after), path where it is (links
+ * resolved, for the log).  EXIT_NOTFOUND: why is a message for the peer.
+ * EXIT_NOTEXEC: path names what was refused and why says why, both for our
+ * log only; the peer is told no more than "permission denied".
  */
 int	 runner_lookup(const struct runner_config *, const char *name,
-	    char *path, size_t pathlen, char *why, size_t whylen);
+	    int *fd, char *path, size_t pathlen, char *why, size_t whylen);
 /*
  * The sorted names of the runnable commands, at most PROTO_MAX_LIST (the
  * first ones: runner.c says how); strv_free() (words.h) after.
  */
 char	**runner_list(const struct runner_config *, size_t *count);
-/* 0 if dir may hold commands (owner, mode); else -1 and why. */
+/*
+ * 0 if dir may hold commands: it and every directory from / down to it
+ * (and down each link) pass the policy; else -1 and why.
+ */
 int	 runner_check_dir(const char *dir, char *why, size_t whylen);
 /* The timeout a request gets: requested_ms (0 = none) held to the ceiling. */
 uint32_t runner_timeout(const struct runner_config *, uint32_t requested_ms);

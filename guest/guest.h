@@ -10,6 +10,10 @@
 #include "runner.h"
 
 #define DEFAULT_GUEST_CONTROL	"/run/negotiator/guest.sock"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_GUEST_CONFIG	SYSCONFDIR "/negotiator/guest.conf"
 
 struct guest_config {
 	const char		*gc_port_dir;	/* -c: ports by name, or NULL */

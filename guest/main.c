@@ -47,6 +47,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --env NAME=VALUE       -e: add to the command's environment\n"
+"                             (repeatable; see negotiator-commands(7))\n"
 "      --ping                 time a round trip to the host's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "  -d, --daemon               run the guest daemon (in the foreground)\n"
@@ -66,7 +68,10 @@ usage(FILE *f)
 "      --max-jobs N           daemon: commands running at once (default 128)\n"
 "      --max-jobs-per-peer N  daemon: ... for the host (default 32)\n"
 "      --peer-timeout SECONDS daemon: the host silent this long is marked\n"
-"                             not answering (default 5)\n", f);
+"                             not answering (default 5)\n"
+"      --idle-timeout SECONDS daemon: a caller's connection with no call\n"
+"                             running and no bytes moving this long is\n"
+"                             closed (default 120)\n", f);
 	cli_usage_end(f);
 }
 
@@ -205,6 +210,35 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define SHORT_OPTIONS	"le:dc:" CLI_SHORT_OPTIONS
+
+/* The options of the configuration file (config.h), -d's own. */
+static const char *const config_options[] = {
+	CLI_CONFIG_OPTIONS, "character-device", "sysfs-root", "dev-dir", NULL
+};
+
+/* One option, from the command line or the configuration file. */
+static void
+guest_option(int ch, const char *arg, void *arg_o)
+{
+	struct options	*o = arg_o;
+
+	switch (ch) {
+	case 'c':
+		o->gc.gc_port_dir = arg;
+		break;
+	case OPT_SYSFS:
+		o->gc.gc_sysfs_root = arg;
+		break;
+	case OPT_DEV:
+		o->gc.gc_dev_dir = arg;
+		break;
+	default:
+		cli_setting(&o->cs, ch, arg);
+		break;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -221,27 +255,16 @@ main(int argc, char *argv[])
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-guest", usage,
-	    "-e, -l, --ping, -d", verbs, sizeof(verbs) / sizeof(verbs[0]),
+	    "-e, -l, --ping, -d, --copy, --enable, --disable", verbs,
+	    sizeof(verbs) / sizeof(verbs[0]),
 	    &o.gc.gc_control, &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "le:dc:" CLI_SHORT_OPTIONS,
-	    long_options, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			o.gc.gc_port_dir = optarg;
-			break;
-		case OPT_SYSFS:
-			o.gc.gc_sysfs_root = optarg;
-			break;
-		case OPT_DEV:
-			o.gc.gc_dev_dir = optarg;
-			break;
-		default:
-			cli_setting(&o.cs, ch, optarg);
-			break;
-		}
-	}
+	cli_config(&o.cs, argc, argv, SHORT_OPTIONS, long_options,
+	    config_options, DEFAULT_GUEST_CONFIG, guest_option, &o);
+	while ((ch = getopt_long(argc, argv, SHORT_OPTIONS, long_options,
+	    NULL)) != -1)
+		guest_option(ch, optarg, &o);
 	if (o.cs.cs_verb == NULL)
 		cli_usage_error(o.cs.cs_progname, "%s", "nothing to do: give "
 		    "-e, -l, --ping, -d, --copy, --enable or --disable");

@@ -6,7 +6,13 @@
  *
  * A daemon watches the directory with inotify (discover_watch) rather than
  * scanning it on a timer: DIR itself and each domain-* subdirectory, for
- * entries created, removed or renamed.  Idle, it costs nothing.
+ * entries created, removed or renamed, and modes or owners changed.  Idle,
+ * it costs nothing.
+ *
+ * The name of a guest found by scanning comes from an entry's name, so the
+ * directory is trusted as much as the sockets: a channel directory (or a
+ * domain-* directory) that someone else could write, where the sockets of
+ * one guest could be renamed to another's name, serves no guest at all.
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -29,16 +35,25 @@ discover_is_socket(const char *path)
 	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/*
+ * A guest name reaches commands as NEGOTIATOR_GUEST, logs and terminals
+ * as it is: so it is a plain word that no script or terminal can take for
+ * anything else, letters, digits and "._+:@-", not starting with "-" or
+ * "." (no option, no "." or ".."), at most PROTO_MAX_NAME bytes.  A
+ * domain of another name is not served (negotiator-host(8)).
+ */
 int
 discover_valid_name(const char *name, size_t len)
 {
 	size_t	 i;
 
-	if (len == 0 || len > PROTO_MAX_NAME)
+	if (len == 0 || len > PROTO_MAX_NAME || name[0] == '-' ||
+	    name[0] == '.')
 		return 0;
 	for (i = 0; i < len; i++)
-		if ((unsigned char)name[i] <= ' ' || name[i] == '/' ||
-		    name[i] == 0x7f)
+		if (name[i] == '\0' || strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+:@-", name[i]) ==
+		    NULL)
 			return 0;
 	return 1;
 }
@@ -80,23 +95,99 @@ discover_qemu_uid(void)
 	return uid;
 }
 
+/* 1 if uid is root, our own user or the user QEMU runs as. */
+static int
+discover_trusted_uid(uid_t uid)
+{
+	uid_t	 qemu;
+
+	return uid == 0 || uid == geteuid() ||
+	    ((qemu = discover_qemu_uid()) != (uid_t)-1 && uid == qemu);
+}
+
+/*
+ * The rule for a directory that names guests (the channel directory, a
+ * domain-* directory in it) and for each directory above the channel
+ * directory: owned by a trusted user, writable by nobody else; a directory
+ * above (last = 0) may be sticky, like /tmp, since others can then neither
+ * rename nor remove what is ours.  NULL if dir passes, else why not.
+ */
+static const char *
+discover_dir_rule(const struct stat *st, int last, char *why, size_t whylen)
+{
+	if (!S_ISDIR(st->st_mode) && !S_ISLNK(st->st_mode))
+		snprintf(why, whylen, "not a directory");
+	else if (!discover_trusted_uid(st->st_uid))
+		snprintf(why, whylen, "owned by uid %u, not by root, %s or us",
+		    (unsigned)st->st_uid, DISCOVER_QEMU_USER);
+	else if (S_ISDIR(st->st_mode) && (st->st_mode & (S_IWGRP | S_IWOTH)) &&
+	    (last || !(st->st_mode & S_ISVTX)))
+		snprintf(why, whylen, "writable by %s (mode %04o)",
+		    st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777));
+	else
+		return NULL;
+	return why;
+}
+
+/*
+ * Each directory from / down to path, as written and with its links
+ * resolved, against discover_dir_rule; the last strictly.  NULL if all
+ * pass, else why not, with what failed in bad.
+ */
+static const char *
+discover_dir_chain(const char *path, char *bad, size_t badlen, char *why,
+    size_t whylen)
+{
+	char		 copy[PATH_MAX], *real = NULL, *slash;
+	const char	*paths[2], *no = NULL;
+	struct stat	 st;
+	int		 k;
+
+	paths[0] = path;
+	paths[1] = real = realpath(path, NULL);
+	for (k = 0; k < 2 && no == NULL && paths[k] != NULL; k++) {
+		if (paths[k][0] != '/' ||
+		    strlcpy(copy, paths[k], sizeof(copy)) >= sizeof(copy))
+			continue;
+		/* Each prefix in turn: "/", "/a", "/a/b", ... */
+		for (slash = copy; no == NULL && slash != NULL;
+		    slash = strchr(slash + 1, '/')) {
+			if (slash == copy && copy[1] != '\0')
+				snprintf(bad, badlen, "/");
+			else {
+				*slash = '\0';
+				snprintf(bad, badlen, "%s", copy);
+				*slash = '/';
+			}
+			if (lstat(bad, &st) == 0)
+				no = discover_dir_rule(&st, 0, why, whylen);
+		}
+		if (no == NULL && lstat(copy, &st) == 0) {
+			snprintf(bad, badlen, "%s", copy);
+			no = discover_dir_rule(&st, 1, why, whylen);
+		}
+	}
+	free(real);
+	return no;
+}
+
 /*
  * 1 if path, found by scanning the channel directory, is a socket (not a
  * link to one) owned by root, by our own user or by the user QEMU runs as:
  * anyone else who can create entries in the directory must not be served
- * as the guest the entry names (negotiator-host(8)).
+ * as the guest the entry names (negotiator-host(8)).  The directories it
+ * is in passed discover_dir_chain already: no one else can rename it.
  */
 static int
 discover_trusted_socket(const char *path)
 {
 	struct stat	 st;
-	uid_t		 qemu;
 	char		 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
 
 	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode))
 		return 0;
-	if (st.st_uid == 0 || st.st_uid == geteuid() ||
-	    ((qemu = discover_qemu_uid()) != (uid_t)-1 && st.st_uid == qemu))
+	if (discover_trusted_uid(st.st_uid))
 		return 1;
 	log_limited(path, "%s: owned by uid %u, not by root, %s or us; "
 	    "ignored", log_vis(vis, sizeof(vis), path), (unsigned)st.st_uid,
@@ -109,10 +200,22 @@ static int
 discover_entry(const char *dir, const char *entry, struct found_guest *fg)
 {
 	const char	*name, *dot;
+	char		 sub[PATH_MAX], why[128];
+	char		 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
+	struct stat	 st;
 	size_t		 len;
 
 	if (strncmp(entry, "domain-", 7) == 0 &&
 	    (name = strchr(entry + 7, '-')) != NULL) {
+		/* The directory names the guest: it must be as trusted. */
+		snprintf(sub, sizeof(sub), "%s/%s", dir, entry);
+		if (lstat(sub, &st) == -1 || !S_ISDIR(st.st_mode))
+			return 0;
+		if (discover_dir_rule(&st, 1, why, sizeof(why)) != NULL) {
+			log_limited(sub, "%s: %s; its guest is not served",
+			    log_vis(vis, sizeof(vis), sub), why);
+			return 0;
+		}
 		name++;
 		len = strlen(name);
 		snprintf(fg->fg_h2g, sizeof(fg->fg_h2g), "%s/%s/%s", dir,
@@ -135,6 +238,41 @@ discover_entry(const char *dir, const char *entry, struct found_guest *fg)
 	memcpy(fg->fg_name, name, len);
 	fg->fg_name[len] = '\0';
 	return 1;
+}
+
+/*
+ * 1 if dir, the channel directory, passes discover_dir_chain: whoever else
+ * could create or rename entries in it could give one guest's sockets
+ * another guest's name, so none of its guests is served.  Said in the log
+ * when that changes.
+ */
+static int
+discover_trusted_dir(const char *dir)
+{
+	static char	 said[PATH_MAX + 256];
+	char		 bad[PATH_MAX], why[128], line[sizeof(said)];
+	char		 vis[LOG_VIS_SIZE(PATH_MAX / 4)];
+	char		 bvis[LOG_VIS_SIZE(PATH_MAX / 4)];
+	struct stat	 st;
+
+	if (stat(dir, &st) == -1)
+		return 1;	/* not there: nothing to trust */
+	if (discover_dir_chain(dir, bad, sizeof(bad), why,
+	    sizeof(why)) == NULL) {
+		if (said[0] != '\0')
+			log_info("%s: trusted again", log_vis(vis, sizeof(vis),
+			    dir));
+		said[0] = '\0';
+		return 1;
+	}
+	snprintf(line, sizeof(line), "%s: %s", bad, why);
+	if (strcmp(line, said) != 0) {
+		log_warnx("channel directory %s: %s: %s; no guest in it is "
+		    "served", log_vis(vis, sizeof(vis), dir),
+		    log_vis(bvis, sizeof(bvis), bad), why);
+		strlcpy(said, line, sizeof(said));
+	}
+	return 0;
 }
 
 static int
@@ -166,7 +304,8 @@ discover_scan(const char *dir, struct found_guest **out)
 	int			 e, nents;
 
 	*out = NULL;
-	if ((nents = scandir(dir, &ents, NULL, alphasort)) == -1)
+	if (!discover_trusted_dir(dir) ||
+	    (nents = scandir(dir, &ents, NULL, alphasort)) == -1)
 		return 0;
 	for (e = 0; e < nents && n < HOST_MAX_GUESTS; e++) {
 		if (!discover_entry(dir, ents[e]->d_name, &fg))
@@ -228,10 +367,12 @@ discover_find(const char *dir, const char *name, struct found_guest *out)
 
 /* --- watching ------------------------------------------------------- */
 
+/* IN_ATTRIB: a mode or owner changed is a trust that changed. */
 #define WATCH_TOP	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
-			    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-#define WATCH_SUB	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | \
 			    IN_ONLYDIR)
+#define WATCH_SUB	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+			    IN_ATTRIB | IN_ONLYDIR)
 #define WATCH_UP	(IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | \
 			    IN_MOVE_SELF | IN_ONLYDIR)
 

@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "callenv.h"
 #include "cli.h"
 #include "clock.h"
 #include "escape.h"
@@ -254,6 +255,12 @@ target_send(struct target *t)
 			return;
 		}
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* /dev/null */
+		if (callenv_attach(&m, fo->fo_env, fo->fo_envc) == -1) {
+			proto_msg_free(&m);
+			target_done(t, STATUS_FAILURE, "arguments and --env too "
+			    "long (at most %d bytes in all)", CALLENV_MAX_BYTES);
+			return;
+		}
 	}
 	conn_request(&t->t_link->l_conn, &t->t_req, &m, &target_ops, t);
 	proto_msg_free(&m);

@@ -13,6 +13,10 @@
 
 #define DEFAULT_CHANNEL_DIR	"/var/lib/libvirt/qemu/channel/target"
 #define DEFAULT_HOST_CONTROL	"/run/negotiator/host.sock"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_HOST_CONFIG	SYSCONFDIR "/negotiator/host.conf"
 #define HOST_MAX_GUESTS		10000	/* guests one daemon follows */
 
 struct host_config {
@@ -104,6 +108,8 @@ struct fanout {
 	int			 fo_quiet;
 	uint16_t		 fo_type;	/* MSG_OPEN or MSG_PING */
 	const char		*fo_cmdline;	/* -e */
+	char * const		*fo_env;	/* --env, fo_envc of them */
+	size_t			 fo_envc;
 	uint32_t		 fo_timeout_ms;
 };
 int	 fanout_main(const struct fanout *);

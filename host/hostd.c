@@ -34,6 +34,7 @@ struct guest {
 	struct conn		 g_h2g;	/* we issue requests */
 	struct conn		 g_g2h;	/* we serve requests */
 	struct runner_config	 g_runner;
+	struct channel_budget	 g_budget;	/* both channels' share */
 	uint32_t		 g_calls;	/* commands run for and by it */
 	ev_timer		 g_retry;	/* connects what is not */
 	double			 g_backoff;	/* seconds until the next try */
@@ -161,6 +162,9 @@ guest_new(const struct found_guest *fg)
 	snprintf(label, sizeof(label), "guest %s", fg->fg_name);
 	conn_init(&g->g_g2h, EV_DEFAULT, CONN_SERVES | CONN_GREETS |
 	    CONN_KEEPALIVE, label, &guest_conn_ops, g);
+	/* One share of the loop for the guest, whichever channel it uses. */
+	channel_set_budget(&g->g_h2g.c_ch, &g->g_budget);
+	channel_set_budget(&g->g_g2h.c_ch, &g->g_budget);
 	LIST_INSERT_HEAD(&guests, g, g_entry);
 	log_info("guest %s: found (%s)", fg->fg_name, fg->fg_h2g);
 	return g;

@@ -61,6 +61,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --env NAME=VALUE       -e: add to the command's environment\n"
+"                             (repeatable; see negotiator-commands(7))\n"
 "      --ping GUEST           time a round trip to GUEST's daemon\n"
 "      --count N              with --ping: N round trips\n"
 "      --all                  -e, --ping: on every connected guest at once\n"
@@ -97,7 +99,10 @@ usage(FILE *f)
 "      --max-jobs N           daemon: commands running at once (default 128)\n"
 "      --max-jobs-per-peer N  daemon: ... for one guest (default 32)\n"
 "      --peer-timeout SECONDS daemon: a guest silent this long is marked\n"
-"                             not answering (default 5)\n", f);
+"                             not answering (default 5)\n"
+"      --idle-timeout SECONDS daemon: a caller's connection with no call\n"
+"                             running and no bytes moving this long is\n"
+"                             closed (default 120)\n", f);
 	cli_usage_end(f);
 }
 
@@ -146,6 +151,8 @@ fanned_out(struct options *o, uint16_t type)
 	o->fo.fo_hc = &o->hc;
 	o->fo.fo_type = type;
 	o->fo.fo_cmdline = o->cs.cs_argument;
+	o->fo.fo_env = o->cs.cs_env;
+	o->fo.fo_envc = o->cs.cs_envc;
 	o->fo.fo_timeout_ms = o->cs.cs_timeout_ms;
 	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
 	o->fo.fo_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
@@ -324,6 +331,38 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+#define SHORT_OPTIONS	"gc:e:d" CLI_SHORT_OPTIONS
+
+/* The options of the configuration file (config.h), -d's own. */
+static const char *const config_options[] = {
+	CLI_CONFIG_OPTIONS, "channel-dir", NULL
+};
+
+/* One option, from the command line or the configuration file. */
+static void
+host_option(int ch, const char *arg, void *arg_o)
+{
+	struct options	*o = arg_o;
+
+	switch (ch) {
+	case OPT_ALL:
+		o->fo.fo_all = 1;
+		break;
+	case OPT_GUESTS:
+		o->fo.fo_guests = arg;
+		break;
+	case OPT_CHANNEL:
+		o->hc.hc_channel_dir = arg;
+		break;
+	case OPT_GIVING_ROOT:
+		o->giving_root = 1;
+		break;
+	default:
+		cli_setting(&o->cs, ch, arg);
+		break;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -347,26 +386,11 @@ main(int argc, char *argv[])
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
-	while ((ch = getopt_long(argc, argv, "gc:e:d" CLI_SHORT_OPTIONS,
-	    long_options, NULL)) != -1) {
-		switch (ch) {
-		case OPT_ALL:
-			o.fo.fo_all = 1;
-			break;
-		case OPT_GUESTS:
-			o.fo.fo_guests = optarg;
-			break;
-		case OPT_CHANNEL:
-			o.hc.hc_channel_dir = optarg;
-			break;
-		case OPT_GIVING_ROOT:
-			o.giving_root = 1;
-			break;
-		default:
-			cli_setting(&o.cs, ch, optarg);
-			break;
-		}
-	}
+	cli_config(&o.cs, argc, argv, SHORT_OPTIONS, long_options,
+	    config_options, DEFAULT_HOST_CONFIG, host_option, &o);
+	while ((ch = getopt_long(argc, argv, SHORT_OPTIONS, long_options,
+	    NULL)) != -1)
+		host_option(ch, optarg, &o);
 	argc -= optind;
 	argv += optind;
 	if (o.cs.cs_verb == NULL)

@@ -91,7 +91,7 @@ for side in host guest common; do
 			rm -f "$root/$f"; done
 		mkdir -p "$doc/examples"
 		mv "$root/etc/supervisor/conf.d/$pkg.conf" "$doc/examples/"
-		rm -r "$root/etc"
+		rm -r "$root/etc/supervisor"
 		find "$root" -depth -type d -empty ! -path '*/negotiator/commands' \
 		    ! -path '*/log/negotiator' -delete
 		for f in "$root"/usr/bin/* "$root"/usr/lib/negotiator/*; do
@@ -115,6 +115,11 @@ for side in host guest common; do
 		done
 	fi
 	mkdir -p "$root/DEBIAN"
+	# The daemon's configuration file is the admin's: a conffile.
+	if [ -d "$root/etc" ]; then
+		(cd "$root" && find etc -type f | sed 's|^|/|') \
+		    >"$root/DEBIAN/conffiles"
+	fi
 	find "$root/usr/share/man" -type f -name '*.[0-9]' -exec gzip -9n {} +
 	sed "s|@YEAR@|$YEAR|" "$HERE/deb-copyright" >"$doc/copyright"
 	printf '%s (%s) unstable; urgency=medium\n\n  * %s\n\n -- %s  %s\n' \

@@ -13,6 +13,10 @@
 # file it left behind there is a failure (and is removed).  Ctrl-C or
 # SIGTERM stops the running suite the same way, then this script, leaving
 # nothing behind.
+# Skips: a suite records each check it skips (tests/lib.sh, skip) in a file
+# of its own, $CHECK_SKIPS; at the end, every skip is listed by suite, with
+# why and where else its claim is checked.  A skip whose claim is checked
+# nowhere else fails its suite here, whatever the suite's own status.
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
@@ -26,6 +30,9 @@ export TMPDIR=$RUN
 total_failed=0
 suites=0
 suite_pid=
+# The skips of suite N are in $SKIPS.N until the end.
+SKIPS=$RUN.skips
+not_run=
 
 # descends_from PID ANCESTOR: true if ANCESTOR is PID or one of its parents.
 descends_from() {
@@ -38,12 +45,14 @@ descends_from() {
 }
 
 # leftovers: pids of processes that mention this run's directory in their
-# command line or environment (what a suite started and did not stop; not
-# this script and what it runs to look).
+# command line or environment, or hold a script there as fd 3 as commands
+# do (what a suite started and did not stop; not this script and what it
+# runs to look).
 leftovers() {
 	local p
 	for p in $(pgrep -f -- "$RUN"; grep -lsF -- "$RUN" /proc/[0-9]*/environ |
-	    cut -d/ -f3); do
+	    cut -d/ -f3; stat -c %N /proc/[0-9]*/fd/3 2>/dev/null |
+	    grep -F -- "-> '$RUN" | cut -d/ -f3); do
 		alive "$p" && ! descends_from "$p" $$ && echo "$p"
 	done | sort -u
 }
@@ -93,10 +102,11 @@ run() {
 		return
 	fi
 	start=$(date +%s)
+	echo "$name" >"$SKIPS.$suites"
 	# timeout puts the suite in a process group of its own and signals all
 	# of it; the suite is waited for in the background so that a signal to
 	# this script is handled at once.
-	timeout -k 15 "$limit" "$@" &
+	CHECK_SKIPS=$SKIPS.$suites timeout -k 15 "$limit" "$@" &
 	suite_pid=$!
 	wait "$suite_pid"; rc=$?
 	suite_pid=
@@ -104,6 +114,10 @@ run() {
 		echo "=== $name: did not finish within $limit s"
 	fi
 	sweep "$name" || rc=1
+	if tail -n +2 "$SKIPS.$suites" | grep -q '^-	'; then
+		echo "=== $name: skipped a check that nothing else makes"
+		rc=1
+	fi
 	if [ "$rc" -eq 0 ]; then
 		echo "=== $name: passed ($(( $(date +%s) - start )) s)"
 	else
@@ -122,11 +136,11 @@ interrupted() {
 		reap 30 "$suite_pid"
 	fi
 	sweep "interrupted run" >/dev/null
-	rm -rf "$RUN"
+	rm -rf "$RUN" "$SKIPS".*
 	exit 130
 }
 trap interrupted INT TERM HUP
-trap 'rm -rf "$RUN"' EXIT
+trap 'rm -rf "$RUN" "$SKIPS".*' EXIT
 
 # The command directories that the suites use must pass the policy of
 # negotiator-commands(7), not writable by group or others, whatever the
@@ -146,18 +160,46 @@ run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fan
 run "the CLIs as users hit them (pipes, fan-out truth, -n, escaping)" 150 bash tests/cli.sh
 run "load and liveness (emulated channels)" 240 bash tests/load.sh
 run "hardening (hostile guest and callers)" 120 bash tests/hardening.sh
-run "hostile peer beside an honest guest (decoding cost, job cap, refusals)" \
-    180 bash tests/hostile.sh
+run "hostile peer beside an honest guest (decoding cost, job cap, refusals, a guest's share)" \
+    240 bash tests/hostile.sh
+run "hostile local callers (slots per uid, idle timeout, fd limit, log, memory)" \
+    150 bash tests/hostile-local.sh
+run "commands policy, channel trust, containment (race, setsid)" 240 bash tests/policy.sh
+run "daemons: queue, audit, per-call environment (emulated channels)" 180 \
+    bash tests/daemon.sh
 run "man pages and units" 60 sh tests/manlint.sh
 run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
+run "configuration files and --control-group" 60 bash tests/config.sh
 run "supervisord" 180 sh tests/supervisor.sh
 run "install and uninstall" 120 bash tests/install.sh
 run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
 	run "libvirt (three TCG domains)" 300 bash tests/libvirt.sh
 	run "VM (real kernel under QEMU)" 480 bash tests/vm/vmtest.sh
+else
+	not_run=", 2 suites not run (SKIP_VM=1: libvirt, VM)"
 fi
 
+# skip_summary: every check a suite skipped, by suite, and why.
+skip_summary() {
+	local i f n name
+	n=$(cat "$SKIPS".* 2>/dev/null | grep -c '	')
+	echo "=== skipped: $n checks"
+	for i in $(seq 1 "$suites"); do
+		f=$SKIPS.$i
+		[ -f "$f" ] && [ "$(wc -l <"$f")" -gt 1 ] || continue
+		name=$(head -n 1 "$f")
+		echo "    $name: $(($(wc -l <"$f") - 1))"
+		tail -n +2 "$f" | while IFS='	' read -r where why; do
+			if [ "$where" = - ]; then
+				echo "      - $why (checked nowhere else: failed)"
+			else
+				echo "      - $why (checked by $where)"
+			fi
+		done
+	done
+}
+skip_summary
 echo "$((suites - total_failed)) passed, $total_failed failed" \
-    "($(( $(date +%s) - START )) s)"
+    "($(( $(date +%s) - START )) s)$not_run"
 [ "$total_failed" -eq 0 ]

@@ -291,7 +291,10 @@ check "-c --json: names come back byte for byte" \
     cmp -s "$TMP/names" <(roundtrip "$TMP/names.json" command)
 stop_pid "$FLEET_PID"; FLEET_PID=
 
-# Guest names that are not UTF-8 and their UTF-8 look-alike.
+# Guest names that are not UTF-8 and their UTF-8 look-alike: not plain
+# words (negotiator-host(8)), so neither is served, listed or callable;
+# a name that reaches a terminal is a plain word or escaped (the -c names
+# above).
 "$REPO/tests/fleet" "$TMP/chan" 1 --prefix "$(printf 'caf\351')" \
     --pidfile "$TMP/fleet.pid" &
 FLEET_PID=$!
@@ -300,16 +303,12 @@ FLEET_PID=$!
 F2=$!
 check "two simulated guests, caf\\351 and café" \
     wait_until 5 test -s "$TMP/fleet.pid" -a -s "$TMP/fleet2.pid"
-two_more() { [ "$($H -g | wc -l)" = 4 ]; }
-check "the daemon lists them" wait_until 5 two_more
-$H -g --json >"$TMP/g.json"
-check "-g --json: the two names stay apart" test \
-    "$(roundtrip "$TMP/g.json" guest | tr '\0' '\n' | sort -u | grep -c '^caf')" = 2
-check "-g --json: each name comes back byte for byte" test \
-    "$(roundtrip "$TMP/g.json" guest | tr '\0' ' ')" = \
-    "$(printf 'caf\303\2510001 caf\3510001 vm1 vm2 ')"
-check "-g: the one that is not UTF-8 is escaped" \
-    grep -qx 'caf\\3510001' <($H -g)
+sleep 1.5	# inotify: the daemon has seen them within 1 s
+check "-g lists neither (names not plain words)" \
+    test "$($H -g | tr '\n' ' ')" = "vm1 vm2 "
+check "-g --json lists neither" test "$($H -g --json | grep -c caf)" = 0
+expect_status 125 "a call to caf\\351 fails: no such guest" \
+    $H -e 'exit-with 0' "$(printf 'caf\3510001')"
 stop_pid "$F2"
 stop_pid "$FLEET_PID"; FLEET_PID=
 

@@ -8,6 +8,8 @@
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
+# The --json checks read with jq: without it they would compare nothing.
+need jq jq || { fail "jq is not installed and could not be"; finish; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-fo.XXXXXX") || exit 1
 HOSTBIN=$REPO/negotiator-host

@@ -157,6 +157,7 @@ main(int argc, char *argv[])
 {
 	struct proto_msg	 m;
 	char			*args[] = { "echo", "", "h\xc3\xa9", NULL };
+	char			*envs[] = { "FOO=bar", "NL=a\nb", NULL };
 	char			*names[] = { "vm-a", "vm-b" };
 	uint8_t			 ready[] = { 1, 0 };
 	uint32_t		 quiet[] = { 3, PROTO_QUIET_NEVER };
@@ -202,6 +203,9 @@ main(int argc, char *argv[])
 	m.m.open.op_argc = 3;
 	m.m.open.op_argv = args;
 	seed(argv[1], "open", &m);
+	m.m.open.op_envc = 2;
+	m.m.open.op_envv = envs;
+	seed(argv[1], "open-env", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.m_type = MSG_DATA;

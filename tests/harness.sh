@@ -2,8 +2,9 @@
 # The test harness itself: waits are bounded in wall-clock seconds, the VM
 # accelerator is chosen by a probe boot and not by the presence of
 # /dev/kvm, a guest that never boots makes a suite fail within its bound
-# (saying what it waited for, with the console's tail), and an interrupted
-# demo leaves no QEMU, daemon or temporary directory behind.
+# (saying what it waited for, with the console's tail), an interrupted
+# demo leaves no QEMU, daemon or temporary directory behind, and a skip
+# that hides a claim fails its suite.
 #
 # A non-working KVM is played by a wrapper in front of QEMU
 # ($NEGOTIATOR_QEMU) and a writable file standing in for /dev/kvm
@@ -89,6 +90,35 @@ t0=$(now_ms)
 stop_pid $! 1
 check "stop_pid kills a process that ignores SIGTERM within its bound" \
     test "$(elapsed_since "$t0")" -lt 2 -a -z "$(pgrep -f 'sleep 32.0417')"
+
+# --- skip and finish: a skip that hides a claim fails its suite, one whose
+# claim another suite makes does not, and make check hears of both;
+# pid_gone: only a pid that was obtained and that no process has.
+
+# suite_with SKIP-ARGUMENT...: the status of a suite of one passing check
+# and that skip, whose skips go to $TMP/skips.
+suite_with() {
+	(PASSED=0 FAILED=0 SKIPPED=0 HIDDEN=0 CHECK_SKIPS=$TMP/skips
+	ok "a check"; skip "$@"; finish) >/dev/null
+}
+check "a skip whose claim another suite makes: the suite passes" \
+    suite_with --elsewhere "the VM suite" "cannot be made here"
+expect_status 1 "a skip that hides a claim: the suite fails" \
+    suite_with "not root"
+check "... and each is recorded for make check's summary" test \
+    "$(cat "$TMP/skips")" = "the VM suite	cannot be made here
+-	not root"
+sleep 33.0417 &
+live=$!
+sh -c 'exit 0' &
+gone=$!
+wait "$gone"
+check "pid_gone: a pid that no process has" pid_gone "$gone"
+expect_status 1 "pid_gone: a live process is not gone" pid_gone "$live"
+expect_status 2 "pid_gone: an empty pid is not gone" pid_gone "" 2>/dev/null
+expect_status 2 "pid_gone: a word that is not a pid is not gone" \
+    pid_gone 12x 2>/dev/null
+stop_pid "$live"
 
 # --- The accelerator probe.
 

@@ -27,12 +27,35 @@
  *	hostile jobs PORT COMMAND ROUNDS PER_ROUND
  *		ROUNDS times: a new session (HELLO with a fresh nonce), then
  *		PER_ROUND OPENs of COMMAND, whose answers it counts without
- *		waiting for the commands to end.  Prints "refused N".
+ *		waiting for the commands to end.
+ *		Prints "refused N answers M"; fails if a round got no answer
+ *		at all.
  *	hostile malformed PORT
  *		Each malformed OPEN of issue 9 (NUL in an argument, empty
  *		argv, 257 arguments, a frame beyond 64 KiB, an argument that
  *		is no string, msgpack cut short) must get an EXIT of kind
  *		EXIT_FAILED within 5 s; prints one line per case.
+ *	hostile flood PORT KIND SECONDS PID [COMMAND]
+ *		After the handshake, floods the daemon (process PID) for
+ *		SECONDS as fast as it takes the input (issue 18), and prints
+ *		"KIND frames N answers A wall_ms W cpu_ms C busy_ms B" (C as
+ *		for cost, B the time it wanted a CPU: busy_ms(); A counts the
+ *		frames read, where the kind reads).
+ *		Kinds:
+ *		  list	      LIST requests, at most 500 unanswered at a time;
+ *			      the answers are read
+ *		  garbage     the "pattern" of cost; what comes back is read
+ *		  stdin	      an OPEN of COMMAND without stdin, then stdin DATA
+ *			      of 1 byte for it; nothing is read
+ *		  ended	      an OPEN of COMMAND with stdin, its end, 200,000
+ *			      PINGs (the answers fill the daemon's queue),
+ *			      then as for stdin; nothing is read
+ *		  hello	      200,000 PINGs, then a HELLO of the session every
+ *			      0.9 x COMMAND seconds (the daemon's
+ *			      --peer-timeout); nothing is read
+ *		After list and garbage, a PING follows (after 64 KiB + 24
+ *		zero bytes), and the flood ends with its PONG: what the
+ *		daemon had not decoded yet is part of the flood.
  *
  * Exit status 0 on success, 1 on a failure (with a message), 2 on a usage
  * error.
@@ -40,6 +63,8 @@
 #include <sys/endian.h>
 
 #include <err.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -203,6 +228,31 @@ cpu_ms(pid_t pid)
 	return (ut + st) * 1000.0 / sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * The time pid wanted a CPU, in ms: on one (as cpu_ms) or waiting in a run
+ * queue for one (/proc/PID/schedstat).  On a loaded machine a process
+ * that never sleeps gets only a part of a core, but it is runnable all
+ * along: this, not its CPU time, shows it holding the loop.  0 if pid is
+ * 0 or unreadable.
+ */
+static double
+busy_ms(pid_t pid)
+{
+	char			 path[64];
+	unsigned long long	 run, wait;
+	FILE			*f;
+	int			 n;
+
+	if (pid == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? (run + wait) / 1e6 : 0;
+}
+
 static long
 number(const char *s, long min, long max)
 {
@@ -274,7 +324,7 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 	struct proto_msg	 m;
 	struct buf		 in = { 0 };
 	uint32_t		 peer, id = 1;
-	long			 r, i, refused = 0, answers;
+	long			 r, i, refused = 0, answers, total = 0;
 	int			 fd;
 
 	fd = dial(path);
@@ -294,7 +344,12 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 		for (;;) {
 			struct pollfd	 pfd = { fd, POLLIN, 0 };
 
-			if (buf_pending(&in) == 0 && poll(&pfd, 1, 300) == 0)
+			/*
+			 * The daemon serves a peer in its share (channel.h,
+			 * rule 5): starting 16 commands takes a while.
+			 */
+			if (buf_pending(&in) == 0 &&
+			    poll(&pfd, 1, answers == 0 ? 5000 : 500) == 0)
 				break;
 			if (peer_recv(fd, &in, &m, WAIT_MS) == -1)
 				errx(1, "end of file");
@@ -305,9 +360,12 @@ do_jobs(const char *path, const char *command, long rounds, long per_round)
 			}
 			proto_msg_free(&m);
 		}
-		(void)answers;
+		if (answers == 0)
+			errx(1, "round %ld: no answer to %ld OPENs", r + 1,
+			    per_round);
+		total += answers;
 	}
-	printf("refused %ld\n", refused);
+	printf("refused %ld answers %ld\n", refused, total);
 	buf_free(&in);
 	close(fd);
 	return 0;
@@ -414,6 +472,217 @@ do_malformed(const char *path)
 	return bad > 0;
 }
 
+/* Appends a frame of type with id (and for OPEN, argv and flags) to b. */
+static void
+pack_request(struct buf *b, uint16_t type, uint32_t tag, uint32_t id,
+    char **argv, uint32_t flags)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = type;
+	m.m_tag = tag;
+	if (type == MSG_OPEN) {
+		m.m.open.op_id = id;
+		m.m.open.op_argc = 1;
+		m.m.open.op_argv = argv;
+		m.m.open.op_flags = flags;
+	} else
+		m.m.query.qu_id = id;
+	proto_pack(b, &m);
+}
+
+static void
+pack_stdin(struct buf *b, uint32_t tag, uint32_t id, size_t n)
+{
+	struct proto_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_DATA;
+	m.m_tag = tag;
+	m.m.data.da_id = id;
+	m.m.data.da_stream = STREAM_STDIN;
+	m.m.data.da_bytes = (const uint8_t *)"x";
+	m.m.data.da_len = n;
+	proto_pack(b, &m);
+}
+
+/*
+ * Writes what b holds on the non-blocking fd, reading (and dropping) what
+ * comes back if `reading`, until b is empty or the deadline; adds what was
+ * read to *got.  0, or -1 at the deadline.
+ */
+/* Counts the whole frames at the head of in, and drops them. */
+static uint64_t
+flood_count(struct buf *in)
+{
+	uint64_t	 n = 0;
+	size_t		 len;
+
+	while (buf_pending(in) >= PROTO_HDR_LEN) {
+		len = PROTO_HDR_LEN + be32dec(buf_head(in) + 12);
+		if (buf_pending(in) < len)
+			break;
+		buf_consume(in, len);
+		n++;
+	}
+	return n;
+}
+
+static int
+flood_write(int fd, struct buf *b, int reading, uint64_t deadline,
+    struct buf *in, uint64_t *got)
+{
+	struct pollfd	 pfd;
+	uint64_t	 now;
+	ssize_t		 n;
+
+	while (buf_pending(b) > 0) {
+		if ((now = now_ns()) >= deadline)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT | (reading ? POLLIN : 0);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
+			continue;
+		if (pfd.revents & (POLLIN | POLLHUP)) {
+			n = read(fd, buf_reserve(in, 65536), 65536);
+			if (n == 0)
+				errx(1, "end of file during the flood");
+			if (n > 0) {
+				buf_commit(in, (size_t)n);
+				*got += flood_count(in);
+			}
+		}
+		if (pfd.revents & POLLOUT) {
+			n = write(fd, buf_head(b), buf_pending(b));
+			if (n == -1 && errno != EAGAIN && errno != EINTR)
+				err(1, "write");
+			if (n > 0)
+				buf_consume(b, (size_t)n);
+		}
+	}
+	return 0;
+}
+
+static int
+do_flood(const char *path, const char *kind, double seconds, pid_t pid,
+    const char *command)
+{
+	char		*argv[] = { (char *)command, NULL };
+	struct buf	 in = { 0 }, out = { 0 };
+	struct proto_msg m;
+	uint32_t	 peer, id = 1, nonce = arc4random() | 1;
+	uint64_t	 t0, deadline, got = 0, frames = 0, next_hello = 0;
+	double		 c0, b0, interval = 0;
+	int		 fd, i, reading = !strcmp(kind, "list") ||
+			    !strcmp(kind, "garbage");
+	int		 data = !strcmp(kind, "stdin") || !strcmp(kind, "ended");
+
+	if (strcmp(kind, "list") && strcmp(kind, "garbage") && !data &&
+	    strcmp(kind, "hello"))
+		errx(2, "%s: unknown kind", kind);
+	if ((data || !strcmp(kind, "hello")) && command == NULL)
+		errx(2, "%s: needs COMMAND", kind);
+	if (!strcmp(kind, "hello") &&
+	    (interval = strtod(command, NULL) * 0.9) <= 0)
+		errx(2, "%s: not a timeout", command);
+	fd = dial(path);
+	if ((peer = peer_handshake(fd, &in, nonce, "hostile")) == 0)
+		errx(1, "end of file during the handshake");
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	t0 = now_ns();
+	c0 = cpu_ms(pid);
+	b0 = busy_ms(pid);
+	deadline = t0 + (uint64_t)(seconds * 1e9);
+	if (data)
+		pack_request(&out, MSG_OPEN, peer, id, argv,
+		    !strcmp(kind, "ended") ? OPEN_STDIN : 0);
+	if (!strcmp(kind, "ended"))
+		pack_stdin(&out, peer, id, 0);
+	if (!strcmp(kind, "ended") || !strcmp(kind, "hello")) {
+		for (i = 0; i < 200000; i++)
+			pack_request(&out, MSG_PING, peer, 1000 + i, NULL, 0);
+		frames += 200000;
+	}
+	for (;;) {
+		if (!strcmp(kind, "list") && frames >= got + 500) {
+			/* 500 unanswered: waits for answers. */
+			struct pollfd	 pfd = { fd, POLLIN, 0 };
+			ssize_t		 n;
+
+			if (poll(&pfd, 1, 10) == 1) {
+				n = read(fd, buf_reserve(&in, 65536), 65536);
+				if (n == 0)
+					errx(1, "end of file during the flood");
+				if (n > 0) {
+					buf_commit(&in, (size_t)n);
+					got += flood_count(&in);
+				}
+			}
+			if (now_ns() >= deadline)
+				break;
+			continue;
+		}
+		if (!strcmp(kind, "list"))
+			for (i = 0; i < 100; i++, frames++)
+				pack_request(&out, MSG_LIST, peer,
+				    1000000 + (uint32_t)(frames % 100000),
+				    NULL, 0);
+		else if (!strcmp(kind, "garbage")) {
+			generate(&out, "pattern", peer, 65536);
+			frames++;
+		} else if (data)
+			for (i = 0; i < 1000; i++, frames++)
+				pack_stdin(&out, peer, id, 1);
+		else if (now_ns() >= next_hello) {
+			/* The running session's HELLO: only an ACK is due. */
+			memset(&m, 0, sizeof(m));
+			m.m_type = MSG_HELLO;
+			m.m.hello.he_version = PROTO_VERSION;
+			m.m.hello.he_nonce = nonce;
+			strlcpy(m.m.hello.he_name, "hostile",
+			    sizeof(m.m.hello.he_name));
+			proto_pack(&out, &m);
+			frames++;
+			next_hello = now_ns() + (uint64_t)(interval * 1e9);
+		} else {
+			usleep(20000);
+			if (now_ns() >= deadline)
+				break;
+			continue;
+		}
+		if (flood_write(fd, &out, reading, deadline, &in, &got) == -1)
+			break;
+	}
+	if (reading) {
+		/* The end of any frame under way, a PING, and its PONG. */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		buf_clear(&out);
+		buf_clear(&in);
+		memset(buf_reserve(&out, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD), 0,
+		    PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+		buf_commit(&out, PROTO_HDR_LEN + PROTO_MAX_PAYLOAD);
+		pack_request(&out, MSG_PING, peer, 77, NULL, 0);
+		peer_send_raw(fd, buf_head(&out), buf_pending(&out));
+		for (;;) {
+			if (peer_recv(fd, &in, &m, COST_WAIT_MS) == -1)
+				errx(1, "%s: end of file before the PONG", kind);
+			if (m.m_type == MSG_PONG && m.m.ref.re_id == 77)
+				break;
+			proto_msg_free(&m);
+		}
+	}
+	printf("%s frames %llu answers %llu wall_ms %.0f cpu_ms %.0f "
+	    "busy_ms %.0f\n", kind, (unsigned long long)frames,
+	    (unsigned long long)got, (now_ns() - t0) / 1e6, cpu_ms(pid) - c0,
+	    busy_ms(pid) - b0);
+	buf_free(&in);
+	buf_free(&out);
+	close(fd);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -427,8 +696,13 @@ main(int argc, char *argv[])
 		    number(argv[5], 1, 100000));
 	if (argc == 3 && strcmp(argv[1], "malformed") == 0)
 		return do_malformed(argv[2]);
+	if ((argc == 6 || argc == 7) && strcmp(argv[1], "flood") == 0)
+		return do_flood(argv[2], argv[3], (double)number(argv[4], 1,
+		    600), (pid_t)number(argv[5], 1, 1 << 30),
+		    argc == 7 ? argv[6] : NULL);
 	fprintf(stderr, "usage: hostile cost PORT KIND BYTES [PID]\n"
 	    "       hostile jobs PORT COMMAND ROUNDS PER_ROUND\n"
-	    "       hostile malformed PORT\n");
+	    "       hostile malformed PORT\n"
+	    "       hostile flood PORT KIND SECONDS PID [COMMAND]\n");
 	return 2;
 }

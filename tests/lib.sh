@@ -1,7 +1,7 @@
 # What the shell test suites share (POSIX sh and bash): counting checks,
 # waiting with a wall-clock deadline, killing what a test started, and
 # starting the daemons on emulated channels.  Source it; call `finish` last
-# (prints "N passed, M failed").
+# (prints "N passed, M failed, K skipped").
 #
 # Every wait here is bounded in wall-clock seconds, whatever the command
 # waited on does: a try that is still running at the deadline is killed
@@ -9,6 +9,8 @@
 
 PASSED=0
 FAILED=0
+SKIPPED=0
+HIDDEN=0	# skips that hide a claim: finish fails
 
 ok()   { PASSED=$((PASSED + 1)); echo "ok   - $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
@@ -18,8 +20,29 @@ bad() {
 	fail "$1"
 	[ -z "${2-}" ] || printf '%s\n' "$2" | sed 's/^/     /'
 }
-# skip DESCRIPTION: a check that cannot run here; counts neither way.
-skip() { echo "skip - $*"; }
+# skip [--elsewhere WHERE] DESCRIPTION: a check that is not run here, and
+# why.  The rule: a skip may only stand for a claim that cannot be checked
+# on this machine and that WHERE (another suite, named) checks; it then
+# counts neither way.  Any other skip hides a claim: `finish` fails the
+# suite, however many checks passed.  Each skip is also appended to the
+# file $CHECK_SKIPS if set (tests/check.sh lists them at the end of make
+# check), one line "WHERE<TAB>DESCRIPTION", WHERE "-" for a hiding skip.
+skip() {
+	local where=
+	if [ "${1-}" = --elsewhere ]; then
+		where=$2
+		shift 2
+	fi
+	SKIPPED=$((SKIPPED + 1))
+	if [ -n "$where" ]; then
+		echo "skip - $* (checked by $where)"
+	else
+		HIDDEN=$((HIDDEN + 1))
+		echo "skip - $* (checked nowhere else: the suite fails)"
+	fi
+	[ -z "${CHECK_SKIPS-}" ] ||
+	    printf '%s\t%s\n' "${where:--}" "$*" >>"$CHECK_SKIPS"
+}
 
 # check DESCRIPTION COMMAND...: passes when COMMAND exits 0.
 check() {
@@ -130,8 +153,31 @@ on_interrupt() {
 }
 
 finish() {
-	echo "$PASSED passed, $FAILED failed"
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	if [ "$HIDDEN" -gt 0 ]; then
+		echo "FAIL - $HIDDEN skipped check(s) not made elsewhere (skip lines above)"
+		return 1
+	fi
 	[ "$FAILED" -eq 0 ]
+}
+
+# is_pid WORD: true if WORD is a process id as written in decimal (digits
+# only, no leading zero, not empty).
+is_pid() {
+	case ${1-} in
+	''|0*|*[!0-9]*) return 1 ;;
+	esac
+}
+
+# pid_gone PID: 0 only when PID is a pid (is_pid) and no process of this
+# machine has it (no /proc/PID); 1 while one does (a zombie too); 2, saying
+# why on stderr, when PID is not a pid or /proc is not mounted.  A pid that
+# was never obtained, or a look that failed, is never "gone".
+pid_gone() {
+	is_pid "${1-}" || { echo "pid_gone: not a pid: '${1-}'" >&2; return 2; }
+	[ -d /proc/self ] ||
+	    { echo "pid_gone: /proc is not mounted" >&2; return 2; }
+	[ ! -e "/proc/$1" ]
 }
 
 # need COMMAND PACKAGE: installs PACKAGE with apt-get if COMMAND is missing
@@ -193,6 +239,18 @@ end_suite() {
 	    "guest daemon log" "$TMP/guestd.log"
 	rm -rf "$TMP"
 }
+
+# skipped_bytes LOG LINE LABEL: how many bytes lines LINE.. of the daemon
+# log LOG say were skipped as bad input from the peer whose label starts
+# with LABEL: the sum of their "skipped bad input: ... (N bytes)" (one line
+# per batch of reads, channel.c).  Carriage returns (a console) are ignored.
+skipped_bytes() {
+	tail -n "+$2" "$1" | tr -d '\r' |
+	    sed -n "s/^[^:]*: $3[^:]*: skipped bad input: .* (\([0-9]*\) bytes)\$/\1/p" |
+	    awk '{ n += $1 } END { print n + 0 }'
+}
+# skipped_at_least LOG LINE LABEL N: skipped_bytes is N or more.
+skipped_at_least() { [ "$(skipped_bytes "$1" "$2" "$3")" -ge "$4" ]; }
 
 # tail_on_failure LINES TITLE FILE [TITLE FILE...]: once a check has
 # failed, the last LINES lines of each FILE under "--- TITLE (tail)".

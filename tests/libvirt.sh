@@ -56,6 +56,7 @@ on_interrupt
 die() { fail "$*"; finish; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "libvirt suite needs root"
+need jq jq || die "jq (to read --json) is not installed and could not be"
 
 # libvirt itself, the way DESIGN.md says it runs here.
 pkgs="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
@@ -402,7 +403,8 @@ if [ -n "$LIBVIRTD_PID" ]; then
 	    wait_until 1 sh -c "! $H -g | grep -qx -- '$BRAVO'"
 	check "$ALPHA still answers" serving "$ALPHA"
 else
-	echo "SKIP - libvirtd restart: libvirtd was running before this test"
+	skip "libvirtd killed and restarted while a call runs: libvirtd was" \
+	    "running before this suite, which kills only its own"
 fi
 check "daemon logged no libvirt failure" sh -c "! grep 'libvirt:' '$TMP/hostd.log' |
     grep -v 'connected to\|lost the connection\|has both channels\|next attempt\|cannot connect' |

@@ -10,7 +10,15 @@
 # Prints the first line of FILE once it has one.
 first_line() { [ -s "$1" ] && head -n 1 "$1"; }
 
-remote_gone() { ! $H -e "alive $1" "$GUEST"; }
+# remote_gone PID: true only when PID is a pid (is_pid) and the guest's
+# alive command answered that no process has it (exit 1); not when the
+# call failed (125, 124, 127: no daemon, no guest, a timeout) or PID is
+# empty.
+remote_gone() {
+	is_pid "${1-}" || { echo "remote_gone: not a pid: '${1-}'" >&2; return 2; }
+	$H -e "alive $1" "$GUEST"
+	[ $? -eq 1 ]
+}
 
 scenario_exit_codes() {
 	expect_status 0 "exit code 0" $H -e 'exit-with 0' "$GUEST"

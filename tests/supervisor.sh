@@ -14,8 +14,9 @@
 #   d. after supervisord shuts down, no process of this test is left.
 # Needs ./negotiator-host and ./negotiator-guest built at the top of the
 # tree (NEGOTIATOR_BINDIR=dir takes them from dir instead).  Installs the
-# supervisor package with apt-get when supervisord is missing.
-# One line per check, then "N passed, M failed"; exits 1 if any failed.
+# supervisor and python3 packages with apt-get when they are missing.
+# One line per check, then "N passed, M failed, K skipped"; exits 1 if any
+# failed.
 # KEEP=1 keeps the temporary directory for inspection.
 
 set -u
@@ -129,11 +130,9 @@ wait_running()
 	return 1
 }
 
-# Tells whether a UNIX socket accepts connections (skipped without python3:
-# then only its existence is checked).
+# Tells whether a UNIX socket accepts connections (python3: checked below).
 connects()
 {
-	command -v python3 >/dev/null 2>&1 || return 0
 	python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -152,6 +151,10 @@ for b in "$host" "$guest"; do
 done
 if ! need supervisord supervisor; then
 	bad "supervisord: not installed and could not be installed"
+	finish; exit
+fi
+if ! need python3 python3; then
+	bad "python3 (to connect to the sockets): not installed and could not be installed"
 	finish; exit
 fi
 
@@ -354,10 +357,10 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 	bad "c. negotiator-host (pid $pid) still alive after the stop"
 fi
 if [ -n "$sleeper_started" ]; then
-	if kill -0 "$sleeper_started" 2>/dev/null; then
-		bad "c. running command (pid $sleeper_started) survived the stop"
-	else
+	if pid_gone "$sleeper_started"; then
 		ok "c. running command killed by the stop"
+	else
+		bad "c. running command (pid $sleeper_started) survived the stop"
 	fi
 fi
 wait "$clipid" 2>/dev/null

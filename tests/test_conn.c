@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ struct side {
 	int		 s_ready;	/* on_ready calls */
 	int		 s_accept;	/* on_request accepts (else ignores) */
 	int		 s_pong;	/* on_request answers PONG at once */
+	double		 s_burn;	/* ... after this many seconds' work */
 	int		 s_replies;
 	uint16_t	 s_reply_type;
 	char		 s_reply_msg[PROTO_MAX_MESSAGE + 1];
@@ -105,6 +107,25 @@ static const struct req_ops req_ops = {
 	on_data, on_credit, on_cancel, on_reply, on_lost, on_drain,
 };
 
+static double
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Keeps the loop busy for that long: a costly request. */
+static void
+burn(double seconds)
+{
+	double	 end = mono() + seconds;
+
+	while (mono() < end)
+		;
+}
+
 static void
 side_request(struct conn *c, struct proto_msg *m)
 {
@@ -114,6 +135,8 @@ side_request(struct conn *c, struct proto_msg *m)
 	struct proto_msg r;
 
 	s->s_requests++;
+	if (s->s_burn > 0)
+		burn(s->s_burn);
 	if (s->s_pong) {
 		memset(&rq, 0, sizeof(rq));
 		memset(&r, 0, sizeof(r));
@@ -356,6 +379,7 @@ Test(conn, handshake_with_a_silent_server)
 	stop_pair(&a, &b);
 }
 
+/* It is told ours in a HELLO_ACK, which it can read, and nothing more. */
 Test(conn, another_protocol_version_is_ignored)
 {
 	struct side		 s;
@@ -374,7 +398,11 @@ Test(conn, another_protocol_version_is_ignored)
 	m.m.hello.he_version = PROTO_VERSION + 1;
 	m.m.hello.he_nonce = 7;
 	wire_send(&w, &m, 0);
-	cr_assert_not(wire_recv(&w, &m, 0.3), "answered another version");
+	cr_assert(wire_recv(&w, &m, 1), "no answer to another version");
+	cr_assert_eq(m.m_type, MSG_HELLO_ACK);
+	cr_assert_eq(m.m.hello.he_version, PROTO_VERSION);
+	cr_assert_eq(m.m.hello.he_echo, 7);
+	cr_assert_not(wire_recv(&w, &m, 0.3), "more than one answer");
 	cr_assert_not(conn_ready(&s.s_conn));
 	wire_close(&w, &s);
 }
@@ -671,6 +699,261 @@ Test(conn, a_peer_that_never_reads_its_answers_is_cut_off)
 	/* Still read: nothing we sent waits undecoded. */
 	cr_assert_eq(buf_pending(&s.s_conn.c_ch.ch_in), 0);
 	wire_close(&w, &s);
+}
+
+/* Sends an OPEN of id from the wire, with or without stdin. */
+static void
+wire_open(struct wire *w, uint32_t id, int with_stdin)
+{
+	struct proto_msg	 m;
+	char			*argv[] = { "cmd", NULL };
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_OPEN;
+	m.m.open.op_id = id;
+	m.m.open.op_argc = 1;
+	m.m.open.op_argv = argv;
+	m.m.open.op_flags = with_stdin ? OPEN_STDIN : 0;
+	wire_send(w, &m, w->w_peer);
+}
+
+static void
+wire_data(struct wire *w, uint32_t id, int stream, size_t n)
+{
+	struct proto_msg	 m;
+	static const uint8_t	 bytes[16];
+
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_DATA;
+	m.m.data.da_id = id;
+	m.m.data.da_stream = stream;
+	m.m.data.da_bytes = bytes;
+	m.m.data.da_len = n;
+	wire_send(w, &m, w->w_peer);
+}
+
+/*
+ * Counts what the conn sent the wire until nothing came for `quiet`
+ * seconds: EXITs and CREDITs for id, and the credit those granted.
+ */
+static void
+wire_count(struct wire *w, uint32_t id, double quiet, int *exits,
+    int *credits, uint64_t *granted)
+{
+	struct proto_msg	 m;
+
+	*exits = *credits = 0;
+	*granted = 0;
+	while (wire_recv(w, &m, quiet)) {
+		if (m.m_type == MSG_EXIT && m.m.exit.ex_id == id)
+			(*exits)++;
+		if (m.m_type == MSG_CREDIT && m.m.credit.cr_id == id) {
+			(*credits)++;
+			*granted += m.m.credit.cr_bytes;
+		}
+		proto_msg_free(&m);
+	}
+}
+
+/*
+ * channel.h, rule 4: DATA on a stream that is not open (no stdin asked
+ * for, or stdin ended) is a protocol error for that request: one EXIT,
+ * no CREDIT, and what follows for it is dropped (issue 18: each frame was
+ * answered with a CREDIT, queued without limit).
+ */
+Test(conn, data_on_a_stream_that_is_not_open_is_answered_once)
+{
+	struct side	 s;
+	struct wire	 w;
+	uint64_t	 granted;
+	int		 exits, credits, i;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	wire_open(&w, 9, 0);
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 1));
+	for (i = 0; i < 500; i++)
+		wire_data(&w, 9, STREAM_STDIN, 1);
+	wire_count(&w, 9, 0.3, &exits, &credits, &granted);
+	cr_assert_eq(exits, 1, "%d EXITs for stdin that was not asked for",
+	    exits);
+	cr_assert_eq(credits, 0);
+	cr_assert_eq(s.s_lost, 1);
+	cr_assert_eq(s.s_data[STREAM_STDIN], 0, "data delivered");
+	cr_assert_null(s.s_req[0].rq_conn);
+
+	/* Stdin asked for: taken until its end, then the same. */
+	wire_open(&w, 10, 1);
+	cr_assert(evloop_until(loop, &s.s_nreq, 2, 1));
+	wire_data(&w, 10, STREAM_STDIN, 5);
+	wire_data(&w, 10, STREAM_STDIN, 0);
+	for (i = 0; i < 500; i++)
+		wire_data(&w, 10, STREAM_STDIN, 1);
+	wire_count(&w, 10, 0.3, &exits, &credits, &granted);
+	cr_assert_eq(exits, 1, "%d EXITs for stdin after its end", exits);
+	cr_assert_eq(s.s_data[STREAM_STDIN], 5);
+	cr_assert_eq(s.s_lost, 2);
+	wire_close(&w, &s);
+}
+
+/* Fills s's send queue past CHANNEL_MAX_QUEUE with PONGs nobody reads. */
+static uint32_t
+fill_with_pongs(struct wire *w, struct side *s, uint32_t id)
+{
+	int	 i;
+
+	s->s_pong = 1;
+	while (buf_pending(&s->s_conn.c_ch.ch_out) < CHANNEL_MAX_QUEUE) {
+		for (i = 0; i < 1000; i++)
+			wire_query(w, MSG_PING, id++, w->w_peer);
+		evloop_for(loop, 0.005);
+		cr_assert_lt(id, 1000000, "the queue never filled");
+	}
+	evloop_for(loop, 0.05);
+	s->s_pong = 0;
+	return id;
+}
+
+/*
+ * Past the bound, the credit we grant is held back and merged: one CREDIT
+ * per stream once the peer reads again, however many grants were made;
+ * and a HELLO of the running session gets no HELLO_ACK.
+ */
+Test(conn, credit_is_held_and_merged_while_the_peer_does_not_read)
+{
+	struct side		 s;
+	struct wire		 w;
+	struct proto_msg	 m;
+	uint64_t		 granted;
+	size_t			 queued;
+	int			 exits, credits, i;
+
+	wire_connect(&w, &s, CONN_SERVES);
+	wire_open(&w, 1, 1);
+	cr_assert(evloop_until(loop, &s.s_nreq, 1, 1));
+	fill_with_pongs(&w, &s, 2);
+	queued = buf_pending(&s.s_conn.c_ch.ch_out);
+	for (i = 0; i < 1000; i++)
+		conn_send_credit(&s.s_req[0], STREAM_STDIN, 100);
+	hello_msg(&m, MSG_HELLO, w.w_nonce);
+	wire_send(&w, &m, 0);
+	evloop_for(loop, 0.05);
+	cr_assert_eq(buf_pending(&s.s_conn.c_ch.ch_out), queued,
+	    "%zu bytes queued past the bound",
+	    buf_pending(&s.s_conn.c_ch.ch_out) - queued);
+	cr_assert_eq(s.s_req[0].rq_can_recv[STREAM_STDIN], PROTO_WINDOW);
+	/* The peer reads: the credit goes out, once. */
+	wire_count(&w, 1, 0.5, &exits, &credits, &granted);
+	cr_assert_eq(credits, 1, "%d CREDIT frames", credits);
+	cr_assert_eq(granted, 100000);
+	cr_assert_eq(s.s_req[0].rq_can_recv[STREAM_STDIN],
+	    PROTO_WINDOW + 100000);
+	wire_close(&w, &s);
+}
+
+/*
+ * Keepalive with a full queue (issue 18): the probe that cannot be queued
+ * counts as sent, and the next one waits a third of the timeout, where the
+ * timer used to be re-armed at 0 s and the loop spun until the peer spoke.
+ */
+Test(conn, a_probe_kept_back_by_a_full_queue_waits_its_turn)
+{
+	struct side	 s;
+	struct wire	 w;
+	unsigned	 before, turns;
+	ev_tstamp	 sent;
+
+	conn_set_peer_timeout(1.2);
+	wire_connect(&w, &s, CONN_SERVES | CONN_KEEPALIVE);
+	fill_with_pongs(&w, &s, 1);
+	sent = s.s_conn.c_hello_sent;
+	before = ev_iteration(loop);
+	/* Quiet for 0.9 s: the probe is due after 0.4 s, the end at 1.2. */
+	evloop_for(loop, 0.9);
+	turns = ev_iteration(loop) - before;
+	/* 0.9 s of 20 ms ticks is 45 turns; spinning, tens of thousands. */
+	cr_assert_lt(turns, 150, "%u loop turns in 0.9 s", turns);
+	cr_assert_eq(s.s_conn.c_state, CONN_READY);
+	cr_assert_gt(s.s_conn.c_hello_sent, sent, "no probe was due");
+	wire_close(&w, &s);
+}
+
+/*
+ * PINGs first..first+n-1 from the wire in one write: the conn sees them
+ * all at once (small writes fill a socket's buffer with their overhead,
+ * and wire_send runs the loop when it is full).
+ */
+static void
+wire_pings(struct wire *w, uint32_t first, uint32_t n)
+{
+	struct proto_msg	 m;
+	struct buf		 b = { 0 };
+	uint32_t		 i;
+
+	for (i = 0; i < n; i++) {
+		memset(&m, 0, sizeof(m));
+		m.m_type = MSG_PING;
+		m.m_tag = w->w_peer;
+		m.m.query.qu_id = first + i;
+		proto_pack(&b, &m);
+	}
+	cr_assert_eq(write(w->w_fd, b.b_data, b.b_len), (ssize_t)b.b_len);
+	buf_free(&b);
+}
+
+/*
+ * channel.h, rule 5: a peer with a budget is served in turns of at most
+ * CHANNEL_TURN_FRAMES frames, and over time in its share of the loop
+ * (issue 18: a LIST flood was answered 8,000 a turn, at 100 % of a core).
+ */
+Test(conn, a_peer_is_served_in_turns_and_within_its_share)
+{
+	struct side	 s;
+	struct wire	 w;
+	int		 served;
+
+	wire_connect(&w, &s, CONN_SERVES | CONN_BUDGET);
+	s.s_pong = 1;
+	wire_pings(&w, 1, 1000);
+	while (s.s_requests == 0)
+		ev_run(loop, EVRUN_ONCE);
+	cr_assert_leq(s.s_requests, CHANNEL_TURN_FRAMES,
+	    "%d requests in one turn", s.s_requests);
+	cr_assert(evloop_until(loop, &s.s_requests, 1000, 5),
+	    "only %d of 1000 served in turns", s.s_requests);
+
+	/* Requests of 2 ms each: 25 % of 1 s is 125 of them, not 400. */
+	s.s_requests = 0;
+	s.s_burn = 0.002;
+	wire_pings(&w, 2000, 400);
+	evloop_for(loop, 1.0);
+	served = s.s_requests;
+	/* 125 expected, plus a window's overshoot and the loop's ticks. */
+	cr_assert_leq(served, 1.35 * CHANNEL_SHARE / 0.002,
+	    "%d requests of 2 ms served in 1 s", served);
+	cr_assert_geq(served, 25, "starved: %d served in 1 s", served);
+	wire_close(&w, &s);
+}
+
+/*
+ * What waits for a turn is decoded in later turns even when nothing more
+ * arrives, and a peer without a budget gets everything at once.
+ */
+Test(conn, frames_left_for_the_next_turn_are_not_forgotten)
+{
+	struct side	 s, t;
+	struct wire	 w, v;
+
+	wire_connect(&w, &s, CONN_SERVES | CONN_BUDGET);
+	wire_connect(&v, &t, CONN_SERVES);
+	s.s_pong = t.s_pong = 1;
+	wire_pings(&w, 1, 200);
+	wire_pings(&v, 1, 200);
+	cr_assert(evloop_until(loop, &s.s_requests, 200, 2),
+	    "%d of 200", s.s_requests);
+	cr_assert_eq(t.s_requests, 200);
+	cr_assert_not(s.s_conn.c_ch.ch_backlog);
+	wire_close(&w, &s);
+	wire_close(&v, &t);
 }
 
 /* --- back-pressure ------------------------------------------------------ */

@@ -468,6 +468,47 @@ Test(roundtrip, open)
 	cr_assert_eq(rt.out.m.open.op_argc, 1);
 	cr_assert_str_eq(rt.out.m.open.op_argv[0], "disk-usage");
 	cr_assert_null(rt.out.m.open.op_argv[1]);
+	cr_assert_eq(rt.out.m.open.op_envc, 0);
+	rt_free(&rt);
+}
+
+Test(roundtrip, open_env)
+{
+	char			*argv[] = { "env-all", NULL };
+	char			*env[] = { "FOO=bar", "EMPTY=", "NL=a\nb c",
+	    NULL };
+	static char		 big[PROTO_MAX_ENV_SIZE + 1];
+	char			*many[PROTO_MAX_ENV + 1];
+	struct proto_msg	 in;
+	struct rt		 rt;
+	size_t			 i;
+
+	memset(&in, 0, sizeof(in));
+	in.m_type = MSG_OPEN;
+	in.m.open.op_id = 3;
+	in.m.open.op_argc = 1;
+	in.m.open.op_argv = argv;
+	in.m.open.op_envc = 3;
+	in.m.open.op_envv = env;
+	roundtrip(&in, &rt);
+	cr_assert_eq(rt.out.m.open.op_envc, 3);
+	for (i = 0; i < 3; i++)
+		cr_assert_str_eq(rt.out.m.open.op_envv[i], env[i]);
+	cr_assert_null(rt.out.m.open.op_envv[3]);
+	rt_free(&rt);
+
+	/* The limits themselves: PROTO_MAX_ENV of them, one of full size. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = 'A';
+	big[1] = '=';
+	for (i = 0; i < PROTO_MAX_ENV; i++)
+		many[i] = i == 0 ? big : "B=1";
+	many[PROTO_MAX_ENV] = NULL;
+	in.m.open.op_envc = PROTO_MAX_ENV;
+	in.m.open.op_envv = many;
+	roundtrip(&in, &rt);
+	cr_assert_eq(rt.out.m.open.op_envc, PROTO_MAX_ENV);
+	cr_assert_eq(strlen(rt.out.m.open.op_envv[0]), PROTO_MAX_ENV_SIZE);
 	rt_free(&rt);
 }
 
@@ -1100,6 +1141,7 @@ Test(malformed, field_count)
 Test(malformed, field_types)
 {
 	msgpack_sbuffer	 sb;
+	size_t		 i;
 
 	msgpack_sbuffer_init(&sb);
 	/* A string, a negative, a float, nil, a bool where an id goes. */
@@ -1138,12 +1180,41 @@ Test(malformed, field_types)
 	    (uint64_t)0);
 	expect_bad_payload(MSG_EXIT, &sb);
 	/* OPEN: argv not an array; timeout a string. */
-	mp(&sb, "a u s u u s", 5U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
-	    "echo");
+	mp(&sb, "a u s u u s a", 6U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
+	    "echo", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
-	mp(&sb, "a u s s u a s", 5U, (uint64_t)1, "", "0", (uint64_t)0, 1U,
-	    "echo");
+	mp(&sb, "a u s s u a s a", 6U, (uint64_t)1, "", "0", (uint64_t)0, 1U,
+	    "echo", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
+	/* OPEN of protocol 6: no environment. */
+	mp(&sb, "a u s u u a s", 5U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
+	    1U, "echo");
+	expect_bad_payload(MSG_OPEN, &sb);
+	/* The environment not an array, not strings, too many, too long. */
+	mp(&sb, "a u s u u a s s", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 1U, "echo", "A=1");
+	expect_bad_payload(MSG_OPEN, &sb);
+	mp(&sb, "a u s u u a s a u", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 1U, "echo", 1U, (uint64_t)1);
+	expect_bad_payload(MSG_OPEN, &sb);
+	mp(&sb, "a u s u u a s a S", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 1U, "echo", 1U, "A=\0b", (size_t)4);
+	expect_bad_payload(MSG_OPEN, &sb);
+	mp(&sb, "a u s u u a s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 1U, "echo", (unsigned)PROTO_MAX_ENV + 1);
+	for (i = 0; i < PROTO_MAX_ENV + 1; i++)
+		mp(&sb, "s", "A=1");
+	expect_bad_payload(MSG_OPEN, &sb);
+	{
+		static char	 big[PROTO_MAX_ENV_SIZE + 2];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[0] = 'A';
+		big[1] = '=';
+		mp(&sb, "a u s u u a s a s", 6U, (uint64_t)1, "", (uint64_t)0,
+		    (uint64_t)0, 1U, "echo", 1U, big);
+		expect_bad_payload(MSG_OPEN, &sb);
+	}
 	/* Names: not an array, or not strings. */
 	mp(&sb, "a u s", 2U, (uint64_t)1, "a");
 	expect_bad_payload(MSG_LIST_REPLY, &sb);
@@ -1186,8 +1257,8 @@ Test(malformed, out_of_range)
 	expect_bad_payload(MSG_LIST, &sb);
 	mp(&sb, "a u s", 2U, (uint64_t)1, name);
 	expect_bad_payload(MSG_GUESTS, &sb);
-	mp(&sb, "a u s u u a s", 5U, (uint64_t)1, name, (uint64_t)0,
-	    (uint64_t)0, 1U, "echo");
+	mp(&sb, "a u s u u a s a", 6U, (uint64_t)1, name, (uint64_t)0,
+	    (uint64_t)0, 1U, "echo", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* An id too big. */
 	mp(&sb, "a u", 1U, (uint64_t)UINT32_MAX + 1);
@@ -1240,42 +1311,43 @@ Test(malformed, open_argv)
 
 	msgpack_sbuffer_init(&sb);
 	/* Empty argv. */
-	mp(&sb, "a u s u u a", 5U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
-	    0U);
+	mp(&sb, "a u s u u a a", 6U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
+	    0U, 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* One argument too many. */
-	mp(&sb, "a u s u u a", 5U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
+	mp(&sb, "a u s u u a", 6U, (uint64_t)1, "", (uint64_t)0, (uint64_t)0,
 	    (unsigned)PROTO_MAX_ARGS + 1);
 	for (i = 0; i < PROTO_MAX_ARGS + 1; i++)
 		mp(&sb, "s", "x");
+	mp(&sb, "a", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* A NUL byte in the first, middle or last argument. */
-	mp(&sb, "a u s u u a S s s", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0, 3U, "ec\0ho", (size_t)5, "a", "b");
+	mp(&sb, "a u s u u a S s s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 3U, "ec\0ho", (size_t)5, "a", "b", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
-	mp(&sb, "a u s u u a s S s", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0, 3U, "echo", "a\0", (size_t)2, "b");
+	mp(&sb, "a u s u u a s S s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 3U, "echo", "a\0", (size_t)2, "b", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
-	mp(&sb, "a u s u u a s s S", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0, 3U, "echo", "a", "\0", (size_t)1);
+	mp(&sb, "a u s u u a s s S a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 3U, "echo", "a", "\0", (size_t)1, 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* A non-string argument after good ones (frees those). */
-	mp(&sb, "a u s u u a s s u", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0, 3U, "echo", "a", (uint64_t)1);
+	mp(&sb, "a u s u u a s s u a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 3U, "echo", "a", (uint64_t)1, 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
-	mp(&sb, "a u s u u a s b", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0, 2U, "echo", "a", (size_t)1);
+	mp(&sb, "a u s u u a s b a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0, 2U, "echo", "a", (size_t)1, 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* Unknown flag bits. */
-	mp(&sb, "a u s u u a s", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)0x2, 1U, "echo");
+	mp(&sb, "a u s u u a s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)0x2, 1U, "echo", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
-	mp(&sb, "a u s u u a s", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)(OPEN_STDIN | 0x80000000U), 1U, "echo");
+	mp(&sb, "a u s u u a s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)(OPEN_STDIN | 0x80000000U), 1U, "echo", 0U);
 	expect_bad_payload(MSG_OPEN, &sb);
 	/* The same frame with good flags parses: the test is fair. */
-	mp(&sb, "a u s u u a s", 5U, (uint64_t)1, "", (uint64_t)0,
-	    (uint64_t)OPEN_STDIN, 1U, "echo");
+	mp(&sb, "a u s u u a s a", 6U, (uint64_t)1, "", (uint64_t)0,
+	    (uint64_t)OPEN_STDIN, 1U, "echo", 0U);
 	{
 		struct proto_msg	 m;
 		const char		*why;
@@ -1982,7 +2054,7 @@ expect_refused(struct buf *b, uint16_t type, uint32_t id, const char *why_is)
 	free(c);
 }
 
-/* An OPEN payload [id, "", 0, 0, argv] with n copies of arg. */
+/* An OPEN payload [id, "", 0, 0, argv, []] with n copies of arg. */
 static void
 open_with(struct buf *b, uint32_t id, size_t n, const char *arg, size_t len)
 {
@@ -1992,7 +2064,7 @@ open_with(struct buf *b, uint32_t id, size_t n, const char *arg, size_t len)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 5);
+	msgpack_pack_array(&pk, 6);
 	msgpack_pack_uint32(&pk, id);
 	msgpack_pack_str(&pk, 0);
 	msgpack_pack_uint32(&pk, 0);
@@ -2002,6 +2074,7 @@ open_with(struct buf *b, uint32_t id, size_t n, const char *arg, size_t len)
 		msgpack_pack_str(&pk, len);
 		msgpack_pack_str_body(&pk, arg, len);
 	}
+	msgpack_pack_array(&pk, 0);	/* no environment */
 	buf_clear(b);
 	hand_frame(b, MSG_OPEN, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);

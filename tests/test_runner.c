@@ -115,6 +115,32 @@ teardown(void)
 	remove_tree(top);
 }
 
+/*
+ * runner_lookup, checking the descriptor it leaves: the file named by
+ * path when found (then closed), none otherwise.
+ */
+static int
+lookup(const struct runner_config *rc, const char *name, char *path,
+    size_t pathlen, char *why, size_t whylen)
+{
+	struct stat	 st, at;
+	int		 kind, fd = -2;
+
+	kind = runner_lookup(rc, name, &fd, path, pathlen, why, whylen);
+	if (kind != EXIT_EXITED) {
+		cr_assert_eq(fd, -1, "\"%s\": refused, yet fd %d", name, fd);
+		return kind;
+	}
+	cr_assert_geq(fd, 0, "\"%s\": found, yet no fd", name);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(stat(path, &at), 0, "%s", path);
+	cr_assert(st.st_dev == at.st_dev && st.st_ino == at.st_ino,
+	    "\"%s\": the fd is not %s", name, path);
+	cr_assert_neq(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0, "not close-on-exec");
+	close(fd);
+	return kind;
+}
+
 /* --- names ---------------------------------------------------------- */
 
 Test(names, valid)
@@ -160,7 +186,7 @@ expect_lookup(const struct runner_config *rc, const char *name, int kind,
 	int	 got;
 
 	memset(why, 0, sizeof(why));
-	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	got = lookup(rc, name, path, sizeof(path), why, sizeof(why));
 	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s)", name, got, kind,
 	    why);
 	if (kind == EXIT_EXITED) {
@@ -184,7 +210,7 @@ expect_path(const struct runner_config *rc, const char *name, int kind,
 
 	memset(why, 0, sizeof(why));
 	memset(path, 0, sizeof(path));
-	got = runner_lookup(rc, name, path, sizeof(path), why, sizeof(why));
+	got = lookup(rc, name, path, sizeof(path), why, sizeof(why));
 	cr_assert_eq(got, kind, "\"%s\": %d, not %d (%s: %s)", name, got,
 	    kind, path, why);
 	if (want != NULL)
@@ -224,7 +250,7 @@ Test(lookup, not_executable)
 	expect_lookup(&rc, "setuid-noexec", EXIT_NOTEXEC, NULL);
 	expect_lookup(&rc, "dir", EXIT_NOTEXEC, NULL);
 	expect_lookup(&rc, "dir2", EXIT_NOTEXEC, NULL);
-	cr_assert_eq(runner_lookup(&rc, "plain", path, sizeof(path), why,
+	cr_assert_eq(lookup(&rc, "plain", path, sizeof(path), why,
 	    sizeof(why)), EXIT_NOTEXEC);
 	cr_assert_str_eq(why, "not executable");
 	cr_assert_not_null(strstr(path, "/user/plain"), "%s", path);
@@ -246,7 +272,7 @@ Test(lookup, missing)
 	char			 path[PATH_MAX], why[512];
 
 	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
-	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why,
+	cr_assert_eq(lookup(&rc, "nope", path, sizeof(path), why,
 	    sizeof(why)), EXIT_NOTFOUND);
 	cr_assert_not_null(strstr(why, "nope"), "%s", why);
 	/* Directories that do not exist are no error. */
@@ -268,7 +294,7 @@ Test(lookup, invalid_name)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		memcpy(path, untouched, sizeof(path));
 		why[0] = '\0';
-		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		cr_assert_eq(lookup(&rc, names[i], path, sizeof(path),
 		    why, sizeof(why)), EXIT_NOTFOUND, "\"%s\"", names[i]);
 		cr_assert_arr_eq(path, untouched, sizeof(path),
 		    "\"%s\": path touched", names[i]);
@@ -314,7 +340,7 @@ Test(lookup, short_why)
 	char			 path[PATH_MAX], why[12];
 
 	memset(why, 'W', sizeof(why));
-	cr_assert_eq(runner_lookup(&rc, "nope", path, sizeof(path), why, 8),
+	cr_assert_eq(lookup(&rc, "nope", path, sizeof(path), why, 8),
 	    EXIT_NOTFOUND);
 	cr_assert_eq(strlen(why), 7);
 	cr_assert_eq(why[8], 'W');
@@ -442,7 +468,7 @@ Test(list, agrees_with_lookup)
 	names = runner_list(&rc, &count);
 	cr_assert_eq(count, 2);
 	for (i = 0; i < count; i++)
-		cr_assert_eq(runner_lookup(&rc, names[i], path, sizeof(path),
+		cr_assert_eq(lookup(&rc, names[i], path, sizeof(path),
 		    why, sizeof(why)), EXIT_EXITED);
 	cr_assert_str_eq(names[0], "a");
 	cr_assert_str_eq(names[1], "c");
@@ -606,7 +632,7 @@ Test(policy, symlink_loops_and_dangling)
 	cr_assert_eq(symlink("loop-a", join(p, sizeof(p), user, "loop-b")),
 	    0);
 	memset(q, 0, sizeof(q));
-	cr_assert_eq(runner_lookup(&rc, "loop-a", q, sizeof(q), p, sizeof(p)),
+	cr_assert_eq(lookup(&rc, "loop-a", q, sizeof(q), p, sizeof(p)),
 	    EXIT_NOTEXEC);
 	cr_assert_not_null(strstr(p, "more than 8 symbolic links"), "%s", p);
 	/* A link to nothing is no command: the built-in is found. */
@@ -667,6 +693,108 @@ Test(policy, check_dir)
 	cr_assert_eq(runner_check_dir("/nonexistent/negotiator-test", why,
 	    sizeof(why)), -1);
 	cr_assert_str_eq(why, "No such file or directory");
+}
+
+/*
+ * Every directory from / down to the commands directory is checked, not
+ * only the commands directory: TOP/anc/cmds, with anc changed each time.
+ */
+Test(policy, ancestors)
+{
+	char			 anc[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+	char			 why[256];
+
+	make_dir(top, "anc");
+	join(anc, sizeof(anc), top, "anc");
+	make_dir(anc, "cmds");
+	join(cmds, sizeof(cmds), anc, "cmds");
+	make_file(cmds, "cmd", 0755);
+	expect_in(&rc, cmds, "cmd", EXIT_EXITED, NULL);
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), 0, "%s", why);
+
+	/* Writable by its group or by others, above: refused, named. */
+	cr_assert_eq(chmod(anc, 0775), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by its group");
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_eq(chmod(anc, 0757), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by others");
+	/*
+	 * Sticky, like /tmp: passed through (others cannot rename or remove
+	 * what is ours there); never as the commands directory itself.
+	 */
+	cr_assert_eq(chmod(anc, 01777), 0);
+	expect_in(&rc, cmds, "cmd", EXIT_EXITED, NULL);
+	cr_assert_eq(chmod(cmds, 01777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, cmds, "(mode 1777)");
+	cr_assert_eq(chmod(cmds, 0755), 0);
+	cr_assert_eq(chmod(anc, 0755), 0);
+
+	if (geteuid() != 0)
+		cr_skip_test("chown needs root");
+	/* Someone else's, above: refused, whatever its mode. */
+	cr_assert_eq(chown(anc, 4321, 4321), 0);
+	cr_assert_eq(chmod(anc, 0755), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "owned by uid 4321");
+	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_not_null(strstr(why, "owned by uid 4321"), "%s", why);
+	/*
+	 * ... and, the attack of issue 18, swapped by its owner for a link
+	 * to /usr/bin: refused before the link is looked at.
+	 */
+	cr_assert_eq(rename(cmds, join(p, sizeof(p), anc, "old")), 0);
+	cr_assert_eq(symlink("/usr/bin", cmds), 0);
+	expect_path(&rc, "sh", EXIT_NOTEXEC, anc, "owned by uid 4321");
+}
+
+/* Links on the way to the commands directory are walked and checked too. */
+Test(policy, links_above)
+{
+	char			 real[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
+	char			 sticky[PATH_MAX], want[PATH_MAX + 64];
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+
+	make_dir(top, "real");
+	join(real, sizeof(real), top, "real");
+	make_dir(real, "cmds");
+	make_file(join(p, sizeof(p), real, "cmds"), "cmd", 0755);
+	/* TOP/via -> real: followed, the real path reported. */
+	cr_assert_eq(symlink("real", join(p, sizeof(p), top, "via")), 0);
+	snprintf(cmds, sizeof(cmds), "%s/via/cmds", top);
+	snprintf(want, sizeof(want), "%s/cmds/cmd", real);
+	expect_path(&rc, "cmd", EXIT_EXITED, want, NULL);
+	/* TOP/via2 -> via/../real/./cmds: each step taken as the kernel would. */
+	cr_assert_eq(symlink("via/../real/./cmds", join(p, sizeof(p), top,
+	    "via2")), 0);
+	snprintf(cmds, sizeof(cmds), "%s/via2", top);
+	snprintf(want, sizeof(want), "%s/cmds/cmd", real);
+	expect_path(&rc, "cmd", EXIT_EXITED, want, NULL);
+	/* Into a directory others may write, above the commands: refused. */
+	cr_assert_eq(chmod(real, 0777), 0);
+	expect_path(&rc, "cmd", EXIT_NOTEXEC, real, "writable by others");
+	cr_assert_eq(chmod(real, 0755), 0);
+
+	/* A command's link into a sticky directory: its file is refused. */
+	make_dir(top, "sticky");
+	join(sticky, sizeof(sticky), top, "sticky");
+	make_file(sticky, "tool", 0755);
+	cr_assert_eq(chmod(sticky, 01777), 0);
+	snprintf(cmds, sizeof(cmds), "%s/real/cmds", top);
+	cr_assert_eq(symlink(join(p, sizeof(p), sticky, "tool"),
+	    join(real, sizeof(real), cmds, "to-sticky")), 0);
+	expect_path(&rc, "to-sticky", EXIT_NOTEXEC, sticky,
+	    "sticky is not enough");
+	if (geteuid() != 0)
+		cr_skip_test("lchown needs root");
+	/* A link someone else owns, in a sticky directory: refused. */
+	make_dir(sticky, "sub");
+	make_file(join(p, sizeof(p), sticky, "sub"), "tool", 0755);
+	cr_assert_eq(symlink("sub", join(p, sizeof(p), sticky, "theirs")), 0);
+	cr_assert_eq(lchown(p, 4321, 4321), 0);
+	cr_assert_eq(symlink(join(real, sizeof(real), sticky, "theirs/tool"),
+	    join(p, sizeof(p), cmds, "via-theirs")), 0);
+	snprintf(want, sizeof(want), "%s/theirs", sticky);
+	expect_path(&rc, "via-theirs", EXIT_NOTEXEC, want, "owned by uid 4321");
 }
 
 /* --- the ceiling on timeouts ----------------------------------------- */

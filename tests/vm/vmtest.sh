@@ -111,13 +111,30 @@ check "the host daemon logged skipping the cut frame" \
     grep -q 'cut short' "$TMP/hostd.log"
 
 # Garbage written into both ports from the guest, and into host-to-guest
-# from the host while the host daemon is away.
+# from the host while the host daemon is away.  Each receiving daemon must
+# say it skipped the garbage ("skipped bad input: ... (N bytes)", one line
+# per batch of reads: lib.sh's skipped_bytes) before calls are checked:
+# spew-garbage writes 322 bytes into each port; the host daemon gets them
+# on both, all but at most 3 bytes of a port's end, which may start a
+# magic and wait for more.  The guest daemon's log is the console.
+hl=$(($(wc -l <"$TMP/hostd.log") + 1))
 $H -e spew-garbage "$GUEST" >/dev/null 2>&1
+wait_until 20 skipped_at_least "$TMP/hostd.log" "$hl" "guest $GUEST" 638
+check "garbage from the guest: the host daemon skipped it ($(skipped_bytes \
+    "$TMP/hostd.log" "$hl" "guest $GUEST") of 644 bytes, 638 wanted)" \
+    skipped_at_least "$TMP/hostd.log" "$hl" "guest $GUEST" 638
 check "garbage from the guest: calls work again" wait_until 20 serving
 stop_hostd
+cl=$(($(wc -l <"$TMP/console.log") + 1))
 { printf 'NEGO\000\041'; head -c 500 /dev/urandom; } |
     socat -u - "UNIX-CONNECT:$TMP/chan/$GUEST.negotiator-host-to-guest.0"
+# The guest daemon does not read a port whose host end is away: it reads
+# the garbage when the host daemon is back, or if it saw socat connect.
 start_hostd
+wait_until 20 skipped_at_least "$TMP/console.log" "$cl" "host (" 503
+check "garbage from the host: the guest daemon skipped it ($(skipped_bytes \
+    "$TMP/console.log" "$cl" "host (") of 506 bytes, 503 wanted)" \
+    skipped_at_least "$TMP/console.log" "$cl" "host (" 503
 check "garbage from the host: calls work again" wait_until 10 serving
 check "guest->host after garbage" test "$(guest_cli -e env-guest)" = "$GUEST"
 
