@@ -336,7 +336,8 @@ for way in to-guest to-host; do
 	    "$(stat -c %s "$TMP/g/huge")" = $((1 << 30))
 	# The sanitizers' shadow memory and quarantine are not ours to bound.
 	if [ -n "${NEGOTIATOR_BIN_DIR:-}" ]; then
-		skip "RSS bounds (programs from $NEGOTIATOR_BIN_DIR)"
+		skip --elsewhere "tests/copy.sh on the plain build" \
+		    "RSS bounds (programs from $NEGOTIATOR_BIN_DIR)"
 		continue
 	fi
 	check "... CLI RSS $cli kB < $CLI_RSS_BOUND_KB kB (and measured)" \
