@@ -5,6 +5,9 @@ PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
 LIBDIR		?= $(PREFIX)/lib/negotiator
 BUILTIN_DIR	?= $(LIBDIR)/builtin
+# put, get and sh: shipped here, enabled nowhere until --enable links them
+# into the commands directory.
+AVAILABLE_DIR	?= $(LIBDIR)/available
 # Where users put their own commands: the same path whatever the PREFIX, as
 # the man pages say; compiled in, and created (empty) by every install.
 COMMANDS_DIR	?= /usr/lib/negotiator/commands
@@ -19,7 +22,8 @@ WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 		  -Wmissing-prototypes -Wpointer-arith -Wformat=2
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
-		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"'
+		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
 
@@ -35,6 +39,8 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 # What a CLI writes: the one writer of stdout and stderr, and peer text
 # made safe for a terminal or JSON.
 COMMON_SRCS	+= common/escape.c common/output.c
+# --copy and its stream, and --enable of the management commands.
+COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c
@@ -82,9 +88,9 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 # The command directories and SYSCONFDIR are compiled in: a new PREFIX
 # rebuilds what uses them.
 .build-flags: FORCE
-	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(VERSION)' | \
-	    cmp -s - $@ || \
-	    echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(VERSION)' > $@
+	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(AVAILABLE_DIR) \
+	    $(VERSION)' | cmp -s - $@ || echo '$(BUILTIN_DIR) $(COMMANDS_DIR) \
+	    $(SYSCONFDIR) $(AVAILABLE_DIR) $(VERSION)' > $@
 host/main.o host/full.o guest/main.o common/cli.o: .build-flags
 
 tests/vserial: tests/vserial.c
@@ -272,10 +278,20 @@ install-completion:
 	    common/negotiator-completion.bash \
 	    $(DESTDIR)$(COMPLETIONDIR)/negotiator-$$s || exit 1; done
 
+# The built-ins are the files of commands/; commands/available/ holds the
+# management set, installed apart.
+BUILTINS	= $(filter-out commands/available,$(wildcard commands/*))
+AVAILABLE	= $(wildcard commands/available/*)
+
 install-common:
 	install -d $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(COMMANDS_DIR) \
 	    $(DESTDIR)$(MANDIR)/man7
-	install -m 555 commands/* $(DESTDIR)$(BUILTIN_DIR)
+	install -m 555 $(BUILTINS) $(DESTDIR)$(BUILTIN_DIR)
+	install -d $(DESTDIR)$(AVAILABLE_DIR)
+	for f in $(AVAILABLE); do sed 's|@BINDIR@|$(BINDIR)|g' $$f \
+	    > $(DESTDIR)$(AVAILABLE_DIR)/$${f#commands/available/} && \
+	    chmod 555 $(DESTDIR)$(AVAILABLE_DIR)/$${f#commands/available/} || \
+	    exit 1; done
 	$(SED_MAN) man/negotiator-commands.7 \
 	    > $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
 	chmod 644 $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
@@ -290,9 +306,12 @@ uninstall-guest:
 
 # Directories go only when empty: users' commands and logs stay.
 uninstall-common:
-	for f in commands/*; do rm -f $(DESTDIR)$(BUILTIN_DIR)/$${f#commands/}; done
+	for f in $(BUILTINS); do rm -f $(DESTDIR)$(BUILTIN_DIR)/$${f#commands/}; done
+	for f in $(AVAILABLE); do \
+	    rm -f $(DESTDIR)$(AVAILABLE_DIR)/$${f#commands/available/}; done
 	rm -f $(DESTDIR)$(MANDIR)/man7/negotiator-commands.7
-	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(LIBDIR) \
+	-rmdir $(DESTDIR)$(BUILTIN_DIR) $(DESTDIR)$(AVAILABLE_DIR) \
+	    $(DESTDIR)$(LIBDIR) \
 	    $(DESTDIR)$(COMMANDS_DIR) $(DESTDIR)$(dir $(COMMANDS_DIR)) \
 	    $(DESTDIR)$(LOGDIR) 2>/dev/null
 

@@ -27,6 +27,9 @@
 #ifndef COMMANDS_DIR
 #define COMMANDS_DIR	"/usr/lib/negotiator/commands"
 #endif
+#ifndef AVAILABLE_DIR
+#define AVAILABLE_DIR	"/usr/local/lib/negotiator/available"
+#endif
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
 #endif
@@ -101,6 +104,22 @@ cli_usage_paths(FILE *f, const char *more, const char *control)
 }
 
 void
+cli_usage_copy(FILE *f, const char *other)
+{
+	fprintf(f,
+"      --copy SRC DST         copy a file (with -r, a tree) to or from %s;\n"
+"                             the remote one is written %s:PATH\n"
+"  -r, --recursive            --copy: a directory and what it holds\n"
+"  -p, --preserve             --copy: keep the times too (the mode always)\n"
+"      --enable NAME...       link put, get or sh into the commands\n"
+"                             directory (none is enabled by default)\n"
+"      --disable NAME...      remove the links again\n"
+"      --available-dir DIR    where put, get and sh are (%s)\n",
+	    strcmp(other, "GUEST") == 0 ? "a guest" : "the host", other,
+	    AVAILABLE_DIR);
+}
+
+void
 cli_usage_end(FILE *f)
 {
 	fputs(
@@ -128,6 +147,7 @@ cli_settings_init(struct cli_settings *cs, const char *progname,
 		.cs_verbosity = LOG_LEVEL_INFO,
 		.cs_ping_count = 1,
 		.cs_control = control,
+		.cs_available = AVAILABLE_DIR,
 		.cs_runner = rc,
 	};
 	rc->rc_user_dir = COMMANDS_DIR;
@@ -217,6 +237,16 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 			cli_usage_error(cs->cs_progname, "invalid timeout "
 			    "(seconds, 0 to %d; 0 = none): %s", CLI_MAX_SECONDS,
 			    arg);
+		cs->cs_timeout_given = 1;
+		break;
+	case 'r':
+		cs->cs_recursive = 1;
+		break;
+	case 'p':
+		cs->cs_preserve = 1;
+		break;
+	case OPT_AVAILABLE:
+		cs->cs_available = runner_dir(arg);
 		break;
 	case OPT_COUNT:
 		cs->cs_ping_count = (int)strtonum(arg, 1, 100000, &errstr);

@@ -33,6 +33,10 @@ struct cli_settings {
 	int			 cs_ping_count;
 	int			 cs_no_stdin;	/* -n: stdin is /dev/null */
 	int			 cs_json;	/* --json */
+	int			 cs_timeout_given;	/* -t given */
+	int			 cs_recursive;	/* --copy -r */
+	int			 cs_preserve;	/* --copy -p */
+	const char		*cs_available;	/* --enable's put, get, sh */
 	/* --env NAME=VALUE, checked; the strings are argv's. */
 	char			*cs_env[PROTO_MAX_ENV + 1];
 	size_t			 cs_envc;
@@ -45,9 +49,10 @@ enum cli_option {
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
 	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON, OPT_IDLE_TIMEOUT,
 	OPT_CONFIG, OPT_CONTROL_GROUP, OPT_ENV, OPT_JOURNAL,
+	OPT_AVAILABLE,
 	OPT_OWN		/* a program's own long options start here */
 };
-#define CLI_SHORT_OPTIONS	"t:nvqh"
+#define CLI_SHORT_OPTIONS	"t:nvqhrp"
 #define CLI_LONG_OPTIONS \
 	{ "timeout",		required_argument,	NULL, 't' }, \
 	{ "no-stdin",		no_argument,		NULL, 'n' }, \
@@ -70,7 +75,10 @@ enum cli_option {
 	{ "config",		required_argument,	NULL, OPT_CONFIG }, \
 	{ "control-group",	required_argument,	NULL, OPT_CONTROL_GROUP }, \
 	{ "env",		required_argument,	NULL, OPT_ENV }, \
-	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }
+	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }, \
+	{ "recursive",		no_argument,		NULL, 'r' }, \
+	{ "preserve",		no_argument,		NULL, 'p' }, \
+	{ "available-dir",	required_argument,	NULL, OPT_AVAILABLE }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage
@@ -118,6 +126,8 @@ int	 cli_verb_run(const struct cli_settings *, void *arg);
 void	 cli_usage_paths(FILE *, const char *more, const char *control);
 /* The help's last lines: --version, -h, and what the exit status says. */
 void	 cli_usage_end(FILE *);
+/* The help lines of --copy and --enable (both programs take them). */
+void	 cli_usage_copy(FILE *, const char *other);
 /* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
 void	 cli_usage_error(const char *progname, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));

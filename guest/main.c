@@ -15,6 +15,9 @@
 
 #include "call.h"
 #include "cli.h"
+#include "copy.h"
+#include "copycli.h"
+#include "enable.h"
 #include "guest.h"
 #include "log.h"
 #include "output.h"
@@ -25,6 +28,8 @@
 struct options {
 	struct guest_config	 gc;
 	struct cli_settings	 cs;	/* the verb, and -e's command line */
+	char			**operands;	/* --copy's DST, --enable's */
+	int			 noperands;
 };
 
 static void
@@ -33,6 +38,8 @@ usage(FILE *f)
 	fputs(
 "usage: negotiator-guest -e 'CMD ARGS' [-n] [-t SECONDS]\n"
 "       negotiator-guest -l [--json] | --ping | -d\n"
+"       negotiator-guest --copy [-rp] SRC DST (one of them host:PATH)\n"
+"       negotiator-guest --enable NAME... | --disable NAME...\n"
 "\n"
 "  -l, --list-commands        list the commands the host offers\n"
 "      --json                 with -l: one JSON object per command\n"
@@ -51,6 +58,7 @@ usage(FILE *f)
 "      --dev-dir DIR          where the port devices are (/dev)\n"
 "  -v, --verbose              more output\n"
 "  -q, --quiet                only warnings\n", f);
+	cli_usage_copy(f, "host");
 	cli_usage_paths(f, "", DEFAULT_GUEST_CONTROL);
 	fputs(
 "      --max-timeout SECONDS  daemon: the longest the host's command may run\n"
@@ -114,6 +122,57 @@ verb_ping(void *o)
 	return call(o, MSG_PING);
 }
 
+/* The call of --copy, in copy_cli()'s child. */
+static int
+copy_call(void *arg, const char *cmdline, int no_stdin)
+{
+	struct options	*o = arg;
+
+	o->cs.cs_argument = cmdline;
+	o->cs.cs_no_stdin = no_stdin;
+	return call(o, MSG_OPEN);
+}
+
+static int
+verb_copy(void *arg)
+{
+	struct options	*o = arg;
+	struct copy_cli	 cc;
+	const char	*src = o->cs.cs_argument, *dst = o->operands[0];
+	int		 to_host = strncmp(dst, "host:", 5) == 0;
+
+	if (to_host == (strncmp(src, "host:", 5) == 0))
+		cli_usage_error(o->cs.cs_progname, "%s", "--copy: exactly one "
+		    "of SRC and DST is host:PATH");
+	memset(&cc, 0, sizeof(cc));
+	cc.cc_prog = o->cs.cs_progname;
+	cc.cc_to_remote = to_host;
+	cc.cc_local = to_host ? src : dst;
+	cc.cc_remote = (to_host ? dst : src) + 5;
+	if (*cc.cc_remote == '\0' || *cc.cc_local == '\0')
+		cli_usage_error(o->cs.cs_progname, "%s", "--copy: empty path");
+	cc.cc_recursive = o->cs.cs_recursive;
+	cc.cc_preserve = o->cs.cs_preserve;
+	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
+	cc.cc_other = "the host";
+	cc.cc_enable = "negotiator-host --enable-giving-guests-root --enable ";
+	cc.cc_call = copy_call;
+	cc.cc_arg = o;
+	if (!o->cs.cs_timeout_given)
+		o->cs.cs_timeout_ms = 0;	/* a copy takes what it takes */
+	return copy_cli(&cc);
+}
+
+static int
+verb_enable(void *arg)
+{
+	struct options	*o = arg;
+
+	return enable_main(o->cs.cs_progname, &o->gc.gc_runner,
+	    o->cs.cs_available, o->operands, o->noperands,
+	    cli_verb_is(&o->cs, "enable"), 0, 0);
+}
+
 static int
 verb_daemon(void *arg)
 {
@@ -123,13 +182,17 @@ verb_daemon(void *arg)
 	return guestd_main(&o->gc);
 }
 
-enum { OPT_PING = OPT_OWN, OPT_SYSFS, OPT_DEV };
+enum { OPT_PING = OPT_OWN, OPT_SYSFS, OPT_DEV, OPT_COPY, OPT_ENABLE,
+    OPT_DISABLE };
 
 static const struct cli_verb verbs[] = {
 	{ 'e',		"execute",		verb_execute },
 	{ 'l',		"list-commands",	verb_list_commands },
 	{ OPT_PING,	"ping",			verb_ping },
 	{ 'd',		"daemon",		verb_daemon },
+	{ OPT_COPY,	"copy",			verb_copy },
+	{ OPT_ENABLE,	"enable",		verb_enable },
+	{ OPT_DISABLE,	"disable",		verb_enable },
 };
 
 static const struct option long_options[] = {
@@ -140,6 +203,9 @@ static const struct option long_options[] = {
 	{ "ping",		no_argument,		NULL, OPT_PING },
 	{ "sysfs-root",		required_argument,	NULL, OPT_SYSFS },
 	{ "dev-dir",		required_argument,	NULL, OPT_DEV },
+	{ "copy",		required_argument,	NULL, OPT_COPY },
+	{ "enable",		required_argument,	NULL, OPT_ENABLE },
+	{ "disable",		required_argument,	NULL, OPT_DISABLE },
 	CLI_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -179,13 +245,18 @@ main(int argc, char *argv[])
 	struct options	 o;
 	int		 ch;
 	stdfds_ensure();
+	/* What the available put and get run: not options of the CLI. */
+	if (argc > 1 && (strcmp(argv[1], "--receive-files") == 0 ||
+	    strcmp(argv[1], "--send-files") == 0))
+		return copy_command_main(argc - 1, argv + 1);
 
 	memset(&o, 0, sizeof(o));
 	o.gc.gc_sysfs_root = "/sys";
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-guest", usage,
-	    "-e, -l, --ping, -d", verbs, sizeof(verbs) / sizeof(verbs[0]),
+	    "-e, -l, --ping, -d, --copy, --enable, --disable", verbs,
+	    sizeof(verbs) / sizeof(verbs[0]),
 	    &o.gc.gc_control, &o.gc.gc_runner);
 	log_init("negotiator-guest", LOG_LEVEL_INFO, 0);
 
@@ -194,17 +265,36 @@ main(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, SHORT_OPTIONS, long_options,
 	    NULL)) != -1)
 		guest_option(ch, optarg, &o);
-	if (optind != argc)
-		cli_usage_error(o.cs.cs_progname, "unexpected argument: %s",
-		    argv[optind]);
 	if (o.cs.cs_verb == NULL)
 		cli_usage_error(o.cs.cs_progname, "%s", "nothing to do: give "
-		    "-e, -l, --ping or -d");
+		    "-e, -l, --ping, -d, --copy, --enable or --disable");
+	/* --copy SRC DST, --enable NAME...: the first is the option's. */
+	if (cli_verb_is(&o.cs, "enable") || cli_verb_is(&o.cs, "disable")) {
+		o.noperands = argc - optind + 1;
+		o.operands = xcalloc((size_t)o.noperands, sizeof(char *));
+		o.operands[0] = (char *)o.cs.cs_argument;
+		memcpy(o.operands + 1, argv + optind,
+		    (size_t)(argc - optind) * sizeof(char *));
+	} else if (cli_verb_is(&o.cs, "copy") && argc - optind == 1)
+		o.operands = argv + optind;
+	else if (cli_verb_is(&o.cs, "copy"))
+		cli_usage_error(o.cs.cs_progname, "%s", "--copy takes SRC and "
+		    "DST");
+	else if (optind != argc)
+		cli_usage_error(o.cs.cs_progname, "unexpected argument: %s",
+		    argv[optind]);
+	if ((o.cs.cs_recursive || o.cs.cs_preserve) &&
+	    !cli_verb_is(&o.cs, "copy"))
+		cli_usage_error(o.cs.cs_progname, "%s", "-r and -p go with "
+		    "--copy");
 	if (o.cs.cs_json && !cli_verb_is(&o.cs, "list-commands"))
 		cli_usage_error(o.cs.cs_progname, "%s", "--json goes with -l");
 	if (o.cs.cs_no_stdin && !cli_verb_is(&o.cs, "execute"))
 		cli_usage_error(o.cs.cs_progname, "%s", "-n goes with -e");
 	if (!cli_verb_is(&o.cs, "daemon"))
 		output_init();
-	return cli_verb_run(&o.cs, &o);
+	ch = cli_verb_run(&o.cs, &o);
+	if (cli_verb_is(&o.cs, "enable") || cli_verb_is(&o.cs, "disable"))
+		free(o.operands);
+	return ch;
 }

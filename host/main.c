@@ -19,6 +19,9 @@
 
 #include "call.h"
 #include "cli.h"
+#include "copy.h"
+#include "copycli.h"
+#include "enable.h"
 #include "host.h"
 #include "log.h"
 #include "output.h"
@@ -34,6 +37,9 @@ struct options {
 	const char		*guest;
 	struct cli_settings	 cs;	/* the verb; -e's command line, or GUEST */
 	struct fanout		 fo;		/* --all, --guests, --json */
+	char			**operands;	/* --enable's names */
+	int			 noperands;
+	int			 giving_root;	/* --enable-giving-guests-root */
 };
 
 static void
@@ -45,6 +51,9 @@ usage(FILE *f)
 "       negotiator-host -g [--json] | -c GUEST [--json] | --ping GUEST | -d\n"
 "       negotiator-host --ping --all | --guests A,B [--json]\n"
 "       negotiator-host --attach GUEST | --detach GUEST\n"
+"       negotiator-host --copy [-rp] SRC DST (one of them GUEST:PATH)\n"
+"       negotiator-host --enable NAME... [--enable-giving-guests-root]\n"
+"       negotiator-host --disable NAME...\n"
 "\n"
 "  -g, --list-guests          list the guests found, one per line\n"
 "  -c, --list-commands GUEST  list the commands GUEST offers\n"
@@ -72,6 +81,12 @@ usage(FILE *f)
 "  -d, --daemon               run the host daemon (in the foreground)\n"
 "  -v, --verbose              more output (-g: connection state)\n"
 "  -q, --quiet                only warnings\n", f);
+	cli_usage_copy(f, "GUEST");
+	fputs(
+"      --enable-giving-guests-root\n"
+"                             --enable on the host: each of put, get and sh\n"
+"                             gives every guest root here: refused without\n"
+"                             this\n", f);
 	cli_usage_paths(f,
 "      --channel-dir DIR      guest channel sockets ("
 	    DEFAULT_CHANNEL_DIR ")\n", DEFAULT_HOST_CONTROL);
@@ -199,6 +214,77 @@ verb_detach(void *arg)
 	return attach_main(&o->hc, o->cs.cs_argument, 1);
 }
 
+/* The call of --copy, in copy_cli()'s child. */
+static int
+copy_call(void *arg, const char *cmdline, int no_stdin)
+{
+	struct options	*o = arg;
+
+	o->cs.cs_argument = cmdline;
+	o->cs.cs_no_stdin = no_stdin;
+	return call(o, MSG_OPEN);
+}
+
+/* GUEST:PATH as scp writes it: a colon before any slash. */
+static char *
+copy_guest_path(const char *s)
+{
+	const char	*colon = strchr(s, ':');
+
+	if (colon == NULL || colon == s || (strchr(s, '/') != NULL &&
+	    strchr(s, '/') < colon))
+		return NULL;
+	return (char *)colon;
+}
+
+static int
+verb_copy(void *arg)
+{
+	static char	 other[PROTO_MAX_NAME + 16], guest[PROTO_MAX_NAME + 1];
+	struct options	*o = arg;
+	struct copy_cli	 cc;
+	const char	*src = o->cs.cs_argument, *dst = o->operands[0];
+	char		*sc = copy_guest_path(src), *dc = copy_guest_path(dst);
+	const char	*remote;
+
+	if ((sc == NULL) == (dc == NULL))
+		usage_error("%s", "--copy: exactly one of SRC and DST is "
+		    "GUEST:PATH (write a local path with a colon as ./A:B)");
+	memset(&cc, 0, sizeof(cc));
+	cc.cc_to_remote = dc != NULL;
+	remote = dc != NULL ? dst : src;
+	if ((size_t)((dc != NULL ? dc : sc) - remote) >= sizeof(guest))
+		usage_error("%s", "--copy: guest name too long");
+	memcpy(guest, remote, (size_t)((dc != NULL ? dc : sc) - remote));
+	o->guest = guest;
+	cc.cc_remote = (dc != NULL ? dc : sc) + 1;
+	cc.cc_local = dc != NULL ? src : dst;
+	if (*cc.cc_remote == '\0' || *cc.cc_local == '\0')
+		usage_error("%s", "--copy: empty path");
+	snprintf(other, sizeof(other), "guest %s", o->guest);
+	cc.cc_prog = o->cs.cs_progname;
+	cc.cc_recursive = o->cs.cs_recursive;
+	cc.cc_preserve = o->cs.cs_preserve;
+	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
+	cc.cc_other = other;
+	cc.cc_enable = "negotiator-guest --enable ";
+	cc.cc_call = copy_call;
+	cc.cc_arg = o;
+	if (!o->cs.cs_timeout_given)
+		o->cs.cs_timeout_ms = 0;	/* a copy takes what it takes */
+	return copy_cli(&cc);
+}
+
+static int
+verb_enable(void *arg)
+{
+	struct options	*o = arg;
+
+	return enable_main(o->cs.cs_progname, &o->hc.hc_runner,
+	    o->cs.cs_available, o->operands, o->noperands,
+	    cli_verb_is(&o->cs, "enable"), 1, o->giving_root);
+}
+
 static int
 verb_daemon(void *arg)
 {
@@ -210,6 +296,7 @@ verb_daemon(void *arg)
 
 enum {
 	OPT_PING = OPT_OWN, OPT_CHANNEL, OPT_ALL, OPT_GUESTS, OPT_ATTACH, OPT_DETACH,
+	OPT_COPY, OPT_ENABLE, OPT_DISABLE, OPT_GIVING_ROOT,
 };
 
 static const struct cli_verb verbs[] = {
@@ -220,6 +307,9 @@ static const struct cli_verb verbs[] = {
 	{ 'd',		"daemon",		verb_daemon },
 	{ OPT_ATTACH,	"attach",		verb_attach },
 	{ OPT_DETACH,	"detach",		verb_detach },
+	{ OPT_COPY,	"copy",			verb_copy },
+	{ OPT_ENABLE,	"enable",		verb_enable },
+	{ OPT_DISABLE,	"disable",		verb_enable },
 };
 
 static const struct option long_options[] = {
@@ -233,6 +323,10 @@ static const struct option long_options[] = {
 	{ "guests",		required_argument,	NULL, OPT_GUESTS },
 	{ "attach",		required_argument,	NULL, OPT_ATTACH },
 	{ "detach",		required_argument,	NULL, OPT_DETACH },
+	{ "copy",		required_argument,	NULL, OPT_COPY },
+	{ "enable",		required_argument,	NULL, OPT_ENABLE },
+	{ "disable",		required_argument,	NULL, OPT_DISABLE },
+	{ "enable-giving-guests-root", no_argument,	NULL, OPT_GIVING_ROOT },
 	CLI_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -260,6 +354,9 @@ host_option(int ch, const char *arg, void *arg_o)
 	case OPT_CHANNEL:
 		o->hc.hc_channel_dir = arg;
 		break;
+	case OPT_GIVING_ROOT:
+		o->giving_root = 1;
+		break;
 	default:
 		cli_setting(&o->cs, ch, arg);
 		break;
@@ -272,6 +369,10 @@ main(int argc, char *argv[])
 	struct options	 o;
 	int		 ch, fan;
 	stdfds_ensure();
+	/* What the available put and get run: not options of the CLI. */
+	if (argc > 1 && (strcmp(argv[1], "--receive-files") == 0 ||
+	    strcmp(argv[1], "--send-files") == 0))
+		return copy_command_main(argc - 1, argv + 1);
 
 	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
 	memcpy(host_argv, argv, (size_t)argc * sizeof(*host_argv));
@@ -279,7 +380,8 @@ main(int argc, char *argv[])
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;
 	cli_settings_init(&o.cs, "negotiator-host", usage,
-	    "-e, -c, -g, --ping, -d, --attach, --detach", verbs,
+	    "-e, -c, -g, --ping, -d, --attach, --detach, --copy, --enable, "
+	    "--disable", verbs,
 	    sizeof(verbs) / sizeof(verbs[0]), &o.hc.hc_control, &o.hc.hc_runner);
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
@@ -293,7 +395,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (o.cs.cs_verb == NULL)
 		usage_error("%s", "nothing to do: give -e, -c, -g, --ping, -d, "
-		    "--attach or --detach");
+		    "--attach, --detach, --copy, --enable or --disable");
 	o.fo.fo_progname = "negotiator-host";
 	o.fo.fo_json = o.cs.cs_json;
 	fan = o.fo.fo_all || o.fo.fo_guests != NULL;
@@ -317,9 +419,28 @@ main(int argc, char *argv[])
 			    "--guests)", cli_verb_is(&o.cs, "ping") ? "--ping" :
 			    "-e");
 		o.guest = argv[0];
+	} else if (cli_verb_is(&o.cs, "enable") ||
+	    cli_verb_is(&o.cs, "disable")) {
+		o.noperands = argc + 1;
+		o.operands = xcalloc((size_t)o.noperands, sizeof(char *));
+		o.operands[0] = (char *)o.cs.cs_argument;
+		memcpy(o.operands + 1, argv, (size_t)argc * sizeof(char *));
+	} else if (cli_verb_is(&o.cs, "copy")) {
+		if (argc != 1)
+			usage_error("%s", "--copy takes SRC and DST");
+		o.operands = argv;
 	} else if (argc != 0)
 		usage_error("unexpected argument: %s", argv[0]);
+	if ((o.cs.cs_recursive || o.cs.cs_preserve) &&
+	    !cli_verb_is(&o.cs, "copy"))
+		usage_error("%s", "-r and -p go with --copy");
+	if (o.giving_root && !cli_verb_is(&o.cs, "enable"))
+		usage_error("%s", "--enable-giving-guests-root goes with "
+		    "--enable");
 	if (!cli_verb_is(&o.cs, "daemon"))
 		output_init();
-	return cli_verb_run(&o.cs, &o);
+	ch = cli_verb_run(&o.cs, &o);
+	if (cli_verb_is(&o.cs, "enable") || cli_verb_is(&o.cs, "disable"))
+		free(o.operands);
+	return ch;
 }

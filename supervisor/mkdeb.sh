@@ -5,7 +5,8 @@
 # Each package is a staged install of a private copy of this tree ("make
 # install-host DESTDIR=…" with PREFIX=/usr), so the working tree's binaries,
 # built for its own PREFIX, are left alone.  What both sides install alike
-# (the built-ins, negotiator-commands(7)) goes to negotiator-common, on which
+# (the built-ins, put, get and sh in /usr/lib/negotiator/available, enabled
+# by neither package, negotiator-commands(7)) goes to negotiator-common, on which
 # the other two depend; all three own /usr/lib/negotiator/commands.  The
 # supervisord program becomes an example: the package enables the systemd
 # unit instead, and the two must not both start a daemon.  Depends: is

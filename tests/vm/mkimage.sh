@@ -105,9 +105,15 @@ install -m 755 "$GUEST_BIN" "$ROOT/usr/bin/negotiator-guest"
 mkdir -p "$ROOT/usr/local/lib/negotiator"
 ln -s /usr/lib/negotiator/builtin "$ROOT/usr/local/lib/negotiator/builtin"
 shopt -s nullglob dotglob
-for f in "$REPO"/commands/*; do cp -a "$f" "$ROOT/usr/lib/negotiator/builtin/"; done
+for f in "$REPO"/commands/*; do [ -d "$f" ] || cp -a "$f" "$ROOT/usr/lib/negotiator/builtin/"; done
 for f in "$REPO"/tests/commands.d/*; do cp -a "$f" "$ROOT/usr/lib/negotiator/commands/"; done
 shopt -u nullglob dotglob
+# put, get and sh where the guest's --enable looks for them (tests/copy.sh).
+mkdir -p "$ROOT/usr/local/lib/negotiator/available"
+for f in "$REPO"/commands/available/*; do
+	sed 's|@BINDIR@|/usr/bin|g' "$f" >"$ROOT/usr/local/lib/negotiator/available/${f##*/}"
+done
+chmod 555 "$ROOT"/usr/local/lib/negotiator/available/*
 
 cp -L /etc/os-release "$ROOT/etc/os-release"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$ROOT/etc/passwd"

@@ -9,6 +9,7 @@ set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$REPO/tests/lib.sh"
 . "$REPO/tests/scenarios.sh"
+. "$REPO/tests/scenario-copy.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-vm.XXXXXX") || exit 1
 GUEST=testvm
@@ -61,6 +62,9 @@ echo "# boot to first call: $(( $(date +%s) - started )) s"
 run_all_scenarios
 scenario_bulk 16000000
 scenario_parallel_bulk 8 4000000
+expect_status 0 "negotiator-guest --enable put get sh, in the guest" \
+    guest_cli --enable put get sh
+scenario_copy /tmp/copy-scenario
 
 # The host daemon away for 10 s: the guest daemon idles (< 1% CPU) and
 # serves again within 2 s of the restart; a call cut off by the stop gets
