@@ -20,6 +20,7 @@
 
 #include "copy.h"
 #include "copycli.h"
+#include "log.h"
 #include "status.h"
 
 char *
@@ -57,6 +58,18 @@ copy_cli_wait(pid_t pid)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+void
+copy_cli_init(struct copy_cli *cc, struct cli_settings *cs)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->cc_prog = cs->cs_progname;
+	cc->cc_recursive = cs->cs_recursive;
+	cc->cc_preserve = cs->cs_preserve;
+	cc->cc_quiet = cs->cs_verbosity < LOG_LEVEL_INFO;
+	if (!cs->cs_timeout_given)
+		cs->cs_timeout_ms = 0;
 }
 
 int

@@ -5,6 +5,8 @@
 #ifndef COPYCLI_H
 #define COPYCLI_H
 
+#include "cli.h"
+
 struct copy_cli {
 	const char	*cc_prog;	/* "negotiator-host": messages */
 	const char	*cc_local;	/* our path */
@@ -24,6 +26,12 @@ struct copy_cli {
 	void		*cc_arg;
 };
 
+/*
+ * What a copy takes from the command line (cli.h): the program's name,
+ * -r, -p, -q; and no timeout unless -t was given (a copy takes what it
+ * takes).  The rest of cc is zeroed, for the program to fill in.
+ */
+void	 copy_cli_init(struct copy_cli *cc, struct cli_settings *);
 /*
  * The copy: the call runs in a child, our end of the stream here.  The
  * exit status: 0; 1 if the copy failed (said by whichever side failed,

@@ -144,22 +144,16 @@ verb_copy(void *arg)
 	if (to_host == (strncmp(src, "host:", 5) == 0))
 		cli_usage_error(o->cs.cs_progname, "%s", "--copy: exactly one "
 		    "of SRC and DST is host:PATH");
-	memset(&cc, 0, sizeof(cc));
-	cc.cc_prog = o->cs.cs_progname;
+	copy_cli_init(&cc, &o->cs);
 	cc.cc_to_remote = to_host;
 	cc.cc_local = to_host ? src : dst;
 	cc.cc_remote = (to_host ? dst : src) + 5;
 	if (*cc.cc_remote == '\0' || *cc.cc_local == '\0')
 		cli_usage_error(o->cs.cs_progname, "%s", "--copy: empty path");
-	cc.cc_recursive = o->cs.cs_recursive;
-	cc.cc_preserve = o->cs.cs_preserve;
-	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
 	cc.cc_other = "the host";
 	cc.cc_enable = "negotiator-host --enable-giving-guests-root --enable ";
 	cc.cc_call = copy_call;
 	cc.cc_arg = o;
-	if (!o->cs.cs_timeout_given)
-		o->cs.cs_timeout_ms = 0;	/* a copy takes what it takes */
 	return copy_cli(&cc);
 }
 

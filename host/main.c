@@ -250,7 +250,7 @@ verb_copy(void *arg)
 	if ((sc == NULL) == (dc == NULL))
 		usage_error("%s", "--copy: exactly one of SRC and DST is "
 		    "GUEST:PATH (write a local path with a colon as ./A:B)");
-	memset(&cc, 0, sizeof(cc));
+	copy_cli_init(&cc, &o->cs);
 	cc.cc_to_remote = dc != NULL;
 	remote = dc != NULL ? dst : src;
 	if ((size_t)((dc != NULL ? dc : sc) - remote) >= sizeof(guest))
@@ -262,16 +262,10 @@ verb_copy(void *arg)
 	if (*cc.cc_remote == '\0' || *cc.cc_local == '\0')
 		usage_error("%s", "--copy: empty path");
 	snprintf(other, sizeof(other), "guest %s", o->guest);
-	cc.cc_prog = o->cs.cs_progname;
-	cc.cc_recursive = o->cs.cs_recursive;
-	cc.cc_preserve = o->cs.cs_preserve;
-	cc.cc_quiet = o->cs.cs_verbosity < LOG_LEVEL_INFO;
 	cc.cc_other = other;
 	cc.cc_enable = "negotiator-guest --enable ";
 	cc.cc_call = copy_call;
 	cc.cc_arg = o;
-	if (!o->cs.cs_timeout_given)
-		o->cs.cs_timeout_ms = 0;	/* a copy takes what it takes */
 	return copy_cli(&cc);
 }
 
