@@ -144,32 +144,58 @@ contain_cgroup_write(int dir, const char *name, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
-/* sig to each process in the cgroup dir; the number signalled. */
-static int
-contain_cgroup_each(int dir, int sig)
+/*
+ * Calls each(pid, arg) for each pid in the list fd reads (cgroup.procs, a
+ * task's children: decimal numbers apart by spaces or newlines, whole
+ * records in each read), and closes fd.
+ */
+static void
+contain_pids(int fd, void (*each)(pid_t, void *), void *arg)
 {
 	char	 buf[4096], *p, *end;
 	ssize_t	 n;
 	long	 pid;
-	int	 fd, sent = 0;
 
-	if ((fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
 	while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
 		buf[n] = '\0';
-		/* Whole lines: the kernel gives each read whole records. */
 		for (p = buf; *p != '\0'; p = end) {
 			pid = strtol(p, &end, 10);
 			if (end == p)
 				break;
-			if (pid > 0 && kill((pid_t)pid, sig) == 0)
-				sent++;
-			while (*end == '\n')
+			if (pid > 0)
+				each((pid_t)pid, arg);
+			while (*end == ' ' || *end == '\n')
 				end++;
 		}
 	}
 	close(fd);
-	return sent;
+}
+
+struct contain_kills {
+	int	 ck_sig;
+	int	 ck_sent;
+};
+
+static void
+contain_kill_one(pid_t pid, void *arg)
+{
+	struct contain_kills	*ck = arg;
+
+	if (kill(pid, ck->ck_sig) == 0)
+		ck->ck_sent++;
+}
+
+/* sig to each process in the cgroup dir; the number signalled. */
+static int
+contain_cgroup_each(int dir, int sig)
+{
+	struct contain_kills	 ck = { sig, 0 };
+	int			 fd;
+
+	if ((fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	contain_pids(fd, contain_kill_one, &ck);
+	return ck.ck_sent;
 }
 
 /*
@@ -383,6 +409,28 @@ contain_start_time(pid_t pid)
 	return t;
 }
 
+struct contain_orphans {
+	int			 sw_everything;
+	unsigned long long	 sw_oldest;
+};
+
+static void
+contain_sweep_one(pid_t pid, void *arg)
+{
+	struct contain_orphans	*sw = arg;
+	struct contain		*ct;
+	unsigned long long	 t;
+
+	LIST_FOREACH(ct, &active, ct_entry)
+		if (ct->ct_pid == pid)
+			break;
+	if (!sw->sw_everything && ct != NULL)
+		return;		/* a running command */
+	t = contain_start_time(pid);
+	if (sw->sw_everything || (t != 0 && t < sw->sw_oldest))
+		kill(pid, SIGKILL);
+}
+
 /*
  * Kills each child of ours that no running call can have started: not a
  * command we started, and started before the oldest running call (or no
@@ -392,18 +440,16 @@ contain_start_time(pid_t pid)
 static void
 contain_sweep(int everything)
 {
-	char			 path[64], buf[4096], *p, *end;
+	struct contain_orphans	 sw = { everything, ~0ULL };
+	char			 path[64];
 	struct contain		*ct;
 	struct dirent		*de;
-	unsigned long long	 oldest = ~0ULL, t;
-	ssize_t			 n;
-	long			 pid;
 	DIR			*d;
 	int			 fd;
 
 	LIST_FOREACH(ct, &active, ct_entry)
-		if (ct->ct_start < oldest)
-			oldest = ct->ct_start;	/* 0 if unknown: none older */
+		if (ct->ct_start < sw.sw_oldest)
+			sw.sw_oldest = ct->ct_start;	/* 0: unknown, none older */
 	/* Our threads' children: an orphan goes to one of our threads. */
 	if ((d = opendir("/proc/self/task")) == NULL)
 		return;
@@ -413,25 +459,7 @@ contain_sweep(int everything)
 		    sizeof(path) || (fd = open(path, O_RDONLY | O_CLOEXEC)) ==
 		    -1)
 			continue;
-		while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
-			buf[n] = '\0';
-			for (p = buf; *p != '\0'; p = end) {
-				pid = strtol(p, &end, 10);
-				if (end == p)
-					break;
-				while (*end == ' ' || *end == '\n')
-					end++;
-				LIST_FOREACH(ct, &active, ct_entry)
-					if (ct->ct_pid == (pid_t)pid)
-						break;
-				if (!everything && ct != NULL)
-					continue;	/* a running command */
-				t = contain_start_time((pid_t)pid);
-				if (everything || (t != 0 && t < oldest))
-					kill((pid_t)pid, SIGKILL);
-			}
-		}
-		close(fd);
+		contain_pids(fd, contain_sweep_one, &sw);
 	}
 	closedir(d);
 }
