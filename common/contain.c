@@ -447,9 +447,10 @@ contain_sweep(int everything)
 	DIR			*d;
 	int			 fd;
 
+	/* A start of 0 (unknown) leaves nothing older. */
 	LIST_FOREACH(ct, &active, ct_entry)
 		if (ct->ct_start < sw.sw_oldest)
-			sw.sw_oldest = ct->ct_start;	/* 0: unknown, none older */
+			sw.sw_oldest = ct->ct_start;
 	/* Our threads' children: an orphan goes to one of our threads. */
 	if ((d = opendir("/proc/self/task")) == NULL)
 		return;
