@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "copy.h"
+#include "util.h"
 
 #define COPY_BUF	(64 * 1024)
 #define COPY_MAX_ID	32	/* user and group names */
@@ -436,6 +437,18 @@ copy_send_entry(struct copy_io *io, int dirfd, const char *path,
 	return copy_send_dir(io, fd, &st, depth);
 }
 
+/* A stream's state on fd, for prog's messages about path. */
+static struct copy_io *
+copy_io_new(int fd, const char *prog, const char *path)
+{
+	struct copy_io	*io = xcalloc(1, sizeof(*io));
+
+	io->io_fd = fd;
+	io->io_prog = prog;
+	strlcpy(io->io_path, path, sizeof(io->io_path));
+	return io;
+}
+
 enum copy_result
 copy_send(int fd, const char *src, int recursive, const char *prog)
 {
@@ -443,15 +456,8 @@ copy_send(int fd, const char *src, int recursive, const char *prog)
 	enum copy_result	 rv;
 	char			*real, *name;
 
-	io = calloc(1, sizeof(*io));
-	if (io == NULL) {
-		fprintf(stderr, "%s: %s\n", prog, strerror(errno));
-		return COPY_FAILED;
-	}
-	io->io_fd = fd;
-	io->io_prog = prog;
+	io = copy_io_new(fd, prog, src);
 	io->io_recursive = recursive;
-	strlcpy(io->io_path, src, sizeof(io->io_path));
 	/* The root's name: what it is called, links and dots resolved. */
 	if ((real = realpath(src, NULL)) == NULL) {
 		copy_say(io, "%s", strerror(errno));
@@ -910,14 +916,8 @@ copy_receive(int fd, const char *dst, int preserve, const char *prog)
 	int			 dirfd, sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	size_t			 i;
 
-	if ((io = calloc(1, sizeof(*io))) == NULL) {
-		fprintf(stderr, "%s: %s\n", prog, strerror(errno));
-		return COPY_FAILED;
-	}
-	io->io_fd = fd;
-	io->io_prog = prog;
+	io = copy_io_new(fd, prog, dst);
 	io->io_preserve = preserve;
-	strlcpy(io->io_path, dst, sizeof(io->io_path));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = copy_on_signal;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
