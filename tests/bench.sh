@@ -157,11 +157,12 @@ make_commands() {
 	done; echo "no port $1" >&2; exit 1; }'
 	cat >"$dir/bench-qga-start" <<-EOF
 	#!/bin/sh
-	# bench: starts qemu-ga (it daemonizes) on the org.qemu.guest_agent.0 port.
+	# bench: runs qemu-ga on the org.qemu.guest_agent.0 port, in the
+	# foreground: a call's processes end with it (negotiator-commands(7)),
+	# so the call lasts as long as qemu-ga is wanted.
 	$port
 	dev=\$(port org.qemu.guest_agent.0) || exit 1
-	exec qemu-ga -d -f /run/qemu-ga.pid -t /run -m virtio-serial -p "\$dev" \
-	    </dev/null >/dev/null 2>&1
+	exec qemu-ga -t /run -m virtio-serial -p "\$dev" </dev/null >/dev/null 2>&1
 	EOF
 	cat >"$dir/bench-raw-send" <<-EOF
 	#!/bin/sh
@@ -525,7 +526,8 @@ bench_vm() {
 	wait_until 120 "${H[@]}" -e 'exit-with 0' "$GUEST" ||
 	    { tail -n 20 "$d/console.log" "$d/hostd.log" >&2; die "guest not serving"; }
 	tb=$(ms "$t0" "$EPOCHREALTIME")
-	"${H[@]}" -e bench-qga-start "$GUEST" || die "cannot start qemu-ga in the guest"
+	"${H[@]}" -t 0 -e bench-qga-start "$GUEST" &
+	BG="$BG $!"
 	wait_until 20 timeout 5 "$QGA" "$d/qga.sock" ping 1 ||
 	    die "qemu-ga does not answer in the guest"
 	if [ "$MODE" = hold ]; then
