@@ -1,17 +1,23 @@
 #!/bin/sh
-# mkbase.sh: prints the directory that holds a Debian 12 test system,
-# building it first unless the cache already has it.
+# mkbase.sh [SUITE]: prints the directory that holds a Debian test system of
+# SUITE (bookworm, the default, or trixie), building it first unless the
+# cache already has it.
 #
 #   minbase.tar   a clean debootstrap --variant=minbase chroot, for installing
 #                 the packages into (debtest.sh)
 #   rootfs.img    an ext4 image (raw) of a second debootstrap with systemd,
-#                 udev, the kernel and networkd, made with mkfs.ext4 -d: no
-#                 mount needed; vmtest.sh boots a copy-on-write overlay of it
+#                 udev, the kernel and networkd, python3 and sudo (what
+#                 Ansible's modules and become need) and qemu-guest-agent
+#                 (what the libvirt_qemu comparison talks to), made with
+#                 mkfs.ext4 -d: no mount needed; the tests boot a
+#                 copy-on-write overlay of it
 #   vmlinuz, initrd.img   that system's own kernel and initramfs
 #
 # The cache is $NEGOTIATOR_TEST_CACHE (default /var/cache/negotiator-test),
-# one directory per hash of this script and the mirror, so any change here
-# builds afresh; older ones are removed.  The packages come from the mirror
+# one directory per suite and hash of this script and the mirror, so any
+# change here builds afresh; older ones of the suite are removed once a day
+# has passed (parallel checkouts with different scripts do not evict each
+# other's).  The packages come from the mirror
 # this machine's apt uses (or $NEGOTIATOR_DEBIAN_MIRROR).  Run as root.
 set -eu
 umask 022
@@ -23,14 +29,18 @@ for c in debootstrap mkfs.ext4 sha256sum flock; do
 done
 
 CACHE=${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test}
-SUITE=bookworm
+SUITE=${1:-bookworm}
+case $SUITE in
+bookworm|trixie) ;;
+*) die "unknown suite $SUITE (bookworm or trixie)" ;;
+esac
 MIRROR=${NEGOTIATOR_DEBIAN_MIRROR:-$(sed -n 's/^URIs: *\(http[^ ]*\/debian\)\/*$/\1/p' \
     /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)}
 [ -n "$MIRROR" ] || MIRROR=$(sed -n 's/^deb  *\(http[^ ]*\/debian\)\/* .*/\1/p' \
     /etc/apt/sources.list 2>/dev/null | head -n 1)
 [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
 KEY=$( (cat "$0"; echo "$SUITE $MIRROR") | sha256sum | cut -c1-16)
-DIR=$CACHE/debian12-$KEY
+DIR=$CACHE/$SUITE-$KEY
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
@@ -74,11 +84,11 @@ bootstrap "$B/minbase" "$B/minbase.log"
 tar -C "$B/minbase" --numeric-owner -cf "$B/minbase.tar" .
 rm -rf "$B/minbase"
 
-# 2. The system to boot.  The guest package's run-time libraries are in it
-#    in case the guest binary is dynamic: the guest has no apt lists.
+# 2. The system to boot.  The guest package needs no run-time library in it
+#    (the guest binary is static; the guest has no apt lists).
 log "debootstrap the system to boot"
 bootstrap "$B/root" "$B/root.log" \
-    --include=systemd,systemd-sysv,udev,dbus,linux-image-amd64,initramfs-tools,kmod,iproute2,procps,libev4,libmsgpackc2,libbsd0
+    --include=systemd,systemd-sysv,udev,dbus,linux-image-amd64,initramfs-tools,kmod,iproute2,procps,python3,sudo,qemu-guest-agent
 R=$B/root
 echo negotiator-test >"$R/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 negotiator-test\n' >"$R/etc/hosts"
@@ -139,9 +149,8 @@ mkfs.ext4 -q -L negotiator-root -d "$R" "$B/rootfs.img"
 rm -rf "$R"
 
 touch "$B/done"
-for old in "$CACHE"/debian12-*; do
-	[ -d "$old" ] && [ "$old" != "$DIR" ] && rm -rf "$old"
-done
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d \( -name "$SUITE-*" -o -name 'debian12-*' \) \
+    ! -name "$(basename "$DIR")" -mmin +1440 -exec rm -rf {} +
 mv "$B" "$DIR"
 trap - EXIT
 log "built $DIR"

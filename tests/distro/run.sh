@@ -1,7 +1,7 @@
 #!/bin/sh
 # make check-distro: the packages and the guest on a real Debian 12.
 #   1. make deb, into a temporary directory;
-#   2. the Debian 12 systems to test on (mkbase.sh: cached, built once);
+#   2. the Debian 12 systems to test on (mkbase.sh bookworm: cached, built once);
 #   3. debtest.sh: the .debs into a clean chroot and out again, lintian;
 #   4. vmtest.sh: a systemd guest under QEMU with the guest package.
 # Each stage has a wall-clock limit; the whole is about 15 minutes from
@@ -52,7 +52,7 @@ stage() {
 mkdir "$T/debs"
 stage "make deb" 300 make -s --no-print-directory deb DEBDIR="$T/debs" &&
     stage "Debian 12 systems (cached in ${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test})" \
-    1200 sh -c 'sh tests/distro/mkbase.sh >"$0"' "$T/base" &&
+    1200 sh -c 'sh tests/distro/mkbase.sh bookworm >"$0"' "$T/base" &&
     base=$(tail -n 1 "$T/base") && {
 	stage "packages in a clean chroot" 600 bash tests/distro/debtest.sh "$base" "$T/debs"
 	stage "systemd guest under QEMU" 900 bash tests/distro/vmtest.sh "$base" "$T/debs"
