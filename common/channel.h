@@ -132,6 +132,31 @@ struct channel {
 	 * for a command writing its output in small pieces; in a bare test
 	 * (README, Benchmarks) the port first delivered wrong bytes, then the
 	 * guest kernel reported a soft lockup in the splicing process.
+	 *
+	 * Why (2026-12-02, Debian's 6.1.192 and 6.12.117; line numbers
+	 * 6.1/6.12): port_fops_splice_write (drivers/char/virtio_console.c
+	 * 909/907) sizes its scatterlist by the pipe's occupancy (943/941)
+	 * and sg_init_table() puts the end mark on its last entry (955/953);
+	 * __splice_from_pipe() (956/954) fills one entry per pipe buffer it
+	 * takes, so a splice whose length ends before the pipe's last
+	 * buffer leaves entries empty, and __send_to_port() gets their
+	 * count (959/957).  But virtqueue_add_split()
+	 * (drivers/virtio/virtio_ring.c) walks the list to its end mark,
+	 * "for (sg = sgs[n]; sg; sg = sg_next(sg))" (587/611), not that
+	 * count: it writes descriptors for the empty entries past the
+	 * indirect table it allocated for the count (553/577), a heap
+	 * overflow, or past the ring descriptors it reserved.
+	 * tests/vm/splice.sh shows it (SPLICE_PHASES=cut): from the first
+	 * such splice the host gets no byte more, and both kernels then
+	 * report soft lockups in the splicing process.  A splice asking for
+	 * at least what the pipe holds fills the list to its mark, and was
+	 * byte-exact on both (one buffer at a time, up to 256, blocking or
+	 * not: tests/vm/splice.sh's default phases, which the VM suite runs).
+	 * A pipe with another writer cannot promise that, so a daemon would
+	 * need a pipe of its own between the command's and the port; that
+	 * path is not built.  The feared loss when virtqueue_add_outbuf()
+	 * fails (its bytes, already out of the pipe, are freed: 620-628, 962
+	 * in 6.1) needs the GFP_ATOMIC indirect table to fail: never seen.
 	 */
 	int			 ch_splice;
 	int			 ch_backlog;	/* whole frames wait for a turn */

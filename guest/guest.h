@@ -35,6 +35,14 @@ int	 port_is_device(int fd);
 int	 port_host_connected(int fd);
 /* For a device: raise SIGIO when the host connects or data arrives. */
 void	 port_notify(int fd, int on);
+/*
+ * An fd that becomes readable when a port may have appeared since it was
+ * opened (inotify on the -c directory, else the kernel's uevents); -1
+ * with errno if there is none to be had.
+ */
+int	 port_watch_open(const struct guest_config *);
+/* Reads what made the watch readable, so that it waits again. */
+void	 port_watch_drain(int fd);
 
 /* guestd.c */
 int	 guestd_main(const struct guest_config *);

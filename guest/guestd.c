@@ -1,10 +1,19 @@
 /*
  * The guest daemon.  It holds both ports for as long as it runs: it serves
  * the host's requests from host-to-guest, and relays the requests of local
- * CLIs over guest-to-host.  A port whose host end is not connected reads
- * as end-of-file and polls as POLLHUP forever, so a port in that state is
- * taken out of the loop and checked again on SIGIO or a slow timer: the
- * daemon never spins, and notices the host coming back within GUESTD_RECHECK.
+ * CLIs over guest-to-host.  Nothing here polls: a guest with the host away
+ * and nothing to do is not woken at all.
+ * - A port whose host end is not connected reads as end-of-file and polls
+ *   as POLLHUP forever, so a port in that state is taken out of the loop
+ *   and looked at again on SIGIO, which the kernel raises when the host
+ *   connects (O_ASYNC is set before the look, so a host that connects in
+ *   between is seen).
+ * - A port that is not there yet is looked for again when the port watch
+ *   (port_watch_open: the kernel's uevents, or inotify on the -c
+ *   directory) says something appeared; it is opened before the look.
+ * - Only what no event need announce is retried on a timer as well,
+ *   GUESTD_RETRY_MIN doubling to GUESTD_RETRY_MAX: an open that failed
+ *   (EBUSY: another process holds the port), or no watch to be had.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +28,8 @@
 #include "relay.h"
 #include "serve.h"
 
-#define GUESTD_RECHECK	0.5	/* seconds between checks of an absent port */
+#define GUESTD_RETRY_MIN	0.5	/* seconds before the first retry */
+#define GUESTD_RETRY_MAX	8.	/* and at most between retries */
 
 enum port_state {
 	PORT_CLOSED,		/* not found or not opened yet */
@@ -33,22 +43,66 @@ struct port {
 	enum port_state	 pt_state;
 	int		 pt_device;
 	int		 pt_logged_missing;
+	int		 pt_missing;	/* closed; not found or opened yet */
+	ev_tstamp	 pt_backoff;	/* the next retry's delay */
 	struct conn	 pt_conn;
-	ev_timer	 pt_check;
+	ev_timer	 pt_retry;
 };
 
 static const struct guest_config *config;
 static struct port	 h2g, g2h;	/* we serve; we issue */
 static ev_signal	 sigio;
+static ev_io		 watch;		/* port_watch_open's fd, or -1 */
+
+static void	 port_check(struct port *);
+
+/*
+ * One function decides whether the port watch is open: while a port is
+ * missing (or would not open: a test's socket made anew shows there).
+ * 0 if it is open or not wanted, -1 if it cannot be had.
+ */
+static int
+watch_update(void)
+{
+	int	 fd;
+
+	if (h2g.pt_missing || g2h.pt_missing) {
+		if (watch.fd != -1)
+			return 0;
+		if ((fd = port_watch_open(config)) == -1) {
+			log_limited_warn("port watch", "cannot watch for "
+			    "ports (retrying on a timer)");
+			return -1;
+		}
+		ev_io_set(&watch, fd, EV_READ);
+		ev_io_start(EV_DEFAULT, &watch);
+	} else if (watch.fd != -1) {
+		ev_io_stop(EV_DEFAULT, &watch);
+		close(watch.fd);
+		ev_io_set(&watch, -1, EV_READ);
+	}
+	return 0;
+}
 
 static void
-port_away(struct port *pt)
+watch_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	pt->pt_state = PORT_AWAY;
-	/* A frame the old host left half-sent will never be completed. */
-	channel_discard_input(&pt->pt_conn.c_ch);
-	channel_pause(&pt->pt_conn.c_ch, 1);
-	port_notify(pt->pt_conn.c_ch.ch_fd, 1);
+	(void)loop;
+	(void)revents;
+	port_watch_drain(w->fd);
+	port_check(&h2g);
+	port_check(&g2h);
+}
+
+/* Looks at the port again after its backoff, which then doubles. */
+static void
+port_retry_later(struct port *pt)
+{
+	ev_timer_stop(EV_DEFAULT, &pt->pt_retry);
+	ev_timer_set(&pt->pt_retry, pt->pt_backoff, 0.);
+	ev_timer_start(EV_DEFAULT, &pt->pt_retry);
+	pt->pt_backoff = pt->pt_backoff * 2 > GUESTD_RETRY_MAX ?
+	    GUESTD_RETRY_MAX : pt->pt_backoff * 2;
 }
 
 static void
@@ -62,10 +116,29 @@ port_up(struct port *pt)
 }
 
 static void
+port_away(struct port *pt)
+{
+	pt->pt_state = PORT_AWAY;
+	/* A frame the old host left half-sent will never be completed. */
+	channel_discard_input(&pt->pt_conn.c_ch);
+	channel_pause(&pt->pt_conn.c_ch, 1);
+	port_notify(pt->pt_conn.c_ch.ch_fd, 1);
+	/* A host that connected before O_ASYNC was set raised no SIGIO. */
+	if (port_host_connected(pt->pt_conn.c_ch.ch_fd)) {
+		log_info("port %s: host connected", pt->pt_name);
+		port_up(pt);
+	}
+}
+
+static void
 port_try_open(struct port *pt)
 {
 	int	 fd;
 
+	/* The watch is open before the look: what appears after it counts. */
+	pt->pt_missing = 1;
+	if (watch_update() == -1)
+		port_retry_later(pt);
 	if (port_find(config, pt->pt_name, pt->pt_path,
 	    sizeof(pt->pt_path)) == -1) {
 		if (!pt->pt_logged_missing++)
@@ -77,8 +150,13 @@ port_try_open(struct port *pt)
 		log_limited(pt->pt_name, "open %s: %s%s", pt->pt_path,
 		    strerror(errno), errno == EBUSY ? " (is another "
 		    "negotiator-guest running?)" : "");
+		port_retry_later(pt);
 		return;
 	}
+	pt->pt_missing = 0;
+	watch_update();
+	ev_timer_stop(EV_DEFAULT, &pt->pt_retry);
+	pt->pt_backoff = GUESTD_RETRY_MIN;
 	pt->pt_logged_missing = 0;
 	pt->pt_device = port_is_device(fd);
 	log_info("port %s: opened %s", pt->pt_name, pt->pt_path);
@@ -88,7 +166,7 @@ port_try_open(struct port *pt)
 		port_away(pt);
 }
 
-/* Runs every GUESTD_RECHECK seconds, and on SIGIO, while a port is not up. */
+/* Runs on SIGIO, on the port watch and on a retry. */
 static void
 port_check(struct port *pt)
 {
@@ -108,7 +186,7 @@ port_check(struct port *pt)
 }
 
 static void
-port_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+port_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -146,6 +224,10 @@ port_eof(struct conn *c, int error)
 	    channel_eof_reason(error));
 	conn_stop(c, "port closed");
 	pt->pt_state = PORT_CLOSED;
+	/* Opened again once out of the channel's callback. */
+	ev_timer_stop(EV_DEFAULT, &pt->pt_retry);
+	ev_timer_set(&pt->pt_retry, 0., 0.);
+	ev_timer_start(EV_DEFAULT, &pt->pt_retry);
 }
 
 static void
@@ -168,9 +250,9 @@ port_init(struct port *pt, const char *name, int flags)
 	snprintf(label, sizeof(label), "host (%s)", name);
 	conn_init(&pt->pt_conn, EV_DEFAULT, flags | CONN_GREETS |
 	    CONN_KEEPALIVE, label, &port_conn_ops, pt);
-	ev_timer_init(&pt->pt_check, port_check_cb, 0., GUESTD_RECHECK);
-	pt->pt_check.data = pt;
-	ev_timer_start(EV_DEFAULT, &pt->pt_check);
+	ev_timer_init(&pt->pt_retry, port_retry_cb, 0., 0.);
+	pt->pt_retry.data = pt;
+	pt->pt_backoff = GUESTD_RETRY_MIN;
 }
 
 static struct conn *
@@ -192,8 +274,10 @@ guestd_stop(void *arg)
 {
 	(void)arg;
 	ev_signal_stop(EV_DEFAULT, &sigio);
-	ev_timer_stop(EV_DEFAULT, &h2g.pt_check);
-	ev_timer_stop(EV_DEFAULT, &g2h.pt_check);
+	ev_timer_stop(EV_DEFAULT, &h2g.pt_retry);
+	ev_timer_stop(EV_DEFAULT, &g2h.pt_retry);
+	h2g.pt_missing = g2h.pt_missing = 0;
+	watch_update();
 	conn_stop(&h2g.pt_conn, "shutting down");
 	conn_stop(&g2h.pt_conn, "shutting down");
 }
@@ -210,6 +294,7 @@ guestd_main(const struct guest_config *gc)
 	port_init(&g2h, PORT_G2H, CONN_ISSUES);
 	ev_signal_init(&sigio, sigio_cb, SIGIO);
 	ev_signal_start(EV_DEFAULT, &sigio);
+	ev_io_init(&watch, watch_cb, -1, EV_READ);
 	port_check(&h2g);
 	port_check(&g2h);
 	return lifecycle_run(EV_DEFAULT, co, guestd_stop, NULL);

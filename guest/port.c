@@ -2,10 +2,14 @@
  * Finding and opening the guest's virtio-serial ports.  A port is found by
  * name: in the -c directory (like udev's /dev/virtio-ports), else through
  * /sys/class/virtio-ports/<dev>/name with the node at /dev/<dev>.  A path
- * that is a UNIX socket stands in for a device in tests.
+ * that is a UNIX socket stands in for a device in tests.  A port that is
+ * not there yet is waited for on an event (port_watch_open), not polled.
  */
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <linux/netlink.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -119,4 +123,59 @@ port_notify(int fd, int on)
 	} else
 		flags &= ~O_ASYNC;
 	fcntl(fd, F_SETFL, flags);
+}
+
+/*
+ * The kernel announces a new port twice: its node appears (uevent "add")
+ * and, once the host has named it, its sysfs name is set (uevent
+ * "change"); sysfs has no inotify, so without -c the watch is the
+ * kernel's uevent socket, and any message on it means "look again" (its
+ * content is not read: only the kernel may send to that group).  With -c,
+ * the watch is inotify on the directory, where udev (or a test) creates
+ * the port's name.
+ */
+int
+port_watch_open(const struct guest_config *gc)
+{
+	struct sockaddr_nl	 snl;
+	int			 fd;
+
+	if (gc->gc_port_dir != NULL) {
+		if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+			return -1;
+		if (inotify_add_watch(fd, gc->gc_port_dir, IN_CREATE |
+		    IN_MOVED_TO | IN_ATTRIB) == -1) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    NETLINK_KOBJECT_UEVENT)) == -1)
+		return -1;
+	memset(&snl, 0, sizeof(snl));
+	snl.nl_family = AF_NETLINK;
+	snl.nl_groups = 1;	/* the kernel's uevents */
+	if (bind(fd, (struct sockaddr *)&snl, sizeof(snl)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void
+port_watch_drain(int fd)
+{
+	char	 buf[4096];
+	ssize_t	 n;
+	int	 i;
+
+	/*
+	 * ENOBUFS: uevents were lost, which "look again" covers too.  At
+	 * most 64 reads a turn: a flood of events waits for the next one.
+	 */
+	for (i = 0; i < 64; i++)
+		if ((n = read(fd, buf, sizeof(buf))) <= 0 &&
+		    !(n == -1 && errno == ENOBUFS))
+			break;
 }
