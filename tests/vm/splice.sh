@@ -147,8 +147,8 @@ run_kernel() {
 	# The guest's splices block until the checker connects (a checker
 	# that connects while the guest boots is not always seen as the host
 	# end opening: the port stays closed for the guest).
-	"$VM" wait-console "$TMP/vm" "init: splicetest starting" 60 ||
-	    { fail "$kver: guest reached /init within 60 s"; return; }
+	"$VM" wait-console "$TMP/vm" "init: splicetest starting" 120 ||
+	    { fail "$kver: guest reached /init within 120 s"; return; }
 	"$TMP/splicetest" check "$chan/st.negotiator-guest-to-host.0" "$TOTAL" \
 	    >"$TMP/check.out" 2>&1 &
 	CHECKER=$!

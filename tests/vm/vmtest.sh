@@ -131,12 +131,15 @@ host_away 1
 read -r wakes1 ticks1 elapsed1 <<<"$WAKES $TICKS $ELAPSED"
 host_away 61 splice_start
 cpu=$(echo "scale=3; ($TICKS - $ticks1) / ($ELAPSED - $elapsed1)" | bc)
-check "guest daemon idle with the host away: woken at most 20 times in 60 s more ($((WAKES - wakes1)))" \
-    test $((WAKES - wakes1)) -le 20
+# Measured at load 12-20: 13 and 22 more for this daemon, 144 for the
+# one with the rechecks; the rest is the restart's noise (reconnection,
+# keepalives until the calls that read the counts).
+check "guest daemon idle with the host away: woken at most 40 times in 60 s more ($((WAKES - wakes1)))" \
+    test $((WAKES - wakes1)) -le 40
 check "guest daemon idle with the host away: < 2% CPU in 60 s more ($cpu %)" \
     test "$(echo "$cpu < 2" | bc)" -eq 1
 # The splice stress test's own checks count here.
-reap 150 "$SPLICE_PID"
+reap 300 "$SPLICE_PID"
 SPLICE_PID=
 while IFS= read -r line; do
 	case $line in
