@@ -175,7 +175,7 @@ run "install and uninstall" 120 bash tests/install.sh
 run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
 if [ "${SKIP_VM:-0}" != 1 ]; then
 	run "libvirt (three TCG domains)" 300 bash tests/libvirt.sh
-	run "VM (real kernel under QEMU)" 480 bash tests/vm/vmtest.sh
+	run "VM (real kernel under QEMU)" 540 bash tests/vm/vmtest.sh
 else
 	not_run=", 2 suites not run (SKIP_VM=1: libvirt, VM)"
 fi
