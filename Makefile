@@ -24,10 +24,12 @@ CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay ms
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
 		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"'
-LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
-STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
+LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack libxxhash zlib)
+STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack \
+		  libxxhash zlib)
 
-COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
+COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
+		  common/cli.c \
 		  common/clock.c common/config.c common/conn.c common/contain.c \
 		  common/control.c \
 		  common/audit.c common/callenv.c common/jobqueue.c \

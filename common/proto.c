@@ -10,6 +10,7 @@
 
 #include <msgpack.h>
 
+#include "checksum.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -57,135 +58,6 @@ proto_type_name(uint16_t type)
 	int	 i = proto_type_index(type);
 
 	return i < 0 ? "UNKNOWN" : proto_types[i].name;
-}
-
-/*
- * CRC-32 (IEEE 802.3, as zlib's crc32), eight bytes per step ("slicing by
- * 8"): the check of every frame but DATA (see proto_frame_check).
- */
-uint32_t
-proto_crc32(uint32_t crc, const void *bytes, size_t len)
-{
-	static uint32_t	 table[8][256];
-	const uint8_t	*p = bytes;
-	uint32_t	 c, lo, hi;
-	size_t		 i;
-	int		 k;
-
-	if (table[0][1] == 0) {
-		for (i = 0; i < 256; i++) {
-			c = (uint32_t)i;
-			for (k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-			table[0][i] = c;
-		}
-		for (i = 0; i < 256; i++)
-			for (k = 1; k < 8; k++)
-				table[k][i] = table[0][table[k - 1][i] & 0xff] ^
-				    (table[k - 1][i] >> 8);
-	}
-	crc = ~crc;
-	for (; len >= 8; len -= 8, p += 8) {
-		lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-		hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-		    (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
-		    table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
-		    table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
-		    table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
-	}
-	while (len-- > 0)
-		crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-/*
- * XXH64 (xxHash's 64-bit hash, as xxhsum -H1 prints it), for DATA payloads:
- * four lanes of multiply-rotate over 8-byte little-endian words, no tables.
- */
-#define XXH_P1	0x9e3779b185ebca87ULL
-#define XXH_P2	0xc2b2ae3d27d4eb4fULL
-#define XXH_P3	0x165667b19e3779f9ULL
-#define XXH_P4	0x85ebca77c2b2ae63ULL
-#define XXH_P5	0x27d4eb2f165667c5ULL
-
-static inline uint64_t
-xxh_rotl(uint64_t x, int r)
-{
-	return x << r | x >> (64 - r);
-}
-
-static inline uint64_t
-xxh_le64(const uint8_t *p)
-{
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-	    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-	    (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-	    (uint64_t)p[7] << 56;
-}
-
-static inline uint64_t
-xxh_round(uint64_t acc, uint64_t in)
-{
-	return xxh_rotl(acc + in * XXH_P2, 31) * XXH_P1;
-}
-
-static inline uint64_t
-xxh_merge(uint64_t h, uint64_t lane)
-{
-	return (h ^ xxh_round(0, lane)) * XXH_P1 + XXH_P4;
-}
-
-uint64_t
-proto_xxh64(const void *bytes, size_t len, uint64_t seed)
-{
-	const uint8_t	*p = bytes, *end = p + len;
-	uint64_t	 h, v1, v2, v3, v4;
-
-	if (len >= 32) {
-		v1 = seed + XXH_P1 + XXH_P2;
-		v2 = seed + XXH_P2;
-		v3 = seed;
-		v4 = seed - XXH_P1;
-		for (; end - p >= 32; p += 32) {
-			v1 = xxh_round(v1, xxh_le64(p));
-			v2 = xxh_round(v2, xxh_le64(p + 8));
-			v3 = xxh_round(v3, xxh_le64(p + 16));
-			v4 = xxh_round(v4, xxh_le64(p + 24));
-		}
-		h = xxh_rotl(v1, 1) + xxh_rotl(v2, 7) + xxh_rotl(v3, 12) +
-		    xxh_rotl(v4, 18);
-		h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3),
-		    v4);
-	} else
-		h = seed + XXH_P5;
-	h += (uint64_t)len;
-	for (; end - p >= 8; p += 8)
-		h = xxh_rotl(h ^ xxh_round(0, xxh_le64(p)), 27) * XXH_P1 +
-		    XXH_P4;
-	if (end - p >= 4) {
-		h ^= ((uint64_t)p[0] | (uint64_t)p[1] << 8 |
-		    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24) * XXH_P1;
-		h = xxh_rotl(h, 23) * XXH_P2 + XXH_P3;
-		p += 4;
-	}
-	for (; p < end; p++)
-		h = xxh_rotl(h ^ *p * XXH_P5, 11) * XXH_P1;
-	h ^= h >> 33;
-	h *= XXH_P2;
-	h ^= h >> 29;
-	h *= XXH_P3;
-	return h ^ h >> 32;
-}
-
-uint32_t
-proto_frame_check(const uint8_t *hdr, const void *payload, size_t plen)
-{
-	if (((uint16_t)hdr[4] << 8 | hdr[5]) == MSG_DATA &&
-	    plen > PROTO_DATA_HEAD)
-		plen = PROTO_DATA_HEAD;
-	return proto_crc32(proto_crc32(0, hdr, 16), payload, plen);
 }
 
 /* --- encoding ------------------------------------------------------- */
@@ -318,9 +190,9 @@ seal_header(uint8_t *hdr, uint16_t type, uint32_t tag, size_t plen,
 	hdr[6] = hdr[7] = 0;
 	put_be32(hdr + 8, tag);
 	put_be32(hdr + 12, (uint32_t)plen);
-	put_be32(hdr + 16, proto_frame_check(hdr, hdr + PROTO_HDR_LEN,
+	put_be32(hdr + 16, checksum_frame(hdr, hdr + PROTO_HDR_LEN,
 	    checked));
-	hcheck = proto_header_check(hdr);
+	hcheck = checksum_header(hdr);
 	put_be32(hdr + PROTO_HDR_CHECKED, hcheck);
 	return hcheck;
 }
@@ -382,7 +254,7 @@ proto_pack(struct buf *out, const struct proto_msg *msg)
 static int
 frame_intact(const uint8_t *p, uint32_t plen)
 {
-	if (proto_frame_check(p, p + PROTO_HDR_LEN, plen) != get_be32(p + 16))
+	if (checksum_frame(p, p + PROTO_HDR_LEN, plen) != get_be32(p + 16))
 		return 0;
 	if (((uint16_t)p[4] << 8 | p[5]) != MSG_DATA)
 		return 1;
@@ -774,30 +646,6 @@ proto_bytes_examined(void)
 }
 
 /*
- * The header check of the PROTO_HDR_CHECKED bytes at hdr: the low 32 bits
- * of XXH64 seeded with the magic, unrolled for 20 bytes (two 8-byte
- * rounds, one 4-byte round, the final mix): a few nanoseconds, the price
- * of rejecting a magic in garbage.
- */
-uint32_t
-proto_header_check(const uint8_t *hdr)
-{
-	uint64_t	 h = PROTO_MAGIC + XXH_P5 + PROTO_HDR_CHECKED;
-
-	h = xxh_rotl(h ^ xxh_round(0, xxh_le64(hdr)), 27) * XXH_P1 + XXH_P4;
-	h = xxh_rotl(h ^ xxh_round(0, xxh_le64(hdr + 8)), 27) * XXH_P1 +
-	    XXH_P4;
-	h ^= ((uint64_t)hdr[16] | (uint64_t)hdr[17] << 8 |
-	    (uint64_t)hdr[18] << 16 | (uint64_t)hdr[19] << 24) * XXH_P1;
-	h = xxh_rotl(h, 23) * XXH_P2 + XXH_P3;
-	h ^= h >> 33;
-	h *= XXH_P2;
-	h ^= h >> 29;
-	h *= XXH_P3;
-	return (uint32_t)(h ^ h >> 32);
-}
-
-/*
  * The first magic in (p, len), or NULL.  memchr(3) (vectorised) finds a
  * first byte of the magic; after a false one, the next 64 bytes are looked
  * at in a plain loop before memchr is called again, so that garbage costs
@@ -884,7 +732,7 @@ proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
 		proto_examined += 4;
 		if (magic[6] == 0 && magic[7] == 0) {
 			proto_examined += PROTO_HDR_CHECKED;
-			if (proto_header_check(magic) ==
+			if (checksum_header(magic) ==
 			    get_be32(magic + PROTO_HDR_CHECKED))
 				break;
 		}
