@@ -29,7 +29,7 @@ STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpa
 		  libxxhash zlib)
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
-		  common/cli.c \
+		  common/cli.c common/frame.c \
 		  common/clock.c common/config.c common/conn.c common/contain.c \
 		  common/control.c \
 		  common/audit.c common/callenv.c common/jobqueue.c \

@@ -54,7 +54,8 @@ if ! can_fuzz; then
 fi
 rm -f "$dir/probe" "$dir/probe.c"
 
-srcs="common/proto.c common/checksum.c common/buf.c common/clock.c common/xmalloc.c common/log.c"
+srcs="common/proto.c common/frame.c common/checksum.c common/buf.c common/clock.c
+common/xmalloc.c common/log.c"
 cflags="-g -O1 -D_GNU_SOURCE -Icommon $(pkg-config --cflags libbsd-overlay msgpack)"
 extra=${FUZZ_CFLAGS:-}
 libs=$(pkg-config --libs libbsd-overlay msgpack libxxhash zlib)
