@@ -35,7 +35,7 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
 		  common/audit.c common/callenv.c common/jobqueue.c \
 		  common/journal.c \
 		  common/launch.c common/lifecycle.c common/log.c \
-		  common/proto.c common/relay.c common/request.c \
+		  common/policy.c common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
 		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
 # What a CLI writes: the one writer of stdout and stderr, and peer text

@@ -732,7 +732,7 @@ Test(roundtrip, guests_reply)
  *
  * Disabled: fails today.  1024 names of 64 bytes take 67589 bytes of
  * msgpack (66 a name), more than PROTO_MAX_PAYLOAD (65536), so the peer
- * drops the reply as an "oversized frame"; runner_list (serve.c's LIST)
+ * drops the reply as an "oversized frame"; policy_list (serve.c's LIST)
  * returns up to PROTO_MAX_LIST names.  Enable once the limits agree.
  */
 Test(roundtrip, largest_replies)
