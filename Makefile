@@ -43,9 +43,10 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
 COMMON_SRCS	+= common/escape.c common/output.c
 # --copy and its stream, and --enable of the management commands.
 COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
-HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
+HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c \
+		  host/report.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
-		  host/libvirt.c host/main.c
+		  host/libvirt.c host/main.c host/report.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)

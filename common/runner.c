@@ -9,6 +9,8 @@
  * soon as they are produced and as far as the caller's credit allows.  A
  * timeout (held to the daemon's ceiling) or a cancel kills the whole
  * process group, and the end of the call whatever it left behind.
+ * Over 500 lines because a job is one state machine: its pipes, credit,
+ * timers, queue slot and reaping all move the same struct job.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>

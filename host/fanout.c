@@ -10,24 +10,14 @@
  * credit as soon as it is taken, so a guest's output never waits on
  * another's.
  *
- * Output, as it comes: each line of a guest's stdout on our stdout and of
- * its stderr on our stderr, prefixed "GUEST: ", made visible by
- * escape_text (controls, C1 and bytes that are not UTF-8 as \ooo, tabs
- * kept), so that a guest cannot forge another's line or act on the
- * terminal; at the end, on stderr, one line per guest that failed and how.
- * With --json, one object per guest once it is done:
+ * What it writes, text or JSON, is report.c's.
  *
- *	{"guest":"web1","exit":0,"signal":null,"stdout":"...","stderr":"...",
- *	 "ms":12.3}
- *
- * "exit" is the status -e would exit with for that guest (128+N when
- * killed by signal N), "signal" N then, else null; plus "error" when the
- * command did not run to its end (negotiator's failure, a timeout) and
- * "truncated":true when output went beyond FANOUT_JSON_MAX per stream.
- * Strings are JSON, lossless for bytes that are not UTF-8 (escape_json).
  * Every guest asked is one guest that succeeded or failed: --all asks each
  * one found, answering or not.  The exit status is 0 when every guest
  * succeeded, 1 when some did not, 125 when nobody could be asked.
+ *
+ * Over 500 lines: the guest table's paging (table_*) is still here, since
+ * --all takes its guests from it and it shares the requests' callbacks.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,7 +35,7 @@
 #include "callenv.h"
 #include "cli.h"
 #include "clock.h"
-#include "escape.h"
+#include "fanout.h"
 #include "host.h"
 #include "log.h"
 #include "output.h"
@@ -57,35 +47,7 @@
 
 #define FANOUT_PER_LINK		200	/* requests on one control connection */
 #define FANOUT_SLACK		1.0	/* s past -t for the remote's own EXIT */
-#define FANOUT_LINE_MAX		(64 * 1024)	/* a longer line is cut */
-#define FANOUT_JSON_MAX		(1024 * 1024)	/* per stream and guest */
 #define FANOUT_TABLE_WAIT	(CALL_HELLO_WAIT + RELAY_WAIT)
-
-struct link;
-
-/* One guest asked. */
-struct target {
-	char			 t_name[PROTO_MAX_NAME + 1];
-	struct link		*t_link;
-	struct req		 t_req;
-	ev_timer		 t_deadline;
-	double			 t_wait;	/* seconds; 0 = none */
-	uint64_t		 t_start_ns;
-	double			 t_ms;
-	int			 t_done;
-	int			 t_status;
-	int			 t_signal;	/* killed by it; 0: not */
-	char			 t_error[PROTO_MAX_MESSAGE + 64];
-	struct buf		 t_out[STREAM_COUNT];
-	int			 t_truncated;
-};
-
-/* One conn: to the daemon's control socket, or to one guest's channel. */
-struct link {
-	struct conn		 l_conn;
-	struct target		**l_targets;
-	size_t			 l_count;
-};
 
 static const struct fanout	*fo;
 static int			 direct;	/* no daemon: own channels */
@@ -108,88 +70,6 @@ host_raise_nofile(void)
 	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
 }
 
-/* --- output ---------------------------------------------------------- */
-
-/* One line of a guest's output, prefixed, control characters made visible. */
-static void
-text_line(const struct target *t, int s, const uint8_t *p, size_t n)
-{
-	FILE	*f = s == STREAM_STDOUT ? stdout : stderr;
-
-	escape_text_str(f, t->t_name, 0);
-	fputs(": ", f);
-	escape_text(f, p, n, ESCAPE_TAB);
-	fputc('\n', f);
-}
-
-/* Writes the whole lines waiting for stream s; all of it if final. */
-static void
-text_flush(struct target *t, int s, int final)
-{
-	struct buf	*b = &t->t_out[s];
-	const uint8_t	*nl;
-	size_t		 n;
-
-	while (buf_pending(b) > 0) {
-		nl = memchr(buf_head(b), '\n', buf_pending(b));
-		if (nl != NULL)
-			n = (size_t)(nl - buf_head(b));
-		else if (final || buf_pending(b) >= FANOUT_LINE_MAX)
-			n = buf_pending(b);
-		else
-			break;
-		text_line(t, s, buf_head(b), n);
-		buf_consume(b, n + (nl != NULL));
-	}
-	if (buf_pending(b) == 0)
-		buf_free(b);
-}
-
-static void
-target_report(struct target *t)
-{
-	int	 s;
-
-	if (!fo->fo_json) {
-		for (s = STREAM_STDOUT; s < STREAM_COUNT; s++)
-			text_flush(t, s, 1);
-		if (fo->fo_type == MSG_PING && t->t_status == 0)
-			printf("%s: time=%.3f ms\n", t->t_name, t->t_ms);
-		if (t->t_error[0] != '\0') {
-			escape_text_str(stderr, t->t_name, 0);
-			fputs(": ", stderr);
-			escape_text_str(stderr, t->t_error, 0);
-			fputc('\n', stderr);
-		}
-		fflush(stdout);
-		return;
-	}
-	fputs("{\"guest\":", stdout);
-	escape_json_str(stdout, t->t_name);
-	printf(",\"exit\":%d", t->t_status);
-	if (t->t_signal > 0)
-		printf(",\"signal\":%d", t->t_signal);
-	else
-		fputs(",\"signal\":null", stdout);
-	if (fo->fo_type == MSG_OPEN)
-		for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
-			printf(",\"%s\":\"", s == STREAM_STDOUT ? "stdout" :
-			    "stderr");
-			escape_json(stdout, buf_head(&t->t_out[s]),
-			    buf_pending(&t->t_out[s]));
-			fputc('"', stdout);
-		}
-	printf(",\"ms\":%.3f", t->t_ms);
-	if (t->t_error[0] != '\0') {
-		fputs(",\"error\":", stdout);
-		escape_json_str(stdout, t->t_error);
-	}
-	if (t->t_truncated)
-		fputs(",\"truncated\":true", stdout);
-	fputs("}\n", stdout);
-	fflush(stdout);
-}
-
 /* --- one guest's request ---------------------------------------------- */
 
 static void __attribute__((format(printf, 3, 4)))
@@ -210,7 +90,7 @@ target_done(struct target *t, int status, const char *fmt, ...)
 	}
 	ev_timer_stop(EV_DEFAULT, &t->t_deadline);
 	conn_unlink(&t->t_req);
-	target_report(t);
+	report_target(fo, t);
 	for (s = 0; s < STREAM_COUNT; s++)
 		buf_free(&t->t_out[s]);
 	if (--nleft == 0)
@@ -290,7 +170,7 @@ target_data(struct req *rq, int s, const uint8_t *p, size_t n)
 			buf_append(&t->t_out[s], p, n);
 	} else {
 		buf_append(&t->t_out[s], p, n);
-		text_flush(t, s, 0);
+		report_flush(t, s, 0);
 		fflush(s == STREAM_STDOUT ? stdout : stderr);
 	}
 	conn_send_credit(rq, s, (uint32_t)n);
@@ -550,86 +430,23 @@ names_free(struct proto_names *na)
 	proto_msg_free(&m);
 }
 
-static const char *
-state_name(uint8_t state)
-{
-	switch (state) {
-	case PEER_READY:
-		return "connected";
-	case PEER_SILENT:
-		return "not answering";
-	default:
-		return "not connected";
-	}
-}
-
-/* 0 once stdout is written; 125 and why if it cannot be (not EPIPE). */
-static int
-fanout_flushed(void)
-{
-	int	 error;
-
-	if ((error = output_flush(stdout)) == 0)
-		return 0;
-	warnx("cannot write stdout: %s", strerror(error));
-	return STATUS_FAILURE;
-}
-
 int
 fanout_list_guests(const struct fanout *f)
 {
 	struct found_guest	*found;
 	struct proto_names	 na;
-	struct tm		 tm;
-	time_t			 at;
-	char			 when[64];
-	size_t			 n, i;
+	size_t			 n;
 
 	if (table_fetch(f->fo_hc, &na) == -1) {
 		/* No daemon: what the channel directory (and libvirt) shows. */
 		n = discover_all(f->fo_hc->hc_channel_dir, &found);
-		for (i = 0; i < n; i++) {
-			if (!f->fo_json) {
-				escape_text_str(stdout, found[i].fg_name, 0);
-				/* -v: the state, as the JSON says it. */
-				fputs(f->fo_verbose ? "\tfound, no daemon\n" :
-				    "\n", stdout);
-				continue;
-			}
-			fputs("{\"guest\":", stdout);
-			escape_json_str(stdout, found[i].fg_name);
-			fputs(",\"state\":\"found, no daemon\","
-			    "\"last_frame\":null,\"protocol\":null,"
-			    "\"commands\":null}\n", stdout);
-		}
+		report_found(f, found, n);
 		free(found);
-		return fanout_flushed();
+		return report_flushed();
 	}
-	if (!f->fo_json)
-		call_print_names(&na, f->fo_verbose, 0);
-	for (i = 0; f->fo_json && i < na.na_count; i++) {
-		fputs("{\"guest\":", stdout);
-		escape_json_str(stdout, na.na_names[i]);
-		printf(",\"state\":\"%s\"", state_name(na.na_state[i]));
-		if (na.na_quiet[i] == PROTO_QUIET_NEVER)
-			fputs(",\"last_frame\":null,\"last_frame_age_s\":null",
-			    stdout);
-		else {
-			at = time(NULL) - (time_t)na.na_quiet[i];
-			if (gmtime_r(&at, &tm) == NULL ||
-			    strftime(when, sizeof(when), "%FT%TZ", &tm) == 0)
-				strlcpy(when, "?", sizeof(when));
-			printf(",\"last_frame\":\"%s\",\"last_frame_age_s\":%u",
-			    when, na.na_quiet[i]);
-		}
-		if (na.na_version[i] == 0)
-			fputs(",\"protocol\":null", stdout);
-		else
-			printf(",\"protocol\":%u", na.na_version[i]);
-		printf(",\"commands\":%u}\n", na.na_calls[i]);
-	}
+	report_guests(f, &na);
 	names_free(&na);
-	return fanout_flushed();
+	return report_flushed();
 }
 
 /* --- fan-out ---------------------------------------------------------- */
@@ -757,38 +574,6 @@ links_direct(void)
 	free(found);
 }
 
-/*
- * The end of text mode, on stderr: one line per guest that failed, in the
- * order asked, with its status and why (the exit code, the signal, or the
- * reason already shown as it happened), then the count.
- */
-static void
-targets_summary(size_t failed)
-{
-	struct target	*t;
-	size_t		 i;
-
-	for (i = 0; i < ntargets; i++) {
-		t = &targets[i];
-		if (t->t_status == 0)
-			continue;
-		fprintf(stderr, "%s: failed: ", fo->fo_progname);
-		escape_text_str(stderr, t->t_name, 0);
-		if (t->t_signal > 0)
-			fprintf(stderr, ": killed by signal %d (status %d)\n",
-			    t->t_signal, t->t_status);
-		else if (t->t_error[0] == '\0')
-			fprintf(stderr, ": exit %d\n", t->t_status);
-		else {
-			fprintf(stderr, ": status %d: ", t->t_status);
-			escape_text_str(stderr, t->t_error, 0);
-			fputc('\n', stderr);
-		}
-	}
-	if (!fo->fo_quiet)
-		warnx("%zu of %zu guests failed", failed, ntargets);
-}
-
 int
 fanout_main(const struct fanout *f)
 {
@@ -836,9 +621,9 @@ fanout_main(const struct fanout *f)
 	for (i = 0; i < ntargets; i++)
 		if (targets[i].t_status != 0)
 			failed++;
-	if (fanout_flushed() != 0)
+	if (report_flushed() != 0)
 		return STATUS_FAILURE;
 	if (failed > 0 && !fo->fo_json)
-		targets_summary(failed);
+		report_summary(fo, targets, ntargets, failed);
 	return failed == 0 ? 0 : 1;
 }
