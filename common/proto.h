@@ -60,7 +60,7 @@
  * socket without reading it (splice(2): channel_send_data_from), and
  * every hop's reader passes it on at the cost of a memcpy.  Measured, in a
  * TCG guest, 32 MiB out: the guest daemon's CPU 0.39 s with an XXH64 of
- * the payload and two copies (protocol 5); see README, Benchmarks.
+ * the payload and two copies (protocol 5); see docs/benchmarks.md.
  * (Protocols 4 and 5 checked DATA payloads with CRC-32 and then XXH64;
  * before 8, hcheck was XXH64's low 32 bits.)
  * A peer of another version (before 5, headers had 20 bytes and no hcheck;
