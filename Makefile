@@ -44,9 +44,9 @@ COMMON_SRCS	+= common/escape.c common/output.c
 # --copy and its stream, and --enable of the management commands.
 COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c \
-		  host/report.c
+		  host/report.c host/table.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
-		  host/libvirt.c host/main.c host/report.c
+		  host/libvirt.c host/main.c host/report.c host/table.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)

@@ -1,17 +1,21 @@
 /*
- * fanout.c and report.c, the two halves of fan-out: one guest asked, as
- * the engine keeps it and the report writes it.  Private to them.
+ * fanout.c, report.c and table.c, the parts of fan-out: one guest asked,
+ * as the engine keeps it and the report writes it, and the daemon's guest
+ * table.  Private to them.
  */
 #ifndef FANOUT_H
 #define FANOUT_H
 
 #include <ev.h>
 
+#include "call.h"
 #include "host.h"
+#include "relay.h"
 #include "request.h"
 #include "util.h"
 
 #define FANOUT_JSON_MAX		(1024 * 1024)	/* per stream and guest */
+#define FANOUT_TABLE_WAIT	(CALL_HELLO_WAIT + RELAY_WAIT)
 
 struct link;
 
@@ -53,5 +57,13 @@ int	 report_flushed(void);
 void	 report_found(const struct fanout *, const struct found_guest *,
 	    size_t n);
 void	 report_guests(const struct fanout *, const struct proto_names *);
+
+/*
+ * table.c.  table_fetch: the daemon's guest table, all pages, into *na
+ * (free it with table_free); 0, -1 if no daemon listens, or exits on
+ * failure.
+ */
+int	 table_fetch(const struct host_config *, struct proto_names *na);
+void	 table_free(struct proto_names *na);
 
 #endif /* FANOUT_H */
