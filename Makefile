@@ -24,16 +24,18 @@ CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay ms
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
 		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"'
-LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack)
-STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack)
+LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack libxxhash zlib)
+STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack \
+		  libxxhash zlib)
 
-COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
+COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
+		  common/cli.c common/frame.c \
 		  common/clock.c common/config.c common/conn.c common/contain.c \
 		  common/control.c \
 		  common/audit.c common/callenv.c common/jobqueue.c \
 		  common/journal.c \
 		  common/launch.c common/lifecycle.c common/log.c \
-		  common/proto.c common/relay.c common/request.c \
+		  common/policy.c common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
 		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
 # What a CLI writes: the one writer of stdout and stderr, and peer text
@@ -41,9 +43,10 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 COMMON_SRCS	+= common/escape.c common/output.c
 # --copy and its stream, and --enable of the management commands.
 COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
-HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
+HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c \
+		  host/report.c host/table.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
-		  host/libvirt.c host/main.c
+		  host/libvirt.c host/main.c host/report.c host/table.c
 GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)

@@ -130,7 +130,7 @@ struct channel {
 	 * port: splices to one wedged the guest's whole virtio-serial device
 	 * (QEMU 7.2 TCG, Linux 6.1), every port with it, in our VM tests,
 	 * for a command writing its output in small pieces; in a bare test
-	 * (README, Benchmarks) the port first delivered wrong bytes, then the
+	 * (docs/benchmarks.md) the port first delivered wrong bytes, then the
 	 * guest kernel reported a soft lockup in the splicing process.
 	 *
 	 * Why (2026-12-02, Debian's 6.1.192 and 6.12.117; line numbers

@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "log.h"
 #include "output.h"
+#include "policy.h"
 #include "status.h"
 
 #ifndef BUILTIN_DIR
@@ -246,7 +247,7 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		cs->cs_preserve = 1;
 		break;
 	case OPT_AVAILABLE:
-		cs->cs_available = runner_dir(arg);
+		cs->cs_available = policy_dir(arg);
 		break;
 	case OPT_COUNT:
 		cs->cs_ping_count = (int)strtonum(arg, 1, 100000, &errstr);
@@ -267,10 +268,10 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		cs->cs_verbosity = LOG_LEVEL_QUIET;
 		break;
 	case OPT_COMMANDS:
-		cs->cs_runner->rc_user_dir = runner_dir(arg);
+		cs->cs_runner->rc_user_dir = policy_dir(arg);
 		break;
 	case OPT_BUILTIN:
-		cs->cs_runner->rc_builtin_dir = runner_dir(arg);
+		cs->cs_runner->rc_builtin_dir = policy_dir(arg);
 		break;
 	case OPT_CONTROL:
 		*cs->cs_control = arg;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "enable.h"
+#include "policy.h"
 
 static const char *const enable_known[] = { "put", "get", "sh" };
 
@@ -66,7 +67,7 @@ enable_one(const char *prog, const struct runner_config *rc,
 		fprintf(stderr, "%s: %s: %s\n", prog, link, strerror(errno));
 		return 1;
 	}
-	if (runner_lookup(rc, name, &fd, path, sizeof(path), why,
+	if (policy_lookup(rc, name, &fd, path, sizeof(path), why,
 	    sizeof(why)) != EXIT_EXITED) {
 		fprintf(stderr, "%s: %s refused by the commands policy "
 		    "(%s: %s): %s\n", prog, name, path, why, made ?

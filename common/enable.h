@@ -14,7 +14,7 @@
  * rc->rc_user_dir/NAME -> available/NAME made (enable 1) or removed (0),
  * and nothing else touched: an entry there that is not our link is left
  * alone, with a message.  An enabled command is then looked up as the
- * daemon would (runner_lookup()) and the link removed again if the policy
+ * daemon would (policy_lookup()) and the link removed again if the policy
  * refuses it.  With on_host, enabling any of them needs giving_root (they
  * give every guest root on the host).  0, or 1 if any name failed (said).
  */

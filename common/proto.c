@@ -1,8 +1,13 @@
 /*
- * Encoding and decoding of the wire protocol of proto.h.  This is the only
- * file that includes <msgpack.h>.  Decoders check every field of a peer's
- * message here, once: lengths, ranges, string contents; what they return
- * can be used without further checks.
+ * The message codec of the wire protocol of proto.h: each message type's
+ * payload to msgpack and back (DATA's fixed layout included).  This is the
+ * only file that includes <msgpack.h>.  Decoders check every field of a
+ * peer's message here, once: lengths, ranges, string contents; what they
+ * return can be used without further checks.  The frame around a payload
+ * and the reader of a byte stream are frame.c's, the checks checksum.c's.
+ * Over 500 lines because one message type is a case in each of its
+ * switches and a checked field apiece: split by message, the checks of a
+ * peer's input would be spread over files.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -10,6 +15,7 @@
 
 #include <msgpack.h>
 
+#include "frame.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -57,135 +63,6 @@ proto_type_name(uint16_t type)
 	int	 i = proto_type_index(type);
 
 	return i < 0 ? "UNKNOWN" : proto_types[i].name;
-}
-
-/*
- * CRC-32 (IEEE 802.3, as zlib's crc32), eight bytes per step ("slicing by
- * 8"): the check of every frame but DATA (see proto_frame_check).
- */
-uint32_t
-proto_crc32(uint32_t crc, const void *bytes, size_t len)
-{
-	static uint32_t	 table[8][256];
-	const uint8_t	*p = bytes;
-	uint32_t	 c, lo, hi;
-	size_t		 i;
-	int		 k;
-
-	if (table[0][1] == 0) {
-		for (i = 0; i < 256; i++) {
-			c = (uint32_t)i;
-			for (k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
-			table[0][i] = c;
-		}
-		for (i = 0; i < 256; i++)
-			for (k = 1; k < 8; k++)
-				table[k][i] = table[0][table[k - 1][i] & 0xff] ^
-				    (table[k - 1][i] >> 8);
-	}
-	crc = ~crc;
-	for (; len >= 8; len -= 8, p += 8) {
-		lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-		hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-		    (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
-		    table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
-		    table[3][hi & 0xff] ^ table[2][(hi >> 8) & 0xff] ^
-		    table[1][(hi >> 16) & 0xff] ^ table[0][hi >> 24];
-	}
-	while (len-- > 0)
-		crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
-/*
- * XXH64 (xxHash's 64-bit hash, as xxhsum -H1 prints it), for DATA payloads:
- * four lanes of multiply-rotate over 8-byte little-endian words, no tables.
- */
-#define XXH_P1	0x9e3779b185ebca87ULL
-#define XXH_P2	0xc2b2ae3d27d4eb4fULL
-#define XXH_P3	0x165667b19e3779f9ULL
-#define XXH_P4	0x85ebca77c2b2ae63ULL
-#define XXH_P5	0x27d4eb2f165667c5ULL
-
-static inline uint64_t
-xxh_rotl(uint64_t x, int r)
-{
-	return x << r | x >> (64 - r);
-}
-
-static inline uint64_t
-xxh_le64(const uint8_t *p)
-{
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-	    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-	    (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-	    (uint64_t)p[7] << 56;
-}
-
-static inline uint64_t
-xxh_round(uint64_t acc, uint64_t in)
-{
-	return xxh_rotl(acc + in * XXH_P2, 31) * XXH_P1;
-}
-
-static inline uint64_t
-xxh_merge(uint64_t h, uint64_t lane)
-{
-	return (h ^ xxh_round(0, lane)) * XXH_P1 + XXH_P4;
-}
-
-uint64_t
-proto_xxh64(const void *bytes, size_t len, uint64_t seed)
-{
-	const uint8_t	*p = bytes, *end = p + len;
-	uint64_t	 h, v1, v2, v3, v4;
-
-	if (len >= 32) {
-		v1 = seed + XXH_P1 + XXH_P2;
-		v2 = seed + XXH_P2;
-		v3 = seed;
-		v4 = seed - XXH_P1;
-		for (; end - p >= 32; p += 32) {
-			v1 = xxh_round(v1, xxh_le64(p));
-			v2 = xxh_round(v2, xxh_le64(p + 8));
-			v3 = xxh_round(v3, xxh_le64(p + 16));
-			v4 = xxh_round(v4, xxh_le64(p + 24));
-		}
-		h = xxh_rotl(v1, 1) + xxh_rotl(v2, 7) + xxh_rotl(v3, 12) +
-		    xxh_rotl(v4, 18);
-		h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3),
-		    v4);
-	} else
-		h = seed + XXH_P5;
-	h += (uint64_t)len;
-	for (; end - p >= 8; p += 8)
-		h = xxh_rotl(h ^ xxh_round(0, xxh_le64(p)), 27) * XXH_P1 +
-		    XXH_P4;
-	if (end - p >= 4) {
-		h ^= ((uint64_t)p[0] | (uint64_t)p[1] << 8 |
-		    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24) * XXH_P1;
-		h = xxh_rotl(h, 23) * XXH_P2 + XXH_P3;
-		p += 4;
-	}
-	for (; p < end; p++)
-		h = xxh_rotl(h ^ *p * XXH_P5, 11) * XXH_P1;
-	h ^= h >> 33;
-	h *= XXH_P2;
-	h ^= h >> 29;
-	h *= XXH_P3;
-	return h ^ h >> 32;
-}
-
-uint32_t
-proto_frame_check(const uint8_t *hdr, const void *payload, size_t plen)
-{
-	if (((uint16_t)hdr[4] << 8 | hdr[5]) == MSG_DATA &&
-	    plen > PROTO_DATA_HEAD)
-		plen = PROTO_DATA_HEAD;
-	return proto_crc32(proto_crc32(0, hdr, 16), payload, plen);
 }
 
 /* --- encoding ------------------------------------------------------- */
@@ -286,13 +163,6 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 	}
 }
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	v = htonl(v);
-	memcpy(p, &v, 4);
-}
-
 static uint32_t
 get_be32(const uint8_t *p)
 {
@@ -300,48 +170,6 @@ get_be32(const uint8_t *p)
 
 	memcpy(&v, p, 4);
 	return ntohl(v);
-}
-
-/*
- * Fills in the header at hdr of a frame of plen payload bytes, whose first
- * checked payload bytes follow it already; returns its hcheck.
- */
-static uint32_t
-seal_header(uint8_t *hdr, uint16_t type, uint32_t tag, size_t plen,
-    size_t checked)
-{
-	uint32_t	 hcheck;
-
-	put_be32(hdr, PROTO_MAGIC);
-	hdr[4] = type >> 8;
-	hdr[5] = type & 0xff;
-	hdr[6] = hdr[7] = 0;
-	put_be32(hdr + 8, tag);
-	put_be32(hdr + 12, (uint32_t)plen);
-	put_be32(hdr + 16, proto_frame_check(hdr, hdr + PROTO_HDR_LEN,
-	    checked));
-	hcheck = proto_header_check(hdr);
-	put_be32(hdr + PROTO_HDR_CHECKED, hcheck);
-	return hcheck;
-}
-
-void
-proto_put_be32(struct buf *out, uint32_t v)
-{
-	put_be32(buf_reserve(out, 4), v);
-	buf_commit(out, 4);
-}
-
-uint32_t
-proto_data_head(uint8_t *p, uint32_t tag, uint32_t id, uint32_t stream,
-    size_t len)
-{
-	if (len > PROTO_MAX_DATA)
-		fatalx("%s: %zu bytes", __func__, len);
-	put_be32(p + PROTO_HDR_LEN, id);
-	put_be32(p + PROTO_HDR_LEN + 4, stream);
-	return ~seal_header(p, MSG_DATA, tag,
-	    PROTO_DATA_HEAD + len + PROTO_DATA_TRAILER, PROTO_DATA_HEAD);
 }
 
 void
@@ -369,27 +197,10 @@ proto_pack(struct buf *out, const struct proto_msg *msg)
 	 * the header is found again relative to the pending bytes.
 	 */
 	len = buf_pending(out) - start - PROTO_HDR_LEN;
-	seal_header(buf_head(out) + start, msg->m_type, msg->m_tag, len, len);
+	frame_seal(buf_head(out) + start, msg->m_type, msg->m_tag, len, len);
 }
 
 /* --- decoding ------------------------------------------------------- */
-
-/*
- * 1 if the frame at p, whose header (already found intact) says plen
- * payload bytes, is intact: its check, and a DATA frame's trailer
- * (proto.h).
- */
-static int
-frame_intact(const uint8_t *p, uint32_t plen)
-{
-	if (proto_frame_check(p, p + PROTO_HDR_LEN, plen) != get_be32(p + 16))
-		return 0;
-	if (((uint16_t)p[4] << 8 | p[5]) != MSG_DATA)
-		return 1;
-	return plen >= PROTO_DATA_HEAD + PROTO_DATA_TRAILER &&
-	    get_be32(p + PROTO_HDR_LEN + plen - PROTO_DATA_TRAILER) ==
-	    ~get_be32(p + PROTO_HDR_CHECKED);
-}
 
 static int
 get_u32(const msgpack_object *o, uint32_t *out)
@@ -719,221 +530,6 @@ proto_unpack(uint16_t type, const uint8_t *payload, size_t len,
 	}
 	msgpack_unpacked_destroy(&result);
 	return rv;
-}
-
-/*
- * The request id of a payload that could not be decoded, read from its raw
- * bytes: an array whose first item is an unsigned integer of at most 32
- * bits.  0 and *id if it can be read, else -1.
- */
-static int
-raw_request_id(const uint8_t *p, size_t len, uint32_t *id)
-{
-	size_t	 off, w, k;
-	uint32_t v = 0;
-
-	if (len < 2)
-		return -1;
-	if (p[0] >= 0x91 && p[0] <= 0x9f)
-		off = 1;
-	else if (p[0] == 0xdc && len >= 4)
-		off = 3;
-	else if (p[0] == 0xdd && len >= 6)
-		off = 5;
-	else
-		return -1;
-	if (p[off] <= 0x7f) {
-		*id = p[off];
-		return 0;
-	}
-	if (p[off] < 0xcc || p[off] > 0xce)
-		return -1;
-	w = (size_t)1 << (p[off] - 0xcc);
-	if (len - off - 1 < w)
-		return -1;
-	for (k = 0; k < w; k++)
-		v = v << 8 | p[off + 1 + k];
-	*id = v;
-	return 0;
-}
-
-static int
-is_request(uint16_t type)
-{
-	return type == MSG_OPEN || type == MSG_PING || type == MSG_LIST ||
-	    type == MSG_GUESTS;
-}
-
-/* Statistics only: decoding never reads it (proto_bytes_examined). */
-static uint64_t	 proto_examined;
-
-uint64_t
-proto_bytes_examined(void)
-{
-	return proto_examined;
-}
-
-/*
- * The header check of the PROTO_HDR_CHECKED bytes at hdr: the low 32 bits
- * of XXH64 seeded with the magic, unrolled for 20 bytes (two 8-byte
- * rounds, one 4-byte round, the final mix): a few nanoseconds, the price
- * of rejecting a magic in garbage.
- */
-uint32_t
-proto_header_check(const uint8_t *hdr)
-{
-	uint64_t	 h = PROTO_MAGIC + XXH_P5 + PROTO_HDR_CHECKED;
-
-	h = xxh_rotl(h ^ xxh_round(0, xxh_le64(hdr)), 27) * XXH_P1 + XXH_P4;
-	h = xxh_rotl(h ^ xxh_round(0, xxh_le64(hdr + 8)), 27) * XXH_P1 +
-	    XXH_P4;
-	h ^= ((uint64_t)hdr[16] | (uint64_t)hdr[17] << 8 |
-	    (uint64_t)hdr[18] << 16 | (uint64_t)hdr[19] << 24) * XXH_P1;
-	h = xxh_rotl(h, 23) * XXH_P2 + XXH_P3;
-	h ^= h >> 33;
-	h *= XXH_P2;
-	h ^= h >> 29;
-	h *= XXH_P3;
-	return (uint32_t)(h ^ h >> 32);
-}
-
-/*
- * The first magic in (p, len), or NULL.  memchr(3) (vectorised) finds a
- * first byte of the magic; after a false one, the next 64 bytes are looked
- * at in a plain loop before memchr is called again, so that garbage costs
- * a fraction of a nanosecond a byte, and "NNNN..." not a call a byte.
- */
-static const uint8_t *
-find_magic(const uint8_t *p, size_t len)
-{
-	const uint8_t	*last, *q, *stop;
-
-	if (len < 4)
-		return NULL;
-	last = p + len - 3;
-	while (p < last) {
-		if ((q = memchr(p, PROTO_MAGIC >> 24, (size_t)(last - p))) ==
-		    NULL)
-			return NULL;
-		stop = last - q > 64 ? q + 64 : last;
-		for (; q < stop; q++)
-			if (*q == PROTO_MAGIC >> 24 &&
-			    get_be32(q) == PROTO_MAGIC)
-				return q;
-		p = q;
-	}
-	return NULL;
-}
-
-/* Turns a frame that is intact but not acceptable into PARSE_REFUSED. */
-static enum proto_parse
-refuse(const uint8_t *bytes, size_t avail, struct proto_msg *msg,
-    const char *why_bad, const char **why)
-{
-	uint16_t	 type = (uint16_t)(bytes[4] << 8 | bytes[5]);
-	uint32_t	 id;
-
-	*why = why_bad;
-	if (!is_request(type) || raw_request_id(bytes + PROTO_HDR_LEN,
-	    avail - PROTO_HDR_LEN, &id) == -1)
-		return PARSE_BAD;
-	memset(msg, 0, sizeof(*msg));
-	msg->m_type = type;
-	msg->m_tag = get_be32(bytes + 8);
-	if (type == MSG_OPEN)
-		msg->m.open.op_id = id;
-	else
-		msg->m.query.qu_id = id;
-	return PARSE_REFUSED;
-}
-
-enum proto_parse
-proto_parse(const uint8_t *bytes, size_t len, struct proto_msg *msg,
-    size_t *consumed, const char **why)
-{
-	uint32_t	 plen;
-	const uint8_t	*magic;
-	size_t		 avail, off, looked;
-
-	/*
-	 * Skip to the first header that passes its own check, or to the
-	 * tail that may start one: a magic in garbage costs 20 bytes of CRC
-	 * and no more, and since the magic cannot overlap itself, the next
-	 * candidate is at least 4 bytes on.  All of it in one call, so that
-	 * garbage made of candidates costs no more than a call per read.
-	 */
-	*why = "garbage before frame";
-	for (off = 0;;) {
-		magic = find_magic(bytes + off, len - off);
-		proto_examined += (magic == NULL ? len : (size_t)(magic -
-		    bytes) + 4) - off;
-		if (magic == NULL) {
-			/* Keep a tail that may be the start of a magic. */
-			*consumed = len > 3 && len - 3 > off ? len - 3 : off;
-			return *consumed == 0 ? PARSE_INCOMPLETE : PARSE_BAD;
-		}
-		off = (size_t)(magic - bytes);
-		if (len - off < PROTO_HDR_LEN) {
-			*consumed = off;
-			return off == 0 ? PARSE_INCOMPLETE : PARSE_BAD;
-		}
-		/*
-		 * Flags are 0, which also means no candidate with them
-		 * hashed has another magic within 8 bytes.
-		 */
-		proto_examined += 4;
-		if (magic[6] == 0 && magic[7] == 0) {
-			proto_examined += PROTO_HDR_CHECKED;
-			if (proto_header_check(magic) ==
-			    get_be32(magic + PROTO_HDR_CHECKED))
-				break;
-		}
-		*why = "bad frame header";
-		off += 4;
-	}
-	if (off > 0) {
-		*consumed = off;
-		return PARSE_BAD;
-	}
-	plen = get_be32(bytes + 12);
-	if (plen > PROTO_MAX_PAYLOAD) {
-		/*
-		 * Never buffered.  A request's id is in its first bytes: wait
-		 * for those (at most PROTO_ID_PEEK) so that it gets an answer;
-		 * the rest of the frame is skipped as garbage.
-		 */
-		avail = len - PROTO_HDR_LEN < PROTO_ID_PEEK ?
-		    len - PROTO_HDR_LEN : PROTO_ID_PEEK;
-		if (avail < PROTO_ID_PEEK &&
-		    is_request((uint16_t)(bytes[4] << 8 | bytes[5])))
-			return PARSE_INCOMPLETE;
-		*consumed = PROTO_HDR_LEN;
-		return refuse(bytes, PROTO_HDR_LEN + avail, msg,
-		    "frame beyond the payload limit", why);
-	}
-	if (len < PROTO_HDR_LEN + plen)
-		return PARSE_INCOMPLETE;
-	/*
-	 * The header is intact, so its length is trusted: a frame that
-	 * fails its check is skipped whole, and nothing inside it is ever
-	 * searched for another frame.
-	 */
-	*consumed = PROTO_HDR_LEN + plen;
-	/* A DATA frame's bytes are neither checked nor decoded (proto.h). */
-	looked = (uint16_t)(bytes[4] << 8 | bytes[5]) != MSG_DATA ? plen :
-	    plen < PROTO_DATA_HEAD + PROTO_DATA_TRAILER ? plen :
-	    PROTO_DATA_HEAD + PROTO_DATA_TRAILER;
-	proto_examined += looked;
-	if (!frame_intact(bytes, plen)) {
-		*why = "bad checksum";
-		return PARSE_BAD;
-	}
-	proto_examined += looked;
-	if (proto_unpack((uint16_t)(bytes[4] << 8 | bytes[5]),
-	    bytes + PROTO_HDR_LEN, plen, msg, why) == -1)
-		return refuse(bytes, PROTO_HDR_LEN + plen, msg, *why, why);
-	msg->m_tag = get_be32(bytes + 8);
-	return PARSE_OK;
 }
 
 /* Where msg keeps its request id; NULL for HELLO and HELLO_ACK. */

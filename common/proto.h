@@ -7,8 +7,8 @@
  *	magic u32 | type u16 | flags u16 | tag u32 | length u32 |
  *	check u32 | hcheck u32
  *
- * all big-endian; flags are 0.  hcheck is the low 32 bits of XXH64, seeded
- * with the magic, of the 20 header bytes before it (proto_header_check);
+ * all big-endian; flags are 0.  hcheck is the low 32 bits of XXH3-64,
+ * seeded with the magic, of the 20 header bytes before it (checksum.h);
  * check covers the first 16 header bytes and the payload.  So a
  * reader that lost sync can scan for the magic and tell a real frame from
  * garbage, and a frame cut short by a writer that died (or by
@@ -40,7 +40,7 @@
  * A reader's resynchronisation after a writer died mid-frame (channel.h)
  * looks at one offset per gap in the input, each at most once.
  *
- * The check (proto_frame_check) is CRC-32 (zlib's) over the first 16
+ * The check (checksum_frame) is CRC-32 (zlib's) over the first 16
  * header bytes and the payload, except for DATA, where it covers the 16
  * header bytes and the payload's first PROTO_DATA_HEAD bytes only.
  *
@@ -60,8 +60,9 @@
  * socket without reading it (splice(2): channel_send_data_from), and
  * every hop's reader passes it on at the cost of a memcpy.  Measured, in a
  * TCG guest, 32 MiB out: the guest daemon's CPU 0.39 s with an XXH64 of
- * the payload and two copies (protocol 5); see README, Benchmarks.
- * (Protocols 4 and 5 checked DATA payloads with CRC-32 and then XXH64.)
+ * the payload and two copies (protocol 5); see docs/benchmarks.md.
+ * (Protocols 4 and 5 checked DATA payloads with CRC-32 and then XXH64;
+ * before 8, hcheck was XXH64's low 32 bits.)
  * A peer of another version (before 5, headers had 20 bytes and no hcheck;
  * 5 packed DATA in msgpack) reads none of our DATA, or none of our frames:
  * both sides log skipped input, and the HELLO's version keeps sessions of
@@ -92,10 +93,12 @@
 #include <sys/types.h>
 
 /*
- * 7: OPEN carries the caller's environment (op_envv).  A peer of another
- * version is told ours in a HELLO_ACK, and its requests fail (conn.c).
+ * 8: hcheck (and so a DATA frame's trailer) is XXH3's, from libxxhash, no
+ * longer XXH64's (checksum.c says why).  7: OPEN carries the caller's
+ * environment (op_envv).  A peer of another version is told ours in a
+ * HELLO_ACK, and its requests fail (conn.c).
  */
-#define PROTO_VERSION		7
+#define PROTO_VERSION		8
 /*
  * The two virtio-serial ports (libvirt's <target name=...>), each a session
  * of its own: requests flow host to guest on PORT_H2G and guest to host on
@@ -318,17 +321,6 @@ uint32_t proto_msg_id(const struct proto_msg *msg);
 /* Sets that id; a message type without one is a fatal internal error. */
 void	 proto_msg_set_id(struct proto_msg *msg, uint32_t id);
 const char *proto_type_name(uint16_t type);
-uint32_t proto_crc32(uint32_t crc, const void *bytes, size_t len);
-/* XXH64, the reference for proto_header_check (its 20-byte case). */
-uint64_t proto_xxh64(const void *bytes, size_t len, uint64_t seed);
-/*
- * The check field of a frame whose first 16 header bytes are hdr (type
- * included) and whose payload is (payload, plen); see the top of this file.
- */
-uint32_t proto_frame_check(const uint8_t *hdr, const void *payload,
-	    size_t plen);
-/* The hcheck field of a header whose first PROTO_HDR_CHECKED bytes are hdr. */
-uint32_t proto_header_check(const uint8_t *hdr);
 /*
  * Bytes proto_parse has looked at so far in this process: searched for a
  * magic, header bytes checked, payload bytes checked and decoded.  A

@@ -35,7 +35,7 @@
  * byte the sink takes: each CREDIT frame costs the peer a wake-up, which
  * under emulation is much of the cost of a stream.  A quarter of the
  * window: with half, less was in flight and a TCG guest's streams were
- * 10-15 % slower both ways (README, Benchmarks).  A source that has used
+ * 10-15 % slower both ways (docs/benchmarks.md).  A source that has used
  * all its credit is topped up once the sink's room reaches a step, which
  * it does, at RELAY_WINDOW, when the sink has taken what it was sent.
  */

@@ -1,6 +1,6 @@
 /*
- * runner.c: finding and running commands on behalf of the peer, and the
- * limits on how many run and for how long.
+ * runner.c: running commands on behalf of the peer, and the limits on how
+ * many run and for how long; policy.c finds them (policy.h).
  */
 #ifndef RUNNER_H
 #define RUNNER_H
@@ -33,7 +33,6 @@
  */
 #define RUNNER_QUEUE_PER_PEER	4
 #define RUNNER_QUEUE_ALL	2
-#define RUNNER_MAX_LINKS	8	/* symbolic links followed to a command */
 /* The host's ceiling on a guest's timeout unless told otherwise: 10 min. */
 #define RUNNER_HOST_MAX_TIMEOUT_MS	(10 * 60 * 1000)
 
@@ -46,30 +45,6 @@ struct runner_config {
 	int		 rc_max_peer_jobs;	/* ... for one peer; 0 = default */
 };
 
-/* dir made absolute, since commands run in /; exits if it can't be. */
-const char *runner_dir(const char *dir);
-/* 1 if name is a valid command name: [A-Za-z0-9._-]{1,64}, no leading '.' */
-int	 runner_valid_name(const char *name);
-/*
- * Finds a command and checks it against the policy (negotiator-commands(7)).
- * EXIT_EXITED: *fd is the checked file, opened once (O_PATH, close-on-exec;
- * execute it through fd and close it after), path where it is (links
- * resolved, for the log).  EXIT_NOTFOUND: why is a message for the peer.
- * EXIT_NOTEXEC: path names what was refused and why says why, both for our
- * log only; the peer is told no more than "permission denied".
- */
-int	 runner_lookup(const struct runner_config *, const char *name,
-	    int *fd, char *path, size_t pathlen, char *why, size_t whylen);
-/*
- * The sorted names of the runnable commands, at most PROTO_MAX_LIST (the
- * first ones: runner.c says how); strv_free() (words.h) after.
- */
-char	**runner_list(const struct runner_config *, size_t *count);
-/*
- * 0 if dir may hold commands: it and every directory from / down to it
- * (and down each link) pass the policy; else -1 and why.
- */
-int	 runner_check_dir(const char *dir, char *why, size_t whylen);
 /* The timeout a request gets: requested_ms (0 = none) held to the ceiling. */
 uint32_t runner_timeout(const struct runner_config *, uint32_t requested_ms);
 

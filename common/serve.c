@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "policy.h"
 #include "serve.h"
 #include "words.h"
 
@@ -47,7 +48,7 @@ serve_list(struct conn *c, struct proto_msg *m,
 
 	memset(&reply, 0, sizeof(reply));
 	reply.m_type = MSG_LIST_REPLY;
-	reply.m.names.na_names = runner_list(rc, &reply.m.names.na_count);
+	reply.m.names.na_names = policy_list(rc, &reply.m.names.na_count);
 	serve_now(c, m, &reply);
 	strv_free(reply.m.names.na_names, reply.m.names.na_count);
 }

@@ -113,8 +113,8 @@ struct fanout {
 	uint32_t		 fo_timeout_ms;
 };
 int	 fanout_main(const struct fanout *);
-/* -g, -g -v, -g --json: the daemon's guest table, page by page. */
-int	 fanout_list_guests(const struct fanout *);
+/* table.c: -g, -g -v, -g --json: the daemon's guest table, page by page. */
+int	 table_list(const struct fanout *);
 /* Raises the soft RLIMIT_NOFILE to the hard one; the new soft limit. */
 long	 host_raise_nofile(void);
 

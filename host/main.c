@@ -195,7 +195,7 @@ verb_list_guests(void *arg)
 
 	o->fo.fo_hc = &o->hc;
 	o->fo.fo_verbose = o->cs.cs_verbosity > LOG_LEVEL_INFO;
-	return fanout_list_guests(&o->fo);
+	return table_list(&o->fo);
 }
 
 static int

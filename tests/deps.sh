@@ -10,7 +10,8 @@ PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev libmd-dev libc
 libcriterion-dev socat supervisor busybox-static qemu-system-x86
 linux-image-amd64 cpio kmod xz-utils mandoc systemd procps bc git clang
 libclang-rt-14-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
-libvirt-clients libxml2-dev iproute2 jq valgrind devscripts python3 man-db"
+libvirt-clients libxml2-dev iproute2 jq valgrind devscripts python3 man-db
+zlib1g-dev libxxhash-dev"
 
 missing=
 for p in $PACKAGES; do

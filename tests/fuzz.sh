@@ -54,10 +54,11 @@ if ! can_fuzz; then
 fi
 rm -f "$dir/probe" "$dir/probe.c"
 
-srcs="common/proto.c common/buf.c common/clock.c common/xmalloc.c common/log.c"
+srcs="common/proto.c common/frame.c common/checksum.c common/buf.c common/clock.c
+common/xmalloc.c common/log.c"
 cflags="-g -O1 -D_GNU_SOURCE -Icommon $(pkg-config --cflags libbsd-overlay msgpack)"
 extra=${FUZZ_CFLAGS:-}
-libs=$(pkg-config --libs libbsd-overlay msgpack)
+libs=$(pkg-config --libs libbsd-overlay msgpack libxxhash zlib)
 
 # The target; -fno-sanitize-recover makes undefined behaviour a crash.
 # shellcheck disable=SC2086

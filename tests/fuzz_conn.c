@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "checksum.h"
 #include "fuzz.h"
 
 #define MAX_OURS	16		/* requests we issue at once */
@@ -283,9 +284,9 @@ adversarial(uint32_t flags, uint8_t *raw, uint32_t n, uint32_t id)
 	}
 	be32enc(p + 8, conn.c_nonce);
 	be32enc(p + 12, plen);
-	be32enc(p + 16, proto_frame_check(p, p + PROTO_HDR_LEN,
+	be32enc(p + 16, checksum_frame(p, p + PROTO_HDR_LEN,
 	    n - PROTO_HDR_LEN));
-	be32enc(p + PROTO_HDR_CHECKED, proto_header_check(p));
+	be32enc(p + PROTO_HDR_CHECKED, checksum_header(p));
 	channel_input(&conn.c_ch, raw, n);
 }
 

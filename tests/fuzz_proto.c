@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "checksum.h"
 #include "proto.h"
 #include "util.h"
 
@@ -72,9 +73,9 @@ fix_crcs(uint8_t *p, size_t len)
 		plen = be32dec(p + off + 12);
 		if (plen > len - off - PROTO_HDR_LEN)
 			continue;
-		be32enc(p + off + 16, proto_frame_check(p + off,
+		be32enc(p + off + 16, checksum_frame(p + off,
 		    p + off + PROTO_HDR_LEN, plen));
-		be32enc(p + off + PROTO_HDR_CHECKED, proto_header_check(p + off));
+		be32enc(p + off + PROTO_HDR_CHECKED, checksum_header(p + off));
 	}
 }
 

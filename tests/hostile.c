@@ -74,6 +74,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checksum.h"
 #include "clock.h"
 #include "peer.h"
 
@@ -105,7 +106,7 @@ handshake(int fd, struct buf *in)
 /*
  * A header of the given type, tag and length whose own check is good
  * (before protocol 5, which had none, just the fields) and whose payload
- * check is whatever proto_frame_check gives for (payload, plen).
+ * check is whatever checksum_frame gives for (payload, plen).
  */
 static void
 header(uint8_t *h, uint16_t type, uint32_t tag, uint32_t len,
@@ -117,9 +118,9 @@ header(uint8_t *h, uint16_t type, uint32_t tag, uint32_t len,
 	h[5] = type & 0xff;
 	be32enc(h + 8, tag);
 	be32enc(h + 12, len);
-	be32enc(h + 16, proto_frame_check(h, payload, plen));
+	be32enc(h + 16, checksum_frame(h, payload, plen));
 #ifdef PROTO_HDR_CHECKED
-	be32enc(h + PROTO_HDR_CHECKED, proto_header_check(h));
+	be32enc(h + PROTO_HDR_CHECKED, checksum_header(h));
 #endif
 }
 

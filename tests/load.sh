@@ -336,7 +336,7 @@ objs=$(make -s -C "$REPO" --eval 'print-%: ; @echo $($*)' print-GUEST_OBJS \
     print-COMMON_OBJS | tr '\n' ' ')
 # shellcheck disable=SC2046,SC2086
 (cd "$REPO" && cc -o "$TMP/negotiator-guest-dyn" $objs -lev \
-    $(pkg-config --libs libbsd-overlay msgpack)) ||
+    $(pkg-config --libs libbsd-overlay msgpack libxxhash zlib)) ||
     { fail "link a dynamic guest daemon"; finish; exit 1; }
 VG="valgrind -q --leak-check=full --show-leak-kinds=definite"
 VG="$VG --errors-for-leak-kinds=definite"

@@ -21,6 +21,7 @@
 #include <criterion/criterion.h>
 
 #include "proto.h"
+#include "policy.h"
 #include "runner.h"
 #include "words.h"
 
@@ -116,7 +117,7 @@ teardown(void)
 }
 
 /*
- * runner_lookup, checking the descriptor it leaves: the file named by
+ * policy_lookup, checking the descriptor it leaves: the file named by
  * path when found (then closed), none otherwise.
  */
 static int
@@ -126,7 +127,7 @@ lookup(const struct runner_config *rc, const char *name, char *path,
 	struct stat	 st, at;
 	int		 kind, fd = -2;
 
-	kind = runner_lookup(rc, name, &fd, path, pathlen, why, whylen);
+	kind = policy_lookup(rc, name, &fd, path, pathlen, why, whylen);
 	if (kind != EXIT_EXITED) {
 		cr_assert_eq(fd, -1, "\"%s\": refused, yet fd %d", name, fd);
 		return kind;
@@ -151,11 +152,11 @@ Test(names, valid)
 	size_t			 i;
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		cr_assert_eq(runner_valid_name(good[i]), 1, "\"%s\"", good[i]);
+		cr_assert_eq(policy_valid_name(good[i]), 1, "\"%s\"", good[i]);
 	memset(longest, 'x', PROTO_MAX_NAME);
 	longest[PROTO_MAX_NAME] = '\0';
 	cr_assert_eq(strlen(longest), 64);
-	cr_assert_eq(runner_valid_name(longest), 1);
+	cr_assert_eq(policy_valid_name(longest), 1);
 }
 
 Test(names, invalid)
@@ -168,11 +169,11 @@ Test(names, invalid)
 	size_t			 i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(runner_valid_name(bad[i]), 0, "\"%s\"", bad[i]);
+		cr_assert_eq(policy_valid_name(bad[i]), 0, "\"%s\"", bad[i]);
 	memset(toolong, 'x', PROTO_MAX_NAME + 1);
 	toolong[PROTO_MAX_NAME + 1] = '\0';
 	cr_assert_eq(strlen(toolong), 65);
-	cr_assert_eq(runner_valid_name(toolong), 0);
+	cr_assert_eq(policy_valid_name(toolong), 0);
 }
 
 /* --- lookup --------------------------------------------------------- */
@@ -354,7 +355,7 @@ expect_list(const struct runner_config *rc, const char **want, size_t n)
 	char	**names;
 	size_t	 count = 12345, i;
 
-	names = runner_list(rc, &count);
+	names = policy_list(rc, &count);
 	cr_assert_eq(count, n, "%zu names, not %zu", count, n);
 	for (i = 0; i < n; i++)
 		cr_assert_str_eq(names[i], want[i], "name %zu", i);
@@ -441,7 +442,7 @@ Test(list, capped_to_the_first_names)
 	make_file(user, "a", 0755);
 	make_file(user, "b0000", 0755);		/* shadows, counted once */
 	make_file(user, "b0001", 0644);		/* hides, not listed */
-	names = runner_list(&rc, &count);
+	names = policy_list(&rc, &count);
 	cr_assert_eq(count, PROTO_MAX_LIST);
 	cr_assert_str_eq(names[0], "a");
 	cr_assert_str_eq(names[1], "b0000");
@@ -453,7 +454,7 @@ Test(list, capped_to_the_first_names)
 	strv_free(names, count);
 }
 
-/* Every listed name is found by runner_lookup, and nothing else is. */
+/* Every listed name is found by policy_lookup, and nothing else is. */
 Test(list, agrees_with_lookup)
 {
 	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
@@ -465,7 +466,7 @@ Test(list, agrees_with_lookup)
 	make_file(builtin, "b", 0755);
 	make_file(builtin, "c", 0755);
 	make_dir(builtin, "d");
-	names = runner_list(&rc, &count);
+	names = policy_list(&rc, &count);
 	cr_assert_eq(count, 2);
 	for (i = 0; i < count; i++)
 		cr_assert_eq(lookup(&rc, names[i], path, sizeof(path),
@@ -675,7 +676,7 @@ Test(policy, list_leaves_out_refused)
 	make_file(builtin, "in-builtin", 0755);
 	expect_list(&rc, want, 2);
 	cr_assert_eq(chmod(builtin, 0777), 0);
-	names = runner_list(&rc, &count);
+	names = policy_list(&rc, &count);
 	cr_assert_eq(count, 1);
 	cr_assert_str_eq(names[0], "fine");
 	strv_free(names, count);
@@ -685,12 +686,12 @@ Test(policy, check_dir)
 {
 	char	 why[256], p[PATH_MAX];
 
-	cr_assert_eq(runner_check_dir(user, why, sizeof(why)), 0);
+	cr_assert_eq(policy_check_dir(user, why, sizeof(why)), 0);
 	make_file(user, "file", 0755);
-	cr_assert_eq(runner_check_dir(join(p, sizeof(p), user, "file"), why,
+	cr_assert_eq(policy_check_dir(join(p, sizeof(p), user, "file"), why,
 	    sizeof(why)), -1);
 	cr_assert_str_eq(why, "not a directory");
-	cr_assert_eq(runner_check_dir("/nonexistent/negotiator-test", why,
+	cr_assert_eq(policy_check_dir("/nonexistent/negotiator-test", why,
 	    sizeof(why)), -1);
 	cr_assert_str_eq(why, "No such file or directory");
 }
@@ -711,12 +712,12 @@ Test(policy, ancestors)
 	join(cmds, sizeof(cmds), anc, "cmds");
 	make_file(cmds, "cmd", 0755);
 	expect_in(&rc, cmds, "cmd", EXIT_EXITED, NULL);
-	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(policy_check_dir(cmds, why, sizeof(why)), 0, "%s", why);
 
 	/* Writable by its group or by others, above: refused, named. */
 	cr_assert_eq(chmod(anc, 0775), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by its group");
-	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_eq(policy_check_dir(cmds, why, sizeof(why)), -1);
 	cr_assert_eq(chmod(anc, 0757), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "writable by others");
 	/*
@@ -736,7 +737,7 @@ Test(policy, ancestors)
 	cr_assert_eq(chown(anc, 4321, 4321), 0);
 	cr_assert_eq(chmod(anc, 0755), 0);
 	expect_path(&rc, "cmd", EXIT_NOTEXEC, anc, "owned by uid 4321");
-	cr_assert_eq(runner_check_dir(cmds, why, sizeof(why)), -1);
+	cr_assert_eq(policy_check_dir(cmds, why, sizeof(why)), -1);
 	cr_assert_not_null(strstr(why, "owned by uid 4321"), "%s", why);
 	/*
 	 * ... and, the attack of issue 18, swapped by its owner for a link
@@ -826,9 +827,9 @@ Test(dir, absolute_and_relative)
 	char		 cwd[PATH_MAX];
 	const char	*abs = "/some/absolute/dir", *got;
 
-	cr_assert_eq(runner_dir(abs), abs);
+	cr_assert_eq(policy_dir(abs), abs);
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-	got = runner_dir(".");
+	got = policy_dir(".");
 	cr_assert_str_eq(got, cwd);
 	free((char *)got);
 }
