@@ -48,7 +48,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-bench.XXXXXX") || exit 1
 VS_PID='' HOSTD_PID='' GUESTD_PID='' VM_UP='' BAD=0 BG=
 
 progress() { echo "bench: $*" >&2; }
-die() { echo "bench: FAILED: $*" >&2; exit 1; }
+die() {
+	echo "bench: FAILED: $*" >&2
+	[ -z "${VROWS-}" ] || printf "\nThe rows measured before that:\n\n%s%s" "$VROWS" "${WHERE-}"
+	exit 1
+}
 stop() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null; }
 stop_all() {
 	local p
@@ -159,9 +163,14 @@ make_commands() {
 	EOF
 	cat >"$dir/bench-stat" <<-'EOF'
 	#!/bin/sh
-	# bench: the machine's CPU times (the cpu line of /proc/stat) and its
-	# MemTotal (kB).
-	exec awk '$1 == "cpu" { print } $1 == "MemTotal:" { print $2 }' /proc/stat /proc/meminfo
+	# bench: the machine's CPU times (the cpu line of /proc/stat), its
+	# MemTotal (kB), and the calling daemon's read and write calls and
+	# bytes ("io SYSCR RCHAR SYSCW WCHAR").
+	awk '$1 == "cpu" { print } $1 == "MemTotal:" { print $2 }
+	    $1 == "rchar:" { rc = $2 } $1 == "wchar:" { wc = $2 }
+	    $1 == "syscr:" { sr = $2 } $1 == "syscw:" { sw = $2 }
+	    END { print "io", sr, rc, sw, wc }' /proc/stat /proc/meminfo /proc/$PPID/io
+	exit 0
 	EOF
 	cat >"$dir/bench-sleep" <<-'EOF'
 	#!/bin/sh
@@ -571,7 +580,24 @@ qemu_ticks() {
 # iowait are not busy).
 guest_cpu() {
 	"${H[@]}" -e bench-stat "$GUEST" | awk '$1 == "cpu" {
-	    for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t }'
+	    for (i = 2; i <= 9; i++) t += $i; b = t - $5 - $6 }
+	    $1 == "io" { io = $2 " " $3 " " $4 " " $5 }
+	    END { print b, t, io }'
+}
+# host_io PID: "SYSCR RCHAR SYSCW WCHAR" of PID (a thread too: PID/task/TID).
+host_io() {
+	awk '$1 == "rchar:" { rc = $2 } $1 == "wchar:" { wc = $2 }
+	    $1 == "syscr:" { sr = $2 } $1 == "syscw:" { sw = $2 }
+	    END { print sr, rc, sw, wc }' "/proc/$1/io"
+}
+# io_text NAME SYSCR0 RCHAR0 SYSCW0 WCHAR0 SYSCR1 RCHAR1 SYSCW1 WCHAR1:
+# "NAME N reads of B bytes on average, M writes of C".
+io_text() {
+	awk -v n="$1" -v r0="$2" -v rc0="$3" -v w0="$4" -v wc0="$5" \
+	    -v r1="$6" -v rc1="$7" -v w1="$8" -v wc1="$9" 'BEGIN {
+		r = r1 - r0; w = w1 - w0
+		printf "%s %d reads of %.0f bytes on average, %d writes of %.0f",
+		    n, r, r ? (rc1 - rc0) / r : 0, w, w ? (wc1 - wc0) / w : 0 }'
 }
 # child_cpu: seconds of CPU used by this shell's waited-for children.
 child_cpu() {
@@ -582,16 +608,19 @@ child_cpu() {
 WHERE=
 where() {
 	local label=$1 fn=$2 gb0 gt0 gb1 gt1 h0 h1 qv0 qo0 qv1 qo1 c0 c1 t0 t1
-	read -r gb0 gt0 <<<"$(guest_cpu)"
+	local gio0 gio1 hio0 hio1 qio0 qio1
+	read -r gb0 gt0 gio0 <<<"$(guest_cpu)"
 	h0=$(cpu_ticks "$HOSTD_PID"); read -r qv0 qo0 <<<"$(qemu_ticks)"
+	hio0=$(host_io "$HOSTD_PID"); qio0=$(host_io "$QPID/task/$QPID")
 	c0=$(child_cpu)
 	t0=$EPOCHREALTIME
 	"$fn" >/dev/null || die "$fn"
 	t1=$EPOCHREALTIME
 	c1=$(child_cpu)
+	hio1=$(host_io "$HOSTD_PID"); qio1=$(host_io "$QPID/task/$QPID")
 	h1=$(cpu_ticks "$HOSTD_PID"); read -r qv1 qo1 <<<"$(qemu_ticks)"
-	read -r gb1 gt1 <<<"$(guest_cpu)"
-	WHERE+="- $label: $(calc "$(ms "$t0" "$t1") / 1000") s wall; guest vCPU busy $(calc "($gb1 - $gb0) * 100 / ($gt1 - $gt0)") % of its time (the rest idle, waiting for the host); host CPU: QEMU's vCPU thread $(calc "($qv1 - $qv0) / $TCK") s, QEMU's other threads $(calc "($qo1 - $qo0) / $TCK") s, host daemon $(calc "($h1 - $h0) / $TCK") s, host CLI (and wc) $(calc "$c1 - $c0") s"$'\n'
+	read -r gb1 gt1 gio1 <<<"$(guest_cpu)"
+	WHERE+="- $label: $(calc "$(ms "$t0" "$t1") / 1000") s wall; guest vCPU busy $(calc "($gb1 - $gb0) * 100 / ($gt1 - $gt0)") % of its time (the rest idle, waiting for the host); host CPU: QEMU's vCPU thread $(calc "($qv1 - $qv0) / $TCK") s, QEMU's other threads $(calc "($qo1 - $qo0) / $TCK") s, host daemon $(calc "($h1 - $h0) / $TCK") s, host CLI (and wc) $(calc "$c1 - $c0") s; system calls: $(io_text "the guest daemon" $gio0 $gio1) (of which 2 + 2 of its bench-stat calls), $(io_text "the host daemon" $hio0 $hio1), $(io_text "QEMU's main thread (the ports' host end)" $qio0 $qio1)"$'\n'
 }
 # audit_ms FILE: the job times (ms) the host daemon's audit lines give for
 # the guest's exit-with 0 calls, one a line.
@@ -657,7 +686,7 @@ bench_vm() {
 	"${H[@]}" -t 0 -e "call-host --enable put get" "$GUEST" >/dev/null ||
 	    die "negotiator-guest --enable put get, in the guest"
 	QPID=$(cat "$d/qemu.pid") || die "no qemu.pid"
-	GUEST_MEM_KB=$("${H[@]}" -e bench-stat "$GUEST" | awk 'NF == 1') ||
+	GUEST_MEM_KB=$("${H[@]}" -e bench-stat "$GUEST" | awk 'NF == 1 { print }') ||
 	    die "bench-stat"
 	head -c "$COPY_BULK" /dev/urandom >"$TMP/big" || die "no room for $TMP/big"
 	head -c "$QGA_FILE_BULK" "$TMP/big" >"$TMP/qbig" || die "no room for $TMP/qbig"
@@ -780,7 +809,7 @@ bench_vm() {
 	done
 	[ -s "$TMP/par.ms" ] || echo - >"$TMP/par.ms"
 	"$QGA" "$d/qga.sock" par 50 /usr/lib/negotiator/commands/bench-sleep \
-	    >"$TMP/qpar.ms" || die "qemu-ga par"
+	    >"$TMP/qpar.ms" || { progress "qemu-ga par failed"; echo - >"$TMP/qpar.ms"; }
 	time_runs 1 "$TMP/ser.ms" bash -c "for i in \$(seq 50); do $(printf '%q ' "${H[@]}") -e bench-sleep $GUEST || exit 1; done"
 	neg=$(median "$TMP/par.ms"); qga=$(median "$TMP/qpar.ms"); floor=$(median "$TMP/ser.ms")
 	vrow "50 calls of a 0.2 s command at once, whole CLI calls (qemu-ga: 50 guest-execs, then polls; floor column: the same 50 calls one after another)" \
