@@ -659,11 +659,13 @@ bench_vm() {
 	# defaults: calls beyond 32 at once wait in the guest daemon's queue.
 	# -m: the last one QEMU is given counts (vm.sh gives 512), and the
 	# guest's /tmp, a tmpfs of half its RAM, must hold the 256 MiB file.
+	# debug-threads: QEMU names its vCPU thread "CPU 0/TCG" (else every
+	# thread is "qemu-system-x86"), for qemu_ticks.
 	VM_EXTRA_QEMU_ARGS="-chardev socket,id=qga,path=$d/qga.sock,server=on,wait=off
 	    -device virtserialport,bus=vs0.0,chardev=qga,name=org.qemu.guest_agent.0
 	    -chardev socket,id=raw,path=$d/raw.sock,server=on,wait=off
 	    -device virtserialport,bus=vs0.0,chardev=raw,name=negotiator-bench-raw.0
-	    -m $VM_MEM" \
+	    -m $VM_MEM -name $GUEST,debug-threads=on" \
 	    VM_IMAGE=$d/image "$VM" start "$d" "$GUEST" "$d/chan" || die "boot VM"
 	[ -S "$d/raw.sock" ] || die "vm.sh has no VM_EXTRA_QEMU_ARGS: no bare port"
 	accel=$(cat "$d/accel" 2>/dev/null || echo "${NEGOTIATOR_VM_ACCEL:-?}")
