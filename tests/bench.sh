@@ -7,9 +7,12 @@
 #             one for Debian's qemu-ga (the host's /usr/sbin/qemu-ga, copied
 #             into the image) and a bare one, and prints ONE Markdown table:
 #             for each figure the median for negotiator, qemu-ga and the
-#             bare port or the floor, their ratios, and the target of
-#             issue 10.  The host end of qemu-ga and of the bare port is
-#             tests/qga.
+#             bare port or the floor, their ratios, and the targets of
+#             issues 10, 21 and 24 (the pipe floor each way, the call
+#             floor, a 256 MiB --copy each way beside qemu-ga's
+#             guest-file-write/-read), then where each bulk transfer's
+#             time goes (CPU and system calls of each party).  The host
+#             end of qemu-ga and of the bare port is tests/qga.
 #   emulated  both daemons on this machine, joined by tests/vserial, and a
 #             table of more detailed figures (CPU, RSS, both ways at once).
 #   hold      boots the vm part's guest and daemons, prints how to reach
@@ -18,7 +21,8 @@
 # INT, TERM or HUP.  Exits non-zero if a setup step fails or a transfer
 # comes back wrong.  Needs `make all tests/qga`; the vm part needs what
 # tests/vm/vmtest.sh needs, and qemu-guest-agent on the host.  Takes about
-# 2 minutes (vm, TCG) + 10 s (emulated).
+# 12 minutes (vm, TCG, at a load average of 15) + 10 s (emulated); 600 MB
+# in $TMPDIR (the 256 MiB file, what comes back, the smaller inputs).
 set -u
 export LC_ALL=C
 REPO=$(cd "$(dirname "$0")/.." && pwd)
