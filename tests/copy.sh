@@ -318,13 +318,20 @@ peak() {
 	done
 	echo "$m"
 }
-for way in to-guest to-host; do
-	rm -f "$TMP/g/huge"
-	if [ $way = to-guest ]; then
-		$H --copy "$TMP/h/huge" "$GUEST:$TMP/g/huge" & pid=$!
-	else
-		guest_cli --copy host:"$TMP/h/huge" "$TMP/g/huge" & pid=$!
-	fi
+# Each way with each CLI: host->guest pushed by the host CLI and pulled by
+# the guest CLI, guest->host pulled by the host CLI and pushed by the guest
+# CLI (from the file the first run wrote).
+for way in to-guest from-host from-guest to-host; do
+	case $way in
+	to-guest)   rm -f "$TMP/g/huge"; dst=$TMP/g/huge
+		    $H --copy "$TMP/h/huge" "$GUEST:$dst" & pid=$! ;;
+	from-host)  rm -f "$TMP/g/huge"; dst=$TMP/g/huge
+		    guest_cli --copy host:"$TMP/h/huge" "$dst" & pid=$! ;;
+	from-guest) rm -f "$TMP/h/back"; dst=$TMP/h/back
+		    $H --copy "$GUEST:$TMP/g/huge" "$dst" & pid=$! ;;
+	to-host)    rm -f "$TMP/h/back"; dst=$TMP/h/back
+		    guest_cli --copy "$TMP/g/huge" host:"$dst" & pid=$! ;;
+	esac
 	t0=$(now_ms)
 	cli=$(peak "$pid")
 	reap 120 "$pid"; rc=$?
@@ -333,7 +340,7 @@ for way in to-guest to-host; do
 	g=$(awk '/^VmHWM/ { print $2 }' "/proc/$GUESTD_PID/status")
 	echo "# 1 GiB $way: $ms ms; peak RSS: CLI (both processes) $cli kB, host daemon $h kB, guest daemon $g kB"
 	check "1 GiB $way: done ($rc), same size" test "$rc" = 0 -a \
-	    "$(stat -c %s "$TMP/g/huge")" = $((1 << 30))
+	    "$(stat -c %s "$dst")" = $((1 << 30))
 	# The sanitizers' shadow memory and quarantine are not ours to bound.
 	if [ -n "${NEGOTIATOR_BIN_DIR:-}" ]; then
 		skip --elsewhere "tests/copy.sh on the plain build" \
@@ -345,6 +352,6 @@ for way in to-guest to-host; do
 	check "... daemons' peak RSS $h, $g kB < $RSS_BOUND_KB kB" \
 	    test "$h" -lt "$RSS_BOUND_KB" -a "$g" -lt "$RSS_BOUND_KB"
 done
-rm -f "$TMP/g/huge"
+rm -f "$TMP/g/huge" "$TMP/h/back"
 
 finish

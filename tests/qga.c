@@ -15,6 +15,17 @@
  *                                    "BYTES MS"
  *   qga SOCKET par N PATH [ARG...]   N guest-execs started at once, then
  *                                    polled until all have exited: "MS"
+ *   qga SOCKET file-write FILE GPATH CHUNK
+ *                                    FILE into the guest's GPATH with
+ *                                    guest-file-open (mode w), one
+ *                                    guest-file-write of CHUNK bytes
+ *                                    (base64) after another, then
+ *                                    guest-file-close: "BYTES MS"
+ *   qga SOCKET file-read GPATH FILE CHUNK
+ *                                    the guest's GPATH into FILE with
+ *                                    guest-file-read of CHUNK bytes until
+ *                                    eof, each reply's base64 decoded and
+ *                                    written out: "BYTES MS"
  *   qga SOCKET raw-recv BYTES        a bare port: reads BYTES, "BYTES MS"
  *                                    from the first byte to the last
  *   qga SOCKET raw-send BYTES        a bare port: writes BYTES zeros in
@@ -22,6 +33,8 @@
  *                                    (data sent to a closed port may be
  *                                    dropped) until killed
  *
+ * The file modes move files as Proxmox's `qm guest file-write/-read` and
+ * Ansible's libvirt_qemu connection do (base64 in JSON, one call a chunk).
  * guest-exec-status is polled every QGA_POLL_US (1 ms), the way qemu-ga's
  * clients must poll; a command that exits non-zero is an error.  Exit 0,
  * or 1 with a message on stderr.  Bench code: it trusts qemu-ga's JSON
@@ -34,6 +47,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,10 +125,25 @@ read_line(void)
 	}
 }
 
-/* Sends one command and reads its reply; an "error" reply is fatal. */
+static void
+timed_out(int sig)
+{
+	static const char	 msg[] = "qga: no answer within the time "
+	    "allowed (QGA_TIMEOUT_S)\n";
+
+	(void)sig;
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+/*
+ * Sends one command and reads its reply; an "error" reply is fatal, and so
+ * is a reply that takes longer than QGA_TIMEOUT_S.
+ */
 static void
 command(const char *json)
 {
+	alarm(QGA_TIMEOUT_S);
 	send_all(json, strlen(json));
 	read_line();
 	if (strstr(line, "\"error\"") != NULL)
@@ -245,6 +274,173 @@ base64(char **out, size_t *len, size_t *cap, const uint8_t *in, size_t n)
 		q[3] = i + 2 < n ? tab[v & 63] : '=';
 		append(out, len, cap, q, 4);
 	}
+}
+
+/* Decodes the base64 string value of key into *out (grown as needed). */
+static size_t
+decode_value(const char *key, uint8_t **out, size_t *cap)
+{
+	const char	*p, *q;
+	uint32_t	 v = 0;
+	size_t		 n = 0;
+	int		 bits = 0, c;
+
+	if ((p = value_of(key)) == NULL || *p != '"')
+		errx(1, "qemu-ga: no %s in %.300s", key, line);
+	if ((q = strchr(++p, '"')) == NULL)
+		errx(1, "qemu-ga: unterminated %s", key);
+	if ((size_t)(q - p) / 4 * 3 + 3 > *cap) {
+		*cap = (size_t)(q - p) / 4 * 3 + 3;
+		if ((*out = realloc(*out, *cap)) == NULL)
+			err(1, "realloc");
+	}
+	for (; p < q; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			c = *p - 'A';
+		else if (*p >= 'a' && *p <= 'z')
+			c = *p - 'a' + 26;
+		else if (*p >= '0' && *p <= '9')
+			c = *p - '0' + 52;
+		else if (*p == '+')
+			c = 62;
+		else if (*p == '/')
+			c = 63;
+		else if (*p == '=')
+			break;
+		else if (*p == '\\')	/* JSON's escaped slash: \/ */
+			continue;
+		else
+			errx(1, "qemu-ga: bad base64 in %s", key);
+		v = v << 6 | (uint32_t)c;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			(*out)[n++] = (uint8_t)(v >> bits);
+		}
+	}
+	return n;
+}
+
+static long long
+file_open(const char *path, const char *mode)
+{
+	char	*json = NULL;
+	size_t	 len = 0, cap = 0;
+
+	appends(&json, &len, &cap, "{\"execute\":\"guest-file-open\","
+	    "\"arguments\":{\"path\":");
+	json_string(&json, &len, &cap, path);
+	appends(&json, &len, &cap, ",\"mode\":");
+	json_string(&json, &len, &cap, mode);
+	appends(&json, &len, &cap, "}}\n");
+	command(json);
+	free(json);
+	return number_of("return");
+}
+
+static void
+file_close(long long h)
+{
+	char	 json[128];
+
+	snprintf(json, sizeof(json), "{\"execute\":\"guest-file-close\","
+	    "\"arguments\":{\"handle\":%lld}}\n", h);
+	command(json);
+}
+
+/* file-write: local FILE to the guest's GPATH, CHUNK bytes a call. */
+static void
+file_write(const char *file, const char *gpath, size_t chunk)
+{
+	uint8_t		*buf;
+	char		*json = NULL, head[128];
+	size_t		 len, cap = 0, got;
+	long long	 h, total = 0;
+	double		 t0;
+	ssize_t		 r;
+	int		 fd;
+
+	if ((fd = open(file, O_RDONLY)) == -1)
+		err(1, "%s", file);
+	if ((buf = malloc(chunk)) == NULL)
+		err(1, "malloc");
+	t0 = now_ms();
+	h = file_open(gpath, "w");
+	for (;;) {
+		for (got = 0; got < chunk; got += (size_t)r)
+			if ((r = read(fd, buf + got, chunk - got)) <= 0)
+				break;
+		if (got == 0)
+			break;
+		len = 0;
+		snprintf(head, sizeof(head), "{\"execute\":\"guest-file-write\","
+		    "\"arguments\":{\"handle\":%lld,\"buf-b64\":\"", h);
+		appends(&json, &len, &cap, head);
+		base64(&json, &len, &cap, buf, got);
+		appends(&json, &len, &cap, "\"}}\n");
+		command(json);
+		if (number_of("count") != (long long)got)
+			errx(1, "guest-file-write wrote %lld of %zu bytes",
+			    number_of("count"), got);
+		total += (long long)got;
+		if (got < chunk)
+			break;
+	}
+	file_close(h);
+	printf("%lld %.3f\n", total, now_ms() - t0);
+	close(fd);
+	free(json);
+	free(buf);
+}
+
+/* file-read: the guest's GPATH to local FILE, CHUNK bytes a call. */
+static void
+file_read(const char *gpath, const char *file, size_t chunk)
+{
+	uint8_t		*buf = NULL;
+	char		 json[160];
+	size_t		 cap = 0, n, off;
+	long long	 h, total = 0;
+	const char	*eof;
+	double		 t0;
+	ssize_t		 w;
+	int		 fd;
+
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1)
+		err(1, "%s", file);
+	t0 = now_ms();
+	h = file_open(gpath, "r");
+	snprintf(json, sizeof(json), "{\"execute\":\"guest-file-read\","
+	    "\"arguments\":{\"handle\":%lld,\"count\":%zu}}\n", h, chunk);
+	do {
+		command(json);
+		n = decode_value("buf-b64", &buf, &cap);
+		if ((long long)n != number_of("count"))
+			errx(1, "guest-file-read: %zu bytes decoded, count %lld",
+			    n, number_of("count"));
+		if ((eof = value_of("eof")) == NULL)
+			errx(1, "qemu-ga: no eof in %.300s", line);
+		for (off = 0; off < n; off += (size_t)w)
+			if ((w = write(fd, buf + off, n - off)) == -1)
+				err(1, "%s", file);
+		total += (long long)n;
+	} while (*eof != 't');
+	file_close(h);
+	printf("%lld %.3f\n", total, now_ms() - t0);
+	if (close(fd) == -1)
+		err(1, "%s", file);
+	free(buf);
+}
+
+static size_t
+chunk_size(const char *s)
+{
+	const char	*e;
+	long		 n;
+
+	n = strtol(s, (char **)&e, 10);
+	if (*e != '\0' || n < 1 || n > 48 * 1024 * 1024)
+		errx(1, "bad chunk size: %s", s);
+	return (size_t)n;
 }
 
 /*
@@ -398,7 +594,8 @@ main(int argc, char *argv[])
 	if (argc < 4)
 		errx(1, "usage: qga SOCKET ping N | exec N PATH [ARG...] | "
 		    "out PATH [ARG...] | in FILE PATH [ARG...] | "
-		    "par N PATH [ARG...]");
+		    "par N PATH [ARG...] | file-write FILE GPATH CHUNK | "
+		    "file-read GPATH FILE CHUNK");
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
@@ -407,7 +604,8 @@ main(int argc, char *argv[])
 	if ((qga_fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
 	    connect(qga_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		err(1, "%s", argv[1]);
-	alarm(QGA_TIMEOUT_S * 2);	/* the guest silent: the default action */
+	signal(SIGALRM, timed_out);
+	alarm(QGA_TIMEOUT_S * 2);	/* the guest silent (each command re-arms) */
 	if (strncmp(argv[2], "raw-", 4) == 0)
 		return raw(argv[2], argv[3]);
 	sync_session();
@@ -454,7 +652,11 @@ main(int argc, char *argv[])
 		}
 		printf("%.3f\n", now_ms() - t0);
 		free(pids);
-	} else
+	} else if (strcmp(argv[2], "file-write") == 0 && argc == 6)
+		file_write(argv[3], argv[4], chunk_size(argv[5]));
+	else if (strcmp(argv[2], "file-read") == 0 && argc == 6)
+		file_read(argv[3], argv[4], chunk_size(argv[5]));
+	else
 		errx(1, "unknown or incomplete request: %s", argv[2]);
 	return 0;
 }
