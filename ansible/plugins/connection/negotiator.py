@@ -77,6 +77,8 @@ DOCUMENTATION = '''
         default: negotiator-host
         vars:
           - name: negotiator_local_command
+        env:
+          - name: NEGOTIATOR_LOCAL_COMMAND
       negotiator_args:
         description: More options for every negotiator-host call, split like a shell (e.g. C(--control /run/x.sock)).
         default: ''
