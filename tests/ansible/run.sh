@@ -56,9 +56,9 @@ stage() {
 }
 
 [ "$MODE" = bench ] ||
-    stage "the plugins on emulated channels" 600 bash tests/ansible/local.sh
+    stage "the plugins on emulated channels" 900 bash tests/ansible/local.sh
 mkdir "$T/debs"
-vmlimit=600
+vmlimit=900
 [ "$MODE" = bench ] && vmlimit=1500
 stage "make deb" 300 make -s --no-print-directory deb DEBDIR="$T/debs" &&
     stage "Debian 12 system (cached in ${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test})" \
