@@ -58,7 +58,7 @@ stage() {
 [ "$MODE" = bench ] ||
     stage "the plugins on emulated channels" 900 bash tests/ansible/local.sh
 mkdir "$T/debs"
-vmlimit=900
+vmlimit=1500
 [ "$MODE" = bench ] && vmlimit=1500
 stage "make deb" 300 make -s --no-print-directory deb DEBDIR="$T/debs" &&
     stage "Debian 12 system (cached in ${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test})" \

@@ -99,7 +99,9 @@ chmod 666 "$TMP/root.qcow2"
 
 # What this guest does not need and a loaded TCG machine pays minutes
 # for at boot: it has no network interface.
-MASK=
+# systemd's start timeouts (90 s: the payload disk's device, journald)
+# raised for the same reason.
+MASK="systemd.default_timeout_start_sec=900 systemd.default_device_timeout_sec=900"
 for u in systemd-networkd.service systemd-networkd-wait-online.service \
     apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
     e2scrub_reap.service man-db.timer fstrim.timer dpkg-db-backup.timer; do
@@ -158,7 +160,7 @@ $VIRSH create "$TMP/$G.xml" >"$TMP/create.log" 2>&1 ||
     { cat "$TMP/create.log"; die "virsh create $G"; }
 ok "virsh create $G (TCG, our two channels and qemu-ga's)"
 answers() { $H -t 10 -e 't-run true' "$G" >/dev/null 2>&1; }
-check "first boot: the packaged guest daemon answers" wait_until 480 answers ||
+check "first boot: the packaged guest daemon answers" wait_until 900 answers ||
     die "the guest never answered"
 echo "     (boot and install: $((SECONDS - START)) s)"
 
