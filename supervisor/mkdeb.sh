@@ -40,7 +40,7 @@ trap 'exit 143' TERM HUP
 # A private tree, built for /usr.
 mkdir "$W/src"
 (cd "$TOP" && tar cf - --exclude='*.o' Makefile common host guest commands \
-    man supervisor) | tar xf - -C "$W/src"
+    man supervisor ansible) | tar xf - -C "$W/src"
 # Debian's build flags (hardening), through the environment so that the
 # Makefile's own CPPFLAGS and LDLIBS still add to them.
 export DEB_BUILD_MAINT_OPTIONS=hardening=+bindnow

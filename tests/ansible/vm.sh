@@ -1,0 +1,298 @@
+#!/bin/bash
+# vm.sh BASEDIR DEBDIR [bench]: Debian's ansible-core against a Debian 12
+# systemd guest (BASEDIR from mkbase.sh bookworm: python3, sudo,
+# qemu-guest-agent) booted under a real libvirtd, with our two channels and
+# qemu-ga's, the guest package of DEBDIR installed from a payload disk on
+# first boot.  The host daemon is this tree's, finding the guest through
+# libvirt.  Checks, on the json callback's output (check.py): the
+# inventory plugin; sh not enabled and a guest that is not there
+# UNREACHABLE; tests/ansible/playbook.yml (ping, setup, command, shell with
+# a pipe, a 32 MiB copy checked by sha256, fetch, template, file,
+# lineinfile, become through sudo, a failing task, a task past its timeout)
+# with pipelining off and on.
+#
+# With "bench": the same playbook with community.libvirt's libvirt_qemu
+# (over qemu-ga) on the same guest, and a 32 MiB copy each way: wall
+# times side by side and the ratios, against the targets (the playbook in
+# at most half libvirt_qemu's time, the copy at least 20 times faster).
+#
+# Needs root.  Every wait is bounded; the domain, the daemons it started
+# and the temporary files go on exit, interrupted or not.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+. "$REPO/tests/lib.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+[ $# -ge 2 ] || { echo "usage: vm.sh BASEDIR DEBDIR [bench]" >&2; exit 2; }
+BASE=$(cd "$1" && pwd)
+DEBS=$(cd "$2" && pwd)
+BENCH=${3:-}
+G=negotiator-ansible
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-ansible-vm.XXXXXX") || exit 1
+chmod 755 "$TMP"	# QEMU runs as libvirt-qemu and reads the images here
+HOSTBIN=$REPO/negotiator-host
+H="$HOSTBIN --control $TMP/host.sock"
+VIRSH="virsh -q -c qemu:///system"
+HOSTD_PID= LIBVIRTD_PID= VIRTLOGD_PID=
+START=$SECONDS
+
+cleanup() {
+	trap '' INT TERM HUP
+	stop_pid "$HOSTD_PID"
+	timeout 30 $VIRSH destroy "$G" >/dev/null 2>&1
+	if [ "$FAILED" -gt 0 ]; then
+		echo "--- host daemon log (tail)"; tail -n 30 "$TMP/hostd.log" 2>/dev/null
+		echo "--- console (tail)"; tail -n 30 "$TMP/console.log" 2>/dev/null
+		for f in ping.err play-False.err play-True.err; do
+			echo "--- $f (tail)"; tail -n 10 "$TMP/$f" 2>/dev/null | cut -c1-400
+		done
+	fi
+	stop_pid "$LIBVIRTD_PID" 10
+	stop_pid "$VIRTLOGD_PID"
+	kill_children
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+on_interrupt
+die() { fail "$*"; finish; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "the Ansible VM suite needs root"
+for c in ansible-playbook jq virsh libvirtd qemu-img mkfs.ext4; do
+	command -v "$c" >/dev/null || die "$c missing (tests/ansible/run.sh installs it)"
+done
+
+# libvirt, as tests/libvirt.sh starts it.
+for g in kvm libvirt-qemu; do
+	getent group "$g" >/dev/null || groupadd -r "$g" || die "create group $g"
+done
+id libvirt-qemu >/dev/null 2>&1 ||
+    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
+	-s /usr/sbin/nologin libvirt-qemu || die "create user libvirt-qemu"
+mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt
+if ! pgrep -x virtlogd >/dev/null; then
+	virtlogd >>"$TMP/virtlogd.log" 2>&1 &
+	VIRTLOGD_PID=$!
+fi
+if ! pgrep -x libvirtd >/dev/null; then
+	libvirtd >>"$TMP/libvirtd.log" 2>&1 &
+	LIBVIRTD_PID=$!
+fi
+check "libvirtd answers on qemu:///system" wait_until 20 \
+    virsh -r -c qemu:///system list
+[ "$FAILED" = 0 ] || die "libvirtd does not start"
+timeout 30 $VIRSH destroy "$G" >/dev/null 2>&1	# one an earlier run left
+
+# The payload: the packages, and t-run, the test's way in before sh is on.
+mkdir -p "$TMP/payload/commands"
+cp "$DEBS"/negotiator-common_*.deb "$DEBS"/negotiator-guest_*.deb "$TMP/payload/" ||
+    die "no packages in $DEBS; run make deb"
+printf '#!/bin/sh\n# t-run: the test runs anything through it.\nexec "$@"\n' \
+    >"$TMP/payload/commands/t-run"
+chmod 755 "$TMP/payload/commands/t-run"
+truncate -s 64M "$TMP/payload.img"
+mkfs.ext4 -q -L negotiator-test -d "$TMP/payload" "$TMP/payload.img" || die "mkfs payload"
+qemu-img create -q -f qcow2 -F raw -b "$BASE/rootfs.img" "$TMP/root.qcow2" ||
+    die "qemu-img create"
+cp "$BASE/vmlinuz" "$BASE/initrd.img" "$TMP/"
+chmod 644 "$TMP"/*.img "$TMP"/*.qcow2 "$TMP/vmlinuz"
+chmod 666 "$TMP/root.qcow2"
+
+# What this guest does not need and a loaded TCG machine pays minutes
+# for at boot: it has no network interface.
+# systemd's start timeouts (90 s: the payload disk's device, journald)
+# raised for the same reason.
+MASK="systemd.default_timeout_start_sec=900 systemd.default_device_timeout_sec=900"
+for u in systemd-networkd.service systemd-networkd-wait-online.service \
+    apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+    e2scrub_reap.service man-db.timer fstrim.timer dpkg-db-backup.timer; do
+	MASK="$MASK systemd.mask=$u"
+done
+cat >"$TMP/$G.xml" <<EOF
+<domain type='qemu'>
+  <name>$G</name>
+  <memory unit='MiB'>1024</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$TMP/vmlinuz</kernel>
+    <initrd>$TMP/initrd.img</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 panic=-1 quiet $MASK</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$TMP/root.qcow2'/>
+      <backingStore type='file'><format type='raw'/><source file='$BASE/rootfs.img'/></backingStore>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$TMP/payload.img'/>
+      <target dev='vdb' bus='virtio'/>
+      <readonly/>
+    </disk>
+    <serial type='file'>
+      <source path='$TMP/console.log'/>
+      <target port='0'/>
+    </serial>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <controller type='virtio-serial' index='0'/>
+    <channel type='unix'>
+      <target type='virtio' name='negotiator-host-to-guest.0'/>
+    </channel>
+    <channel type='unix'>
+      <target type='virtio' name='negotiator-guest-to-host.0'/>
+    </channel>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+"$HOSTBIN" -d -v --control "$TMP/host.sock" 2>"$TMP/hostd.log" &
+HOSTD_PID=$!
+$VIRSH create "$TMP/$G.xml" >"$TMP/create.log" 2>&1 ||
+    { cat "$TMP/create.log"; die "virsh create $G"; }
+ok "virsh create $G (TCG, our two channels and qemu-ga's)"
+answers() { $H -t 10 -e 't-run true' "$G" >/dev/null 2>&1; }
+# On a loaded machine udev can take past systemd's 90 s for the payload
+# disk, and the unit that installs it fails: answers_or_retry starts it
+# again through qemu-ga (guest-exec) at most every 60 s until the daemon
+# answers.
+# (wait_until runs it in a subshell: the time of the last retry and the
+# count are files.)
+date +%s >"$TMP/retry.at"
+: >"$TMP/retries"
+answers_or_retry() {
+	answers && return 0
+	[ $(( $(date +%s) - $(cat "$TMP/retry.at") )) -ge 60 ] || return 1
+	date +%s >"$TMP/retry.at"
+	timeout 20 $VIRSH qemu-agent-command "$G" --timeout 10 \
+	    '{"execute":"guest-exec","arguments":{"path":"/bin/systemctl","arg":["start","negotiator-test-setup.service"]}}' \
+	    >/dev/null 2>&1 && echo x >>"$TMP/retries"
+	return 1
+}
+check "first boot: the packaged guest daemon answers" wait_until 900 answers_or_retry ||
+    die "the guest never answered"
+echo "     (boot and install: $((SECONDS - START)) s; the install started again through qemu-ga $(wc -l <"$TMP/retries") times)"
+
+# Ansible from the source checkout, its output the json callback's.
+export ANSIBLE_CONNECTION_PLUGINS=$REPO/ansible/plugins/connection
+export ANSIBLE_INVENTORY_PLUGINS=$REPO/ansible/plugins/inventory
+export ANSIBLE_STDOUT_CALLBACK=json ANSIBLE_LOAD_CALLBACK_PLUGINS=1
+export ANSIBLE_VERBOSE_TO_STDERR=1 ANSIBLE_LOCAL_TEMP=$TMP/atmp
+export ANSIBLE_HOST_KEY_CHECKING=0 ANSIBLE_RETRY_FILES_ENABLED=0
+export ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+printf "[defaults]\n" >"$TMP/ansible.cfg"
+export ANSIBLE_CONFIG=$TMP/ansible.cfg
+export NEGOTIATOR_COMMAND=$HOSTBIN NEGOTIATOR_ARGS="--control $TMP/host.sock"
+mkdir -p "$TMP/atmp" "$TMP/fetched"
+head -c $((32 << 20)) /dev/urandom >"$TMP/big"
+
+cat >"$TMP/inv.negotiator.yml" <<EOF
+plugin: negotiator
+negotiator_command: $HOSTBIN
+negotiator_args: --control $TMP/host.sock
+EOF
+ansible-inventory -i "$TMP/inv.negotiator.yml" --list >"$TMP/inv.json" 2>"$TMP/inv.err"
+check "inventory: $G, negotiator_state connected, connection negotiator" \
+    test "$(jq -r "._meta.hostvars[\"$G\"] | .negotiator_state + \" \" +
+    .ansible_connection" "$TMP/inv.json")" = "connected negotiator"
+
+ping_json() {
+	timeout 120 ansible -i "$1" all -c negotiator -m ping \
+	    >"$TMP/ping.json" 2>"$TMP/ping.err"
+}
+ping_json "$G,"
+check "sh not enabled in the guest: UNREACHABLE with the command that enables it" \
+    "$HERE/check.py" "$TMP/ping.json" "$G" - ping-unreachable \
+    "run 'negotiator-guest --enable sh put get' there as root"
+ping_json "not-$G,"
+check "a guest that is not there: UNREACHABLE with negotiator-host's reason" \
+    "$HERE/check.py" "$TMP/ping.json" "not-$G" - ping-unreachable "no such guest"
+$H -t 60 -e 't-run negotiator-guest --enable sh put get' "$G" >"$TMP/enable.out" 2>&1 ||
+    { cat "$TMP/enable.out"; die "negotiator-guest --enable sh put get in the guest"; }
+ok "the guest enables sh put get (as root there)"
+
+cat >"$TMP/static.ini" <<EOF
+[guests:children]
+negotiator_connected
+[guests:vars]
+work=/root/ansible-test
+big=$TMP/big
+fetched=$TMP/fetched
+EOF
+# play NAME PIPELINING INVENTORY...: the playbook; its JSON in
+# $TMP/play-NAME.json, -vvv in .err, its wall time in ms in .ms.
+play() {
+	local name=$1 p=$2 t0; shift 2
+	rm -rf "$TMP/fetched"/*
+	$H -t 60 -e "sh 'rm -rf /root/ansible-test; mkdir /root/ansible-test'" "$G"
+	t0=$(now_ms)
+	ANSIBLE_PIPELINING=$p timeout 600 ansible-playbook "$@" -vvv \
+	    "$HERE/playbook.yml" >"$TMP/play-$name.json" 2>"$TMP/play-$name.err"
+	echo "     (playbook $name, pipelining $p: exit $?, $(( $(now_ms) - t0 )) ms)"
+	echo $(( $(now_ms) - t0 )) >"$TMP/play-$name.ms"
+}
+INV="-i $TMP/inv.negotiator.yml -i $TMP/static.ini"
+for p in False True; do
+	play $p $p $INV
+	"$HERE/check.py" "$TMP/play-$p.json" "$G" "$TMP/big" |
+	    sed "s/ansible: /ansible (pipelining $p): /"
+	check "real guest, pipelining $p: every check above" test "${PIPESTATUS[0]}" = 0
+done
+puts() { grep -c "^<$G> PUT .*AnsiballZ_" "$1"; }
+check "pipelining off: modules copied as files ($(puts "$TMP/play-False.err"))" \
+    test "$(puts "$TMP/play-False.err")" -ge 10
+check "pipelining on: no module copied" test "$(puts "$TMP/play-True.err")" = 0
+
+if [ "$BENCH" = bench ]; then
+	# libvirt_qemu on the same guest: its own inventory name, same domain.
+	cat >"$TMP/qga.ini" <<EOF
+[guests]
+qga ansible_host=$G ansible_connection=community.libvirt.libvirt_qemu
+[guests:vars]
+work=/root/ansible-test
+big=$TMP/big
+fetched=$TMP/fetched
+EOF
+	play qga False -i "$TMP/qga.ini"
+	jq -c '.stats' "$TMP/play-qga.json"
+	# copy32 NAME INVENTORY...: a 32 MiB copy module call alone; its
+	# wall time in ms in $TMP/copy-NAME.ms, its JSON in .json.
+	copy32() {
+		local t0 name=$1; shift
+		$H -t 60 -e "sh 'rm -f /root/big32'" "$G"
+		t0=$(now_ms)
+		ANSIBLE_PIPELINING=True timeout 900 ansible "$@" guests -m copy \
+		    -a "src=$TMP/big dest=/root/big32" >"$TMP/copy-$name.json" \
+		    2>"$TMP/copy-$name.err"
+		echo $(( $(now_ms) - t0 )) >"$TMP/copy-$name.ms"
+	}
+	copy32 negotiator $INV
+	copy32 qga -i "$TMP/qga.ini"
+	for n in negotiator qga; do
+		check "bench: the 32 MiB copy through $n changed the file" \
+		    jq -e '[.plays[0].tasks[0].hosts[]][0] | .changed and (.failed | not)' \
+		    "$TMP/copy-$n.json"
+	done
+	cn=$(cat "$TMP/copy-negotiator.ms") cq=$(cat "$TMP/copy-qga.ms")
+	pn=$(cat "$TMP/play-True.ms") pq=$(cat "$TMP/play-qga.ms")
+	printf '%-34s %12s %14s %8s\n' "" negotiator libvirt_qemu ratio
+	printf '%-34s %10s ms %12s ms %7sx\n' "playbook (pipelining on)" "$pn" "$pq" \
+	    "$(awk "BEGIN { printf \"%.1f\", $pq / $pn }")"
+	printf '%-34s %10s ms %12s ms %7sx\n' "copy 32 MiB" "$cn" "$cq" \
+	    "$(awk "BEGIN { printf \"%.1f\", $cq / $cn }")"
+	check "bench: libvirt_qemu ran the playbook (the comparison is real)" \
+	    jq -e '.stats.qga.ok >= 10' "$TMP/play-qga.json"
+	check "bench: the playbook in at most half libvirt_qemu's time" \
+	    test $((2 * pn)) -le "$pq"
+	check "bench: the copy at least 20 times faster" test $((20 * cn)) -le "$cq"
+fi
+echo "     (suite: $((SECONDS - START)) s)"
+finish
