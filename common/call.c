@@ -397,6 +397,7 @@ call_no_cancel(struct req *rq)
 
 static const struct req_ops call_req_ops = {
 	call_data, call_credit, call_no_cancel, call_reply, call_lost, call_drain,
+	NULL,
 };
 
 int

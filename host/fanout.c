@@ -342,7 +342,7 @@ target_lost(struct req *rq, const char *why)
 
 static const struct req_ops target_ops = {
 	target_data, target_credit, target_no_cancel, target_reply,
-	target_lost, NULL,
+	target_lost, NULL, NULL,
 };
 
 /* --- links ------------------------------------------------------------ */
@@ -486,7 +486,7 @@ table_lost(struct req *rq, const char *why)
 
 static const struct req_ops table_req_ops = {
 	target_data, target_credit, target_no_cancel, table_reply,
-	table_lost, NULL,
+	table_lost, NULL, NULL,
 };
 
 static void
