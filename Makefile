@@ -41,8 +41,8 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/cli.c \
 COMMON_SRCS	+= common/escape.c common/output.c
 # --copy and its stream, and --enable of the management commands.
 COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
-# --tty: the command's pseudo-terminal.
-COMMON_SRCS	+= common/pty.c
+# --tty: the command's pseudo-terminal, and the caller's terminal.
+COMMON_SRCS	+= common/pty.c common/tty.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c
