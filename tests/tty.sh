@@ -10,6 +10,7 @@
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
+. "$REPO/tests/scenario-tty.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-tty.XXXXXX") || exit 1
 GUEST=vm1
@@ -28,7 +29,6 @@ KEY_TO_DEATH_MS=${TTY_KEY_TO_DEATH_MS:-500}
 # the flood would grow by tens of MiB.
 RSS_GROWTH_KB=${TTY_RSS_GROWTH_KB:-4096}
 
-tm() { tmux -S "$TMP/tmux.sock" "$@"; }
 
 start_hostd() {
 	start_daemon HOSTD_PID "$TMP/host.sock" "$TMP/hostd.log" \
@@ -50,52 +50,8 @@ cleanup() {
 trap cleanup EXIT
 on_interrupt
 
-need tmux tmux || { fail "tmux is needed (tests/deps.sh installs it)"; exit 1; }
+tty_setup || exit 1
 
-# The pane's program: the terminal's mode before and after the CLI, its
-# pid and its exit status, in files named after the case.
-cat >"$TMP/run" <<'EOF'
-#!/bin/bash
-name=$1; shift
-stty -g >"$T/$name.before"
-echo $$ >"$T/$name.pid"
-exec 3>&1
-"$@"
-st=$?
-stty -g >"$T/$name.after"
-echo "$st" >"$T/$name.status"
-# Stay a moment, so that the screen can be read after the end.
-sleep 30
-EOF
-chmod +x "$TMP/run"
-
-# session NAME COMMAND...: a new tmux session of 80x24 running COMMAND
-# under the run wrapper.
-session() {
-	local name=$1; shift
-	tm new-session -d -s "$name" -x 80 -y 24 \
-	    env T="$TMP" TERM=xterm "$TMP/run" "$name" "$@"
-}
-screen() { tm capture-pane -p -t "$1"; }
-# shows NAME REGEX: the screen of NAME has a line matching REGEX.
-shows() { screen "$1" | grep -Eq -- "$2"; }
-# wait_screen NAME REGEX: within 15 s.
-wait_screen() { wait_until 15 shows "$1" "$2"; }
-keys() { local n=$1; shift; tm send-keys -t "$n" "$@"; }
-# line NAME TEXT: types TEXT and Enter.
-line() { keys "$1" -l "$2"; keys "$1" Enter; }
-# ended NAME WANT: the CLI of NAME ended (within 20 s) with status WANT,
-# and the terminal's mode is what it was.
-ended() {
-	local name=$1 want=$2 got
-	wait_until 20 test -s "$TMP/$name.status" || return 1
-	got=$(cat "$TMP/$name.status")
-	[ "$got" = "$want" ] ||
-	    { echo "     $name: exit $got, wanted $want" >&2; return 1; }
-	cmp -s "$TMP/$name.before" "$TMP/$name.after" ||
-	    { echo "     $name: stty -g differs" >&2; return 1; }
-}
-close() { tm kill-session -t "$1" >/dev/null 2>&1; }
 
 trap cleanup EXIT
 start_vserial "$GUEST" "$TMP/chan" "$TMP/gport" VS_PID
@@ -199,7 +155,7 @@ close $S
 # --- ~. ------------------------------------------------------------------
 S=escape
 session $S $H --tty -e tty-shell "$GUEST"
-wait_screen $S '^tty\$'
+check "a session for ~." wait_screen $S '^tty\$'
 line $S 'echo $$ >'"$TMP/escape.remote"
 wait_until 10 test -s "$TMP/escape.remote"
 keys $S Enter
@@ -214,7 +170,7 @@ close $S
 # --- SIGTERM to the CLI --------------------------------------------------
 S=term
 session $S $H --tty -e tty-shell "$GUEST"
-wait_screen $S '^tty\$'
+check "a session for SIGTERM" wait_screen $S '^tty\$'
 cli=$(pgrep -P "$(cat "$TMP/$S.pid")" -f negotiator-host)
 check "the CLI's pid ($cli)" is_pid "$cli"
 kill -TERM "$cli"
@@ -244,7 +200,7 @@ close $S
 # --- the guest daemon killed mid-session ---------------------------------
 S=kill9
 session $S $H --tty -e tty-shell "$GUEST"
-wait_screen $S '^tty\$'
+check "a session for kill -9" wait_screen $S '^tty\$'
 kill -KILL "$GUESTD_PID"
 wait "$GUESTD_PID" 2>/dev/null
 GUESTD_PID=
