@@ -59,6 +59,7 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 TEST_NAMES	+= test_config
 TEST_NAMES	+= test_escape
 TEST_NAMES	+= test_journal test_jobqueue
+TEST_NAMES	+= test_tty
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \

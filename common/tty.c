@@ -72,8 +72,34 @@ tty_describe(int fd, struct proto_tty *ty)
 void
 tty_escape_init(struct tty_escape *te)
 {
+	memset(te, 0, sizeof(*te));
 	te->te_bol = 1;
-	te->te_tilde = 0;
+}
+
+/* Follows control sequences: 1 if byte c was part of one (tty.h). */
+static int
+tty_escape_csi(struct tty_escape *te, uint8_t c)
+{
+	if (c == 0x1b) {
+		if (te->te_csi == 0)
+			te->te_bol_csi = te->te_bol;
+		te->te_csi = 1;
+		return 1;
+	}
+	if (te->te_csi == 1 && c == '[') {
+		te->te_csi = 2;
+		return 1;
+	}
+	if (te->te_csi == 2 && c >= 0x20 && c < 0x40)
+		return 1;	/* parameters */
+	if (te->te_csi == 2 && c >= 0x40 && c <= 0x7e) {
+		te->te_csi = 0;
+		te->te_bol = (c == 'R' || c == 'c' || c == 'n') ?
+		    te->te_bol_csi : 0;
+		return 1;
+	}
+	te->te_csi = 0;		/* ESC and a key (Alt), or not a sequence */
+	return 0;
 }
 
 size_t
@@ -95,12 +121,13 @@ tty_escape(struct tty_escape *te, const uint8_t *in, size_t n, uint8_t *out,
 				te->te_bol = 0;
 				continue;
 			}
-		} else if (te->te_bol && in[i] == '~') {
+		} else if (te->te_bol && te->te_csi == 0 && in[i] == '~') {
 			te->te_tilde = 1;
 			continue;
 		}
 		out[o++] = in[i];
-		te->te_bol = in[i] == '\r' || in[i] == '\n';
+		if (!tty_escape_csi(te, in[i]))
+			te->te_bol = in[i] == '\r' || in[i] == '\n';
 	}
 	return o;
 }

@@ -31,11 +31,17 @@ void	 tty_describe(int fd, struct proto_tty *);
  * The escape: the caller's typed bytes pass through tty_escape(), which
  * holds a '~' typed at the start of a line until the next byte says what
  * it is: "~." ends the session, "~~" sends one '~', anything else both.
- * The start of the session is the start of a line.
+ * The start of the session is the start of a line.  A terminal's report
+ * (a control sequence ending in R, c or n: the cursor position or device
+ * status that a shell such as busybox's asks for at each prompt) is no
+ * typing: it passes without ending the start of a line, so that "~." after
+ * Enter works however the report and the keys interleave.
  */
 struct tty_escape {
 	int	 te_bol;	/* the next byte starts a line */
 	int	 te_tilde;	/* a '~' is held */
+	int	 te_csi;	/* in a control sequence: 1 after ESC, 2 after [ */
+	int	 te_bol_csi;	/* te_bol before it */
 };
 
 void	 tty_escape_init(struct tty_escape *);

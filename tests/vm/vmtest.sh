@@ -70,6 +70,12 @@ scenario_copy /tmp/copy-scenario
 # A terminal in the guest through --tty, driven by tmux (the flood and the
 # other endings are tests/tty.sh's, on emulated channels).
 tty_setup && scenario_tty vm $H --tty -e tty-shell "$GUEST"
+session vmesc $H --tty -e tty-shell "$GUEST"
+check "vm: a session for ~." wait_screen vmesc '^tty\$'
+keys vmesc Enter
+keys vmesc -l '~.'
+check "vm: ~. ends it (125), the terminal's mode is back" ended vmesc 125
+close vmesc
 
 # The host daemon away for 10 s: the guest daemon idles (< 1% CPU) and
 # serves again within 2 s of the restart; a call cut off by the stop gets
