@@ -43,6 +43,8 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
 COMMON_SRCS	+= common/escape.c common/output.c
 # --copy and its stream, and --enable of the management commands.
 COMMON_SRCS	+= common/copy.c common/copycli.c common/enable.c
+# --tty: the command's pseudo-terminal, and the caller's terminal.
+COMMON_SRCS	+= common/pty.c common/tty.c
 HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c \
 		  host/report.c host/table.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
@@ -60,6 +62,7 @@ TEST_NAMES	= test_proto test_words test_runner test_status test_log \
 TEST_NAMES	+= test_config
 TEST_NAMES	+= test_escape
 TEST_NAMES	+= test_journal test_jobqueue
+TEST_NAMES	+= test_tty
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
 all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \

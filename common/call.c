@@ -8,9 +8,17 @@
  * whose reader is gone ends us as SIGPIPE would (output.c), which cancels
  * the remote command; one that fails otherwise ends the call with an
  * error, never with output silently lost.
+ *
+ * With --tty (ca_tty), our terminal is in raw mode for the length of the
+ * call (tty.c), its size goes out right behind the OPEN and again on every
+ * SIGWINCH, what we type passes the "~." escape on its way out, and the
+ * signals that would end us (TERM, HUP, INT, QUIT: from elsewhere, since
+ * the keys no longer make them) put the terminal's mode back first, then
+ * end us as they would have.
  */
 #include <err.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,7 @@
 #include "relay.h"
 #include "request.h"
 #include "status.h"
+#include "tty.h"
 #include "unix.h"
 
 #define CALL_SLACK	5.0	/* seconds past the remote timeout */
@@ -48,7 +57,13 @@ struct call {
 	int			 cc_done;	/* call_done: no more */
 	int			 cc_pings_left;
 	uint64_t		 cc_sent_ns;
+	/* --tty: */
+	struct tty_escape	 cc_escape;
+	ev_signal		 cc_winch;
+	ev_signal		 cc_ends[4];	/* TERM, HUP, INT, QUIT */
 };
+
+static const int call_end_signals[4] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
 
 static const struct req_ops call_req_ops;
 
@@ -70,6 +85,7 @@ call_failx(struct call *cc, const char *fmt, ...)
 
 	if (cc->cc_done)
 		return;
+	tty_restore();	/* the message on a terminal in its own mode */
 	fprintf(stderr, "%s: ", cc->cc_opt->ca_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -87,8 +103,10 @@ call_failx(struct call *cc, const char *fmt, ...)
 static void
 call_update_events(struct call *cc)
 {
+	/* A terminal's read may send one byte more: a '~' held (tty.h). */
 	int	 want = cc->cc_stdin_open && cc->cc_req.rq_conn != NULL &&
-		    cc->cc_req.rq_can_send[STREAM_STDIN] > 0 &&
+		    cc->cc_req.rq_can_send[STREAM_STDIN] >
+		    (cc->cc_opt->ca_tty ? 1U : 0U) &&
 		    !conn_congested(&cc->cc_req);
 	int	 s, pending = 0;
 
@@ -158,9 +176,10 @@ static void
 call_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct call	*cc = w->data;
-	uint8_t		 chunk[PROTO_MAX_DATA];
+	uint8_t		 chunk[PROTO_MAX_DATA], typed[PROTO_MAX_DATA];
 	size_t		 want = sizeof(chunk);
 	ssize_t		 n;
+	int		 quit;
 
 	(void)loop;
 	(void)revents;
@@ -170,12 +189,25 @@ call_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (cc->cc_req.rq_can_send[STREAM_STDIN] < want)
 		want = cc->cc_req.rq_can_send[STREAM_STDIN];
-	n = read(STDIN_FILENO, chunk, want);
+	if (cc->cc_opt->ca_tty)
+		want--;		/* room for a held '~' (call_update_events) */
+	n = read(STDIN_FILENO, cc->cc_opt->ca_tty ? typed : chunk, want);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		cc->cc_stdin_open = 0;
 		n = 0;
+	} else if (cc->cc_opt->ca_tty) {
+		n = (ssize_t)tty_escape(&cc->cc_escape, typed, (size_t)n,
+		    chunk, &quit);
+		if (quit) {
+			conn_cancel(&cc->cc_req);
+			call_failx(cc, "session ended by ~.; the remote command "
+			    "is cancelled");
+			return;
+		}
+		if (n == 0)
+			return;		/* a '~' held */
 	}
 	conn_send_data(&cc->cc_req, STREAM_STDIN, chunk, (size_t)n);
 	call_update_events(cc);
@@ -196,12 +228,43 @@ call_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    cc->cc_opt->ca_peer);
 }
 
+/* Our terminal's size and $TERM to the peer (proto.h, OPEN_TTY). */
+static void
+call_send_tty(struct call *cc)
+{
+	struct proto_tty	 ty;
+
+	tty_describe(STDIN_FILENO, &ty);
+	conn_send_tty(&cc->cc_req, &ty);
+}
+
+static void
+call_winch_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	call_send_tty(w->data);
+}
+
+/* A signal that ends us: the terminal's mode back, then its default. */
+static void
+call_end_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	tty_restore();
+	signal(w->signum, SIG_DFL);
+	raise(w->signum);
+}
+
 /* Sends the request (and each further ping). */
 static void
 call_issue(struct call *cc)
 {
 	conn_request(&cc->cc_conn, &cc->cc_req, cc->cc_msg, &call_req_ops, cc);
 	cc->cc_sent_ns = now_ns();
+	if (cc->cc_opt->ca_tty)
+		call_send_tty(cc);	/* right behind the OPEN */
 	call_update_events(cc);
 }
 
@@ -371,6 +434,7 @@ call_reply(struct req *rq, struct proto_msg *m)
 	}
 	/* The peer's words reach a terminal: no escapes, no newlines. */
 	if (ex->ex_kind != EXIT_EXITED && ex->ex_kind != EXIT_SIGNALED) {
+		tty_restore();
 		fprintf(stderr, "%s: %s: ", cc->cc_opt->ca_progname,
 		    cc->cc_opt->ca_peer);
 		escape_text_str(stderr, ex->ex_message, 0);
@@ -397,6 +461,7 @@ call_no_cancel(struct req *rq)
 
 static const struct req_ops call_req_ops = {
 	call_data, call_credit, call_no_cancel, call_reply, call_lost, call_drain,
+	NULL,
 };
 
 int
@@ -423,6 +488,20 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	ev_timer_init(&cc.cc_deadline, call_deadline_cb, CALL_HELLO_WAIT, 0.);
 	cc.cc_deadline.data = &cc;
 	ev_timer_start(cc.cc_loop, &cc.cc_deadline);
+	if (opt->ca_tty) {
+		tty_escape_init(&cc.cc_escape);
+		ev_signal_init(&cc.cc_winch, call_winch_cb, SIGWINCH);
+		cc.cc_winch.data = &cc;
+		ev_signal_start(cc.cc_loop, &cc.cc_winch);
+		for (s = 0; s < 4; s++) {
+			ev_signal_init(&cc.cc_ends[s], call_end_cb,
+			    call_end_signals[s]);
+			ev_signal_start(cc.cc_loop, &cc.cc_ends[s]);
+		}
+		if (tty_raw(STDIN_FILENO) == -1)
+			call_failx(&cc, "--tty: cannot set the terminal's mode: "
+			    "%s", strerror(errno));
+	}
 	snprintf(label, sizeof(label), "%s", opt->ca_peer);
 	conn_init(&cc.cc_conn, cc.cc_loop, CONN_ISSUES | CONN_GREETS |
 	    (opt->ca_to_daemon ? CONN_EARLY : 0), label, &call_conn_ops, &cc);
@@ -444,6 +523,12 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	for (s = STREAM_STDOUT; s < STREAM_COUNT; s++) {
 		ev_io_stop(cc.cc_loop, &cc.cc_out_io[s]);
 		buf_free(&cc.cc_out[s]);
+	}
+	if (opt->ca_tty) {
+		tty_restore();
+		ev_signal_stop(cc.cc_loop, &cc.cc_winch);
+		for (s = 0; s < 4; s++)
+			ev_signal_stop(cc.cc_loop, &cc.cc_ends[s]);
 	}
 	return cc.cc_status;
 }
@@ -469,11 +554,14 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 	const char		*error;
 	int			 fd, to_daemon = 0, rv = -1;
 
-	if (request_make(&m, type, target, cs->cs_argument, cs->cs_timeout_ms,
-	    &error) == -1)
+	/* A terminal session has no timeout unless -t gives one. */
+	if (request_make(&m, type, target, cs->cs_argument, cs->cs_tty &&
+	    !cs->cs_timeout_given ? 0 : cs->cs_timeout_ms, &error) == -1)
 		cli_usage_error(cs->cs_progname, "%s", error);
 	if (type == MSG_OPEN && cs->cs_no_stdin)
 		m.m.open.op_flags &= ~OPEN_STDIN;	/* -n: /dev/null */
+	if (type == MSG_OPEN && cs->cs_tty)
+		m.m.open.op_flags |= OPEN_STDIN | OPEN_TTY;
 	if (type == MSG_OPEN &&
 	    callenv_attach(&m, cs->cs_env, cs->cs_envc) == -1)
 		cli_usage_error(cs->cs_progname, "arguments and --env too long "
@@ -486,6 +574,7 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 		opt.ca_verbose = cs->cs_verbosity > LOG_LEVEL_INFO;
 		opt.ca_ping_count = cs->cs_ping_count;
 		opt.ca_json = cs->cs_json;
+		opt.ca_tty = type == MSG_OPEN && cs->cs_tty;
 		rv = call_run(fd, &m, &opt);
 	}
 	proto_msg_free(&m);

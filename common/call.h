@@ -21,6 +21,7 @@ struct call_options {
 	 * call: the request goes out with the HELLO (CONN_EARLY).
 	 */
 	int		 ca_to_daemon;
+	int		 ca_tty;	/* --tty: an OPEN_TTY on our terminal */
 };
 
 /* Runs request m over fd (the call's from now on); the exit status. */

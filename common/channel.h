@@ -253,6 +253,8 @@ struct req_ops {
 	 * unlink or free its own request, never another one.
 	 */
 	void	(*on_drain)(struct req *);
+	/* Served OPEN_TTY requests: the caller's terminal; may be NULL. */
+	void	(*on_tty)(struct req *, const struct proto_tty *);
 };
 
 /* One request on one conn, embedded in whatever object serves or issues it. */
@@ -395,6 +397,8 @@ ssize_t	 conn_send_data_from(struct req *, int stream, int pipe, size_t max);
 void	 conn_send_credit(struct req *, int stream, uint32_t n);
 /* 1 while a producer for this request must wait (rule 2). */
 int	 conn_congested(const struct req *);
+/* Issued OPEN_TTY: sends our terminal's size (and $TERM) to the peer. */
+void	 conn_send_tty(struct req *, const struct proto_tty *);
 /* Issued: asks the peer to stop; its EXIT still comes back. */
 void	 conn_cancel(struct req *);
 /* Served: sends the final reply (id filled in) and unlinks the request. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "callenv.h"
@@ -37,6 +38,26 @@
 #ifndef VERSION
 #define VERSION		"0.0"
 #endif
+
+void
+cli_tty_check(const struct cli_settings *cs, int fanned)
+{
+	if (!cs->cs_tty)
+		return;
+	if (!cli_verb_is(cs, "execute"))
+		cli_usage_error(cs->cs_progname, "%s", "--tty goes with -e");
+	if (fanned)
+		cli_usage_error(cs->cs_progname, "%s", "--tty goes with one "
+		    "GUEST, not --all or --guests");
+	if (cs->cs_no_stdin)
+		cli_usage_error(cs->cs_progname, "%s", "give -n or --tty, not "
+		    "both");
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "%s: --tty: stdin is not a terminal (run it "
+		    "from one, or leave --tty out)\n", cs->cs_progname);
+		exit(STATUS_FAILURE);
+	}
+}
 
 void
 cli_usage_error(const char *progname, const char *fmt, ...)
@@ -112,10 +133,10 @@ cli_usage_copy(FILE *f, const char *other)
 "                             the remote one is written %s:PATH\n"
 "  -r, --recursive            --copy: a directory and what it holds\n"
 "  -p, --preserve             --copy: keep the times too (the mode always)\n"
-"      --enable NAME...       link put, get or sh into the commands\n"
+"      --enable NAME...       link put, get, sh or shell into the commands\n"
 "                             directory (none is enabled by default)\n"
 "      --disable NAME...      remove the links again\n"
-"      --available-dir DIR    where put, get and sh are (%s)\n",
+"      --available-dir DIR    where put, get, sh and shell are (%s)\n",
 	    strcmp(other, "GUEST") == 0 ? "a guest" : "the host", other,
 	    AVAILABLE_DIR);
 }
@@ -257,6 +278,9 @@ cli_setting(struct cli_settings *cs, int ch, const char *arg)
 		break;
 	case 'n':
 		cs->cs_no_stdin = 1;
+		break;
+	case OPT_TTY:
+		cs->cs_tty = 1;
 		break;
 	case OPT_JSON:
 		cs->cs_json = 1;

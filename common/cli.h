@@ -36,6 +36,7 @@ struct cli_settings {
 	int			 cs_timeout_given;	/* -t given */
 	int			 cs_recursive;	/* --copy -r */
 	int			 cs_preserve;	/* --copy -p */
+	int			 cs_tty;	/* --tty */
 	const char		*cs_available;	/* --enable's put, get, sh */
 	/* --env NAME=VALUE, checked; the strings are argv's. */
 	char			*cs_env[PROTO_MAX_ENV + 1];
@@ -49,7 +50,7 @@ enum cli_option {
 	OPT_COUNT, OPT_LOG_RATE, OPT_MAX_TIMEOUT, OPT_PEER_TIMEOUT,
 	OPT_MAX_JOBS, OPT_MAX_PEER_JOBS, OPT_JSON, OPT_IDLE_TIMEOUT,
 	OPT_CONFIG, OPT_CONTROL_GROUP, OPT_ENV, OPT_JOURNAL,
-	OPT_AVAILABLE,
+	OPT_AVAILABLE, OPT_TTY,
 	OPT_OWN		/* a program's own long options start here */
 };
 #define CLI_SHORT_OPTIONS	"t:nvqhrp"
@@ -78,7 +79,8 @@ enum cli_option {
 	{ "journal",		optional_argument,	NULL, OPT_JOURNAL }, \
 	{ "recursive",		no_argument,		NULL, 'r' }, \
 	{ "preserve",		no_argument,		NULL, 'p' }, \
-	{ "available-dir",	required_argument,	NULL, OPT_AVAILABLE }
+	{ "available-dir",	required_argument,	NULL, OPT_AVAILABLE }, \
+	{ "tty",		no_argument,		NULL, OPT_TTY }
 
 /*
  * Defaults: timeout 10 s, info level, one ping, no timeout ceiling.  usage
@@ -128,6 +130,14 @@ void	 cli_usage_paths(FILE *, const char *more, const char *control);
 void	 cli_usage_end(FILE *);
 /* The help lines of --copy and --enable (both programs take them). */
 void	 cli_usage_copy(FILE *, const char *other);
+/*
+ * --tty's rules, once the command line is read: it goes with -e on one
+ * target (fanned: several), not with -n, and our stdin must be a terminal
+ * (there is no fallback to a pipe as ssh -t has: a script that asks for a
+ * terminal gets a clear error rather than a call that behaves otherwise).
+ * Exits 125 with one line if not.
+ */
+void	 cli_tty_check(const struct cli_settings *, int fanned);
 /* "PROGNAME: message (see PROGNAME -h)" on stderr, and exit 125. */
 void	 cli_usage_error(const char *progname, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));

@@ -521,6 +521,20 @@ conn_cancel(struct req *rq)
 }
 
 void
+conn_send_tty(struct req *rq, const struct proto_tty *ty)
+{
+	struct proto_msg	 m;
+
+	if (rq->rq_conn == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.m_type = MSG_TTY;
+	m.m.tty = *ty;
+	m.m.tty.ty_id = rq->rq_id;
+	conn_send(rq->rq_conn, &m);
+}
+
+void
 conn_reply(struct req *rq, struct proto_msg *m)
 {
 	if (rq->rq_conn == NULL)
@@ -700,6 +714,11 @@ conn_msg(struct channel *ch, struct proto_msg *m)
 	case MSG_CANCEL:
 		if ((rq = req_find(&c->c_served, proto_msg_id(m))) != NULL)
 			rq->rq_ops->on_cancel(rq);
+		break;
+	case MSG_TTY:
+		if ((rq = req_find(&c->c_served, proto_msg_id(m))) != NULL &&
+		    rq->rq_type == MSG_OPEN && rq->rq_ops->on_tty != NULL)
+			rq->rq_ops->on_tty(rq, &m->m.tty);
 		break;
 	default:	/* PONG, EXIT, LIST_REPLY, GUESTS_REPLY */
 		if ((rq = req_find(&c->c_issued, proto_msg_id(m))) == NULL ||

@@ -1,6 +1,6 @@
 /*
- * The management commands turned on and off: put, get and sh ship in a
- * directory of available commands that no daemon looks in, and --enable
+ * The management commands turned on and off: put, get, sh and shell ship
+ * in a directory of available commands that no daemon looks in, and --enable
  * links one of them into the commands directory, where the policy of
  * negotiator-commands(7) applies to it as to any command.
  */
@@ -15,7 +15,7 @@
 #include "enable.h"
 #include "policy.h"
 
-static const char *const enable_known[] = { "put", "get", "sh" };
+static const char *const enable_known[] = { "put", "get", "sh", "shell" };
 
 /* 1 if path is a link to target. */
 static int

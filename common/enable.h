@@ -7,7 +7,7 @@
 
 #include "runner.h"
 
-#define ENABLE_NAMES	"put, get, sh"
+#define ENABLE_NAMES	"put, get, sh, shell"
 
 /*
  * For each of the n names (each one of ENABLE_NAMES): a symbolic link

@@ -18,6 +18,7 @@
  * Which signals to reset is read in the parent at each start (64 cheap
  * system calls), so that a disposition set at any time is honoured.
  */
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -117,7 +118,7 @@ launch_interpreter(char *out, size_t outlen)
 /* In the vfork child: system calls only; never returns. */
 static void
 launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
-    char *const envp[], const int fds[3], int cgroup_fd)
+    char *const envp[], const int fds[3], int cgroup_fd, int flags)
 {
 	sigset_t	 none;
 	const char	*why;
@@ -129,7 +130,11 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 		if (lp->lp_reset[s])
 			launch_default(s);
 	sigemptyset(&none);
-	setpgid(0, 0);
+	/* A terminal's command leads a session: job control works in it. */
+	if (flags & LAUNCH_TTY)
+		setsid();
+	else
+		setpgid(0, 0);
 	/*
 	 * Each of FDS moved above 2 first, so that no dup2 below closes one
 	 * still to be moved; the copies then lose close-on-exec in dup2.
@@ -141,6 +146,10 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 	for (s = 0; s < 3; s++)
 		if (dup2(from[s], s) == -1)
 			_exit(125);
+	if ((flags & LAUNCH_TTY) && ioctl(0, TIOCSCTTY, 0) == -1) {
+		launch_fail(argv[0], "cannot take its terminal");
+		_exit(125);
+	}
 	/* Into the call's cgroup before anything of the command runs. */
 	if (cgroup_fd != -1 && write(cgroup_fd, "0", 1) != 1) {
 		launch_fail(argv[0], "cannot enter the call's cgroup");
@@ -201,7 +210,7 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 
 pid_t
 launch_command(int exec_fd, char *const argv[], char *const envp[],
-    const int fds[3], int cgroup_fd)
+    const int fds[3], int cgroup_fd, int flags)
 {
 	struct launch_plan lp;
 	sigset_t	 all, old;
@@ -212,7 +221,7 @@ launch_command(int exec_fd, char *const argv[], char *const envp[],
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = vfork()) == 0)
-		launch_child(&lp, exec_fd, argv, envp, fds, cgroup_fd);
+		launch_child(&lp, exec_fd, argv, envp, fds, cgroup_fd, flags);
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = saved;

@@ -18,8 +18,11 @@
  * found) or 126; 125 if it cannot enter the cgroup.
  * Threads of the caller may run on meanwhile; the calling thread waits
  * until the child has called execve (or exited).
+ * With LAUNCH_TTY, FDS[0] is a terminal (pty.c) that becomes the child's
+ * controlling terminal, in a new session rather than a process group.
  */
+#define LAUNCH_TTY	0x1
 pid_t	 launch_command(int exec_fd, char *const argv[],
-	    char *const envp[], const int fds[3], int cgroup_fd);
+	    char *const envp[], const int fds[3], int cgroup_fd, int flags);
 
 #endif

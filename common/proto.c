@@ -44,6 +44,7 @@ static const struct {
 	{ MSG_GUESTS,		"GUESTS",	3 },	/* id target start */
 	/* id names state quiet total version calls */
 	{ MSG_GUESTS_REPLY,	"GUESTS_REPLY",	7 },
+	{ MSG_TTY,		"TTY",		4 },	/* id rows cols term */
 };
 
 static int
@@ -159,6 +160,12 @@ pack_payload(msgpack_packer *pk, const struct proto_msg *msg)
 			for (i = 0; i < na->na_count; i++)
 				msgpack_pack_uint32(pk, na->na_calls[i]);
 		}
+		break;
+	case MSG_TTY:
+		msgpack_pack_uint32(pk, msg->m.tty.ty_id);
+		msgpack_pack_uint32(pk, msg->m.tty.ty_rows);
+		msgpack_pack_uint32(pk, msg->m.tty.ty_cols);
+		pack_str(pk, msg->m.tty.ty_term);
 		break;
 	}
 }
@@ -335,7 +342,9 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 		    get_str(&f[1], msg->m.open.op_target, PROTO_MAX_NAME) == -1 ||
 		    get_u32(&f[2], &msg->m.open.op_timeout_ms) == -1 ||
 		    get_u32(&f[3], &msg->m.open.op_flags) == -1 ||
-		    (msg->m.open.op_flags & ~OPEN_STDIN) != 0)
+		    (msg->m.open.op_flags & ~(OPEN_STDIN | OPEN_TTY)) != 0 ||
+		    ((msg->m.open.op_flags & OPEN_TTY) &&
+		    !(msg->m.open.op_flags & OPEN_STDIN)))
 			goto bad;
 		msg->m.open.op_argv = get_strs(&f[4], 1, PROTO_MAX_ARGS,
 		    PROTO_MAX_PAYLOAD, &msg->m.open.op_argc);
@@ -404,6 +413,19 @@ unpack_fields(const msgpack_object *f, struct proto_msg *msg,
 				goto bad;
 			na->na_state[i] = (uint8_t)r->via.array.ptr[i].via.u64;
 		}
+		return 0;
+	case MSG_TTY:
+		/* A $TERM names a file to look up: no path, no oddities. */
+		if (get_u32(&f[0], &msg->m.tty.ty_id) == -1 ||
+		    get_u32(&f[1], &msg->m.tty.ty_rows) == -1 ||
+		    msg->m.tty.ty_rows > 0xffff ||
+		    get_u32(&f[2], &msg->m.tty.ty_cols) == -1 ||
+		    msg->m.tty.ty_cols > 0xffff ||
+		    get_str(&f[3], msg->m.tty.ty_term, PROTO_MAX_TERM) == -1 ||
+		    strspn(msg->m.tty.ty_term, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
+		    strlen(msg->m.tty.ty_term) || msg->m.tty.ty_term[0] == '.')
+			goto bad;
 		return 0;
 	}
 bad:
@@ -555,6 +577,8 @@ msg_id_field(struct proto_msg *msg)
 	case MSG_LIST_REPLY:
 	case MSG_GUESTS_REPLY:
 		return &msg->m.names.na_id;
+	case MSG_TTY:
+		return &msg->m.tty.ty_id;
 	}
 	return NULL;
 }

@@ -93,12 +93,15 @@
 #include <sys/types.h>
 
 /*
+ * 9: terminals: OPEN_TTY, and TTY, which such an OPEN waits for.
  * 8: hcheck (and so a DATA frame's trailer) is XXH3's, from libxxhash, no
  * longer XXH64's (checksum.c says why).  7: OPEN carries the caller's
- * environment (op_envv).  A peer of another version is told ours in a
- * HELLO_ACK, and its requests fail (conn.c).
+ * environment (op_envv).
+ * A peer of another version is told ours in a HELLO_ACK, and its requests
+ * fail with a message that names both versions (conn.c, relay.c): a
+ * version 8 CLI or daemon is refused, never left waiting.
  */
-#define PROTO_VERSION		8
+#define PROTO_VERSION		9
 /*
  * The two virtio-serial ports (libvirt's <target name=...>), each a session
  * of its own: requests flow host to guest on PORT_H2G and guest to host on
@@ -142,6 +145,7 @@ enum proto_type {
 	MSG_CREDIT = 34,
 	MSG_CANCEL = 35,
 	MSG_EXIT = 36,
+	MSG_TTY = 37,
 	/* Listing. */
 	MSG_LIST = 48,
 	MSG_LIST_REPLY = 49,
@@ -188,6 +192,15 @@ struct proto_ref {
 };
 
 #define OPEN_STDIN	0x1	/* the caller sends stdin; else /dev/null */
+/*
+ * The command runs on a pseudo-terminal (its controlling terminal, in a
+ * session of its own), with OPEN_STDIN: stdin is what the caller types,
+ * stdout is all the terminal shows, and stderr is never sent.  It starts
+ * once the caller's first TTY has given its size and $TERM (the caller
+ * sends it right behind the OPEN); later TTYs change the size.
+ */
+#define OPEN_TTY	0x2
+#define PROTO_MAX_TERM	64	/* bytes of a $TERM */
 
 /* MSG_OPEN. */
 struct proto_open {
@@ -227,6 +240,18 @@ struct proto_exit {
 	uint32_t	 ex_kind;	/* enum proto_exit_kind */
 	int32_t		 ex_code;
 	char		 ex_message[PROTO_MAX_MESSAGE + 1];
+};
+
+/*
+ * MSG_TTY: the caller's terminal, for a request opened with OPEN_TTY; from
+ * the requester, like CANCEL.  ty_term is [A-Za-z0-9._+-]{0,64} (checked
+ * by the codec); "" means not known.  Rows and columns are 0..65535.
+ */
+struct proto_tty {
+	uint32_t	 ty_id;
+	uint32_t	 ty_rows;
+	uint32_t	 ty_cols;
+	char		 ty_term[PROTO_MAX_TERM + 1];
 };
 
 /* GUESTS_REPLY: how each guest's daemon answers the host's. */
@@ -269,6 +294,7 @@ struct proto_msg {
 		struct proto_credit	 credit;
 		struct proto_exit	 exit;
 		struct proto_names	 names;
+		struct proto_tty	 tty;
 	} m;
 };
 

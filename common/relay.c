@@ -17,6 +17,10 @@
  * RELAY_WINDOW per stream.  Before the peer is ready, stdin is held in
  * rl_stdin, bounded by the caller's first window.
  *
+ * A terminal's TTY (size and $TERM) is passed on as it comes, except that
+ * while the peer's conn is congested only the latest one is kept, and sent
+ * when it drains: a caller that resizes in a loop makes us hold one.
+ *
  * A request waits for its peer to become ready (relay_peer_ready) for at
  * most RELAY_WAIT seconds; it fails at once if there is no such peer, or if
  * the peer is known not to answer (conn.c, CONN_SILENT).
@@ -50,6 +54,8 @@ struct relay {
 	int			 rl_forwarded;
 	struct buf		 rl_stdin;	/* stdin before forwarding */
 	int			 rl_stdin_eof;
+	struct proto_tty	 rl_tty;	/* the caller's latest TTY */
+	int			 rl_tty_pending; /* ... not yet passed on */
 	ev_timer		 rl_wait;
 	struct ev_loop		*rl_loop;
 	relay_resolve_fn	*rl_resolve;
@@ -119,6 +125,18 @@ relay_grant(struct relay *rl, int s)
 		conn_send_credit(src, s, room - src->rq_can_recv[s]);
 }
 
+/* Passes the caller's latest TTY on, now if force, else unless congested. */
+static void
+relay_tty_flush(struct relay *rl, int force)
+{
+	if (!rl->rl_tty_pending || !rl->rl_forwarded ||
+	    rl->rl_peer.rq_conn == NULL ||
+	    (!force && conn_congested(&rl->rl_peer)))
+		return;
+	rl->rl_tty_pending = 0;
+	conn_send_tty(&rl->rl_peer, &rl->rl_tty);
+}
+
 static void
 relay_forward(struct relay *rl, struct conn *peer)
 {
@@ -132,6 +150,8 @@ relay_forward(struct relay *rl, struct conn *peer)
 		rl->rl_msg.m.query.qu_target[0] = '\0';
 	conn_request(peer, &rl->rl_peer, &rl->rl_msg, &relay_peer_ops, rl);
 	rl->rl_forwarded = 1;
+	/* Right behind the OPEN: an OPEN_TTY waits for it. */
+	relay_tty_flush(rl, 1);
 	/* At most the caller's first window, which the peer's matches. */
 	while (buf_pending(&rl->rl_stdin) > 0) {
 		n = buf_pending(&rl->rl_stdin);
@@ -276,6 +296,16 @@ relay_client_drain(struct req *rq)
 }
 
 static void
+relay_client_tty(struct req *rq, const struct proto_tty *ty)
+{
+	struct relay	*rl = rq->rq_arg;
+
+	rl->rl_tty = *ty;
+	rl->rl_tty_pending = 1;
+	relay_tty_flush(rl, 0);
+}
+
+static void
 relay_client_cancel(struct req *rq)
 {
 	struct relay	*rl = rq->rq_arg;
@@ -310,6 +340,7 @@ relay_no_reply(struct req *rq, struct proto_msg *m)
 static const struct req_ops relay_client_ops = {
 	relay_client_data, relay_client_credit, relay_client_cancel,
 	relay_no_reply, relay_client_lost, relay_client_drain,
+	relay_client_tty,
 };
 
 /* --- the peer's side ------------------------------------------------ */
@@ -334,6 +365,7 @@ static void
 relay_peer_drain(struct req *rq)
 {
 	relay_grant(rq->rq_arg, STREAM_STDIN);
+	relay_tty_flush(rq->rq_arg, 0);
 }
 
 static void
@@ -367,5 +399,5 @@ relay_no_cancel(struct req *rq)
 
 static const struct req_ops relay_peer_ops = {
 	relay_peer_data, relay_peer_credit, relay_no_cancel,
-	relay_peer_reply, relay_peer_lost, relay_peer_drain,
+	relay_peer_reply, relay_peer_lost, relay_peer_drain, NULL,
 };

@@ -34,11 +34,13 @@
 #include "launch.h"
 #include "log.h"
 #include "policy.h"
+#include "pty.h"
 #include "runner.h"
 #include "words.h"
 
 #define JOB_LINGER	2.0	/* seconds to wait for output after exit */
 #define JOB_CREDIT_STEP	(64 * 1024)	/* stdin credit returned in steps */
+#define JOB_TTY_WAIT	5.0	/* seconds an OPEN_TTY waits for its TTY */
 
 uint32_t
 runner_timeout(const struct runner_config *rc, uint32_t requested_ms)
@@ -81,6 +83,15 @@ struct job {
 	char		**j_envv;	/* OPEN's, checked (callenv.h) */
 	size_t		 j_envc;
 	uint32_t	 j_flags;	/* OPEN's */
+	/*
+	 * OPEN_TTY: j_fd[STREAM_STDIN] and j_fd[STREAM_STDOUT] are the
+	 * pty's master (two descriptors of it), and there is no stderr.  The
+	 * job waits for the caller's first TTY (j_tty_wait) before it is
+	 * admitted, at most JOB_TTY_WAIT.
+	 */
+	int		 j_tty_wait;
+	struct proto_tty j_tty;
+	ev_timer	 j_tty_timer;
 	int		 j_end_kind;	/* how it was answered, for audit.c */
 	int		 j_end_code;
 	char		 j_key[128];	/* the caller, for log_limited() */
@@ -93,6 +104,14 @@ static const struct runner_config *jobs_rc;	/* the caps of job_room() */
 
 static void	job_update_events(struct job *);
 static int	job_room(const char *);
+static int	job_admit(struct job *);
+
+/* 1 while the job has not started: queued, or waiting for its TTY. */
+static int
+job_waiting(struct job *j)
+{
+	return jobqueue_queued(&j->j_wait) || j->j_tty_wait;
+}
 
 int
 job_count(void)
@@ -163,9 +182,11 @@ job_kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 job_kill(struct job *j)
 {
-	if (jobqueue_queued(&j->j_wait)) {
+	if (job_waiting(j)) {
 		/* Never started: it ends as if killed by TERM at once. */
 		jobqueue_remove(&j->j_wait);
+		j->j_tty_wait = 0;
+		ev_timer_stop(j->j_loop, &j->j_tty_timer);
 		j->j_status = SIGTERM;
 		return;
 	}
@@ -214,6 +235,7 @@ job_free(struct job *j)
 	ev_timer_stop(j->j_loop, &j->j_timeout);
 	ev_timer_stop(j->j_loop, &j->j_kill);
 	ev_timer_stop(j->j_loop, &j->j_linger);
+	ev_timer_stop(j->j_loop, &j->j_tty_timer);
 	ev_child_stop(j->j_loop, &j->j_child);
 	/* The call is over: nothing it started outlives it. */
 	contain_end(&j->j_contain);
@@ -273,7 +295,7 @@ job_update_events(struct job *j)
 {
 	int	 s, want;
 
-	if (jobqueue_queued(&j->j_wait))
+	if (job_waiting(j))
 		return;		/* nothing runs, nothing is read */
 	for (s = 0; s < STREAM_COUNT; s++) {
 		if (j->j_fd[s] == -1)
@@ -314,7 +336,17 @@ job_output_cb(struct ev_loop *loop, ev_io *w, int revents)
 		job_update_events(j);
 		return;
 	}
-	if (j->j_req.rq_conn != NULL) {
+	if (j->j_req.rq_conn != NULL && (j->j_flags & OPEN_TTY)) {
+		/*
+		 * A pty master is no pipe: it cannot be spliced, and a read
+		 * after the last holder of the slave is gone fails with EIO,
+		 * its end of file.
+		 */
+		if (j->j_req.rq_can_send[s] < want)
+			want = j->j_req.rq_can_send[s];
+		if ((n = read(j->j_fd[s], sink, want)) > 0)
+			conn_send_data(&j->j_req, s, sink, (size_t)n);
+	} else if (j->j_req.rq_conn != NULL) {
 		/*
 		 * Read straight into the channel's queue as one DATA frame, or
 		 * spliced to its fd: the bytes are not copied through us
@@ -410,11 +442,26 @@ job_req_data(struct req *rq, int stream, const uint8_t *p, size_t n)
 	(void)stream;
 	if (n == 0)
 		j->j_stdin_eof = 1;
-	else if (jobqueue_queued(&j->j_wait))
+	else if (job_waiting(j))
 		buf_append(&j->j_stdin, p, n);	/* no credit back until it runs */
 	else if (j->j_fd[STREAM_STDIN] == -1)
 		job_stdin_written(j, n);	/* the command closed it */
 	else {
+		/*
+		 * A terminal whose command does not read what was typed: an
+		 * interrupt in the new bytes jumps what waits (pty.h), and
+		 * what was typed before it is dropped, as the line
+		 * discipline drops its input on an interrupt.
+		 */
+		if ((j->j_flags & OPEN_TTY) && buf_pending(&j->j_stdin) > 0 &&
+		    (k = (ssize_t)pty_interrupt(j->j_fd[STREAM_STDIN], p,
+		    n)) > 0) {
+			job_stdin_written(j, buf_pending(&j->j_stdin) +
+			    (size_t)k);
+			buf_clear(&j->j_stdin);
+			p += k;
+			n -= (size_t)k;
+		}
 		/*
 		 * Straight from the frame into the pipe while nothing waits
 		 * before it; what the pipe does not take waits in j_stdin.
@@ -472,9 +519,50 @@ job_req_reply(struct req *rq, struct proto_msg *m)
 	fatalx("%s: a served request got a reply", __func__);
 }
 
+/*
+ * The caller's terminal: the first TTY starts a job that waits for it,
+ * with its size and $TERM; later ones resize.
+ */
+static void
+job_req_tty(struct req *rq, const struct proto_tty *ty)
+{
+	struct job	*j = rq->rq_arg;
+
+	if (!(j->j_flags & OPEN_TTY))
+		return;
+	j->j_tty.ty_rows = ty->ty_rows;
+	j->j_tty.ty_cols = ty->ty_cols;
+	if (j->j_tty_wait) {
+		strlcpy(j->j_tty.ty_term, ty->ty_term,
+		    sizeof(j->j_tty.ty_term));
+		j->j_tty_wait = 0;
+		ev_timer_stop(j->j_loop, &j->j_tty_timer);
+		job_admit(j);	/* may free j */
+		return;
+	}
+	if (j->j_fd[STREAM_STDOUT] != -1)
+		pty_resize(j->j_fd[STREAM_STDOUT], ty->ty_rows, ty->ty_cols);
+	else if (j->j_fd[STREAM_STDIN] != -1)
+		pty_resize(j->j_fd[STREAM_STDIN], ty->ty_rows, ty->ty_cols);
+}
+
+static void
+job_tty_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job	*j = w->data;
+
+	(void)loop;
+	(void)revents;
+	job_log(j, LOG_LEVEL_INFO, "refused: no terminal size from the "
+	    "caller in %.0f s", JOB_TTY_WAIT);
+	conn_fail(&j->j_req, EXIT_FAILED, 0, "no terminal size came with "
+	    "the --tty request");
+	job_free(j);
+}
+
 static const struct req_ops job_req_ops = {
 	job_req_data, job_req_credit, job_req_cancel, job_req_reply,
-	job_req_lost, job_req_drain,
+	job_req_lost, job_req_drain, job_req_tty,
 };
 
 static void
@@ -499,10 +587,12 @@ job_describe(struct job *j, const struct conn *c, const struct proto_open *op)
  */
 static pid_t
 job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT],
-    const char *guest, char **env, size_t envc, int cgroup_fd)
+    const char *guest, char **env, size_t envc, int cgroup_fd,
+    const char *term)
 {
 	char		 genv[PROTO_MAX_NAME + 32];
-	char		*envp[5 + PROTO_MAX_ENV + 1] = {
+	char		 tenv[PROTO_MAX_TERM + 8];
+	char		*envp[6 + PROTO_MAX_ENV + 1] = {
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
 		    "/sbin:/bin",
 		"LANG=C.UTF-8", "HOME=/", "SHELL=/bin/sh",
@@ -513,10 +603,40 @@ job_spawn(int exec_fd, char **argv, int fds[STREAM_COUNT],
 		snprintf(genv, sizeof(genv), "NEGOTIATOR_GUEST=%s", guest);
 		envp[n++] = genv;
 	}
+	/* A terminal's $TERM is the caller's terminal's, or vt100 (pty.h). */
+	if (term != NULL) {
+		snprintf(tenv, sizeof(tenv), "TERM=%s", pty_term(term));
+		envp[n++] = tenv;
+	}
 	for (i = 0; i < envc && i < PROTO_MAX_ENV; i++)
-		envp[n++] = env[i];
+		if (term == NULL || strncmp(env[i], "TERM=", 5) != 0)
+			envp[n++] = env[i];
 	envp[n] = NULL;
-	return launch_command(exec_fd, argv, envp, fds, cgroup_fd);
+	return launch_command(exec_fd, argv, envp, fds, cgroup_fd,
+	    term != NULL ? LAUNCH_TTY : 0);
+}
+
+/*
+ * A terminal's descriptors: ours are the master, twice (stdin and stdout,
+ * each closed on its own), theirs the slave, thrice.
+ */
+static int
+job_pty(int ours[STREAM_COUNT], int theirs[STREAM_COUNT],
+    const struct proto_tty *ty)
+{
+	int	 s;
+
+	for (s = 0; s < STREAM_COUNT; s++)
+		ours[s] = theirs[s] = -1;
+	if (pty_open(&ours[STREAM_STDIN], &theirs[0], ty->ty_rows,
+	    ty->ty_cols) == -1)
+		return -1;
+	if ((ours[STREAM_STDOUT] = fcntl(ours[STREAM_STDIN], F_DUPFD_CLOEXEC,
+	    0)) == -1 ||
+	    (theirs[1] = fcntl(theirs[0], F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (theirs[2] = fcntl(theirs[0], F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	return 0;
 }
 
 static int
@@ -578,9 +698,11 @@ job_run(struct job *j)
 		job_free(j);
 		return -1;
 	}
-	if (job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN) == -1 ||
+	if (((j->j_flags & OPEN_TTY) ? job_pty(j->j_fd, theirs, &j->j_tty) :
+	    job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN)) == -1 ||
 	    (j->j_pid = job_spawn(j->j_exec_fd, j->j_argv, theirs,
-	    j->j_rc->rc_guest, j->j_envv, j->j_envc, cgroup_fd)) == -1) {
+	    j->j_rc->rc_guest, j->j_envv, j->j_envc, cgroup_fd,
+	    (j->j_flags & OPEN_TTY) ? j->j_tty.ty_term : NULL)) == -1) {
 		snprintf(why, sizeof(why), "cannot start: %s", strerror(errno));
 		job_log(j, LOG_LEVEL_QUIET, "%s", why);
 		close_all(theirs);
@@ -680,6 +802,8 @@ job_start(struct conn *c, const struct runner_config *rc,
 	ev_init(&j->j_kill, job_kill_cb);
 	ev_init(&j->j_linger, job_linger_cb);
 	ev_init(&j->j_child, job_child_cb);
+	ev_init(&j->j_tty_timer, job_tty_timer_cb);
+	j->j_tty_timer.data = j;
 	j->j_timeout.data = j->j_kill.data = j->j_linger.data = j;
 	j->j_child.data = j;
 	j->j_reaped = 1;	/* until there is a child */
@@ -745,6 +869,13 @@ job_start(struct conn *c, const struct runner_config *rc,
 		ev_timer_set(&j->j_timeout, timeout_ms / 1000., 0.);
 		ev_timer_start(loop, &j->j_timeout);
 	}
+	if (j->j_flags & OPEN_TTY) {
+		/* Admitted once the caller's terminal is known (proto.h). */
+		j->j_tty_wait = 1;
+		ev_timer_set(&j->j_tty_timer, JOB_TTY_WAIT, 0.);
+		ev_timer_start(loop, &j->j_tty_timer);
+		return 0;
+	}
 	return job_admit(j);
 }
 
@@ -754,7 +885,7 @@ job_kill_all(void)
 	struct job	*j, *next;
 
 	LIST_FOREACH_SAFE(j, &jobs, j_entry, next) {
-		if (jobqueue_queued(&j->j_wait)) {
+		if (job_waiting(j)) {
 			job_kill(j);	/* answered now, never started */
 			job_update_events(j);
 		} else if (!j->j_reaped)

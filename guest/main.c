@@ -47,6 +47,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --tty                  -e: a terminal for CMD, ours in raw mode\n"
+"                             (as ssh -t; no timeout unless -t; ~. ends it)\n"
 "      --env NAME=VALUE       -e: add to the command's environment\n"
 "                             (repeatable; see negotiator-commands(7))\n"
 "      --ping                 time a round trip to the host's daemon\n"
@@ -285,6 +287,7 @@ main(int argc, char *argv[])
 		cli_usage_error(o.cs.cs_progname, "%s", "--json goes with -l");
 	if (o.cs.cs_no_stdin && !cli_verb_is(&o.cs, "execute"))
 		cli_usage_error(o.cs.cs_progname, "%s", "-n goes with -e");
+	cli_tty_check(&o.cs, 0);
 	if (!cli_verb_is(&o.cs, "daemon"))
 		output_init();
 	ch = cli_verb_run(&o.cs, &o);

@@ -219,7 +219,7 @@ target_lost(struct req *rq, const char *why)
 
 static const struct req_ops target_ops = {
 	target_data, target_credit, target_no_cancel, target_reply,
-	target_lost, NULL,
+	target_lost, NULL, NULL,
 };
 
 /* --- links ------------------------------------------------------------ */

@@ -61,6 +61,8 @@ usage(FILE *f)
 "  -t, --timeout SECONDS      kill the remote command after this long\n"
 "                             (default 10; 0 = no timeout)\n"
 "  -n, --no-stdin             -e: stdin from /dev/null, not ours (as ssh -n)\n"
+"      --tty                  -e: a terminal for CMD, ours in raw mode\n"
+"                             (as ssh -t; no timeout unless -t; ~. ends it)\n"
 "      --env NAME=VALUE       -e: add to the command's environment\n"
 "                             (repeatable; see negotiator-commands(7))\n"
 "      --ping GUEST           time a round trip to GUEST's daemon\n"
@@ -403,6 +405,7 @@ main(int argc, char *argv[])
 		usage_error("%s", "--json goes with -g, -c, --all or --guests");
 	if (o.cs.cs_no_stdin && !cli_verb_is(&o.cs, "execute"))
 		usage_error("%s", "-n goes with -e");
+	cli_tty_check(&o.cs, fan);
 	if (fan && o.cs.cs_ping_count != 1)
 		usage_error("%s", "--count goes with --ping GUEST only");
 	/* -e and --ping take a GUEST operand, unless fanned out. */

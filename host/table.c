@@ -139,7 +139,7 @@ table_no_cancel(struct req *rq)
 
 static const struct req_ops table_req_ops = {
 	table_data, table_credit, table_no_cancel, table_reply,
-	table_lost, NULL,
+	table_lost, NULL, NULL,
 };
 
 static void

@@ -154,6 +154,7 @@ run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
 run "built-in commands" 120 bash tests/commands.sh
 run "integration (emulated channels)" 300 bash tests/integration.sh
 run "--copy both ways, put, get, sh, --enable (emulated channels)" 200 bash tests/copy.sh
+run "--tty both ways through tmux: keys, resize, ~., endings, flood (emulated channels)" 300 bash tests/tty.sh
 run "unit and integration under ASan and UBSan (build/asan)" 240 \
     sh tests/sanitized.sh
 run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fanout.sh

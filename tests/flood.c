@@ -99,6 +99,7 @@ flood_lost(struct req *rq, const char *why)
 static const struct req_ops flood_req_ops = {
 	flood_data, flood_credit, flood_cancel, flood_reply, flood_lost,
 	NULL,	/* at most WINDOW small requests queued: no need to wait */
+	NULL,
 };
 
 /* Keeps f_window requests in flight until f_count are sent. */

@@ -133,7 +133,7 @@ sv_lost(struct req *rq, const char *why)
 }
 
 static const struct req_ops served_ops = {
-	req_data, req_credit, sv_cancel, sv_reply, sv_lost, NULL,
+	req_data, req_credit, sv_cancel, sv_reply, sv_lost, NULL, NULL,
 };
 
 static void
@@ -165,7 +165,7 @@ our_cancel(struct req *rq)
 }
 
 static const struct req_ops ours_ops = {
-	req_data, req_credit, our_cancel, our_reply, our_lost, NULL,
+	req_data, req_credit, our_cancel, our_reply, our_lost, NULL, NULL,
 };
 
 static void

@@ -104,7 +104,7 @@ on_drain(struct req *rq)
 }
 
 static const struct req_ops req_ops = {
-	on_data, on_credit, on_cancel, on_reply, on_lost, on_drain,
+	on_data, on_credit, on_cancel, on_reply, on_lost, on_drain, NULL,
 };
 
 static double

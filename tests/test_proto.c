@@ -1723,9 +1723,9 @@ Test(misc, type_names)
 		{ MSG_CREDIT, "CREDIT" }, { MSG_CANCEL, "CANCEL" },
 		{ MSG_EXIT, "EXIT" }, { MSG_LIST, "LIST" },
 		{ MSG_LIST_REPLY, "LIST_REPLY" }, { MSG_GUESTS, "GUESTS" },
-		{ MSG_GUESTS_REPLY, "GUESTS_REPLY" },
+		{ MSG_GUESTS_REPLY, "GUESTS_REPLY" }, { MSG_TTY, "TTY" },
 	};
-	static const uint16_t	 unknown[] = { 0, 3, 16 + 2, 37, 52, 0xffff };
+	static const uint16_t	 unknown[] = { 0, 3, 16 + 2, 38, 52, 0xffff };
 	size_t			 i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -2171,4 +2171,77 @@ Test(misc, the_cut_frame_of_the_vm_test_has_a_good_header)
 				    0, 0, 0, 0 };
 
 	cr_assert_eq(checksum_header(h), 0xa5268ae2U);
+}
+
+/*
+ * Protocol 8's terminal: TTY round trips at its extremes; a $TERM that
+ * could name a path, or sizes beyond 16 bits, are refused where they
+ * enter; OPEN_TTY goes with OPEN_STDIN only.
+ */
+static int
+tty_unpacks(const struct proto_msg *in)
+{
+	struct proto_msg	 out;
+	struct buf		 b;
+	const char		*why;
+	int			 rv;
+
+	memset(&b, 0, sizeof(b));
+	proto_pack(&b, in);
+	rv = proto_unpack(in->m_type, b.b_data + PROTO_HDR_LEN,
+	    b.b_len - PROTO_HDR_LEN, &out, &why);
+	if (rv == 0)
+		proto_msg_free(&out);
+	buf_free(&b);
+	return rv;
+}
+
+Test(roundtrip, tty)
+{
+	static const char *const bad[] = { "../../etc/passwd", "a/b", ".x",
+	    "x y", "x\x1b", "t\xc3\xa9" };
+	char			*argv[] = { "shell", NULL };
+	struct proto_msg	 in;
+	struct rt		 rt;
+	char			*longest = repeat('x', PROTO_MAX_TERM);
+	size_t			 i;
+
+	memset(&in, 0, sizeof(in));
+	in.m_type = MSG_TTY;
+	in.m_tag = 5;
+	in.m.tty.ty_id = 9;
+	in.m.tty.ty_rows = 0xffff;
+	in.m.tty.ty_cols = 0;
+	strlcpy(in.m.tty.ty_term, longest, sizeof(in.m.tty.ty_term));
+	roundtrip(&in, &rt);
+	cr_assert_eq(proto_msg_id(&rt.out), 9);
+	cr_assert_eq(rt.out.m.tty.ty_rows, 0xffff);
+	cr_assert_eq(rt.out.m.tty.ty_cols, 0);
+	cr_assert_str_eq(rt.out.m.tty.ty_term, longest);
+	rt_free(&rt);
+	in.m.tty.ty_term[0] = '\0';
+	cr_assert_eq(tty_unpacks(&in), 0, "an unknown $TERM is \"\"");
+	strlcpy(in.m.tty.ty_term, "xterm-256color", sizeof(in.m.tty.ty_term));
+	in.m.tty.ty_rows = 0x10000;
+	cr_assert_eq(tty_unpacks(&in), -1, "rows beyond 16 bits");
+	in.m.tty.ty_rows = 24;
+	in.m.tty.ty_cols = 0x10000;
+	cr_assert_eq(tty_unpacks(&in), -1, "columns beyond 16 bits");
+	in.m.tty.ty_cols = 80;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strlcpy(in.m.tty.ty_term, bad[i], sizeof(in.m.tty.ty_term));
+		cr_assert_eq(tty_unpacks(&in), -1, "TERM %s taken", bad[i]);
+	}
+	free(longest);
+
+	memset(&in, 0, sizeof(in));
+	in.m_type = MSG_OPEN;
+	in.m.open.op_argc = 1;
+	in.m.open.op_argv = argv;
+	in.m.open.op_flags = OPEN_STDIN | OPEN_TTY;
+	cr_assert_eq(tty_unpacks(&in), 0);
+	in.m.open.op_flags = OPEN_TTY;
+	cr_assert_eq(tty_unpacks(&in), -1, "OPEN_TTY without stdin");
+	in.m.open.op_flags = 0x4;
+	cr_assert_eq(tty_unpacks(&in), -1, "an unknown flag");
 }

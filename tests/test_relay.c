@@ -102,7 +102,7 @@ on_lost(struct req *rq, const char *why)
 }
 
 static const struct req_ops req_ops = {
-	on_data, on_credit, on_cancel, on_reply, on_lost, NULL,
+	on_data, on_credit, on_cancel, on_reply, on_lost, NULL, NULL,
 };
 
 static struct conn *

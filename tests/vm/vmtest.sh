@@ -10,6 +10,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 . "$REPO/tests/lib.sh"
 . "$REPO/tests/scenarios.sh"
 . "$REPO/tests/scenario-copy.sh"
+. "$REPO/tests/scenario-tty.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-vm.XXXXXX") || exit 1
 GUEST=testvm
@@ -38,6 +39,7 @@ stop_hostd() { stop_pid "$HOSTD_PID"; HOSTD_PID=; }
 serving() { $H -e 'exit-with 0' "$GUEST"; }
 cleanup() {
 	trap '' INT TERM HUP
+	tm kill-server >/dev/null 2>&1
 	stop_hostd
 	# Its QEMU is not our child: splice.sh must stop it itself.
 	[ -z "$SPLICE_PID" ] || stop_pid "$SPLICE_PID" 20
@@ -69,6 +71,15 @@ scenario_parallel_bulk 8 4000000
 expect_status 0 "negotiator-guest --enable put get sh, in the guest" \
     guest_cli --enable put get sh
 scenario_copy /tmp/copy-scenario
+# A terminal in the guest through --tty, driven by tmux (the flood and the
+# other endings are tests/tty.sh's, on emulated channels).
+tty_setup && scenario_tty vm $H --tty -e tty-shell "$GUEST"
+session vmesc $H --tty -e tty-shell "$GUEST"
+check "vm: a session for ~." wait_screen vmesc '^tty\$'
+keys vmesc Enter
+keys vmesc -l '~.'
+check "vm: ~. ends it (125), the terminal's mode is back" ended vmesc 125
+close vmesc
 
 # The host daemon away: the guest daemon idles (woken 0 times a second,
 # < 2% CPU) and serves again within 2 s of the restart; a call cut off by
