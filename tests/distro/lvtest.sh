@@ -17,7 +17,8 @@
 # WITHOUT our channels and with qemu-guest-agent's, through which the test
 # acts inside the guest (the image's own first-boot installer is masked).
 # The guests run in parallel; per guest, in order:
-#   1. boot (no network: the guest has no NIC, its networkd is masked);
+#   1. boot (no network: the guest has no NIC, its networkd is masked, as
+#      is e2scrub_reap, 6 minutes of a TCG boot under load);
 #      apt-get install ./negotiator-common_….deb
 #      ./negotiator-guest_….deb from a payload disk; the daemon runs idle
 #      (no ports: its CPU time over 10 s is bounded);
@@ -226,7 +227,7 @@ journey() {
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>$base/vmlinuz</kernel>
     <initrd>$base/initrd.img</initrd>
-    <cmdline>root=/dev/vda rw console=ttyS0 panic=-1 systemd.mask=negotiator-test-setup.service systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd-wait-online.service</cmdline>
+    <cmdline>root=/dev/vda rw console=ttyS0 panic=-1 systemd.mask=negotiator-test-setup.service systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd-wait-online.service systemd.mask=e2scrub_reap.service</cmdline>
   </os>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
@@ -269,7 +270,7 @@ EOF
 	# 1. The packages, by apt, from the payload disk.
 	t0=$SECONDS
 	ga "$dom" 300 'mkdir -p /mnt/p && mount -o ro /dev/vdb /mnt/p &&
-	    cd /mnt/p && DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+	    cd /mnt/p && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    ./negotiator-common_*_all.deb ./negotiator-guest_'"$VERSION"'_amd64.deb &&
 	    cp commands/t-run /usr/lib/negotiator/commands/' >"$T/$s/apt.log" 2>&1
 	check "$s: apt-get install ./negotiator-common_….deb ./negotiator-guest_….deb" \
@@ -310,7 +311,7 @@ EOF
 	(hx -t 600 -e 't-run sleep 555' "$dom" >/dev/null 2>&1; echo $? >"$T/$s/inflight") &
 	check "$s: a call runs (sleep 555 in the guest)" wait_until 60 \
 	    ga "$dom" 20 'pgrep -x -f "sleep 555"'
-	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q
+	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    /mnt/p/negotiator-guest_'"$NEWER"'_amd64.deb' >>"$T/$s/apt.log" 2>&1
 	check "$s: apt-get install of the newer build ($NEWER) during the call" test $? -eq 0
 	t1=$SECONDS
@@ -351,7 +352,7 @@ EOF
 	# 7. Purge.
 	t0=$SECONDS
 	check "$s: qemu-guest-agent is back" wait_until 60 agent_up "$dom"
-	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q
+	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q \
 	    negotiator-guest negotiator-common' >>"$T/$s/apt.log" 2>&1
 	check "$s: apt-get purge" test $? -eq 0
 	check "$s: purge leaves no file, link, unit, socket or process" ga "$dom" 60 '
