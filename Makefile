@@ -15,6 +15,10 @@ MANDIR		?= $(PREFIX)/share/man
 SYSCONFDIR	?= /etc
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 LOGDIR		?= /var/log/negotiator
+# The user QEMU runs as under libvirt, whose channel directories and
+# sockets the host side trusts (negotiator-host(8)): libvirt-qemu on Debian
+# and Ubuntu; "qemu" on Fedora, RHEL and Arch.  Compiled in.
+QEMU_USER	?= libvirt-qemu
 
 CC		?= cc
 CFLAGS		?= -O2 -g
@@ -23,10 +27,15 @@ WARNINGS	= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 CPPFLAGS	+= -D_GNU_SOURCE -Icommon $(shell pkg-config --cflags libbsd-overlay msgpack) \
 		   -DVERSION='"$(VERSION)"' -DBUILTIN_DIR='"$(BUILTIN_DIR)"' \
 		   -DCOMMANDS_DIR='"$(COMMANDS_DIR)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
-		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"'
+		   -DAVAILABLE_DIR='"$(AVAILABLE_DIR)"' \
+		   -DDISCOVER_QEMU_USER='"$(QEMU_USER)"'
 LDLIBS		+= -lev $(shell pkg-config --libs libbsd-overlay msgpack libxxhash zlib)
 STATIC_LDLIBS	= -lev -lm $(shell pkg-config --static --libs libbsd-overlay msgpack \
 		  libxxhash zlib)
+# The static programs are position-independent (glibc's static-pie): with
+# the distribution's hardening flags (debian/rules) they keep PIE, RELRO
+# and BIND_NOW like the dynamic ones.
+STATIC_LDFLAGS	= -static-pie
 
 COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
 		  common/cli.c common/frame.c \
@@ -73,12 +82,12 @@ all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood
 # negotiator-hostd, which it runs in its place (host/full.c).  Only that
 # links libvirt (and libxml2, to read domain XML).
 negotiator-host: $(HOST_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(STATIC_LDLIBS)
 
 host/libvirt.o host/attach.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
 host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
 negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs libvirt libxml-2.0)
 
 # The CLI binaries are static: under emulation the dynamic loader costs a
@@ -86,7 +95,7 @@ negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
 # libraries may differ from the build host's.  They do no NSS look-ups (no
 # getpwnam, no getaddrinfo), which static glibc could not serve.
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
-	$(CC) $(LDFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(STATIC_LDLIBS)
 
 %.o: %.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -c -o $@ $<
@@ -94,10 +103,10 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 # The command directories and SYSCONFDIR are compiled in: a new PREFIX
 # rebuilds what uses them.
 .build-flags: FORCE
-	@echo '$(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(AVAILABLE_DIR) \
-	    $(VERSION)' | cmp -s - $@ || echo '$(BUILTIN_DIR) $(COMMANDS_DIR) \
-	    $(SYSCONFDIR) $(AVAILABLE_DIR) $(VERSION)' > $@
-host/main.o host/full.o guest/main.o common/cli.o: .build-flags
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+BUILD_FLAGS	= $(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(AVAILABLE_DIR) \
+		  $(VERSION) $(QEMU_USER)
+host/main.o host/full.o guest/main.o common/cli.o host/discover.o: .build-flags
 
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
@@ -129,7 +138,7 @@ tests/qga: tests/qga.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
 
 tests/test_%: tests/test_%.c $(COMMON_OBJS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARNINGS) -o $@ $(filter %.c %.o,$^) \
 	    $(shell pkg-config --cflags --libs criterion) $(LDLIBS)
 
 # The unit tests that run conns in their own loop share tests/evloop.c.
@@ -156,7 +165,7 @@ $(ASAN_DIR)/%.o: %.c $(HEADERS)
 $(ASAN_DIR)/host/libvirt.o $(ASAN_DIR)/host/attach.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
 $(ASAN_DIR)/host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
 $(ASAN_DIR)/host/main.o $(ASAN_DIR)/host/full.o $(ASAN_DIR)/guest/main.o \
-    $(ASAN_DIR)/common/cli.o: .build-flags
+    $(ASAN_DIR)/common/cli.o $(ASAN_DIR)/host/discover.o: .build-flags
 $(ASAN_DIR)/negotiator-host: $(HOST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
 	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(ASAN_DIR)/negotiator-hostd: $(HOSTD_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
@@ -341,15 +350,37 @@ uninstall-common:
 	    $(DESTDIR)$(LOGDIR) 2>/dev/null
 
 # Debian packages negotiator-host, negotiator-guest and negotiator-common
-# (what both share), built with dpkg-deb from a staged install of a
-# private copy of the tree (supervisor/mkdeb.sh).
+# (what both share), from debian/ (debhelper): dpkg-buildpackage -b, then
+# the source package with -S, in a private copy of the tree (the build
+# starts with "make clean", which must not touch this one).  The files, the
+# .changes and the build logs land in DEBDIR.  debian/changelog's version
+# must be $(VERSION), which the programs report.
 DEBDIR		?= .
 deb:
-	@VERSION=$(VERSION) sh supervisor/mkdeb.sh $(DEBDIR)
+	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = $(VERSION) ] || \
+	    { echo "deb: debian/changelog says $$v, the Makefile $(VERSION)" >&2; \
+	    exit 1; }
+	@set -e; out=$$(cd $(DEBDIR) && pwd); \
+	    w=$$(mktemp -d /tmp/negotiator-deb.XXXXXX); \
+	    trap 'rm -rf "$$w"' EXIT INT TERM; \
+	    mkdir $$w/negotiator-$(VERSION); \
+	    { git ls-files -co --exclude-standard 2>/dev/null || \
+	    find . -path ./.git -prune -o -type f -print; } | \
+	    tar cf - -T - | tar xf - -C $$w/negotiator-$(VERSION); \
+	    cd $$w/negotiator-$(VERSION); \
+	    for m in -b -S; do \
+		dpkg-buildpackage -us -uc $$m > ../build$$m.log 2>&1 || \
+		{ tail -n 30 ../build$$m.log >&2; \
+		echo "deb: dpkg-buildpackage $$m failed" >&2; exit 1; }; \
+	    done; \
+	    cd ..; cp build-b.log build-S.log *.deb *.changes *.buildinfo \
+	    *.dsc *.tar.xz "$$out"/; \
+	    for f in *.ddeb; do [ ! -e "$$f" ] || cp "$$f" "$$out"/; done; \
+	    ls *.deb *.dsc | sed "s|^|$$out/|"
 
-# The packages and the guest on a real Debian 12 (tests/distro/run.sh):
-# root, Debian's mirror, about 15 minutes the first time, 2-3 from the
-# cache in /var/cache/negotiator-test.
+# The packages, and the guests of Debian 12 and 13 under a real libvirtd
+# (tests/distro/run.sh): root, Debian's mirror, about 20 minutes the first
+# time, less from the cache in /var/cache/negotiator-test.
 check-distro: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/distro/run.sh

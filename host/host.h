@@ -40,10 +40,13 @@ int	 discover_valid_name(const char *name, size_t len);
 /* 1 if path is a UNIX socket. */
 int	 discover_is_socket(const char *path);
 /*
- * The user QEMU runs as under libvirt on Debian: besides root and our own
- * user, the only owner a channel socket found by scanning may have.
+ * The user QEMU runs as under libvirt (libvirt-qemu on Debian; the
+ * Makefile's QEMU_USER sets it): besides root and our own user, the only
+ * owner a channel socket found by scanning may have.
  */
+#ifndef DISCOVER_QEMU_USER
 #define DISCOVER_QEMU_USER	"libvirt-qemu"
+#endif
 /*
  * Daemons: calls changed() from loop soon after anything is created,
  * removed or renamed in dir or in its domain-* subdirectories (inotify),

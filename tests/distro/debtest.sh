@@ -1,9 +1,13 @@
 #!/bin/bash
-# debtest.sh BASEDIR DEBDIR: installs the .debs of DEBDIR (make deb) into a
-# clean Debian 12 chroot (BASEDIR/minbase.tar, from mkbase.sh) with
-# `apt-get install ./….deb`, checks what they installed and enabled, removes
-# and purges them, and checks what is left.  Lists lintian's tags for the
-# packages; an error (E:) fails.  Needs root and Debian's mirror.
+# debtest.sh BASEDIR DEBDIR: what "make deb" left in DEBDIR (dpkg-buildpackage
+# -b and -S from debian/), checked the way Debian checks it: lintian on both
+# .changes (no error, no warning; overrides only in the packages, with their
+# reasons), blhc on the build log (the distribution's build flags reached
+# every compile and link), maintainer scripts made by debhelper alone.  Then
+# the .debs into a clean Debian 12 chroot (BASEDIR/minbase.tar, from
+# mkbase.sh) with `apt-get install ./….deb`, what they installed and
+# enabled, remove and purge, and what is left.  Needs root and Debian's
+# mirror.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh"
@@ -29,17 +33,48 @@ in_root() {
 	    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"
 }
 
-set -- "$DEBS"/negotiator-common_*.deb "$DEBS"/negotiator-host_*.deb \
-    "$DEBS"/negotiator-guest_*.deb
-for d in "$@"; do
+set -- "$DEBS"/negotiator-common_*_all.deb "$DEBS"/negotiator-host_*_amd64.deb \
+    "$DEBS"/negotiator-guest_*_amd64.deb
+for d in "$@" "$DEBS"/negotiator_*_amd64.changes "$DEBS"/negotiator_*_source.changes \
+    "$DEBS"/build-b.log; do
 	[ -f "$d" ] || { echo "debtest.sh: no $d; run make deb" >&2; exit 1; }
 done
 
 echo "--- lintian"
-lintian --tag-display-limit 0 "$@" >"$T/lintian.txt" 2>&1
+lintian --fail-on error,warning --tag-display-limit 0 \
+    "$DEBS"/negotiator_*_amd64.changes "$DEBS"/negotiator_*_source.changes \
+    >"$T/lintian.txt" 2>&1
+check "lintian on both .changes: no error, no warning (exit $?)" test $? -eq 0
 grep -v 'running with root privileges' "$T/lintian.txt"
-check "lintian reports no error" sh -c "! grep -q '^E:' '$T/lintian.txt'"
-echo "--- lintian: $(grep -c '^W:' "$T/lintian.txt") warnings"
+
+blhc "$DEBS/build-b.log" >"$T/blhc.txt" 2>&1
+check "blhc: the build log has the hardening flags everywhere" test $? -eq 0 ||
+    head -n 5 "$T/blhc.txt"
+check "the build log has compiler lines for blhc to read" grep -q \
+    -- '-fstack-protector-strong.*-c -o common/conn.o' "$DEBS/build-b.log"
+# dh_only SCRIPT: every line of SCRIPT is debhelper's (its snippets, the
+# shebang and set -e that dh_installdeb writes around them).
+dh_only() {
+	awk '/^# Automatically added by dh_/ { in_dh = 1 }
+	    in_dh || /^#!\/bin\/sh$/ || /^set -e$/ || /^$/ { if (/^# End automatically added section/) in_dh = 0; next }
+	    { print FILENAME ": " $0; bad = 1 } END { exit bad }' "$1"
+}
+for d in "$DEBS"/negotiator-host_*_amd64.deb "$DEBS"/negotiator-guest_*_amd64.deb; do
+	p=$(dpkg-deb -f "$d" Package)
+	dpkg-deb -e "$d" "$T/ctl-$p"
+	for s in postinst prerm postrm; do
+		check "$p: $s is debhelper's alone" dh_only "$T/ctl-$p/$s"
+	done
+	check "$p: dh_installsystemd restarts the daemon after an upgrade" \
+	    grep -q '_dh_action=restart' "$T/ctl-$p/postinst"
+	check "$p: static-pie (PIE, RELRO, BIND_NOW): $(dpkg-deb --fsys-tarfile "$d" |
+	    tar xO ./usr/bin/$p | file - | cut -d, -f1-3)" sh -c \
+	    "dpkg-deb --fsys-tarfile '$d' | tar xO ./usr/bin/$p >'$T/$p.bin' &&
+	    readelf -h '$T/$p.bin' | grep -q 'DYN' &&
+	    ! readelf -l '$T/$p.bin' | grep -q INTERP &&
+	    readelf -l '$T/$p.bin' | grep -q GNU_RELRO &&
+	    readelf -d '$T/$p.bin' | grep -q 'FLAGS.*BIND_NOW'"
+done
 
 mkdir "$R"
 tar -C "$R" --numeric-owner -xf "$BASE/minbase.tar" || exit 1

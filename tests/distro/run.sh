@@ -1,18 +1,30 @@
 #!/bin/sh
-# make check-distro: the packages and the guest on a real Debian 12.
-#   1. make deb, into a temporary directory;
-#   2. the Debian 12 systems to test on (mkbase.sh bookworm: cached, built once);
-#   3. debtest.sh: the .debs into a clean chroot and out again, lintian;
-#   4. vmtest.sh: a systemd guest under QEMU with the guest package.
-# Each stage has a wall-clock limit; the whole is about 15 minutes from
-# nothing and 2-3 from the cache.  Needs root and Debian's mirror.
+# make check-distro: the packages, and the guests of Debian 12 and 13 under
+# a real libvirtd.
+#   1. make deb (dpkg-buildpackage -b and -S), into a temporary directory;
+#   2. the Debian 12 and 13 systems to test on (mkbase.sh bookworm, trixie:
+#      cached, built once; the apt archive cache is shared);
+#   3. debtest.sh: lintian on the .changes, blhc on the build log, the .debs
+#      into a clean Debian 12 chroot and out again;
+#   4. lvtest.sh: a Debian 12 and a Debian 13 guest under libvirtd, the
+#      guest package installed by apt, --attach, calls both ways, upgrade
+#      during a call, virsh reboot, shutdown and start, purge; the host
+#      package in a scratch root;
+#   5. vmtest.sh: the guest daemon under systemd in a Debian 12 guest under
+#      bare QEMU: the journal's priorities, udev's links, a command that
+#      restarts its own daemon, systemctl kill, a reboot.
+# Each stage has a wall-clock limit and prints its time; about 20 minutes
+# from nothing on an idle machine, less from the cache.  Needs root and
+# Debian's mirror.
 set -u
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "check-distro: must run as root" >&2; exit 1; }
 
-# What only this test needs, beyond tests/deps.sh.
+# What only this test needs, beyond tests/deps.sh (which has libvirt, QEMU
+# and jq).
 missing=
-for p in debootstrap lintian qemu-utils e2fsprogs dpkg-dev binutils util-linux; do
+for p in debootstrap lintian blhc debhelper qemu-utils e2fsprogs dpkg-dev \
+    binutils util-linux file libcriterion-dev; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 	    missing="$missing $p"
 done
@@ -50,12 +62,17 @@ stage() {
 }
 
 mkdir "$T/debs"
-stage "make deb" 300 make -s --no-print-directory deb DEBDIR="$T/debs" &&
-    stage "Debian 12 systems (cached in ${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test})" \
-    1200 sh -c 'sh tests/distro/mkbase.sh bookworm >"$0"' "$T/base" &&
-    base=$(tail -n 1 "$T/base") && {
-	stage "packages in a clean chroot" 600 bash tests/distro/debtest.sh "$base" "$T/debs"
-	stage "systemd guest under QEMU" 900 bash tests/distro/vmtest.sh "$base" "$T/debs"
+stage "make deb" 900 make -s --no-print-directory deb DEBDIR="$T/debs" &&
+    stage "Debian 12 system (cached in ${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test})" \
+    1200 sh -c 'sh tests/distro/mkbase.sh bookworm >"$0"' "$T/base-bookworm" &&
+    stage "Debian 13 system" 1200 sh -c 'sh tests/distro/mkbase.sh trixie >"$0"' "$T/base-trixie" &&
+    b12=$(tail -n 1 "$T/base-bookworm") && b13=$(tail -n 1 "$T/base-trixie") && {
+	stage "packages: lintian, blhc, a clean chroot" 600 \
+	    bash tests/distro/debtest.sh "$b12" "$T/debs"
+	stage "Debian 12 and 13 guests under libvirtd" 1500 \
+	    bash tests/distro/lvtest.sh "$T/debs" "$b12" "bookworm:$b12" "trixie:$b13"
+	stage "Debian 12 guest under QEMU: journal, udev, restarts" 900 \
+	    bash tests/distro/vmtest.sh "$b12" "$T/debs"
 }
 echo "check-distro: $(( $(date +%s) - start )) s"
 echo "$((suites - failed)) passed, $failed failed"

@@ -1,0 +1,397 @@
+#!/bin/bash
+# lvtest.sh DEBDIR HOSTBASE SUITE:BASEDIR...: the user journey of the
+# README's Install section, under a real libvirtd (started as
+# tests/libvirt.sh starts it, if none runs).
+#
+# The host package is installed with apt into a scratch root (HOSTBASE's
+# minbase.tar, Debian 12), not on this machine: installing it here would
+# put /etc/negotiator/host.conf where every developer build in every
+# checkout reads it (SYSCONFDIR=/etc), and this machine runs no systemd
+# to start the unit anyway.  Its daemon runs there as the unit runs it
+# (/usr/bin/negotiator-host -d, as root), with libvirt's socket and
+# /var/lib/libvirt bound into the root in a mount namespace of its own,
+# and the user libvirt-qemu that libvirt-daemon-system would have made.
+#
+# Each SUITE (bookworm, trixie) boots one guest from domain XML, the
+# system of BASEDIR (mkbase.sh) on a copy-on-write overlay, TCG, defined
+# WITHOUT our channels and with qemu-guest-agent's, through which the test
+# acts inside the guest (the image's own first-boot installer is masked).
+# The guests run in parallel; per guest, in order:
+#   1. boot (no network: the guest has no NIC, its networkd is masked, as
+#      is e2scrub_reap, 6 minutes of a TCG boot under load);
+#      apt-get install ./negotiator-common_….deb
+#      ./negotiator-guest_….deb from a payload disk; the daemon runs idle
+#      (no ports: its CPU time over 10 s is bounded);
+#   2. negotiator-host --attach: the first answer comes without a reboot
+#      (within ATTACH_BOUND s);
+#   3. calls both ways, exit codes;
+#   4. a newer build of negotiator-guest installed while a call runs: the
+#      daemon restarts, the call ends with 125, the next call answers
+#      within 5 s of apt-get's return, no command of the old daemon is left;
+#   5. virsh reboot: the daemon answers again;
+#   6. virsh shutdown, virsh start: a cold boot with the channels in the
+#      domain's definition connects (the first boot with channels);
+#   7. apt-get purge: nothing of the packages is left (the user's own
+#      command in /usr/lib/negotiator/commands stays, as documented).
+# Prints the time of each part.  Every wait is bounded; guests, daemons
+# and files go on exit, interrupted or not.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+. "$REPO/tests/lib.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+[ $# -ge 3 ] || { echo "usage: lvtest.sh DEBDIR HOSTBASE SUITE:BASEDIR..." >&2; exit 2; }
+DEBS=$(cd "$1" && pwd)
+HOSTBASE=$2
+shift 2
+CACHE=${NEGOTIATOR_TEST_CACHE:-/var/cache/negotiator-test}
+ATTACH_BOUND=10		# s from --attach to the first answer (~1 s measured)
+# CPU ticks (1/100 s) an idle guest daemon may use in 10 s.
+IDLE_BOUND=60	# measured 30 on Debian 12 under TCG at load 10-15: two
+		# looks a second for the ports cost 3 % of a TCG vCPU
+# s a boot may take, to the first answer: TCG on a 2-core machine at load
+# 10-18 took 416-759 s to start qemu-guest-agent.
+BOOT_BOUND=1200
+T=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-lvtest.XXXXXX") || exit 1
+chmod 755 "$T"	# QEMU runs as libvirt-qemu and opens the disks here
+R=$T/hostroot
+DOMS= HOSTD_PID= LIBVIRTD_PID= VIRTLOGD_PID=
+START=$SECONDS
+
+cleanup() {
+	local d kid
+	trap '' INT TERM HUP
+	for d in $DOMS; do
+		timeout 20 $VIRSH destroy "$d" >/dev/null 2>&1
+		timeout 20 $VIRSH undefine "$d" >/dev/null 2>&1
+	done
+	if [ -n "$HOSTD_PID" ]; then
+		kid=$(pgrep -P "$HOSTD_PID")
+		[ -z "$kid" ] || kill -TERM "$kid" 2>/dev/null
+		reap 10 "$HOSTD_PID"
+	fi
+	if [ -n "$LIBVIRTD_PID" ]; then
+		VIRTLOGD_PID=$(pgrep -P "$LIBVIRTD_PID" -x virtlogd)
+		[ -z "$VIRTLOGD_PID" ] || kill -TERM "$VIRTLOGD_PID"
+		stop_pid "$LIBVIRTD_PID" 10
+	fi
+	kill_children
+	rm -rf --one-file-system "$T"
+}
+trap cleanup EXIT
+on_interrupt
+die() { fail "$*"; finish; exit 1; }
+part() { echo "time - $1: $(( SECONDS - $2 )) s"; }
+
+[ "$(id -u)" = 0 ] || die "lvtest.sh needs root"
+for c in jq virsh libvirtd virtlogd qemu-img mkfs.ext4 dpkg-deb unshare nsenter; do
+	command -v "$c" >/dev/null || die "$c is missing"
+done
+for sb in "$@"; do
+	[ -f "${sb#*:}/rootfs.img" ] || die "no ${sb#*:}/rootfs.img (mkbase.sh ${sb%%:*})"
+done
+COMMON=$(ls "$DEBS"/negotiator-common_*_all.deb) &&
+    GUESTDEB=$(ls "$DEBS"/negotiator-guest_*_amd64.deb) &&
+    HOSTDEB=$(ls "$DEBS"/negotiator-host_*_amd64.deb) ||
+    die "no packages in $DEBS; run make deb"
+VERSION=$(dpkg-deb -f "$GUESTDEB" Version)
+NEWER=$VERSION+t1
+
+# --- libvirtd, of its own -------------------------------------------------
+# libvirtd and virtlogd as tests/libvirt.sh starts them, but in a mount
+# namespace of their own, with /run, /var/lib/libvirt, /var/cache/libvirt
+# and /var/log/libvirt fresh tmpfs: other suites on this machine boot
+# guests with our channels under the machine's libvirtd, and a host daemon
+# serves every guest its libvirt shows it, so each side would take the
+# other's guests.  virsh, the host daemon and QEMU run in that namespace.
+t0=$SECONDS
+for g in kvm libvirt-qemu; do
+	getent group "$g" >/dev/null || groupadd -r "$g" || die "group $g"
+done
+id libvirt-qemu >/dev/null 2>&1 ||
+    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
+	-s /usr/sbin/nologin libvirt-qemu || die "user libvirt-qemu"
+unshare --mount --propagation private sh -c '
+    for d in /run /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+	mkdir -p "$d" && mount -t tmpfs -o mode=755 tmpfs "$d" || exit 1
+    done
+    mkdir -p /run/libvirt /var/lib/libvirt/qemu &&
+    chown libvirt-qemu:libvirt-qemu /var/lib/libvirt/qemu &&
+    chmod 751 /var/lib/libvirt/qemu || exit 1
+    virtlogd >>"$0/virtlogd.log" 2>&1 &
+    exec libvirtd >>"$0/libvirtd.log" 2>&1' "$T" &
+LIBVIRTD_PID=$!
+# in_ns CMD...: CMD in libvirtd's mount namespace.
+in_ns() { nsenter --mount="/proc/$LIBVIRTD_PID/ns/mnt" -- "$@"; }
+VIRSH="nsenter --mount=/proc/$LIBVIRTD_PID/ns/mnt -- virsh -q -c qemu:///system"
+# ours_up: libvirtd answers, in a namespace that is not this one.
+ours_up() {
+	[ "$(readlink "/proc/$LIBVIRTD_PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+	    in_ns virsh -r -c qemu:///system list
+}
+check "our libvirtd answers on qemu:///system, in its own namespace" \
+    wait_until 30 ours_up
+[ "$FAILED" = 0 ] || { cat "$T/libvirtd.log"; die "libvirtd does not start"; }
+
+# --- the host package, in a scratch root ---------------------------------
+mkdir "$R"
+tar -C "$R" --numeric-owner -xf "$HOSTBASE/minbase.tar" || die "unpack minbase"
+cp /etc/resolv.conf "$R/etc/resolv.conf"
+mkdir -p "$CACHE/apt-archives" "$R/tmp/debs" "$R/run/libvirt" \
+    "$R/var/lib/libvirt" "$R/run/negotiator"
+cp "$COMMON" "$HOSTDEB" "$R/tmp/debs/"
+cp "$CACHE"/apt-archives/*.deb "$R/var/cache/apt/archives/" 2>/dev/null
+getent passwd libvirt-qemu >>"$R/etc/passwd"
+getent group libvirt-qemu >>"$R/etc/group"
+# in_host CMD...: CMD in the scratch root, which sees libvirt's socket and
+# channel directory; the mounts live as long as CMD, in its own namespace.
+in_host() {
+	in_ns unshare --mount --fork sh -c 'mount -t proc proc "$0/proc" &&
+	    mount --bind /run/libvirt "$0/run/libvirt" &&
+	    mount --bind /var/lib/libvirt "$0/var/lib/libvirt" &&
+	    exec chroot "$0" "$@"' "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 "$@"
+}
+in_host sh -c 'apt-get update -q && cd /tmp/debs &&
+    apt-get install -y -q --no-install-recommends ./*.deb' >"$T/hostapt.log" 2>&1
+check "host: apt-get install ./negotiator-common_….deb ./negotiator-host_….deb (scratch root)" \
+    test $? -eq 0 || { tail -n 20 "$T/hostapt.log"; die "host package"; }
+cp -n "$R"/var/cache/apt/archives/*.deb "$CACHE/apt-archives/" 2>/dev/null
+check "host: the unit is ordered after libvirtd" grep -qx \
+    'After=libvirtd.service virtqemud.service' "$R/lib/systemd/system/negotiator-host.service"
+printf '#!/bin/sh\nprintf "%%s\\n" "$NEGOTIATOR_GUEST"\n' \
+    >"$R/usr/lib/negotiator/commands/whoami-guest"
+chmod 755 "$R/usr/lib/negotiator/commands/whoami-guest"
+# The unit's command line, as root, as systemd would run it.
+in_host /usr/bin/negotiator-host -d -v >"$T/hostd.log" 2>&1 &
+HOSTD_PID=$!
+check "host: the packaged daemon's control socket appears" wait_until 30 \
+    test -S "$R/run/negotiator/host.sock"
+part "libvirtd and the host package" "$t0"
+
+# hx ARGS...: the packaged CLI, in the scratch root.
+hx() { in_host /usr/bin/negotiator-host "$@"; }
+
+# ga DOM SECONDS CMD: sh -c CMD in guest DOM through qemu-guest-agent;
+# prints its stdout, returns its status (254 past SECONDS, 255 no agent).
+ga() {
+	local dom=$1 limit=$2 out pid st deadline
+	out=$($VIRSH qemu-agent-command "$dom" --timeout 10 "$(jq -nc --arg c "$3" \
+	    '{execute: "guest-exec", arguments: {path: "/bin/sh",
+	    arg: ["-c", $c], "capture-output": true}}')" 2>/dev/null) || return 255
+	pid=$(jq -r .return.pid <<<"$out")
+	deadline=$((SECONDS + limit))
+	while [ "$SECONDS" -le "$deadline" ]; do
+		st=$($VIRSH qemu-agent-command "$dom" --timeout 10 \
+		    "{\"execute\":\"guest-exec-status\",\"arguments\":{\"pid\":$pid}}" \
+		    2>/dev/null) || return 255
+		if [ "$(jq -r .return.exited <<<"$st")" = true ]; then
+			jq -r '.return["out-data"] // ""' <<<"$st" | base64 -d
+			jq -r '.return["err-data"] // ""' <<<"$st" | base64 -d >&2
+			return "$(jq -r '.return.exitcode // 255' <<<"$st")"
+		fi
+		sleep 0.5
+	done
+	return 254
+}
+agent_up() { $VIRSH qemu-agent-command "$1" --timeout 5 '{"execute":"guest-ping"}'; }
+
+# journey SUITE BASEDIR: one guest's parts; exits with its failures.
+journey() {
+	local s=$1 base=$2 dom=negotiator-distro-$1 t0 t1 pid oldpid boot rc n
+	FAILED=0 PASSED=0
+	answers() { hx -t 10 -e 't-run true' "$dom"; }
+	grun() { hx -t 60 -e "t-run $1" "$dom"; }
+	echo "=== $s"
+	t0=$SECONDS
+	mkdir -p "$T/$s/payload/commands"
+	cp "$COMMON" "$GUESTDEB" "$T/$s/payload/"
+	# A newer build of the guest package: the same files, a higher version.
+	dpkg-deb -R "$GUESTDEB" "$T/$s/newer" &&
+	    sed -i "s/^Version: .*/Version: $NEWER/" "$T/$s/newer/DEBIAN/control" &&
+	    dpkg-deb --root-owner-group -b "$T/$s/newer" \
+	    "$T/$s/payload/negotiator-guest_${NEWER}_amd64.deb" >/dev/null ||
+	    { fail "$s: a newer build of negotiator-guest"; return 1; }
+	printf '#!/bin/sh\n# t-run: the test runs anything through it.\nexec "$@"\n' \
+	    >"$T/$s/payload/commands/t-run"
+	chmod 755 "$T/$s/payload/commands/t-run"
+	truncate -s 64M "$T/$s/payload.img"
+	mkfs.ext4 -q -L negotiator-pay -d "$T/$s/payload" "$T/$s/payload.img" &&
+	    qemu-img create -q -f qcow2 -F raw -b "$base/rootfs.img" "$T/$s/root.qcow2" ||
+	    { fail "$s: disks"; return 1; }
+	chown libvirt-qemu: "$T/$s" "$T/$s/payload.img" "$T/$s/root.qcow2"
+	cat >"$T/$s/domain.xml" <<EOF
+<domain type='qemu'>
+  <name>$dom</name>
+  <memory unit='MiB'>768</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>$base/vmlinuz</kernel>
+    <initrd>$base/initrd.img</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 panic=-1 systemd.mask=negotiator-test-setup.service systemd.mask=systemd-networkd.service systemd.mask=systemd-networkd-wait-online.service systemd.mask=e2scrub_reap.service</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <!-- The base image is shared with other suites: no relabelling. -->
+  <seclabel type='none' model='dac'/>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$T/$s/root.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='$T/$s/payload.img'/>
+      <target dev='vdb' bus='virtio'/>
+      <readonly/>
+    </disk>
+    <serial type='file'>
+      <source path='$T/$s/console.log'/>
+      <target port='0'/>
+    </serial>
+    <controller type='virtio-serial' index='0'/>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+	$VIRSH define "$T/$s/domain.xml" >"$T/$s/virsh.log" 2>&1 &&
+	    $VIRSH start "$dom" >>"$T/$s/virsh.log" 2>&1 ||
+	    { cat "$T/$s/virsh.log"; fail "$s: virsh define, start"; return 1; }
+	check "$s: booted (qemu-guest-agent answers)" wait_until "$BOOT_BOUND" agent_up "$dom"
+	[ "$FAILED" -eq 0 ] || return 1
+	part "$s: boot" "$t0"
+
+	# 1. The packages, by apt, from the payload disk.
+	t0=$SECONDS
+	ga "$dom" 300 'mkdir -p /mnt/p && mount -o ro /dev/vdb /mnt/p &&
+	    cd /mnt/p && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    ./negotiator-common_*_all.deb ./negotiator-guest_'"$VERSION"'_amd64.deb &&
+	    cp commands/t-run /usr/lib/negotiator/commands/' >"$T/$s/apt.log" 2>&1
+	check "$s: apt-get install ./negotiator-common_….deb ./negotiator-guest_….deb" \
+	    test $? -eq 0
+	[ "$FAILED" -eq 0 ] || { tail -n 20 "$T/$s/apt.log"; return 1; }
+	check "$s: the unit is enabled and active" test "$(ga "$dom" 30 \
+	    'systemctl is-enabled negotiator-guest; systemctl is-active negotiator-guest' |
+	    tr '\n' ' ')" = "enabled active "
+	part "$s: install" "$t0"
+	pid=$(ga "$dom" 30 'systemctl show -p MainPID --value negotiator-guest')
+	n=$(ga "$dom" 30 "a=\$(cut -d' ' -f14,15 /proc/$pid/stat); sleep 10;
+	    b=\$(cut -d' ' -f14,15 /proc/$pid/stat);
+	    echo \$(( \${b% *} + \${b#* } - \${a% *} - \${a#* } ))")
+	check "$s: without channels the daemon idles: ${n:-?} ticks of CPU in 10 s (bound $IDLE_BOUND)" \
+	    test -n "$n" -a "${n:-99999}" -le "$IDLE_BOUND"
+
+	# 2. --attach to the running guest.
+	t0=$SECONDS
+	t1=$(now_ms)
+	hx --attach "$dom" >"$T/$s/attach.log" 2>&1
+	check "$s: negotiator-host --attach" test $? -eq 0 || cat "$T/$s/attach.log"
+	check "$s: --attach: answers without a reboot within $ATTACH_BOUND s" \
+	    wait_until "$ATTACH_BOUND" answers
+	echo "    ($s: first answer $(( $(now_ms) - t1 )) ms after --attach)"
+
+	# 3. Calls both ways.
+	check "$s: host -> guest: lsb-release-codename is $s" \
+	    test "$(hx -t 30 -e lsb-release-codename "$dom")" = "$s"
+	expect_status 7 "$s: a command's exit status" hx -t 30 -e "t-run sh -c 'exit 7'" "$dom"
+	expect_status 127 "$s: no such command" hx -t 30 -e no-such-command "$dom"
+	check "$s: guest -> host: the host command names the guest" \
+	    test "$(ga "$dom" 60 'negotiator-guest -t 30 -e whoami-guest')" = "$dom"
+	part "$s: attach and calls" "$t0"
+
+	# 4. Upgrade while a call runs.
+	t0=$SECONDS
+	oldpid=$(ga "$dom" 30 'systemctl show -p MainPID --value negotiator-guest')
+	(hx -t 600 -e 't-run sleep 555' "$dom" >/dev/null 2>&1; echo $? >"$T/$s/inflight") &
+	check "$s: a call runs (sleep 555 in the guest)" wait_until 60 \
+	    ga "$dom" 20 'pgrep -x -f "sleep 555"'
+	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    /mnt/p/negotiator-guest_'"$NEWER"'_amd64.deb' >>"$T/$s/apt.log" 2>&1
+	check "$s: apt-get install of the newer build ($NEWER) during the call" test $? -eq 0
+	t1=$SECONDS
+	check "$s: the next call answers within 5 s" wait_until 5 answers
+	check "$s: the call in flight ended" wait_until 30 test -s "$T/$s/inflight"
+	check "$s: ... with 125 (got $(cat "$T/$s/inflight" 2>/dev/null))" \
+	    test "$(cat "$T/$s/inflight" 2>/dev/null)" = 125
+	pid=$(ga "$dom" 30 'systemctl show -p MainPID --value negotiator-guest')
+	check "$s: the daemon was restarted (pid $oldpid before, $pid now)" \
+	    test -n "$pid" -a "$pid" != 0 -a "$pid" != "$oldpid"
+	check "$s: the new version is installed" test "$(ga "$dom" 30 \
+	    "dpkg-query -W -f='\${Version}' negotiator-guest")" = "$NEWER"
+	check "$s: nothing of the call is left in the guest" \
+	    ga "$dom" 30 '! pgrep -x -f "sleep 555"'
+	part "$s: upgrade during a call" "$t0"
+
+	# 5. virsh reboot.
+	t0=$SECONDS
+	boot=$(grun 'cat /proc/sys/kernel/random/boot_id')
+	rebooted() { local b; b=$(grun 'cat /proc/sys/kernel/random/boot_id') &&
+	    [ -n "$b" ] && [ "$b" != "$boot" ]; }
+	$VIRSH reboot "$dom" --mode agent >>"$T/$s/virsh.log" 2>&1
+	check "$s: virsh reboot: the daemon answers again" wait_until "$BOOT_BOUND" rebooted
+	part "$s: virsh reboot" "$t0"
+
+	# 6. virsh shutdown, virsh start: the channels are in the definition.
+	t0=$SECONDS
+	$VIRSH shutdown "$dom" --mode agent >>"$T/$s/virsh.log" 2>&1
+	check "$s: virsh shutdown: shut off" wait_until 300 \
+	    sh -c "$VIRSH domstate '$dom' | grep -qx 'shut off'"
+	$VIRSH start "$dom" >>"$T/$s/virsh.log" 2>&1
+	check "$s: virsh start: the daemon answers after a cold boot" \
+	    wait_until "$BOOT_BOUND" answers
+	check "$s: ... and guest -> host works" test \
+	    "$(grun 'negotiator-guest -t 30 -e whoami-guest')" = "$dom"
+	part "$s: virsh shutdown and start" "$t0"
+
+	# 7. Purge.
+	t0=$SECONDS
+	check "$s: qemu-guest-agent is back" wait_until 60 agent_up "$dom"
+	ga "$dom" 300 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q \
+	    negotiator-guest negotiator-common' >>"$T/$s/apt.log" 2>&1
+	check "$s: apt-get purge" test $? -eq 0
+	check "$s: purge leaves no file, link, unit, socket or process" ga "$dom" 60 '
+	    ! dpkg-query -W -f="\${Status}\n" negotiator-guest negotiator-common 2>/dev/null |
+	        grep -q installed &&
+	    test ! -e /usr/bin/negotiator-guest -a ! -e /etc/negotiator \
+	        -a ! -e /var/log/negotiator -a ! -e /run/negotiator/guest.sock &&
+	    test -z "$(find /etc/systemd /var/lib/systemd /lib/systemd /usr/lib/systemd \
+	        /usr/share -name "negotiator*" 2>/dev/null)" &&
+	    ! systemctl list-units --all | grep -q negotiator &&
+	    ! pgrep -x negotiator-gues &&
+	    test "$(cd /usr/lib/negotiator && find . | sort | tr "\n" " ")" = \
+	        ". ./commands ./commands/t-run "'
+	part "$s: purge" "$t0"
+	echo "$s: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}
+
+JOBS=
+for sb in "$@"; do
+	s=${sb%%:*}
+	DOMS="$DOMS negotiator-distro-$s"
+	journey "$s" "${sb#*:}" >"$T/$s.out" 2>&1 &
+	JOBS="$JOBS $!"
+done
+set -- $JOBS
+for sb in $DOMS; do
+	wait "$1"
+	[ $? -eq 0 ] || FAILED=$((FAILED + 1))
+	s=${sb#negotiator-distro-}
+	cat "$T/$s.out"
+	if grep -q '^FAIL' "$T/$s.out"; then
+		echo "--- $s: console (tail)"; tail -n 25 "$T/$s/console.log" 2>/dev/null
+	fi
+	PASSED=$((PASSED + $(grep -c '^ok' "$T/$s.out")))
+	shift
+done
+[ "$FAILED" -gt 0 ] && { echo "--- host daemon log (tail)"; tail -n 30 "$T/hostd.log"; }
+echo "time - the whole: $((SECONDS - START)) s"
+finish
