@@ -850,10 +850,28 @@ echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/
 echo "- $(command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 --version | head -n 1); qemu-ga: $(/usr/sbin/qemu-ga --version 2>/dev/null | head -n 1)"
 echo "- MB = 10^6 bytes; times are wall clock of whole CLI invocations unless said otherwise"
 
+# tty_rows: issue 20's figure, the time from a Ctrl-C typed into a remote
+# terminal flooded with 64 MiB to the death of the remote process, each
+# way, on emulated channels (tests/tty-bench.sh; target under 100 ms).
+tty_rows() {
+	local out
+	progress "tty: 64 MiB through a remote terminal, then Ctrl-C"
+	if out=$(bash "$REPO/tests/tty-bench.sh"); then
+		echo
+		echo "--tty on emulated channels (tests/tty-bench.sh):"
+		echo
+		printf '%s\n' "$out" | sed 's/^/- /'
+	else
+		echo "FAILED: tests/tty-bench.sh measured nothing"
+		BAD=$((BAD + 1))
+	fi
+}
+
 case $MODE in
-emulated) bench_emulated ;;
-vm|hold)  bench_vm ;;
-all)      bench_emulated; bench_vm ;;
+emulated) bench_emulated; tty_rows ;;
+vm)       bench_vm; tty_rows ;;
+hold)     bench_vm ;;
+all)      bench_emulated; bench_vm; tty_rows ;;
 esac
 
 echo
