@@ -356,6 +356,8 @@ uninstall-common:
 # .changes and the build logs land in DEBDIR.  debian/changelog's version
 # must be $(VERSION), which the programs report.
 DEBDIR		?= .
+# The build runs without our make's flags (MAKEFLAGS is cleared): a `make -s
+# deb` would otherwise silence the compiler lines that blhc reads in the log.
 deb:
 	@v=$$(dpkg-parsechangelog -S Version) && [ "$$v" = $(VERSION) ] || \
 	    { echo "deb: debian/changelog says $$v, the Makefile $(VERSION)" >&2; \
@@ -369,7 +371,8 @@ deb:
 	    tar cf - -T - | tar xf - -C $$w/negotiator-$(VERSION); \
 	    cd $$w/negotiator-$(VERSION); \
 	    for m in -b -S; do \
-		dpkg-buildpackage -us -uc $$m > ../build$$m.log 2>&1 || \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		    dpkg-buildpackage -us -uc $$m > ../build$$m.log 2>&1 || \
 		{ tail -n 30 ../build$$m.log >&2; \
 		echo "deb: dpkg-buildpackage $$m failed" >&2; exit 1; }; \
 	    done; \
