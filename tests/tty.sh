@@ -137,11 +137,17 @@ line $S 'echo "fg=$?"'
 check "fg brings it back, Ctrl-C ends it (130)" wait_screen $S '^fg=130$'
 printf 'one\n' >"$TMP/edit.txt"
 line $S "clear; busybox vi $TMP/edit.txt"
-sleep 1
+# Each step waits for vi's screen: a key typed before vi runs goes to the
+# shell, and busybox vi reads a key that follows Escape within its 50 ms
+# as part of an escape sequence (Alt-:), so the command waits a second.
+wait_screen $S 'edit\.txt'
 keys $S G o
 keys $S -l 'zwei ünd drei'
+wait_screen $S '^zwei'
 keys $S Escape
+sleep 1
 keys $S -l ':wq'
+wait_screen $S '^:wq'
 keys $S Enter
 line $S 'echo "vi=$?"'
 wait_screen $S '^vi=0$'
