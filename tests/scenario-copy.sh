@@ -68,6 +68,7 @@ scenario_copy() {
 	check "Ctrl-C mid-file into the guest: exit 130 ($rc)" test "$rc" = 130
 	check "... no temporary left in the guest" wait_until 10 g_no_temp "$gd"
 	check "... the old file intact" test "$(gsh "cat '$gd/target'")" = old
+
 	rm -f "$l/huge"
 
 	# A full tmpfs in the guest: a clear failure, the old file kept.
@@ -84,6 +85,29 @@ scenario_copy() {
 	else
 		fail "a tmpfs mounted in the guest"
 	fi
+	gsh "rm -rf '$gd'"
+	rm -rf "$l"
+}
+
+# scenario_copy_daemon_killed GDIR: kill -9 of the guest daemon mid-file
+# into GDIR in the guest, for a guest whose init restarts its daemon (the
+# VM suite; tests/copy.sh kills its own): the copy fails, the put it ran
+# dies with it, and neither a temporary nor a changed target is left.
+scenario_copy_daemon_killed() {
+	local gd=$1 l=$TMP/sck pid rc
+	rm -rf "$l"; mkdir -p "$l"
+	gsh "rm -rf '$gd' && mkdir -p '$gd' && echo old >'$gd/target'"
+	truncate -s 1G "$l/huge"
+	$H --copy "$l/huge" "$GUEST:$gd/target" 2>/dev/null &
+	pid=$!
+	wait_until 30 g_temp "$gd" || echo "     (no temporary seen in the guest)"
+	$H -e kill-daemon "$GUEST" >/dev/null 2>&1
+	reap 20 "$pid"; rc=$?
+	check "kill -9 of the guest daemon mid-file: the copy fails ($rc)" \
+	    test "$rc" -ne 0 -a "$rc" -ne 137 -a "$rc" -ne 255
+	check "... the guest daemon serves again" wait_until 20 serving
+	check "... no temporary left in the guest" wait_until 10 g_no_temp "$gd"
+	check "... the old file intact" test "$(gsh "cat '$gd/target'")" = old
 	gsh "rm -rf '$gd'"
 	rm -rf "$l"
 }

@@ -71,6 +71,7 @@ scenario_parallel_bulk 8 4000000
 expect_status 0 "negotiator-guest --enable put get sh, in the guest" \
     guest_cli --enable put get sh
 scenario_copy /tmp/copy-scenario
+scenario_copy_daemon_killed /tmp/copy-killed
 # A terminal in the guest through --tty, driven by tmux (the flood and the
 # other endings are tests/tty.sh's, on emulated channels).
 tty_setup && scenario_tty vm $H --tty -e tty-shell "$GUEST"
