@@ -335,8 +335,11 @@ while [ $(( $(now_ms) - t )) -lt 5000 ]; do
 	listed "$CHARLIE" || { gone=$(( $(now_ms) - t )); break; }
 	sleep 0.02
 done
-check "virsh destroy: $CHARLIE dropped at once (${gone:-never} ms after virsh returned, < 200)" \
-    test "${gone:-9999}" -lt 200
+# The bound: the daemon drops on libvirt's event, never on a timer (it has
+# none for this); each look is a CLI call, which a loaded machine (make
+# check's second lane runs beside this suite) slows to 100-500 ms.
+check "virsh destroy: $CHARLIE dropped at once (${gone:-never} ms after virsh returned, < 1000)" \
+    test "${gone:-9999}" -lt 1000
 : >"$TMP/$CHARLIE.console"
 t=$(now_ms)
 echo "$t virsh start $CHARLIE" >>"$TMP/hostd.log"
