@@ -22,7 +22,8 @@
 # INT, TERM or HUP.  Exits non-zero if a setup step fails or a transfer
 # comes back wrong.  Needs `make all tests/qga`; the vm part needs what
 # tests/vm/vmtest.sh needs, and qemu-guest-agent on the host.  Takes about
-# 12 minutes (vm, TCG, at a load average of 15) + 10 s (emulated); 600 MB
+# 12 minutes (vm, TCG, at a load average of 15; the --tty rows 2 more at
+# 11) + 10 s (emulated) + 1 minute (the --tty rows there); 600 MB
 # in $TMPDIR (the 256 MiB file, what comes back, the smaller inputs).
 set -u
 export LC_ALL=C
