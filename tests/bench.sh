@@ -23,7 +23,7 @@
 # comes back wrong.  Needs `make all tests/qga`; the vm part needs what
 # tests/vm/vmtest.sh needs, and qemu-guest-agent on the host.  Takes about
 # 12 minutes (vm, TCG, at a load average of 15; the --tty rows 2 more at
-# 11) + 10 s (emulated) + 1 minute (the --tty rows there); 600 MB
+# 11) + 10 s (emulated) + 15 s (the emulated --tty rows); 600 MB
 # in $TMPDIR (the 256 MiB file, what comes back, the smaller inputs).
 set -u
 export LC_ALL=C
