@@ -139,12 +139,18 @@ line $S 'exit 7'
 check "exit 7: the CLI exits 7, the terminal's mode is back" ended $S 7
 close $S
 
+# shell_session NAME WHAT: a host -> guest session named NAME, for WHAT;
+# the remote shell's pid in $TMP/NAME.remote.
+shell_session() {
+	session "$1" $H --tty -e tty-shell "$GUEST"
+	check "a session for $2" wait_screen "$1" '^tty\$'
+	line "$1" 'echo $$ >'"$TMP/$1.remote"
+	wait_until 10 test -s "$TMP/$1.remote"
+}
+
 # --- ~. ------------------------------------------------------------------
 S=escape
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for ~." wait_screen $S '^tty\$'
-line $S 'echo $$ >'"$TMP/escape.remote"
-wait_until 10 test -s "$TMP/escape.remote"
+shell_session $S "~."
 keys $S Enter
 keys $S -l '~.'
 check "~. ends the session: exit 125, the terminal's mode is back" \
@@ -205,10 +211,7 @@ close $S
 # runs again, it takes the CANCEL (or the CLI's end) and the remote shell
 # goes.
 S=stopped
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for ~. with the host daemon stopped" wait_screen $S '^tty\$'
-line $S 'echo $$ >'"$TMP/stopped.remote"
-wait_until 10 test -s "$TMP/stopped.remote"
+shell_session $S "~. with the host daemon stopped"
 kill -STOP "$HOSTD_PID"
 t0=$(now_ms)
 keys $S Enter
@@ -222,22 +225,29 @@ check "... the daemon running again, the remote shell goes" \
     wait_until 10 pid_gone "$(cat "$TMP/stopped.remote")"
 close $S
 
-# --- the host daemon killed mid-session ----------------------------------
-S=hkill
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for the host daemon's kill -9" wait_screen $S '^tty\$'
-line $S 'echo $$ >'"$TMP/hkill.remote"
-wait_until 10 test -s "$TMP/hkill.remote"
-kill -KILL "$HOSTD_PID"
-wait "$HOSTD_PID" 2>/dev/null
-HOSTD_PID=
-check "host daemon killed (-9) mid-session: exit 125, the mode is back" \
-    ended $S 125
-close $S
-start_hostd
-check "host daemon back" wait_until 10 serving
-check "... the remote shell of the cut session is gone" \
-    wait_until 10 pid_gone "$(cat "$TMP/hkill.remote")"
+# --- either daemon killed mid-session -----------------------------------
+# killed WHICH: the WHICH daemon (host or guest) killed (-9) mid-session:
+# the CLI exits 125 with the terminal's mode back, the daemon started again
+# serves, and the cut session's remote shell is gone.
+killed() {
+	local S=${1}kill pid
+	shell_session $S "the $1 daemon's kill -9"
+	if [ "$1" = host ]; then
+		pid=$HOSTD_PID HOSTD_PID=
+	else
+		pid=$GUESTD_PID GUESTD_PID=
+	fi
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	check "$1 daemon killed (-9) mid-session: exit 125, the mode is back" \
+	    ended $S 125
+	close $S
+	"start_${1}d"
+	check "$1 daemon back" wait_until 10 serving
+	check "... the remote shell of the cut session is gone" \
+	    wait_until 10 pid_gone "$(cat "$TMP/$S.remote")"
+}
+killed host
 
 # --- SIGTERM to the CLI --------------------------------------------------
 S=term
@@ -269,17 +279,6 @@ keys $S C-d
 check "... Ctrl-D ends the shell: exit 0, the mode is back" ended $S 0
 close $S
 
-# --- the guest daemon killed mid-session ---------------------------------
-S=kill9
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for kill -9" wait_screen $S '^tty\$'
-kill -KILL "$GUESTD_PID"
-wait "$GUESTD_PID" 2>/dev/null
-GUESTD_PID=
-check "guest daemon killed (-9) mid-session: exit 125, the mode is back" \
-    ended $S 125
-close $S
-start_guestd
-check "guest daemon back" wait_until 10 serving
+killed guest
 
 finish
