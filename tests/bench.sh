@@ -10,7 +10,8 @@
 #             bare port or the floor, their ratios, and the targets of
 #             issues 10, 21 and 24 (the pipe floor each way, the call
 #             floor, a 256 MiB --copy each way beside qemu-ga's
-#             guest-file-write/-read), then where each bulk transfer's
+#             guest-file-write/-read) and 20 (Ctrl-C through a terminal
+#             flooded with 64 MiB, each way), then where each bulk transfer's
 #             time goes (CPU and system calls of each party).  The host
 #             end of qemu-ga and of the bare port is tests/qga.
 #   emulated  both daemons on this machine, joined by tests/vserial, and a
@@ -21,7 +22,8 @@
 # INT, TERM or HUP.  Exits non-zero if a setup step fails or a transfer
 # comes back wrong.  Needs `make all tests/qga`; the vm part needs what
 # tests/vm/vmtest.sh needs, and qemu-guest-agent on the host.  Takes about
-# 12 minutes (vm, TCG, at a load average of 15) + 10 s (emulated); 600 MB
+# 12 minutes (vm, TCG, at a load average of 15; the --tty rows 2 more at
+# 11) + 10 s (emulated) + 15 s (the emulated --tty rows); 600 MB
 # in $TMPDIR (the 256 MiB file, what comes back, the smaller inputs).
 set -u
 export LC_ALL=C
@@ -46,6 +48,7 @@ QGA_CHUNK=4194304		# qemu-ga's guest-file-read/-write per call
 # qemu-ga moves the file's first QGA_FILE_BULK bytes: under TCG it takes
 # minutes for the whole file (BENCH_QGA_FILE_BYTES=268435456 to do it all).
 QGA_FILE_BULK=${BENCH_QGA_FILE_BYTES:-16777216}
+TTY_BULK=${BENCH_TTY_BYTES:-67108864}	# through a terminal each way (64 MiB)
 VM_MEM=1536			# MiB: the guest's /tmp (half of it) holds the file
 PINGS=200
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/negotiator-bench.XXXXXX") || exit 1
@@ -172,6 +175,49 @@ make_commands() {
 	# bench: writes /tmp/bench-big to stdout, in 64 KiB blocks.
 	exec dd if=/tmp/bench-big bs=65536 2>/dev/null
 	EOF
+	# The death of a process of the guest, as a caller there hears it
+	# (tests/tty-flood.py --watch): pidfd_open, and poll.  C, static if
+	# possible, like bench-true.
+	cat >"$TMP/waitpid.c" <<-'EOF'
+	/* bench-waitpid FILE: removes FILE and says "ready"; once a pid is in
+	 * it, "started PID"; once that process has ended, "gone". */
+	#include <errno.h>
+	#include <poll.h>
+	#include <signal.h>
+	#include <stdio.h>
+	#include <sys/syscall.h>
+	#include <unistd.h>
+	int main(int argc, char **argv) {
+		struct pollfd p = { .events = POLLIN };
+		FILE *f;
+		long pid = 0;
+		int n = 0;
+		if (argc != 2)
+			return 2;
+		unlink(argv[1]);
+		printf("ready\n");
+		fflush(stdout);
+		while (n != 1 || pid <= 0) {
+			usleep(10000);
+			if ((f = fopen(argv[1], "r")) != NULL) {
+				n = fscanf(f, "%ld", &pid);
+				fclose(f);
+			}
+		}
+		printf("started %ld\n", pid);
+		fflush(stdout);
+		if ((p.fd = (int)syscall(SYS_pidfd_open, (int)pid, 0)) != -1)
+			while (poll(&p, 1, -1) == -1 && errno == EINTR)
+				;
+		else
+			while (kill((int)pid, 0) == 0)
+				usleep(1000);
+		printf("gone\n");
+		return 0;
+	}
+	EOF
+	cc -O2 -static -o "$dir/bench-waitpid" "$TMP/waitpid.c" 2>/dev/null ||
+	    cc -O2 -o "$dir/bench-waitpid" "$TMP/waitpid.c" || die "cc bench-waitpid"
 	cat >"$dir/bench-rm" <<-'EOF'
 	#!/bin/sh
 	# bench: removes the bench's big files in the guest's /tmp.
@@ -661,6 +707,42 @@ audit_ms() {
 	sed -n 's/.*audit: guest .* ran "exit-with" "0".*: exit 0 (\([0-9]*\) ms)$/\1/p' "$1"
 }
 
+# vm_tty_rows: issue 20's TCG figure: TTY_BULK bytes of a remote `yes`
+# flooding a terminal (tests/tty-flood.py), then Ctrl-C; the time from the
+# key to the death of the `yes`: host->guest until the host hears of it
+# (bench-waitpid in the guest, an upper bound), guest->host from a
+# terminal in the guest opening one here (the `yes` runs here); and how
+# much the daemons' peak RSS grew meanwhile.  One run each way.
+vm_tty_rows() {
+	local h0 h1 g0 g1 hg gh w t0 ths tgs
+	h0=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$HOSTD_PID/status")
+	g0=$("${H[@]}" -e bench-hwm "$GUEST") || die "bench-hwm"
+	w="$(printf '%q ' "${H[@]}") -t 0 -e 'bench-waitpid /tmp/tty-flood.pid' $GUEST"
+	t0=$EPOCHREALTIME
+	hg=$(python3 "$REPO/tests/tty-flood.py" --watch "$w" /tmp/tty-flood.pid \
+	    "$TTY_BULK" "${H[@]}" --tty -e tty-shell "$GUEST" 2>"$TMP/tty.err" |
+	    sed -n 's/^key_to_death_ms //p')
+	[ -n "$hg" ] || { BAD=1; hg=-; progress "FAILED: --tty host->guest: $(tail -n 1 "$TMP/tty.err")"; }
+	ths=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
+	t0=$EPOCHREALTIME
+	gh=$(python3 "$REPO/tests/tty-flood.py" \
+	    --nest 'negotiator-guest --tty -e tty-shell' "$TMP/tty-flood.pid" \
+	    "$TTY_BULK" "${H[@]}" --tty -e tty-shell "$GUEST" 2>"$TMP/tty.err" |
+	    sed -n 's/^key_to_death_ms //p')
+	[ -n "$gh" ] || { BAD=1; gh=-; progress "FAILED: --tty guest->host: $(tail -n 1 "$TMP/tty.err")"; }
+	tgs=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
+	h1=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$HOSTD_PID/status")
+	g1=$("${H[@]}" -e bench-hwm "$GUEST") || die "bench-hwm"
+	vrow "\`--tty\` host→guest: $((TTY_BULK >> 20)) MiB of \`yes\` through a terminal in the guest, then Ctrl-C: from the key to the host hearing of its death (one run; the session took $ths s)" \
+	    "$hg" - - ms "< 500 ms" "$(yesno le "$hg" 499.999)"
+	vrow "... guest→host: a terminal in the guest opens one on the host, \`yes\` there: from the key to its death (one run; $tgs s)" \
+	    "$gh" - - ms "< 500 ms" "$(yesno le "$gh" 499.999)"
+	vrow "... the daemons' peak RSS over both floods: host daemon $h0 → $h1 kB, guest daemon $g0 → $g1 kB" \
+	    - - - kB "each grows < 4096 kB" \
+	    "$(yesno test "${h0:-0}" -gt 0 -a "${g0:-0}" -gt 0 -a \
+	    $((${h1:-0} - ${h0:-0})) -lt 4096 -a $((${g1:-0} - ${g0:-0})) -lt 4096)"
+}
+
 bench_vm() {
 	SETUP=vm GUEST=benchvm
 	local d=$TMP/vm t0 tb accel neg qga floor a b c
@@ -855,6 +937,9 @@ bench_vm() {
 	neg=$(median "$TMP/par.ms"); qga=$(median "$TMP/qpar.ms"); floor=$(median "$TMP/ser.ms")
 	vrow "50 calls of a 0.2 s command at once, whole CLI calls (qemu-ga: 50 guest-execs, then polls; floor column: the same 50 calls one after another)" \
 	    "$neg" "$qga" "$floor" ms "< 1000 ms" "$(yesno le "$neg" 999.999)"
+
+	progress "vm: --tty, $((TTY_BULK >> 20)) MiB through a terminal each way, then Ctrl-C"
+	vm_tty_rows
 
 	echo
 	echo "### One TCG guest, four ports ($accel, -smp 1 -m $VM_MEM, the guest sees $GUEST_MEM_KB kB; image build + boot to the first call $(calc "$tb / 1000") s)"

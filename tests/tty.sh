@@ -4,9 +4,12 @@
 # (tests/vserial), host to guest and guest to host.  Each session runs in a
 # tmux pane under tests' run wrapper, which writes the terminal's mode
 # (stty -g) before and after the CLI and the CLI's exit status: the mode
-# must come back identical after every ending (exit, ~., SIGTERM, the
-# guest daemon killed).  The flood case prints the time from Ctrl-C to the
-# death of a remote `yes` and bounds both daemons' memory meanwhile.
+# must come back identical after every ending (exit, ~., ~. while the host
+# daemon is stopped, SIGTERM, either daemon killed).  The flood case prints
+# the time from Ctrl-C to the death of a remote `yes` and bounds both
+# daemons' memory meanwhile; another times a Ctrl-C typed behind input
+# that the remote command does not read.  The cases shared with the VM
+# suite are tests/scenario-tty.sh's.
 set -u
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 . "$REPO/tests/lib.sh"
@@ -44,6 +47,7 @@ serving() { $H -e 'exit-with 0' "$GUEST" && guest_cli -e 'exit-with 0'; }
 
 cleanup() {
 	trap '' INT TERM HUP
+	[ -z "$HOSTD_PID" ] || kill -CONT "$HOSTD_PID" 2>/dev/null
 	tm kill-server >/dev/null 2>&1
 	end_suite "$HOSTD_PID" "$GUESTD_PID" "$VS_PID"
 }
@@ -126,44 +130,27 @@ keys $S C-c
 line $S 'echo "st=$?"'
 check "Ctrl-C interrupts sleep 100, the shell survives, \$? is 130" \
     wait_screen $S '^st=130$'
-line $S 'clear; sleep 100'
-sleep 1
-keys $S C-z
-check "Ctrl-Z stops it" wait_screen $S 'Stopped'
-line $S 'fg'
-sleep 1
-keys $S C-c
-line $S 'echo "fg=$?"'
-check "fg brings it back, Ctrl-C ends it (130)" wait_screen $S '^fg=130$'
-printf 'one\n' >"$TMP/edit.txt"
-line $S "clear; busybox vi $TMP/edit.txt"
-# Each step waits for vi's screen: a key typed before vi runs goes to the
-# shell, and busybox vi reads a key that follows Escape within its 50 ms
-# as part of an escape sequence (Alt-:), so the command waits a second.
-wait_screen $S 'edit\.txt'
-keys $S G o
-keys $S -l 'zwei ünd drei'
-wait_screen $S '^zwei'
-keys $S Escape
-sleep 1
-keys $S -l ':wq'
-wait_screen $S '^:wq'
-keys $S Enter
-line $S 'echo "vi=$?"'
-wait_screen $S '^vi=0$'
-printf 'one\nzwei ünd drei\n' >"$TMP/edit.want"
-check "busybox vi: edited and saved, byte-exact" \
+scenario_tty_job $S
+scenario_tty_vi $S "$TMP/edit.txt"
+printf 'one\nzwei \303\274nd drei\n' >"$TMP/edit.want"
+check "... the file on disk is the bytes typed" \
     cmp "$TMP/edit.txt" "$TMP/edit.want"
 line $S 'exit 7'
 check "exit 7: the CLI exits 7, the terminal's mode is back" ended $S 7
 close $S
 
+# shell_session NAME WHAT: a host -> guest session named NAME, for WHAT;
+# the remote shell's pid in $TMP/NAME.remote.
+shell_session() {
+	session "$1" $H --tty -e tty-shell "$GUEST"
+	check "a session for $2" wait_screen "$1" '^tty\$'
+	line "$1" 'echo $$ >'"$TMP/$1.remote"
+	wait_until 10 test -s "$TMP/$1.remote"
+}
+
 # --- ~. ------------------------------------------------------------------
 S=escape
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for ~." wait_screen $S '^tty\$'
-line $S 'echo $$ >'"$TMP/escape.remote"
-wait_until 10 test -s "$TMP/escape.remote"
+shell_session $S "~."
 keys $S Enter
 keys $S -l '~.'
 check "~. ends the session: exit 125, the terminal's mode is back" \
@@ -172,6 +159,95 @@ check "... with a message" wait_screen $S 'ended by ~\.'
 check "... and the remote shell is gone" \
     wait_until 10 pid_gone "$(cat "$TMP/escape.remote")"
 close $S
+
+# --- Ctrl-C behind input that backs up ----------------------------------
+# The remote sleep reads nothing: pasted lines fill its pty (some 20 KiB
+# here) and the rest wait in the guest daemon, within the credit window
+# (256 KiB: the CLI reads and sends all of it).  A Ctrl-C typed after them
+# must not wait behind them: the daemon sends its signal at once and drops
+# what was typed before it (runner.c, pty_interrupt), as the line
+# discipline drops its input on an interrupt.  JUMP_KB: how much is pasted.
+JUMP_KB=${TTY_JUMP_KB:-128}
+S=jump
+session $S $H --tty -e tty-shell "$GUEST"
+check "a session for Ctrl-C behind backed-up input" wait_screen $S '^tty\$'
+line $S "sh -c 'echo \$\$ >$TMP/jump.pid; exec sleep 100'"
+wait_until 10 test -s "$TMP/jump.pid"
+jpid=$(cat "$TMP/jump.pid" 2>/dev/null)
+# Comment lines of 64 bytes: harmless to the shell that reads what is left.
+awk -v n=$((JUMP_KB * 16)) \
+    'BEGIN { for (i = 0; i < n; i++) printf "# %061d\n", i }' >"$TMP/paste"
+tm load-buffer "$TMP/paste"
+tm paste-buffer -d -t $S
+# The remote terminal echoes each line it takes: once the echo shows, a
+# second more lets the rest back up behind what it holds.
+wait_until 10 shows $S '^# 0'
+sleep 1
+took=$(screen $S | sed -n 's/^# 0*\([0-9][0-9]*\)$/\1/p' | tail -n 1)
+check "... the remote terminal took lines 0-${took:-?} of $((JUMP_KB * 16)): \
+the rest waits behind it" test "${took:-99999999}" -lt $((JUMP_KB * 16 - 1))
+t0=${EPOCHREALTIME/./}
+keys $S C-c
+while ! pid_gone "$jpid" 2>/dev/null &&
+    [ $(( (${EPOCHREALTIME/./} - t0) / 1000 )) -lt 10000 ]; do
+	sleep 0.01
+done
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+echo "# Ctrl-C behind $JUMP_KB KiB of pasted input: sleep 100 died $ms ms" \
+    "after the key"
+check "Ctrl-C behind $JUMP_KB KiB of input the remote does not read: the \
+remote sleep ($jpid) died in $ms ms < $KEY_TO_DEATH_MS ms" \
+    test "$(is_pid "$jpid" && pid_gone "$jpid" && echo gone)" = gone -a \
+    "$ms" -lt "$KEY_TO_DEATH_MS"
+line $S 'clear; echo "alive"'
+check "... the shell survives it" wait_screen $S '^alive$'
+line $S 'exit 5'
+check "... exit 5: the CLI exits 5, the terminal's mode is back" ended $S 5
+close $S
+
+# --- ~. while the daemon does not answer ---------------------------------
+# The host daemon stopped (SIGSTOP) mid-session: the CANCEL that ~. sends
+# waits in its socket, but the CLI must not wait for it; once the daemon
+# runs again, it takes the CANCEL (or the CLI's end) and the remote shell
+# goes.
+S=stopped
+shell_session $S "~. with the host daemon stopped"
+kill -STOP "$HOSTD_PID"
+t0=$(now_ms)
+keys $S Enter
+keys $S -l '~.'
+check "~. with the host daemon stopped: exit 125 at once, the mode is back" \
+    ended $S 125
+ms=$(( $(now_ms) - t0 ))
+check "... within 2 s ($ms ms)" test "$ms" -lt 2000
+kill -CONT "$HOSTD_PID"
+check "... the daemon running again, the remote shell goes" \
+    wait_until 10 pid_gone "$(cat "$TMP/stopped.remote")"
+close $S
+
+# --- either daemon killed mid-session -----------------------------------
+# killed WHICH: the WHICH daemon (host or guest) killed (-9) mid-session:
+# the CLI exits 125 with the terminal's mode back, the daemon started again
+# serves, and the cut session's remote shell is gone.
+killed() {
+	local S=${1}kill pid
+	shell_session $S "the $1 daemon's kill -9"
+	if [ "$1" = host ]; then
+		pid=$HOSTD_PID HOSTD_PID=
+	else
+		pid=$GUESTD_PID GUESTD_PID=
+	fi
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	check "$1 daemon killed (-9) mid-session: exit 125, the mode is back" \
+	    ended $S 125
+	close $S
+	"start_${1}d"
+	check "$1 daemon back" wait_until 10 serving
+	check "... the remote shell of the cut session is gone" \
+	    wait_until 10 pid_gone "$(cat "$TMP/$S.remote")"
+}
+killed host
 
 # --- SIGTERM to the CLI --------------------------------------------------
 S=term
@@ -203,17 +279,6 @@ keys $S C-d
 check "... Ctrl-D ends the shell: exit 0, the mode is back" ended $S 0
 close $S
 
-# --- the guest daemon killed mid-session ---------------------------------
-S=kill9
-session $S $H --tty -e tty-shell "$GUEST"
-check "a session for kill -9" wait_screen $S '^tty\$'
-kill -KILL "$GUESTD_PID"
-wait "$GUESTD_PID" 2>/dev/null
-GUESTD_PID=
-check "guest daemon killed (-9) mid-session: exit 125, the mode is back" \
-    ended $S 125
-close $S
-start_guestd
-check "guest daemon back" wait_until 10 serving
+killed guest
 
 finish

@@ -73,14 +73,39 @@ expect_status 0 "negotiator-guest --enable put get sh, in the guest" \
 scenario_copy /tmp/copy-scenario
 scenario_copy_daemon_killed /tmp/copy-killed
 # A terminal in the guest through --tty, driven by tmux (the flood and the
-# other endings are tests/tty.sh's, on emulated channels).
-tty_setup && scenario_tty vm $H --tty -e tty-shell "$GUEST"
-session vmesc $H --tty -e tty-shell "$GUEST"
-check "vm: a session for ~." wait_screen vmesc '^tty\$'
-keys vmesc Enter
-keys vmesc -l '~.'
-check "vm: ~. ends it (125), the terminal's mode is back" ended vmesc 125
-close vmesc
+# endings that need both daemons at hand are tests/tty.sh's, on emulated
+# channels): the shared scenario; Ctrl-Z and fg; busybox vi; ~.; a
+# terminal in the guest opening one on the host; the guest daemon killed
+# mid-session, which ends the CLI as any lost call (125) and its shell
+# (the pty's hang-up), and init starts it again.
+if tty_setup; then
+	t0=$(date +%s)
+	scenario_tty vm $H --tty -e tty-shell "$GUEST"
+	session vmjob $H --tty -e tty-shell "$GUEST"
+	check "vmjob: a shell prompt" wait_screen vmjob '^tty\$'
+	scenario_tty_job vmjob
+	scenario_tty_vi vmjob /tmp/edit.txt
+	line vmjob 'exit 6'
+	check "vmjob: exit 6: the CLI exits 6, the terminal's mode is back" \
+	    ended vmjob 6
+	close vmjob
+	scenario_tty_escape vmesc $H --tty -e tty-shell "$GUEST"
+	scenario_tty_nested vmg2h $H --tty -e tty-shell "$GUEST"
+	session vmkill $H --tty -e tty-shell "$GUEST"
+	check "vmkill: a shell prompt" wait_screen vmkill '^tty\$'
+	line vmkill 'clear; echo "sh=$$"'
+	wait_screen vmkill '^sh=[0-9]+$'
+	rsh=$(screen vmkill | sed -n 's/^sh=\([0-9]*\)$/\1/p')
+	$H -e kill-daemon "$GUEST" >/dev/null 2>&1
+	check "vmkill: the guest daemon killed (-9) mid-session: exit 125, the terminal's mode is back" \
+	    ended vmkill 125
+	close vmkill
+	check "vmkill: init restarts the guest daemon: calls work again" \
+	    wait_until 30 serving
+	check "vmkill: ... and the shell of the cut session ($rsh) is gone" \
+	    remote_gone "$rsh"
+	echo "# the terminal checks: $(( $(date +%s) - t0 )) s"
+fi
 
 # The host daemon away: the guest daemon idles (woken 0 times a second,
 # < 2% CPU) and serves again within 2 s of the restart; a call cut off by
