@@ -812,6 +812,28 @@ bench_vm() {
 		"${H[@]}" -e "bench-aslr 2" "$GUEST" || die "bench-aslr 2"
 	done
 	[ "$("${H[@]}" -e bench-aslr "$GUEST")" = 2 ] || die "the guest's ASLR is not back on"
+	# The same, counted: the translation blocks QEMU makes per call (HMP
+	# "info jit"), a figure the load does not change; "-" if QEMU flushed
+	# its translations meanwhile.
+	jit() {
+		echo "info jit" | timeout 5 socat - "UNIX-CONNECT:$d/monitor.sock" 2>/dev/null |
+		    tr -d '\r' | awk '$1 == "TB" && $2 == "count" { n = $3 }
+			$1 == "TB" && $2 == "flush" { f = $4 }
+			END { if (n == "" || f == "") exit 1; print n, f }'
+	}
+	# tbs WHAT N: blocks made per run over bench-time WHAT N in the guest.
+	tbs() {
+		local n0 f0 n1 f1
+		read -r n0 f0 <<<"$(jit)" && "${H[@]}" -t 0 -e "bench-time $1 $2" "$GUEST" >/dev/null &&
+		    read -r n1 f1 <<<"$(jit)" && [ -n "$n1" ] && [ "$f0" = "$f1" ] ||
+		    { echo -; return; }
+		echo $(( (n1 - n0) / $2 ))
+	}
+	TB_CALL=$(tbs loop-call 20)
+	"${H[@]}" -e "bench-aslr 0" "$GUEST" || die "bench-aslr 0"
+	tbs loop-call 20 >/dev/null	# the first run at the one address
+	TB_CALL0=$(tbs loop-call 20)
+	"${H[@]}" -e "bench-aslr 2" "$GUEST" || die "bench-aslr 2"
 	"${H[@]}" -t 0 -e "call-host --ping --count $PINGS" "$GUEST" >"$TMP/gping.out" 2>&1 ||
 	    die "guest --ping: $(tail -n 1 "$TMP/gping.out")"
 	sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$TMP/gping.out" >"$TMP/gping.ms"
@@ -835,6 +857,8 @@ bench_vm() {
 	neg=$(median "$TMP/gver.ms"); c=$(median "$TMP/gver0.ms")
 	vrow "... \`negotiator-guest --version\` in the guest, ASLR on (floor: the same with ASLR off, $(num "$c") ms)" \
 	    "$neg" - "$c" ms - -
+	vrow "... QEMU's translation blocks made per guest CLI call, ASLR on (HMP \`info jit\`; floor: the same with ASLR off, once warm)" \
+	    "$TB_CALL" - "$TB_CALL0" TBs - -
 
 	progress "vm: 50 calls of a 0.2 s command"
 	: >"$TMP/par.ms"
