@@ -90,10 +90,13 @@ negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs libvirt libxml-2.0)
 
-# The CLI binaries are static: under emulation the dynamic loader costs a
-# TCG guest ~56 ms per process (and the host CLI ~0.4 ms), and a guest's
-# libraries may differ from the build host's.  They do no NSS look-ups (no
-# getpwnam, no getaddrinfo), which static glibc could not serve.
+# The CLI binaries are static: a dynamic program costs a TCG guest ~30 ms
+# more per process (and the host CLI ~0.4 ms), and a guest's libraries may
+# differ from the build host's.  They do no NSS look-ups (no getpwnam, no
+# getaddrinfo), which static glibc could not serve.  Being PIE, each run
+# is loaded at a new address, which QEMU 7.2's TCG translates anew: 15-35
+# ms a guest CLI call that a non-PIE build does not pay
+# (docs/benchmarks.md); under KVM nothing is translated.
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(STATIC_LDLIBS)
 

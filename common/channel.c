@@ -481,6 +481,19 @@ channel_write_some(struct channel *ch)
 	return 1;
 }
 
+void
+channel_flush(struct channel *ch)
+{
+	int	 saved = errno;
+
+	if (ch->ch_fd == -1 || ch->ch_paused || !ch->ch_nonblock ||
+	    ch->ch_congested)
+		return;
+	(void)channel_write_some(ch);	/* an error: the watcher's to find */
+	channel_update_events(ch);
+	errno = saved;
+}
+
 /* Producers may go on once the queue is below CHANNEL_LOWWATER. */
 static void
 channel_check_drain(struct channel *ch)

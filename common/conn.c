@@ -551,6 +551,8 @@ conn_reply(struct req *rq, struct proto_msg *m)
 		    proto_type_name(m->m_type));
 	}
 	conn_send(rq->rq_conn, m);
+	/* The caller waits for this: it goes before our bookkeeping. */
+	channel_flush(&rq->rq_conn->c_ch);
 	conn_unlink(rq);
 }
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 /* What the child needs, prepared by the parent before vfork. */
 struct launch_plan {
 	unsigned char	 lp_reset[NSIG];	/* 1: set back to SIG_DFL */
+	int		 lp_script;	/* the file starts with "#!" */
 };
 
 /*
@@ -42,15 +44,32 @@ struct launch_plan {
  * what cannot be read is reset.
  */
 static void
-launch_prepare(struct launch_plan *lp)
+launch_prepare(struct launch_plan *lp, int exec_fd)
 {
 	struct sigaction sa;
-	int		 s;
+	char		 path[32], magic[2];
+	int		 s, fd;
 
 	for (s = 1; s < NSIG; s++)
 		lp->lp_reset[s] = s != SIGKILL && s != SIGSTOP &&
 		    (sigaction(s, NULL, &sa) == -1 ||
 		    sa.sa_flags & SA_SIGINFO || sa.sa_handler != SIG_DFL);
+	/*
+	 * A script cannot be run through a close-on-exec descriptor (its
+	 * interpreter could not open it): execveat fails with ENOENT only
+	 * after the kernel has set up the whole exec, which cost a TCG guest
+	 * 4-6 ms of its vCPU a call (docs/benchmarks.md).  So whether the
+	 * file is one is read here, through /proc as launch_interpreter
+	 * reads it (exec_fd may be O_PATH), and the child tries the right
+	 * way first.  If it cannot be read, the child finds out as before.
+	 */
+	lp->lp_script = 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", exec_fd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) != -1) {
+		lp->lp_script = pread(fd, magic, 2, 0) == 2 &&
+		    magic[0] == '#' && magic[1] == '!';
+		close(fd);
+	}
 }
 
 /*
@@ -175,11 +194,13 @@ launch_child(const struct launch_plan *lp, int exec_fd, char *const argv[],
 	 * Through the descriptor, not a path: what runs is what was checked.
 	 * A program leaves fd 3 behind at exec (close-on-exec).  A script
 	 * (#!) makes the kernel hand its interpreter /dev/fd/3 to read, which
-	 * it refuses with ENOENT while fd 3 is close-on-exec: then fd 3 stays
-	 * open for the script, and is the one fd above 2 it starts with.
+	 * it refuses with ENOENT while fd 3 is close-on-exec: so for a script
+	 * (launch_prepare read its "#!"; or that ENOENT, if it could not) fd
+	 * 3 stays open, and is the one fd above 2 the script starts with.
 	 */
-	syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
-	if (errno == ENOENT && fcntl(3, F_SETFD, 0) == 0) {
+	if (!lp->lp_script)
+		syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+	if ((lp->lp_script || errno == ENOENT) && fcntl(3, F_SETFD, 0) == 0) {
 		/*
 		 * The interpreter is handed /dev/fd/3, which a system without
 		 * /dev/fd (a busybox initramfs, a bare container) lacks; there
@@ -217,7 +238,7 @@ launch_command(int exec_fd, char *const argv[], char *const envp[],
 	pid_t		 pid;
 	int		 saved;
 
-	launch_prepare(&lp);
+	launch_prepare(&lp, exec_fd);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = vfork()) == 0)

@@ -267,24 +267,25 @@ job_finish(struct job *j)
 	j->j_end_code = j->j_timed_out ? 0 : WIFSIGNALED(st) ? WTERMSIG(st) :
 	    WEXITSTATUS(st);
 
+	/* The reply first (conn_reply writes it at once), then the logs. */
 	if (j->j_timed_out) {
-		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
-		    ms);
 		if (j->j_ceiling_ms > 0)
 			conn_fail(&j->j_req, EXIT_TIMEOUT, 0, "timed out (at "
 			    "the limit of %.0f s this side puts on timeouts)",
 			    j->j_ceiling_ms / 1000.);
 		else
 			conn_fail(&j->j_req, EXIT_TIMEOUT, 0, "timed out");
+		job_log(j, LOG_LEVEL_INFO, "killed after timeout (%.0f ms)",
+		    ms);
 	} else if (WIFSIGNALED(st)) {
-		job_log(j, LOG_LEVEL_INFO, "killed by signal %d (%.0f ms)",
-		    WTERMSIG(st), ms);
 		conn_fail(&j->j_req, EXIT_SIGNALED, WTERMSIG(st), "%s",
 		    strsignal(WTERMSIG(st)));
+		job_log(j, LOG_LEVEL_INFO, "killed by signal %d (%.0f ms)",
+		    WTERMSIG(st), ms);
 	} else {
+		conn_fail(&j->j_req, EXIT_EXITED, WEXITSTATUS(st), "%s", "");
 		job_log(j, LOG_LEVEL_INFO, "exit %d (%.0f ms)",
 		    WEXITSTATUS(st), ms);
-		conn_fail(&j->j_req, EXIT_EXITED, WEXITSTATUS(st), "%s", "");
 	}
 	job_free(j);
 }

@@ -130,6 +130,17 @@ make_commands() {
 	else
 		cp "$dir/bench-true-dyn" "$dir/bench-true"; TRUE_KIND=dynamic
 	fi
+	# ... and linked as negotiator-guest is (static-pie): the start-up
+	# floor of any PIE program in the guest.
+	cc -O2 -static-pie -o "$dir/bench-true-spie" "$TMP/true.c" 2>/dev/null ||
+	    cp "$dir/bench-true" "$dir/bench-true-spie"
+	cat >"$dir/bench-aslr" <<-'EOF'
+	#!/bin/sh
+	# bench: the guest kernel's randomize_va_space (ASLR): prints it, or
+	# sets it to $1 (0: off, 2: the default).
+	if [ $# -eq 0 ]; then exec cat /proc/sys/kernel/randomize_va_space; fi
+	echo "$1" >/proc/sys/kernel/randomize_va_space
+	EOF
 	cat >"$dir/bench-hwm" <<-'EOF'
 	#!/bin/sh
 	# bench: VmHWM (kB) of the daemon that runs this command.
@@ -293,6 +304,7 @@ make_commands() {
 	#   loop-exit N     N x exit-with 0 (fork+exec of /bin/sh + tiny script)
 	#   loop-true N     N x bench-true (fork+exec of a tiny C binary)
 	#   loop-dyn N      N x bench-true-dyn (the same, dynamically linked)
+	#   loop-spie N     N x bench-true-spie (the same, static-pie)
 	#   loop-bintrue N  N x /bin/true
 	#   loop-version N  N x negotiator-guest --version (the CLI's startup)
 	#   loop-call N     N x negotiator-guest -e 'exit-with 0' (to the host)
@@ -306,6 +318,7 @@ make_commands() {
 	loop-exit)    while [ \$i -lt \$n ]; do $rundir/exit-with 0; i=\$((i + 1)); done ;;
 	loop-true)    while [ \$i -lt \$n ]; do $rundir/bench-true; i=\$((i + 1)); done ;;
 	loop-dyn)     while [ \$i -lt \$n ]; do $rundir/bench-true-dyn; i=\$((i + 1)); done ;;
+	loop-spie)    while [ \$i -lt \$n ]; do $rundir/bench-true-spie; i=\$((i + 1)); done ;;
 	loop-bintrue) while [ \$i -lt \$n ]; do /bin/true; i=\$((i + 1)); done ;;
 	loop-version) while [ \$i -lt \$n ]; do $gcli --version >/dev/null; i=\$((i + 1)); done ;;
 	loop-call)    while [ \$i -lt \$n ]; do $gcli -e 'exit-with 0' || exit 1; i=\$((i + 1)); done ;;
@@ -894,14 +907,50 @@ bench_vm() {
 	    "$(yesno le "$(calc "$floor * 0.9")" "$neg") / $(yesno le "$(calc "$NEG_G2H * 0.9")" "$neg") / $(yesno le "$qga" "$neg")"
 
 	progress "vm: the guest CLI calling the host"
-	: >"$TMP/gcall.ms"; : >"$TMP/btrue.ms"
+	: >"$TMP/gcall.ms"; : >"$TMP/btrue.ms"; : >"$TMP/gspie.ms"
+	: >"$TMP/gver.ms"; : >"$TMP/gcall0.ms"; : >"$TMP/gver0.ms"
 	: >"$d/hostd.log"	# from here on, its audit lines are the calls below
+	# intime WHAT N FILE: bench-time WHAT N in the guest, ms per run into FILE.
+	intime() {
+		local t
+		t=$("${H[@]}" -t 0 -e "bench-time $1 $2" "$GUEST") || die "$1: $t"
+		calc "$t / $2" >>"$3"; echo >>"$3"
+	}
 	for a in 1 2 3; do
-		b=$("${H[@]}" -t 0 -e "bench-time loop-call 20" "$GUEST") || die "loop-call"
-		calc "$b / 20" >>"$TMP/gcall.ms"; echo >>"$TMP/gcall.ms"
-		b=$("${H[@]}" -t 0 -e "bench-time loop-bintrue 50" "$GUEST") || die "loop-bintrue"
-		calc "$b / 50" >>"$TMP/btrue.ms"; echo >>"$TMP/btrue.ms"
+		intime loop-call 20 "$TMP/gcall.ms"
+		intime loop-bintrue 50 "$TMP/btrue.ms"
+		intime loop-spie 50 "$TMP/gspie.ms"
+		intime loop-version 20 "$TMP/gver.ms"
+		# The same with the guest's ASLR off, for these loops only:
+		# under TCG a program at a new address is translated anew.
+		"${H[@]}" -e "bench-aslr 0" "$GUEST" || die "bench-aslr 0"
+		intime loop-call 20 "$TMP/gcall0.ms"
+		intime loop-version 20 "$TMP/gver0.ms"
+		"${H[@]}" -e "bench-aslr 2" "$GUEST" || die "bench-aslr 2"
 	done
+	[ "$("${H[@]}" -e bench-aslr "$GUEST")" = 2 ] || die "the guest's ASLR is not back on"
+	# The same, counted: the translation blocks QEMU makes per call (HMP
+	# "info jit"), a figure the load does not change; "-" if QEMU flushed
+	# its translations meanwhile.
+	jit() {
+		echo "info jit" | timeout 5 socat - "UNIX-CONNECT:$d/monitor.sock" 2>/dev/null |
+		    tr -d '\r' | awk '$1 == "TB" && $2 == "count" { n = $3 }
+			$1 == "TB" && $2 == "flush" { f = $4 }
+			END { if (n == "" || f == "") exit 1; print n, f }'
+	}
+	# tbs WHAT N: blocks made per run over bench-time WHAT N in the guest.
+	tbs() {
+		local n0 f0 n1 f1
+		read -r n0 f0 <<<"$(jit)" && "${H[@]}" -t 0 -e "bench-time $1 $2" "$GUEST" >/dev/null &&
+		    read -r n1 f1 <<<"$(jit)" && [ -n "$n1" ] && [ "$f0" = "$f1" ] ||
+		    { echo -; return; }
+		echo $(( (n1 - n0) / $2 ))
+	}
+	TB_CALL=$(tbs loop-call 20)
+	"${H[@]}" -e "bench-aslr 0" "$GUEST" || die "bench-aslr 0"
+	tbs loop-call 20 >/dev/null	# the first run at the one address
+	TB_CALL0=$(tbs loop-call 20)
+	"${H[@]}" -e "bench-aslr 2" "$GUEST" || die "bench-aslr 2"
 	"${H[@]}" -t 0 -e "call-host --ping --count $PINGS" "$GUEST" >"$TMP/gping.out" 2>&1 ||
 	    die "guest --ping: $(tail -n 1 "$TMP/gping.out")"
 	sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$TMP/gping.out" >"$TMP/gping.ms"
@@ -913,6 +962,20 @@ bench_vm() {
 	vrow "guest CLI calling the host, \`negotiator-guest -e 'exit-with 0'\` in a guest shell loop (call floor: \`/bin/true\` there $(num "$a") ms + the host daemon's job time for the script $(num "$b") ms, median of $(wc -l <"$TMP/job.ms") audit lines + one guest \`--ping\` $(num "$c") ms)" \
 	    "$neg" - "$floor" ms "≤ call floor + 2 ms; ≤ 2 × \`/bin/true\`" \
 	    "$(yesno le "$neg" "$(calc "$floor + 2")") / $(yesno le "$neg" "$(calc "$a * 2")")"
+	# Where the call's time goes in the guest: a PIE program's start-up
+	# there (QEMU 7.2's TCG translates the code of a program loaded at a
+	# random address anew, each run: docs/benchmarks.md).
+	neg=$(median "$TMP/gcall0.ms")
+	vrow "... the same call with the guest's ASLR off (\`randomize_va_space=0\` for that loop only; floor: the call floor)" \
+	    "$neg" - "$floor" ms - -
+	b=$(median "$TMP/gspie.ms")
+	vrow "... a PIE program's start-up in the guest: \`int main() { return 0; }\` linked static-pie as negotiator-guest is (floor: \`/bin/true\`, static busybox, not PIE)" \
+	    "$b" - "$a" ms - -
+	neg=$(median "$TMP/gver.ms"); c=$(median "$TMP/gver0.ms")
+	vrow "... \`negotiator-guest --version\` in the guest, ASLR on (floor: the same with ASLR off, $(num "$c") ms)" \
+	    "$neg" - "$c" ms - -
+	vrow "... QEMU's translation blocks made per guest CLI call, ASLR on (HMP \`info jit\`; floor: the same with ASLR off, once warm)" \
+	    "$TB_CALL" - "$TB_CALL0" TBs - -
 
 	progress "vm: 50 calls of a 0.2 s command"
 	: >"$TMP/par.ms"
@@ -948,7 +1011,7 @@ bench_vm() {
 	echo "|---|---|---|---|---|---|---|---|"
 	printf "%s" "$VROWS"
 	echo
-	echo "Medians: CLI start-up of 50 runs, round trips of $PINGS, trivial commands of 30, throughput and files of 3 runs (MB = 10^6 bytes/s, wall clock of the whole CLI call for negotiator and of the whole guest-exec or file transfer for qemu-ga), the guest CLI call of 3 loops of 20 (its floor's parts of 3 × 50, 60 and $PINGS), 50-call figures of 3 runs (qemu-ga and the serial run: 1)."
+	echo "Medians: CLI start-up of 50 runs, round trips of $PINGS, trivial commands of 30, throughput and files of 3 runs (MB = 10^6 bytes/s, wall clock of the whole CLI call for negotiator and of the whole guest-exec or file transfer for qemu-ga), the guest CLI call of 3 loops of 20 (its floor's parts of 3 × 50, 60 and $PINGS; with ASLR off, 3 × 20; start-up rows 3 × 50 and 3 × 20), 50-call figures of 3 runs (qemu-ga and the serial run: 1)."
 	echo
 	echo "Where the time goes (CPU of each party over one more run; the host has $(nproc) CPUs, shared with whatever else runs):"
 	echo

@@ -141,11 +141,13 @@ before=$(wc -l <"$TMP/hostd.log")
 out=$(within 10 guest_cli -e "echo-args \"$forged\"")
 check "an argument with a newline still reaches the command intact" \
     test "$out" = "[$forged]"
-check "no forged line in the host log" \
-    sh -c "! grep -q '^negotiator-host: guest vm2' '$TMP/hostd.log'"
+# The daemon logs the call once it has answered: its line first, then
+# what must not be there.
 visible='echo-args x\nnegotiator-host: guest vm2: forged \033[31mred: exit 0'
 check "the argument is logged made visible (vis(3))" \
-    grep -qF "$visible" "$TMP/hostd.log"
+    wait_until 5 grep -qF "$visible" "$TMP/hostd.log"
+check "no forged line in the host log" \
+    sh -c "! grep -q '^negotiator-host: guest vm2' '$TMP/hostd.log'"
 check "no control character in the host log" \
     sh -c "! LC_ALL=C grep -q '[[:cntrl:]]' '$TMP/hostd.log'"
 lines=$(tail -n +$((before + 1)) "$TMP/hostd.log" | grep forged)

@@ -623,6 +623,28 @@ Test(conn, cancel_crossing_the_exit)
 	stop_pair(&a, &b);
 }
 
+/*
+ * A reply is written when it is made, not after the loop's next poll: what
+ * the server does next (a daemon logs and audits the call) does not delay
+ * the caller.
+ */
+Test(conn, a_reply_is_written_at_once)
+{
+	struct side	 a, b;
+	int		 n = 0;
+
+	open_on_pair(&a, &b);
+	evloop_for(loop, 0.05);	/* nothing else in flight */
+	cr_assert_eq(ioctl(a.s_conn.c_ch.ch_fd, FIONREAD, &n), 0);
+	cr_assert_eq(n, 0, "%d bytes already waiting at the caller", n);
+	conn_fail(&b.s_req[0], EXIT_EXITED, 0, "%s", "");
+	cr_assert_eq(ioctl(a.s_conn.c_ch.ch_fd, FIONREAD, &n), 0);
+	cr_assert_gt(n, 0, "the EXIT waits in the server's queue");
+	cr_assert(evloop_until(loop, &a.s_replies, 1, 1));
+	cr_assert_eq(a.s_reply_type, MSG_EXIT);
+	stop_pair(&a, &b);
+}
+
 Test(conn, a_session_reset_loses_every_request_once)
 {
 	struct side	 a, b;
