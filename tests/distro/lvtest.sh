@@ -465,7 +465,7 @@ restarted() { is_pid "$2" && [ "$1" != "$2" ] && alive "$2" && pid_gone "$1"; }
 # left_here PATTERN: LEFT_NOW, the pids of this machine whose command line
 # is PATTERN; they are killed on exit.
 left_here() {
-	LEFT_NOW=$(pgrep -x -f "$1" | tr '\n' ' ')
+	LEFT_NOW=$(pgrep -x -f "$1" | paste -sd ' ')
 	LEFT="$LEFT $LEFT_NOW"
 }
 
