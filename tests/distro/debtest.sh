@@ -3,13 +3,15 @@
 # -b and -S from debian/), checked the way Debian checks it: lintian on both
 # .changes (no error, no warning; overrides only in the packages, with their
 # reasons), blhc on the build log (the distribution's build flags reached
-# every compile and link), maintainer scripts made by debhelper alone.  Then
+# every compile and link), maintainer scripts made by debhelper (with
+# debian/*.postrm, written by hand for what it cannot do, at its token).  Then
 # the .debs into a clean Debian 12 chroot (BASEDIR/minbase.tar, from
 # mkbase.sh) with `apt-get install ./….deb`, what they installed and
 # enabled, remove and purge, and what is left.  Needs root and Debian's
 # mirror.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
 . "$HERE/../lib.sh"
 [ $# -eq 2 ] || { echo "usage: debtest.sh BASEDIR DEBDIR" >&2; exit 2; }
 BASE=$1
@@ -52,18 +54,36 @@ check "blhc: the build log has the hardening flags everywhere" test $? -eq 0 ||
     head -n 5 "$T/blhc.txt"
 check "the build log has compiler lines for blhc to read" grep -q \
     -- '-fstack-protector-strong.*-c -o common/conn.o' "$DEBS/build-b.log"
-# dh_only SCRIPT: every line of SCRIPT is debhelper's (its snippets, the
-# shebang and set -e that dh_installdeb writes around them).
-dh_only() {
+# not_dh SCRIPT: the lines of SCRIPT outside debhelper's snippets, blank
+# lines left out.
+not_dh() {
 	awk '/^# Automatically added by dh_/ { in_dh = 1 }
-	    in_dh || /^#!\/bin\/sh$/ || /^set -e$/ || /^$/ { if (/^# End automatically added section/) in_dh = 0; next }
-	    { print FILENAME ": " $0; bad = 1 } END { exit bad }' "$1"
+	    !in_dh && !/^$/ { print }
+	    /^# End automatically added section/ { in_dh = 0 }' "$1"
+}
+# by_dh PKG SCRIPT FILE: FILE, PKG's SCRIPT as built, is debhelper's
+# snippets in the shebang and set -e that dh_installdeb writes around
+# them, or in debian/PKG.SCRIPT, where that exists (written by hand for
+# what debhelper cannot do, and saying why), at its #DEBHELPER# token.
+by_dh() {
+	local want
+	if [ -f "$REPO/debian/$1.$2" ]; then
+		want=$(grep -v -e '^#DEBHELPER#$' -e '^$' "$REPO/debian/$1.$2")
+	else
+		want=$(printf '#!/bin/sh\nset -e')
+	fi
+	[ "$(not_dh "$3")" = "$want" ] || { not_dh "$3" | sed "s|^|$1.$2: |"; return 1; }
 }
 for d in "$DEBS"/negotiator-host_*_amd64.deb "$DEBS"/negotiator-guest_*_amd64.deb; do
 	p=$(dpkg-deb -f "$d" Package)
 	dpkg-deb -e "$d" "$T/ctl-$p"
 	for s in postinst prerm postrm; do
-		check "$p: $s is debhelper's alone" dh_only "$T/ctl-$p/$s"
+		if [ -f "$REPO/debian/$p.$s" ]; then
+			w="debhelper's and debian/$p.$s"
+		else
+			w="debhelper's alone"
+		fi
+		check "$p: $s is $w" by_dh "$p" "$s" "$T/ctl-$p/$s"
 	done
 	check "$p: dh_installsystemd restarts the daemon after an upgrade" \
 	    grep -q '_dh_action=restart' "$T/ctl-$p/postinst"
