@@ -198,7 +198,7 @@ unit: $(TEST_BINS)
 # Each runs make again after deps, so that pkg-config answers for packages
 # deps has just installed.
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS) sanitize
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(TEST_BINS) sanitize
 	@sh tests/check.sh
 
 demo: deps

@@ -13,13 +13,14 @@
 # file it left behind there is a failure (and is removed).  Ctrl-C or
 # SIGTERM stops the running suite the same way, then this script, leaving
 # nothing behind.
-# Two lanes: the suites that keep a CPU busy or wait on QEMU (the guests
-# under TCG, ASan, the fuzzer, the terminal and copy suites) run in a
-# second lane beside the rest, with a run directory of their own, so that
-# make check takes the longer lane's time, not the sum (about 8 minutes
-# here against 15 in one lane).  The second lane's output is printed after
-# the first's; a lane's suites still run one at a time.  CHECK_LANES=1
-# runs everything in one lane, in the same order.
+# Three lanes: the suites of calls on emulated channels (whose timing
+# checks want the calmest lane), those that keep a CPU busy (guests under
+# TCG, ASan, the fuzzer, the terminal floods) and those that mostly wait
+# run side by side, each lane with a run directory of its own, so that
+# make check takes the longest lane's time, not the sum (15 minutes in one
+# lane here).  The other lanes' output is printed after the first's; a
+# lane's suites still run one at a time.  CHECK_LANES=1 runs everything
+# in one lane.
 # Skips: a suite records each check it skips (tests/lib.sh, skip) in a file
 # of its own, $CHECK_SKIPS; at the end, every skip is listed by suite, with
 # why and where else its claim is checked.  A skip whose claim is checked
@@ -37,7 +38,7 @@ export TMPDIR=$RUN
 total_failed=0
 suites=0
 suite_pid=
-lane_pid=
+lane_pids=
 # The skips of suite N are in $SKIPS.N until the end.
 SKIPS=$RUN.skips
 not_run=
@@ -143,10 +144,8 @@ interrupted() {
 		kill -TERM "$suite_pid" 2>/dev/null
 		reap 30 "$suite_pid"
 	fi
-	if [ -n "${lane_pid:-}" ]; then
-		kill -TERM "$lane_pid" 2>/dev/null
-		reap 45 "$lane_pid"
-	fi
+	for p in ${lane_pids:-}; do kill -TERM "$p" 2>/dev/null; done
+	for p in ${lane_pids:-}; do reap 45 "$p"; done
 	sweep "interrupted run" >/dev/null
 	rm -rf "$RUN" "$SKIPS".* "$RUN".lane*
 	exit 130
@@ -159,25 +158,12 @@ trap 'rm -rf "$RUN" "$SKIPS".* "$RUN".lane*' EXIT
 # umask of the checkout.
 chmod -R go-w commands tests/commands.d
 
-# lane_qemu: the second lane's suites (see the top).
-lane_qemu() {
-	run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
-	run "--copy both ways, put, get, sh, --enable (emulated channels)" 200 bash tests/copy.sh
-	run "--tty both ways through tmux: keys, resize, ~., endings, flood (emulated channels)" 300 bash tests/tty.sh
-	run "unit and integration under ASan and UBSan (build/asan)" 240 \
-	    sh tests/sanitized.sh
-	run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
-	if [ "${SKIP_VM:-0}" != 1 ]; then
-		run "libvirt (three TCG domains)" 300 bash tests/libvirt.sh
-		run "VM (real kernel under QEMU)" 540 bash tests/vm/vmtest.sh
-	fi
-}
-# lane_rest: the first lane's suites.
-lane_rest() {
+# The three lanes (see the top).  lane_calls: the suites of calls on
+# emulated channels, whose timing checks want the calmest lane.
+lane_calls() {
 	for t in $(make -s --no-print-directory list-tests); do
 		run "unit: tests/$t" 120 "./tests/$t"
 	done
-	run "built-in commands" 120 bash tests/commands.sh
 	run "integration (emulated channels)" 300 bash tests/integration.sh
 	run "fan-out and channel-directory events (simulated guests)" 120 bash tests/fanout.sh
 	run "the CLIs as users hit them (pipes, fan-out truth, -n, escaping)" 150 bash tests/cli.sh
@@ -190,6 +176,24 @@ lane_rest() {
 	run "commands policy, channel trust, containment (race, setsid)" 240 bash tests/policy.sh
 	run "daemons: queue, audit, per-call environment (emulated channels)" 180 \
 	    bash tests/daemon.sh
+}
+# lane_cpu: what keeps a CPU busy: guests under TCG, ASan, the fuzzer,
+# the terminal floods.
+lane_cpu() {
+	run "--tty both ways through tmux: keys, resize, ~., endings, flood (emulated channels)" 300 bash tests/tty.sh
+	run "unit and integration under ASan and UBSan (build/asan)" 240 \
+	    sh tests/sanitized.sh
+	run "fuzz (30 s)" 120 sh tests/fuzz.sh 30
+	if [ "${SKIP_VM:-0}" != 1 ]; then
+		run "libvirt (three TCG domains)" 300 bash tests/libvirt.sh
+		run "VM (real kernel under QEMU)" 540 bash tests/vm/vmtest.sh
+	fi
+}
+# lane_system: what mostly waits (bounded waits, files, other programs).
+lane_system() {
+	run "harness (bounded waits, KVM probe, clean-up)" 240 bash tests/harness.sh
+	run "built-in commands" 120 bash tests/commands.sh
+	run "--copy both ways, put, get, sh, --enable (emulated channels)" 200 bash tests/copy.sh
 	run "man pages and units" 60 sh tests/manlint.sh
 	run "shell completion (real bash, bash-completion)" 90 bash tests/completion.sh
 	run "configuration files and --control-group" 60 bash tests/config.sh
@@ -199,44 +203,56 @@ lane_rest() {
 [ "${SKIP_VM:-0}" != 1 ] ||
     not_run=", 2 suites not run (SKIP_VM=1: libvirt, VM)"
 
-if [ "${CHECK_LANES:-2}" = 1 ]; then
-	lane_rest
-	lane_qemu
-else
-	# The second lane: a subshell with a run directory of its own (what
-	# sweep looks for is its own), its suites numbered from 1000 so that
-	# their skip files do not meet the first lane's, its output in a file
-	# and its counts in another.
-	LANE_OUT=$RUN.lane
+# start_lane N FUNC: FUNC's suites in a subshell beside this one, with a
+# run directory and skip files of its own (what sweep looks for, and what
+# a suite's environment names, is its own lane's), its suites numbered
+# from N * 1000 so that their skip files do not meet another lane's, its
+# output in $RUN.lane.N and its counts in $RUN.lane.N.counts.  Its pid is
+# added to $lane_pids.
+start_lane() {
+	local out=$RUN.lane.$1
 	(
 		RUN=$(mktemp -d /tmp/ncheck.XXXXXX) || exit 1
 		chmod 755 "$RUN"
 		export TMPDIR=$RUN
-		# Skip files of its own too: a suite's environment names only
-		# its own lane's run directory.
 		MAIN_SKIPS=$SKIPS SKIPS=$RUN.skips
-		suites=1000 total_failed=0 suite_pid=
+		suites=$(($1 * 1000)) total_failed=0 suite_pid= lane_pids=
 		trap interrupted INT TERM HUP
 		trap 'rm -rf "$RUN" "$SKIPS".*' EXIT
-		lane_qemu
+		"$2"
 		for f in "$SKIPS".*; do
 			[ -f "$f" ] && mv "$f" "$MAIN_SKIPS.${f##*.}"
 		done
-		echo "$((suites - 1000)) $total_failed" >"$LANE_OUT.counts"
-	) >"$LANE_OUT" 2>&1 &
-	lane_pid=$!
-	echo "=== (a second lane runs beside: ASan, fuzz, terminal, copy, harness, libvirt and VM suites; its output follows the first lane's)"
-	lane_rest
-	echo "=== (waiting for the second lane)"
-	wait "$lane_pid"
-	lane_pid=
-	cat "$LANE_OUT"
-	if read -r n f <"$LANE_OUT.counts" 2>/dev/null; then
+		echo "$((suites - $1 * 1000)) $total_failed" >"$out.counts"
+	) >"$out" 2>&1 &
+	lane_pids="$lane_pids $!"
+}
+# end_lane N: its output, and its counts added to ours.
+end_lane() {
+	local out=$RUN.lane.$1 n f
+	cat "$out"
+	if read -r n f <"$out.counts" 2>/dev/null; then
 		suites=$((suites + n)) total_failed=$((total_failed + f))
 	else
-		echo "=== the second lane: FAILED (it reported no counts)"
+		echo "=== lane $1: FAILED (it reported no counts)"
 		suites=$((suites + 1)) total_failed=$((total_failed + 1))
 	fi
+}
+
+if [ "${CHECK_LANES:-3}" = 1 ]; then
+	lane_calls
+	lane_cpu
+	lane_system
+else
+	start_lane 1 lane_cpu
+	start_lane 2 lane_system
+	echo "=== (two more lanes run beside this one: their output follows)"
+	lane_calls
+	echo "=== (waiting for the other lanes)"
+	for p in $lane_pids; do wait "$p"; done
+	lane_pids=
+	end_lane 1
+	end_lane 2
 fi
 
 # skip_summary: every check a suite skipped, by suite, and why.
