@@ -12,9 +12,11 @@
 # with pipelining off and on.
 #
 # With "bench": the same playbook with community.libvirt's libvirt_qemu
-# (over qemu-ga) on the same guest, and a 32 MiB copy each way: wall
-# times side by side and the ratios, against the targets (the playbook in
-# at most half libvirt_qemu's time, the copy at least 20 times faster).
+# (over qemu-ga) on the same guest, and a 32 MiB copy task through each:
+# wall times side by side and the ratios, against the targets (the
+# playbook in at most half libvirt_qemu's time, the copy at least 20 times
+# faster), the copy also split into its transfer (put_file, timed in the
+# -vvv log) and Ansible's own cost (the same task with a 1-byte file).
 #
 # Needs root.  Every wait is bounded; the domain, the daemons it started
 # and the temporary files go on exit, interrupted or not.
