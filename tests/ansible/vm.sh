@@ -279,19 +279,23 @@ EOF
 		    2>"$TMP/copy-$name.err"
 		echo $(( $(now_ms) - t0 )) >"$TMP/copy-$name.ms"
 	}
-	# put_ms NAME: the milliseconds of the connection's put_file in the
-	# copy's log: from its "PUT" line to the next line (the "EXEC" of the
-	# copy module that follows it); "-" if the log has no such pair.
+	# put_ms NAME SRC: the milliseconds of the connection's put_file of
+	# SRC in the copy's log: from its "PUT SRC TO" line to the next "EXEC"
+	# line (the copy module's, after it; libvirt_qemu's file calls log
+	# "GA" lines between); "-" if the log has no such pair.  Other PUTs
+	# (libvirt_qemu cannot pipeline: it puts each module as a file) are
+	# not the transfer.
 	put_ms() {
-		python3 - "$TMP/copy-$1.log" <<-'PY'
+		python3 - "$TMP/copy-$1.log" "$2" <<-'PY'
 		import datetime, re, sys
+		src = 'PUT ' + sys.argv[2] + ' TO '
 		t = []
 		for line in open(sys.argv[1], errors='replace'):
 		    m = re.match(r'(\d+-\d+-\d+ \d+:\d+:\d+,\d+) .*?\| (.*)', line)
 		    if m:
 		        t.append((datetime.datetime.strptime(m.group(1), '%Y-%m-%d %H:%M:%S,%f'), m.group(2)))
 		for i, (ts, text) in enumerate(t):
-		    if re.match(r'<[^>]*> PUT ', text):
+		    if re.match(r'<[^>]*> ', text) and src in text:
 		        nxt = [u for u, x in t[i + 1:] if re.match(r'<[^>]*> EXEC ', x)]
 		        print(int((nxt[0] - ts).total_seconds() * 1000) if nxt else '-')
 		        break
@@ -307,7 +311,7 @@ EOF
 		    jq -e '[.plays[0].tasks[0].hosts[]][0] | .changed and (.failed | not)' \
 		    "$TMP/copy-$n.json"
 	done
-	tn=$(put_ms negotiator) tq=$(put_ms qga)
+	tn=$(put_ms negotiator "$TMP/big") tq=$(put_ms qga "$TMP/big")
 	cn=$(cat "$TMP/copy-negotiator.ms") cq=$(cat "$TMP/copy-qga.ms")
 	# The same task with a 1-byte file: what Ansible itself costs around
 	# a transfer (its start, the stat and copy modules in the guest).
