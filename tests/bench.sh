@@ -610,42 +610,36 @@ self_runs() {
 	done
 }
 # The 256 MiB file each way: --copy, and qemu-ga's guest-file-write/-read
-# in 4 MiB calls.  Each prints "BYTES MS" ("differs 0" when the file that
-# came back is not the one sent).  The guest's /tmp holds one of the two
-# at a time.
-neg_copy_h2g() {
+# in 4 MiB calls; and the same file as a plain -e stream each way (the
+# copy rows' floors).  Each prints "BYTES MS" ("differs 0" when the file
+# that came back is not the one sent).  The guest's /tmp holds one of the
+# two at a time.
+# into_guest CMD...: CMD moves $TMP/big to the guest's /tmp/bench-big
+# (removed first), timed.
+into_guest() {
 	local t0
 	"${H[@]}" -e bench-rm "$GUEST" || return 1
 	t0=$EPOCHREALTIME
-	"${H[@]}" -q -t 0 --copy "$TMP/big" "$GUEST:/tmp/bench-big" || return 1
+	"$@" || return 1
 	echo "$COPY_BULK $(ms "$t0" "$EPOCHREALTIME")"
 }
-# The same file as a plain -e stream each way (the copy rows' floors).
-neg_file_h2g() {
-	local t0
-	"${H[@]}" -e bench-rm "$GUEST" || return 1
-	t0=$EPOCHREALTIME
-	"${H[@]}" -t 0 -e bench-to-file "$GUEST" <"$TMP/big" || return 1
-	echo "$COPY_BULK $(ms "$t0" "$EPOCHREALTIME")"
-}
-neg_file_g2h() {
+# out_of_guest CMD...: CMD brings /tmp/bench-big back to $TMP/back, timed,
+# then compared with $TMP/big.
+out_of_guest() {
 	local t0 t1
 	rm -f "$TMP/back"
 	t0=$EPOCHREALTIME
-	"${H[@]}" -t 0 -e bench-from-file "$GUEST" >"$TMP/back" || return 1
+	"$@" || return 1
 	t1=$EPOCHREALTIME
 	if cmp -s "$TMP/big" "$TMP/back"; then echo "$COPY_BULK $(ms "$t0" "$t1")"
 	else echo "differs 0"; fi
 }
-neg_copy_g2h() {
-	local t0 t1
-	rm -f "$TMP/back"
-	t0=$EPOCHREALTIME
-	"${H[@]}" -q -t 0 --copy "$GUEST:/tmp/bench-big" "$TMP/back" || return 1
-	t1=$EPOCHREALTIME
-	if cmp -s "$TMP/big" "$TMP/back"; then echo "$COPY_BULK $(ms "$t0" "$t1")"
-	else echo "differs 0"; fi
-}
+stream_to_file() { "${H[@]}" -t 0 -e bench-to-file "$GUEST" <"$TMP/big"; }
+stream_from_file() { "${H[@]}" -t 0 -e bench-from-file "$GUEST" >"$TMP/back"; }
+neg_copy_h2g() { into_guest "${H[@]}" -q -t 0 --copy "$TMP/big" "$GUEST:/tmp/bench-big"; }
+neg_copy_g2h() { out_of_guest "${H[@]}" -q -t 0 --copy "$GUEST:/tmp/bench-big" "$TMP/back"; }
+neg_file_h2g() { into_guest stream_to_file; }
+neg_file_g2h() { out_of_guest stream_from_file; }
 qga_file_h2g() {
 	"${H[@]}" -e bench-rm "$GUEST" || return 1
 	"$QGA" "$d/qga.sock" file-write "$TMP/qbig" /tmp/bench-qga "$QGA_CHUNK"
@@ -726,24 +720,28 @@ audit_ms() {
 # (bench-waitpid in the guest, an upper bound), guest->host from a
 # terminal in the guest opening one here (the `yes` runs here); and how
 # much the daemons' peak RSS grew meanwhile.  One run each way.
+# key_to_death LABEL MODE-ARGS...: tests/tty-flood.py MODE-ARGS through
+# TTY_BULK bytes of a --tty session into the guest; its key-to-death ms in
+# KTD, or "-" and BAD=1 (the reason shown) if it printed none.
+key_to_death() {
+	local label=$1; shift
+	KTD=$(python3 "$REPO/tests/tty-flood.py" "$@" "$TTY_BULK" \
+	    "${H[@]}" --tty -e tty-shell "$GUEST" 2>"$TMP/tty.err" |
+	    sed -n 's/^key_to_death_ms //p')
+	[ -n "$KTD" ] || { BAD=1; KTD=-; progress "FAILED: --tty $label: $(tail -n 1 "$TMP/tty.err")"; }
+}
 vm_tty_rows() {
 	local h0 h1 g0 g1 hg gh w t0 ths tgs
 	h0=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$HOSTD_PID/status")
 	g0=$("${H[@]}" -e bench-hwm "$GUEST") || die "bench-hwm"
 	w="$(printf '%q ' "${H[@]}") -t 0 -e 'bench-waitpid /tmp/tty-flood.pid' $GUEST"
 	t0=$EPOCHREALTIME
-	hg=$(python3 "$REPO/tests/tty-flood.py" --watch "$w" /tmp/tty-flood.pid \
-	    "$TTY_BULK" "${H[@]}" --tty -e tty-shell "$GUEST" 2>"$TMP/tty.err" |
-	    sed -n 's/^key_to_death_ms //p')
-	[ -n "$hg" ] || { BAD=1; hg=-; progress "FAILED: --tty host->guest: $(tail -n 1 "$TMP/tty.err")"; }
-	ths=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
+	key_to_death "host->guest" --watch "$w" /tmp/tty-flood.pid
+	hg=$KTD ths=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
 	t0=$EPOCHREALTIME
-	gh=$(python3 "$REPO/tests/tty-flood.py" \
-	    --nest 'negotiator-guest --tty -e tty-shell' "$TMP/tty-flood.pid" \
-	    "$TTY_BULK" "${H[@]}" --tty -e tty-shell "$GUEST" 2>"$TMP/tty.err" |
-	    sed -n 's/^key_to_death_ms //p')
-	[ -n "$gh" ] || { BAD=1; gh=-; progress "FAILED: --tty guest->host: $(tail -n 1 "$TMP/tty.err")"; }
-	tgs=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
+	key_to_death "guest->host" \
+	    --nest 'negotiator-guest --tty -e tty-shell' "$TMP/tty-flood.pid"
+	gh=$KTD tgs=$(calc "$(ms "$t0" "$EPOCHREALTIME") / 1000")
 	h1=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$HOSTD_PID/status")
 	g1=$("${H[@]}" -e bench-hwm "$GUEST") || die "bench-hwm"
 	vrow "\`--tty\` host→guest: $((TTY_BULK >> 20)) MiB of \`yes\` through a terminal in the guest, then Ctrl-C: from the key to the host hearing of its death (one run; the session took $ths s)" \
