@@ -39,8 +39,11 @@ total_failed=0
 suites=0
 suite_pid=
 lane_pids=
-# The skips of suite N are in $SKIPS.N until the end.
+# The skips of suite N are in $SKIPS.N until the end; if it failed, its
+# name and first failed checks are in $FAILS.N, listed last (where a log
+# that keeps only its tail still shows them).
 SKIPS=$RUN.skips
+FAILS=$RUN.fails
 not_run=
 
 # descends_from PID ANCESTOR: true if ANCESTOR is PID or one of its parents.
@@ -114,11 +117,14 @@ run() {
 	echo "$name" >"$SKIPS.$suites"
 	# timeout puts the suite in a process group of its own and signals all
 	# of it; the suite is waited for in the background so that a signal to
-	# this script is handled at once.
-	CHECK_SKIPS=$SKIPS.$suites timeout -k 15 "$limit" "$@" &
+	# this script is handled at once.  Its output is kept (outside $RUN,
+	# which must be empty after it) and printed when it ends.
+	CHECK_SKIPS=$SKIPS.$suites timeout -k 15 "$limit" "$@" \
+	    >"$RUN.output" 2>&1 &
 	suite_pid=$!
 	wait "$suite_pid"; rc=$?
 	suite_pid=
+	cat "$RUN.output"
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		echo "=== $name: did not finish within $limit s"
 	fi
@@ -132,7 +138,14 @@ run() {
 	else
 		echo "=== $name: FAILED ($(( $(date +%s) - start )) s)"
 		total_failed=$((total_failed + 1))
+		{
+			echo "$name ($(( $(date +%s) - start )) s, status $rc)"
+			grep -E '^not ok|FAIL|did not finish|left .* behind' \
+			    "$RUN.output" | grep -v '^=== ' | head -n 12 |
+			    cut -c 1-300 | sed 's/^/      /'
+		} >"$FAILS.$suites"
 	fi
+	rm -f "$RUN.output"
 }
 
 # On Ctrl-C or SIGTERM: the running suite is stopped through timeout (which
@@ -143,15 +156,16 @@ interrupted() {
 	if [ -n "$suite_pid" ]; then
 		kill -TERM "$suite_pid" 2>/dev/null
 		reap 30 "$suite_pid"
+		cat "$RUN.output" 2>/dev/null
 	fi
 	for p in ${lane_pids:-}; do kill -TERM "$p" 2>/dev/null; done
 	for p in ${lane_pids:-}; do reap 45 "$p"; done
 	sweep "interrupted run" >/dev/null
-	rm -rf "$RUN" "$SKIPS".* "$RUN".lane*
+	rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$RUN".lane*
 	exit 130
 }
 trap interrupted INT TERM HUP
-trap 'rm -rf "$RUN" "$SKIPS".* "$RUN".lane*' EXIT
+trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$RUN".lane*' EXIT
 
 # The command directories that the suites use must pass the policy of
 # negotiator-commands(7), not writable by group or others, whatever the
@@ -215,13 +229,16 @@ start_lane() {
 		RUN=$(mktemp -d /tmp/ncheck.XXXXXX) || exit 1
 		chmod 755 "$RUN"
 		export TMPDIR=$RUN
-		MAIN_SKIPS=$SKIPS SKIPS=$RUN.skips
+		MAIN_SKIPS=$SKIPS SKIPS=$RUN.skips MAIN_FAILS=$FAILS FAILS=$RUN.fails
 		suites=$(($1 * 1000)) total_failed=0 suite_pid= lane_pids=
 		trap interrupted INT TERM HUP
-		trap 'rm -rf "$RUN" "$SKIPS".*' EXIT
+		trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".*' EXIT
 		"$2"
 		for f in "$SKIPS".*; do
 			[ -f "$f" ] && mv "$f" "$MAIN_SKIPS.${f##*.}"
+		done
+		for f in "$FAILS".*; do
+			[ -f "$f" ] && mv "$f" "$MAIN_FAILS.${f##*.}"
 		done
 		echo "$((suites - $1 * 1000)) $total_failed" >"$out.counts"
 	) >"$out" 2>&1 &
@@ -275,6 +292,16 @@ skip_summary() {
 	done
 }
 skip_summary
+# fail_summary: every failed suite and its first failed checks.
+fail_summary() {
+	local i
+	[ "$total_failed" -gt 0 ] || return 0
+	echo "=== failed suites (their output is above):"
+	for i in $(ls "$FAILS".* 2>/dev/null | sed 's/.*\.//' | sort -n); do
+		sed 's/^/    /' "$FAILS.$i"
+	done
+}
+fail_summary
 echo "$((suites - total_failed)) passed, $total_failed failed" \
     "($(( $(date +%s) - START )) s)$not_run"
 [ "$total_failed" -eq 0 ]
