@@ -21,6 +21,11 @@
 # lane here).  The other lanes' output is printed after the first's; a
 # lane's suites still run one at a time.  CHECK_LANES=1 runs everything
 # in one lane.
+# Again, alone: a suite that fails beside the other lanes is run once more
+# after every lane has ended, alone on the machine (as make check ran
+# before the lanes).  If it passes then it counts as passed, and the
+# summary at the end lists it as passed only when alone, with its first
+# failed checks: a check that fails twice fails make check.
 # Skips: a suite records each check it skips (tests/lib.sh, skip) in a file
 # of its own, $CHECK_SKIPS; at the end, every skip is listed by suite, with
 # why and where else its claim is checked.  A skip whose claim is checked
@@ -44,6 +49,10 @@ lane_pids=
 # that keeps only its tail still shows them).
 SKIPS=$RUN.skips
 FAILS=$RUN.fails
+# A suite to run again alone: $AGAIN.N holds its name, limit and argv, a
+# line each.
+AGAIN=$RUN.again
+alone=0
 not_run=
 
 # descends_from PID ANCESTOR: true if ANCESTOR is PID or one of its parents.
@@ -144,6 +153,9 @@ run() {
 			    "$RUN.output" | grep -v '^=== ' | head -n 12 |
 			    cut -c 1-300 | sed 's/^/      /'
 		} >"$FAILS.$suites"
+		if [ "$alone" = 0 ]; then
+			printf '%s\n' "$name" "$limit" "$@" >"$AGAIN.$suites"
+		fi
 	fi
 	rm -f "$RUN.output"
 }
@@ -161,11 +173,11 @@ interrupted() {
 	for p in ${lane_pids:-}; do kill -TERM "$p" 2>/dev/null; done
 	for p in ${lane_pids:-}; do reap 45 "$p"; done
 	sweep "interrupted run" >/dev/null
-	rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$RUN".lane*
+	rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$AGAIN".* "$RUN".lane*
 	exit 130
 }
 trap interrupted INT TERM HUP
-trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$RUN".lane*' EXIT
+trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$AGAIN".* "$RUN".lane*' EXIT
 
 # The command directories that the suites use must pass the policy of
 # negotiator-commands(7), not writable by group or others, whatever the
@@ -230,15 +242,19 @@ start_lane() {
 		chmod 755 "$RUN"
 		export TMPDIR=$RUN
 		MAIN_SKIPS=$SKIPS SKIPS=$RUN.skips MAIN_FAILS=$FAILS FAILS=$RUN.fails
+		MAIN_AGAIN=$AGAIN AGAIN=$RUN.again
 		suites=$(($1 * 1000)) total_failed=0 suite_pid= lane_pids=
 		trap interrupted INT TERM HUP
-		trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".*' EXIT
+		trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$AGAIN".*' EXIT
 		"$2"
 		for f in "$SKIPS".*; do
 			[ -f "$f" ] && mv "$f" "$MAIN_SKIPS.${f##*.}"
 		done
 		for f in "$FAILS".*; do
 			[ -f "$f" ] && mv "$f" "$MAIN_FAILS.${f##*.}"
+		done
+		for f in "$AGAIN".*; do
+			[ -f "$f" ] && mv "$f" "$MAIN_AGAIN.${f##*.}"
 		done
 		echo "$((suites - $1 * 1000)) $total_failed" >"$out.counts"
 	) >"$out" 2>&1 &
@@ -257,6 +273,7 @@ end_lane() {
 }
 
 if [ "${CHECK_LANES:-3}" = 1 ]; then
+	alone=1
 	lane_calls
 	lane_cpu
 	lane_system
@@ -271,6 +288,37 @@ else
 	end_lane 1
 	end_lane 2
 fi
+
+# again_alone: each suite that failed beside the other lanes, run once
+# more alone.  Its first run's skips are dropped (the second run's count);
+# its first run's failures are kept, marked, if it passes alone.
+again_alone() {
+	local i f a n name limit first
+	for i in $(ls "$AGAIN".* 2>/dev/null | sed 's/.*\.//' | sort -n); do
+		f=$AGAIN.$i
+		name=$(sed -n 1p "$f") limit=$(sed -n 2p "$f") n=0
+		set --
+		while IFS= read -r a; do
+			n=$((n + 1))
+			[ "$n" -le 2 ] || set -- "$@" "$a"
+		done <"$f"
+		rm -f "$f" "$SKIPS.$i"
+		first=$total_failed
+		echo "=== $name: failed beside the other lanes; once more, alone"
+		run "$name (again, alone)" "$limit" "$@"
+		suites=$((suites - 1))
+		total_failed=$((total_failed - 1))
+		if [ "$total_failed" -lt "$first" ]; then
+			{
+				echo "passed when run again alone; its run beside the other lanes:"
+				cat "$FAILS.$i"
+			} >"$FAILS.$i.alone"
+			rm -f "$FAILS.$i"
+		fi
+	done
+}
+alone=1
+again_alone
 
 # skip_summary: every check a suite skipped, by suite, and why.
 skip_summary() {
@@ -294,14 +342,23 @@ skip_summary() {
 skip_summary
 # fail_summary: every failed suite and its first failed checks.
 fail_summary() {
-	local i
+	local f
+	for f in "$FAILS".*.alone; do
+		[ -f "$f" ] || continue
+		echo "=== passed only when run alone (their output is above):"
+		cat "$FAILS".*.alone | sed 's/^/    /'
+		break
+	done
 	[ "$total_failed" -gt 0 ] || return 0
 	echo "=== failed suites (their output is above):"
-	for i in $(ls "$FAILS".* 2>/dev/null | sed 's/.*\.//' | sort -n); do
-		sed 's/^/    /' "$FAILS.$i"
+	for f in "$FAILS".*; do
+		case $f in *.alone) continue ;; esac
+		[ -f "$f" ] && sed 's/^/    /' "$f"
 	done
 }
 fail_summary
+n_alone=$(ls "$FAILS".*.alone 2>/dev/null | wc -l)
+[ "$n_alone" -eq 0 ] || not_run="$not_run, $n_alone passed only when run alone"
 echo "$((suites - total_failed)) passed, $total_failed failed" \
     "($(( $(date +%s) - START )) s)$not_run"
 [ "$total_failed" -eq 0 ]
