@@ -11,7 +11,7 @@ libcriterion-dev socat supervisor busybox-static qemu-system-x86
 linux-image-amd64 cpio kmod xz-utils mandoc systemd procps bc git clang
 libclang-rt-14-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
 libvirt-clients libxml2-dev iproute2 jq valgrind devscripts python3 man-db
-zlib1g-dev libxxhash-dev tmux"
+zlib1g-dev libxxhash-dev tmux bash-completion"
 
 missing=
 for p in $PACKAGES; do
@@ -25,6 +25,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
+# A fresh machine's own apt jobs (apt-daily) may hold the locks for a while.
+apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >/dev/null
+apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
+    $missing >/dev/null

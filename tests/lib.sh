@@ -186,10 +186,10 @@ pid_gone() {
 need() {
 	command -v "$1" >/dev/null 2>&1 && return 0
 	echo "     installing $2" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" \
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q "$2" \
 	    >/dev/null 2>&1 ||
 	    { apt-get update -q >/dev/null 2>&1 &&
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" \
+	    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q "$2" \
 	    >/dev/null 2>&1; }
 	command -v "$1" >/dev/null 2>&1
 }
