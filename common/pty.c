@@ -77,6 +77,28 @@ pty_term(const char *term)
 	return "vt100";
 }
 
+/*
+ * Discards what the terminal holds as input and nobody read yet, as the
+ * line discipline does on an interrupt: a signal sent by TIOCSIG does not
+ * do it, and the input the command never read (some 4 KiB of a paste, up
+ * to a line cut in two) would reach the shell after the command's death,
+ * the cut line swallowing the first line typed then.  Through the
+ * terminal's other end, opened for that alone (TIOCGPTPEER, Linux 4.13;
+ * without it, the input stays).
+ */
+static void
+pty_flush_input(int master)
+{
+	int	 peer;
+
+	peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (peer == -1)
+		return;
+	(void)tcflush(peer, TCIFLUSH);
+	close(peer);
+}
+
 size_t
 pty_interrupt(int master, const uint8_t *p, size_t n)
 {
@@ -100,5 +122,7 @@ pty_interrupt(int master, const uint8_t *p, size_t n)
 		(void)ioctl(master, TIOCSIG, sig);
 		after = i + 1;
 	}
+	if (after > 0 && !(t.c_lflag & NOFLSH))
+		pty_flush_input(master);
 	return after;
 }

@@ -27,8 +27,11 @@ const char *pty_term(const char *term);
  * Input that could not be written yet (the command does not read it) must
  * not hold back an interrupt: if (p, n) holds a character that signals
  * (VINTR, VQUIT, VSUSP, with ISIG set), the signal goes to the terminal's
- * foreground process group now, as the line discipline would send it, and
- * the index after the last such character is returned; else 0.
+ * foreground process group now, as the line discipline would send it,
+ * what the terminal holds as unread input is discarded as it would discard
+ * it (unless NOFLSH), and the index after the last such character is
+ * returned; else 0.  The caller drops what it holds of the input before
+ * that index.
  */
 size_t	 pty_interrupt(int master, const uint8_t *p, size_t n);
 

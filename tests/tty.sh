@@ -165,25 +165,30 @@ close $S
 # here) and the rest wait in the guest daemon, within the credit window
 # (256 KiB: the CLI reads and sends all of it).  A Ctrl-C typed after them
 # must not wait behind them: the daemon sends its signal at once and drops
-# what was typed before it (runner.c, pty_interrupt), as the line
-# discipline drops its input on an interrupt.  JUMP_KB: how much is pasted.
+# what was typed before it (runner.c, pty_interrupt), and what the remote
+# terminal holds unread, as the line discipline drops its input on an
+# interrupt.  Each pasted line, if a shell ran it, would create
+# $TMP/jump.leak: none may run (the remote terminal's 4 KiB of them did,
+# up to a line cut in two that swallowed the next line typed, before the
+# daemon discarded them too).  JUMP_KB: how much is pasted.
 JUMP_KB=${TTY_JUMP_KB:-128}
 S=jump
 session $S $H --tty -e tty-shell "$GUEST"
 check "a session for Ctrl-C behind backed-up input" wait_screen $S '^tty\$'
+line $S "L=$TMP/jump.leak"
 line $S "sh -c 'echo \$\$ >$TMP/jump.pid; exec sleep 100'"
 wait_until 10 test -s "$TMP/jump.pid"
 jpid=$(cat "$TMP/jump.pid" 2>/dev/null)
-# Comment lines of 64 bytes: harmless to the shell that reads what is left.
+# Lines of 64 bytes, each a command that leaves a trace, then a comment.
 awk -v n=$((JUMP_KB * 16)) \
-    'BEGIN { for (i = 0; i < n; i++) printf "# %061d\n", i }' >"$TMP/paste"
+    'BEGIN { for (i = 0; i < n; i++) printf ": >>$L # %053d\n", i }' >"$TMP/paste"
 tm load-buffer "$TMP/paste"
 tm paste-buffer -d -t $S
 # The remote terminal echoes each line it takes: once the echo shows, a
 # second more lets the rest back up behind what it holds.
-wait_until 10 shows $S '^# 0'
+wait_until 10 shows $S '# 0+$'
 sleep 1
-took=$(screen $S | sed -n 's/^# 0*\([0-9][0-9]*\)$/\1/p' | tail -n 1)
+took=$(screen $S | sed -n 's/^: >>\$L # 0*\([0-9][0-9]*\)$/\1/p' | tail -n 1)
 check "... the remote terminal took lines 0-${took:-?} of $((JUMP_KB * 16)): \
 the rest waits behind it" test "${took:-99999999}" -lt $((JUMP_KB * 16 - 1))
 t0=${EPOCHREALTIME/./}
@@ -199,11 +204,13 @@ check "Ctrl-C behind $JUMP_KB KiB of input the remote does not read: the \
 remote sleep ($jpid) died in $ms ms < $KEY_TO_DEATH_MS ms" \
     test "$(is_pid "$jpid" && pid_gone "$jpid" && echo gone)" = gone -a \
     "$ms" -lt "$KEY_TO_DEATH_MS"
-# The shell reads what was pasted behind the key (up to 2,000 comment
-# lines, each echoed with a prompt: seconds on a loaded machine) before
-# the line below.
+# Nothing typed before the key reaches the shell: the line below is the
+# next it reads (before the flush, it read up to 2,000 pasted lines first,
+# each echoed with a prompt: seconds on a loaded machine).
 line $S 'clear; echo "alive"'
 check "... the shell survives it" wait_until 90 shows $S '^alive$'
+check "... and ran none of the lines typed before the key" \
+    test ! -e "$TMP/jump.leak"
 line $S 'exit 5'
 check "... exit 5: the CLI exits 5, the terminal's mode is back" ended $S 5
 close $S
