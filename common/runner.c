@@ -158,12 +158,19 @@ job_close_fd(struct job *j, int s)
 	j->j_fd[s] = -1;
 }
 
-/* sig to the command's process group, and to its containment. */
+/*
+ * sig to the command's process group, and to its containment.  The group
+ * only while its leader, the command, is not reaped: its pid is ours until
+ * then.  Once it is, the group may be empty (what holds the pipes open may
+ * have left it with setsid), and its number free for another process to
+ * take and lead a group of its own: on a busy host the number comes round
+ * again within a minute (32,768 pids), and a killpg then would signal a
+ * stranger.  What is left of the call is the containment's (contain.h).
+ */
 static void
 job_signal(struct job *j, int sig)
 {
-	if (!j->j_reaped || j->j_fd[STREAM_STDOUT] != -1 ||
-	    j->j_fd[STREAM_STDERR] != -1)
+	if (!j->j_reaped)
 		killpg(j->j_pid, sig);
 	contain_signal(&j->j_contain, sig);
 }

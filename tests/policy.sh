@@ -105,6 +105,15 @@ sleep "$1" </dev/null >/dev/null 2>&1 &
 [ "$2" = wait ] && sleep "$1"
 exit 0
 EOF
+cat >"$CMDS/linger" <<'EOF'
+#!/bin/sh
+# linger FILE: writes its pid to FILE and exits at once, leaving a child
+# in a session of its own that holds its output open for 3 s: its process
+# group is empty then, and its number free for another process.
+echo $$ >"$1"
+setsid sleep 3 &
+exit 0
+EOF
 chmod 0755 "$CMDS" "$CMDS"/*
 chmod -R go-w "$CMDS"
 
@@ -274,6 +283,38 @@ ODD_PIDS=
 
 # --- 5. containment ---------------------------------------------------------
 
+# stranger_spared HOW: a call's command exits, reaped at once, while a
+# child of it that left its group (setsid) holds its output; another
+# process then takes the command's pid (ns_last_pid) and leads a group of
+# that number.  When the daemon gives up waiting for the output (2 s), it
+# kills what is left of the call, and must not kill that stranger: a
+# killpg of the number, as the daemon did, would.  Up to 5 tries to give
+# the stranger the pid (another process may take it first).
+stranger_spared() {
+	local how=$1 try x s cli
+	for try in 1 2 3 4 5; do
+		rm -f "$TMP/linger.pid"
+		guest_cli -e "linger $TMP/linger.pid" >/dev/null 2>&1 &
+		cli=$!
+		wait_until 5 test -s "$TMP/linger.pid"
+		x=$(cat "$TMP/linger.pid" 2>/dev/null)
+		wait_until 2 pid_gone "$x"
+		echo $((x - 1)) >/proc/sys/kernel/ns_last_pid
+		setsid sleep 60 </dev/null >/dev/null 2>&1 &
+		s=$!
+		if [ "$s" = "$x" ]; then
+			reap 10 "$cli"
+			check "$how: a stranger given the pid of a command that ended ($x) survives the end of its call" \
+			    alive "$s"
+			stop_pid "$s"
+			return
+		fi
+		stop_pid "$s"
+		reap 10 "$cli"
+	done
+	fail "$how: no stranger could be given the pid of a command that ended (5 tries)"
+}
+
 # contained MECHANISM: section 5 with NEGOTIATOR_CONTAIN=MECHANISM.
 contained() {
 	local how=$1 n i st base
@@ -298,6 +339,7 @@ contained() {
 	wait_until 5 no_sleepers
 	n=$(sleepers | wc -l)
 	check "$how: ... and its children die with it ($n left)" test "$n" -eq 0
+	stranger_spared "$how"
 	# A running call keeps its children, whatever other calls end.
 	guest_cli -t 5 -e "spawner $((NAP + 1)) wait" >/dev/null 2>&1 &
 	a=$!
