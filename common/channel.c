@@ -21,10 +21,24 @@
 #define CHANNEL_READ_SIZE	(PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
 #define CHANNEL_READ_BATCH	(256 * 1024)	/* read on a non-blocking fd */
 #define CHANNEL_WRITE_BATCH	(256 * 1024)	/* written in one turn, ditto */
+/* A port's splice asks for more than a relay can hold (ch_splice). */
+#define CHANNEL_RELAY_ASK	(16 * 1024 * 1024)
 
 static void	channel_read_cb(struct ev_loop *, ev_io *, int);
 static void	channel_write_cb(struct ev_loop *, ev_io *, int);
 static void	channel_resume_cb(struct ev_loop *, ev_timer *, int);
+
+int	channel_splice_ports;
+
+static void
+channel_relay_close(struct channel *ch)
+{
+	if (ch->ch_relay[0] != -1) {
+		close(ch->ch_relay[0]);
+		close(ch->ch_relay[1]);
+	}
+	ch->ch_relay[0] = ch->ch_relay[1] = -1;
+}
 
 void
 channel_init(struct channel *ch, struct ev_loop *loop,
@@ -37,6 +51,7 @@ channel_init(struct channel *ch, struct ev_loop *loop,
 	ch->ch_arg = arg;
 	ev_init(&ch->ch_read, channel_read_cb);
 	ev_init(&ch->ch_write, channel_write_cb);
+	ch->ch_relay[0] = ch->ch_relay[1] = -1;
 	ev_init(&ch->ch_resume, channel_resume_cb);
 	ch->ch_read.data = ch->ch_write.data = ch->ch_resume.data = ch;
 }
@@ -49,8 +64,13 @@ channel_attach(struct channel *ch, int fd)
 	channel_detach(ch);
 	ch->ch_fd = fd;
 	ch->ch_nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
-	ch->ch_splice = ch->ch_nonblock && fstat(fd, &st) == 0 &&
-	    S_ISSOCK(st.st_mode);
+	ch->ch_splice = CH_SPLICE_NONE;
+	if (ch->ch_nonblock && fstat(fd, &st) == 0) {
+		if (S_ISSOCK(st.st_mode))
+			ch->ch_splice = CH_SPLICE_DIRECT;
+		else if (S_ISCHR(st.st_mode) && channel_splice_ports)
+			ch->ch_splice = CH_SPLICE_RELAY;
+	}
 	ch->ch_last_input = ev_now(ch->ch_loop);
 	ev_io_set(&ch->ch_read, fd, EV_READ);
 	ev_io_set(&ch->ch_write, fd, EV_WRITE);
@@ -63,6 +83,7 @@ channel_detach(struct channel *ch)
 	if (ch->ch_fd != -1)
 		close(ch->ch_fd);
 	ch->ch_fd = -1;
+	channel_relay_close(ch);
 	ch->ch_congested = 0;
 	channel_discard_input(ch);
 	buf_free(&ch->ch_in);
@@ -534,26 +555,46 @@ channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
 	size_t		 n, got = 0;
 	ssize_t		 k;
 	uint32_t	 trailer;
-	int		 held = 0;
+	int		 held = 0, from = pipe;
 
 	if (channel_write_some(ch) != 1 ||
 	    ioctl(pipe, FIONREAD, &held) == -1 || held <= 0)
 		return 0;
 	n = (size_t)held < max ? (size_t)held : max;
+	if (ch->ch_splice == CH_SPLICE_RELAY) {
+		/*
+		 * The relay is empty here; pipe to pipe moves buffers, not
+		 * bytes, and the port's splice below then empties it.
+		 */
+		if (ch->ch_relay[0] == -1 &&
+		    pipe2(ch->ch_relay, O_NONBLOCK | O_CLOEXEC) == -1) {
+			ch->ch_relay[0] = ch->ch_relay[1] = -1;
+			return 0;
+		}
+		k = splice(pipe, NULL, ch->ch_relay[1], NULL, n,
+		    SPLICE_F_NONBLOCK);
+		if (k <= 0)
+			return 0;
+		n = (size_t)k;
+		from = ch->ch_relay[0];
+	}
 	trailer = proto_data_head(buf_reserve(&ch->ch_out, PROTO_DATA_FRAME),
 	    tag, id, stream, n);
 	buf_commit(&ch->ch_out, PROTO_HDR_LEN + PROTO_DATA_HEAD);
 	if (channel_write_some(ch) == 1) {
-		k = splice(pipe, NULL, ch->ch_fd, NULL, n, SPLICE_F_NONBLOCK);
+		/* To a port, always more than the relay holds (ch_splice). */
+		k = splice(from, NULL, ch->ch_fd, NULL,
+		    ch->ch_splice == CH_SPLICE_RELAY ? CHANNEL_RELAY_ASK : n,
+		    SPLICE_F_NONBLOCK);
 		if (k > 0) {
 			got = (size_t)k;
 			ch->ch_last_output = ev_now(ch->ch_loop);
 		} else if (k == -1 && errno == EINVAL)
-			ch->ch_splice = 0;	/* not this fd: never again */
+			ch->ch_splice = CH_SPLICE_NONE;	/* not this fd: never again */
 	}
 	/* The header is (being) sent: the frame must be completed. */
 	while (got < n) {
-		k = read(pipe, buf_reserve(&ch->ch_out, n - got), n - got);
+		k = read(from, buf_reserve(&ch->ch_out, n - got), n - got);
 		if (k == -1 && errno == EINTR)
 			continue;
 		if (k <= 0)
@@ -565,6 +606,12 @@ channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
 		/* Cannot happen to a pipe read by us alone; ends the frame. */
 		memset(buf_reserve(&ch->ch_out, n - got), 0, n - got);
 		buf_commit(&ch->ch_out, n - got);
+	}
+	if (from != pipe && (ioctl(from, FIONREAD, &held) == -1 || held != 0)) {
+		/* Cannot happen either; a relay not empty is never spliced. */
+		log_warnx("channel: splice relay left unempty: splicing stops");
+		channel_relay_close(ch);
+		ch->ch_splice = CH_SPLICE_NONE;
 	}
 	proto_put_be32(&ch->ch_out, trailer);
 	return (ssize_t)n;

@@ -126,8 +126,9 @@ struct channel {
 	int			 ch_congested;	/* producers wait for on_drain */
 	int			 ch_nonblock;	/* the fd is O_NONBLOCK */
 	/*
-	 * The fd takes splice(2): a non-blocking socket.  Never a virtio
-	 * port: splices to one wedged the guest's whole virtio-serial device
+	 * The fd takes splice(2): a non-blocking socket straight from a
+	 * command's pipe (CH_SPLICE_DIRECT).  Never a virtio port so: splices
+	 * to one wedged the guest's whole virtio-serial device
 	 * (QEMU 7.2 TCG, Linux 6.1), every port with it, in our VM tests,
 	 * for a command writing its output in small pieces; in a bare test
 	 * (docs/benchmarks.md) the port first delivered wrong bytes, then the
@@ -152,13 +153,20 @@ struct channel {
 	 * at least what the pipe holds fills the list to its mark, and was
 	 * byte-exact on both (one buffer at a time, up to 256, blocking or
 	 * not: tests/vm/splice.sh's default phases, which the VM suite runs).
-	 * A pipe with another writer cannot promise that, so a daemon would
-	 * need a pipe of its own between the command's and the port; that
-	 * path is not built.  The feared loss when virtqueue_add_outbuf()
-	 * fails (its bytes, already out of the pipe, are freed: 620-628, 962
-	 * in 6.1) needs the GFP_ATOMIC indirect table to fail: never seen.
+	 * A pipe with another writer cannot promise that, so to a port
+	 * (CH_SPLICE_RELAY) the bytes go through a pipe of the channel's
+	 * own, ch_relay, that only channel_splice_data() writes and reads:
+	 * pipe to pipe (which moves buffers, no bytes), then the relay to
+	 * the port asking for more than a pipe holds; the relay is empty
+	 * between frames (checked: if not, splicing stops).  Only where
+	 * channel_splice_ports is set: by the guest daemon on the kernels
+	 * whose code above it was read and tested on.  The feared loss
+	 * when virtqueue_add_outbuf() fails (its bytes, already out of the
+	 * pipe, are freed: 620-628, 962 in 6.1) needs the GFP_ATOMIC
+	 * indirect table to fail: never seen.
 	 */
-	int			 ch_splice;
+	enum { CH_SPLICE_NONE, CH_SPLICE_DIRECT, CH_SPLICE_RELAY } ch_splice;
+	int			 ch_relay[2];	/* CH_SPLICE_RELAY: -1 until used */
 	int			 ch_backlog;	/* whole frames wait for a turn */
 	double			 ch_turn_start;	/* when the turn began */
 	struct channel_budget	*ch_budget;	/* NULL: no share (rule 5) */
@@ -178,6 +186,12 @@ struct channel {
 };
 
 /* channel.c */
+/*
+ * 1: a channel attached to a non-blocking character device (a virtio
+ * port) sends DATA by splice through a relay pipe (ch_splice).  Set
+ * before attaching; 0 by default.
+ */
+extern int channel_splice_ports;
 void	 channel_init(struct channel *, struct ev_loop *,
 	    const struct channel_ops *, void *arg);
 void	 channel_attach(struct channel *, int fd);
