@@ -116,7 +116,7 @@ run() {
 	suites=$((suites + 1))
 	left=$((BUDGET - ($(date +%s) - START)))
 	[ "$limit" -le "$left" ] || limit=$left
-	echo "=== $name"
+	echo "=== $name (at $(( $(date +%s) - START )) s)"
 	if [ "$limit" -le 0 ]; then
 		echo "=== $name: FAILED (not run: the ${BUDGET} s budget of make check is spent)"
 		total_failed=$((total_failed + 1))

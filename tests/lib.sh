@@ -169,6 +169,23 @@ is_pid() {
 	esac
 }
 
+# start_time PID: when PID started (clock ticks since boot, field 22 of
+# /proc/PID/stat); empty once it is gone.  A pid and its start time name
+# one process; a pid alone may be another's once the first is gone (make
+# check goes round the machine's 32,768 pids within a minute), so a pid
+# learnt earlier is signalled only through kill_same.
+start_time() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
+}
+# same_process PID START: PID is still the process that started at START.
+same_process() {
+	[ -n "${2-}" ] && [ "$(start_time "$1")" = "$2" ]
+}
+# kill_same SIGNAL PID START: SIGNAL to PID if it is still that process.
+kill_same() {
+	same_process "$2" "$3" && kill "-$1" "$2" 2>/dev/null
+}
+
 # pid_gone PID: 0 only when PID is a pid (is_pid) and no process of this
 # machine has it (no /proc/PID); 1 while one does (a zombie too); 2, saying
 # why on stderr, when PID is not a pid or /proc is not mounted.  A pid that

@@ -34,7 +34,8 @@ RSS_BOUND_KB=$((64 * 1024))		# both daemons, whatever the load
 H="$HOSTBIN --control $TMP/host.sock --channel-dir $TMP/chan"
 GUEST=vm1				# the guest that serving asks
 VS_PID= VS2_PID= HOSTD_PID= GUESTD_PID= FLOOD_PID=
-REMOTE_PIDS=				# sleepers a dead daemon left behind
+REMOTE_PIDS=				# sleepers a dead daemon left behind,
+					# PID:START_TIME each
 mkdir -p "$TMP/chan" "$TMP/gport" "$TMP/gport2"
 
 start_hostd() {
@@ -53,7 +54,7 @@ hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 first_line() { [ -s "$1" ] && head -n 1 "$1"; }
 cleanup() {
 	trap '' INT TERM HUP
-	[ -n "$REMOTE_PIDS" ] && kill $REMOTE_PIDS 2>/dev/null
+	for p in $REMOTE_PIDS; do kill_same TERM "${p%:*}" "${p#*:}"; done
 	stop_pid "$FLOOD_PID"; stop_pid "$HOSTD_PID" 10
 	stop_pid "$GUESTD_PID" 10; stop_pid "$VS_PID"; stop_pid "$VS2_PID"
 	kill_children
@@ -117,6 +118,24 @@ check "32 parallel 8 MB calls with every CLI's stdout paused 2 s" \
 echo "# bulk with stdout paused 2 s, 32 x 8 MB: $BULK_MS ms wall"
 check "--ping both ways answers at once after the paused bulk" \
     within 1 ping_both
+# alive_or_why NAME PID: PID (the NAME daemon, which this shell started
+# and has not restarted since) still runs; if not, how it ended (wait's
+# status: 128+N for signal N) and the last lines of its log.
+alive_or_why() {
+	local st
+	alive "$2" && return 0
+	wait "$2" 2>/dev/null; st=$?
+	echo "# the $1 daemon (pid $2) ended with status $st; the end of its log:"
+	tail -n 15 "$TMP/${1}d.log" | sed 's/^/#   /'
+	return 1
+}
+both_alive() {
+	local rc=0
+	alive_or_why host "$HOSTD_PID" || rc=1
+	alive_or_why guest "$GUESTD_PID" || rc=1
+	return $rc
+}
+check "both daemons still run after the bulk calls" both_alive
 h=$(hwm_kb "$HOSTD_PID") g=$(hwm_kb "$GUESTD_PID")
 echo "# peak RSS after both bulk runs: host daemon $h kB, guest daemon $g kB"
 check "host daemon peak RSS $h kB < $RSS_BOUND_KB kB" test "$h" -lt "$RSS_BOUND_KB"
@@ -186,7 +205,7 @@ in_flight() {
 	CALL_PID=$!
 	wait_until 10 first_line "$TMP/sleeper"
 	SLEEPER=$(first_line "$TMP/sleeper")
-	REMOTE_PIDS="$REMOTE_PIDS $SLEEPER"
+	REMOTE_PIDS="$REMOTE_PIDS $SLEEPER:$(start_time "$SLEEPER")"
 }
 # fails_within MS DESCRIPTION: the call started by in_flight ends with 125
 # within MS of now_ms $T0.

@@ -81,7 +81,9 @@ NEGOTIATOR_SV_TEST=$T
 	done
 	if [ -s "$T/sleeper.pid" ]; then
 		p=$(cat "$T/sleeper.pid")
-		kill -0 "$p" 2>/dev/null && echo "$p"
+		# Only if still the sleeper: its number may be another's now.
+		same_process "$p" "$(cat "$T/sleeper.start" 2>/dev/null)" &&
+		    echo "$p"
 	fi
 }
 
@@ -330,6 +332,7 @@ while [ ! -s "$T/sleeper.pid" ] && [ $i -lt 50 ]; do
 done
 if [ -s "$T/sleeper.pid" ]; then
 	sleeper_started=$(cat "$T/sleeper.pid")
+	start_time "$sleeper_started" >"$T/sleeper.start"
 	ok "c. a guest's call runs the sleeper command on the host (pid $sleeper_started)"
 else
 	bad "c. the sleeper command did not start through the emulated guest"
@@ -357,7 +360,9 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 	bad "c. negotiator-host (pid $pid) still alive after the stop"
 fi
 if [ -n "$sleeper_started" ]; then
-	if pid_gone "$sleeper_started"; then
+	if ! [ -s "$T/sleeper.start" ]; then
+		bad "c. the sleeper's start time was not read (pid $sleeper_started)"
+	elif ! same_process "$sleeper_started" "$(cat "$T/sleeper.start")"; then
 		ok "c. running command killed by the stop"
 	else
 		bad "c. running command (pid $sleeper_started) survived the stop"
