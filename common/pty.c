@@ -104,7 +104,7 @@ pty_interrupt(int master, const uint8_t *p, size_t n)
 {
 	struct termios	 t;
 	size_t		 i, after = 0;
-	int		 sig;
+	int		 sig, flushed = 0;
 
 	if (tcgetattr(master, &t) == -1 || !(t.c_lflag & ISIG))
 		return 0;
@@ -119,10 +119,16 @@ pty_interrupt(int master, const uint8_t *p, size_t n)
 			sig = SIGTSTP;
 		else
 			continue;
+		/*
+		 * The input first, then the signal: its process's death wakes
+		 * the shell, which would read what is not yet discarded (the
+		 * line discipline does both under one lock).
+		 */
+		if (!flushed && !(t.c_lflag & NOFLSH))
+			pty_flush_input(master);
+		flushed = 1;
 		(void)ioctl(master, TIOCSIG, sig);
 		after = i + 1;
 	}
-	if (after > 0 && !(t.c_lflag & NOFLSH))
-		pty_flush_input(master);
 	return after;
 }
