@@ -606,12 +606,13 @@ channel_splice_data(struct channel *ch, uint32_t tag, uint32_t id,
 		/* Cannot happen to a pipe read by us alone; ends the frame. */
 		memset(buf_reserve(&ch->ch_out, n - got), 0, n - got);
 		buf_commit(&ch->ch_out, n - got);
-	}
-	if (from != pipe && (ioctl(from, FIONREAD, &held) == -1 || held != 0)) {
-		/* Cannot happen either; a relay not empty is never spliced. */
-		log_warnx("channel: splice relay left unempty: splicing stops");
-		channel_relay_close(ch);
-		ch->ch_splice = CH_SPLICE_NONE;
+		if (from != pipe) {
+			/* A relay not emptied is never spliced again. */
+			log_warnx("channel: splice relay left unempty: "
+			    "splicing stops");
+			channel_relay_close(ch);
+			ch->ch_splice = CH_SPLICE_NONE;
+		}
 	}
 	proto_put_be32(&ch->ch_out, trailer);
 	return (ssize_t)n;

@@ -110,7 +110,8 @@ sweep() {
 	[ -z "$left$doms$(ls -A "$RUN")" ]
 }
 
-# run NAME LIMIT_S COMMAND...: one suite, bounded by LIMIT_S and the budget.
+# run NAME LIMIT_S COMMAND...: one suite, bounded by LIMIT_S and the budget;
+# true if it passed.
 run() {
 	local name=$1 limit=$2 left rc start; shift 2
 	suites=$((suites + 1))
@@ -158,6 +159,7 @@ run() {
 		fi
 	fi
 	rm -f "$RUN.output"
+	[ "$rc" -eq 0 ]
 }
 
 # On Ctrl-C or SIGTERM: the running suite is stopped through timeout (which
@@ -238,23 +240,17 @@ lane_system() {
 start_lane() {
 	local out=$RUN.lane.$1
 	(
+		MAIN_RUN=$RUN
 		RUN=$(mktemp -d /tmp/ncheck.XXXXXX) || exit 1
 		chmod 755 "$RUN"
 		export TMPDIR=$RUN
-		MAIN_SKIPS=$SKIPS SKIPS=$RUN.skips MAIN_FAILS=$FAILS FAILS=$RUN.fails
-		MAIN_AGAIN=$AGAIN AGAIN=$RUN.again
+		SKIPS=$RUN.skips FAILS=$RUN.fails AGAIN=$RUN.again
 		suites=$(($1 * 1000)) total_failed=0 suite_pid= lane_pids=
 		trap interrupted INT TERM HUP
 		trap 'rm -rf "$RUN" "$RUN.output" "$SKIPS".* "$FAILS".* "$AGAIN".*' EXIT
 		"$2"
-		for f in "$SKIPS".*; do
-			[ -f "$f" ] && mv "$f" "$MAIN_SKIPS.${f##*.}"
-		done
-		for f in "$FAILS".*; do
-			[ -f "$f" ] && mv "$f" "$MAIN_FAILS.${f##*.}"
-		done
-		for f in "$AGAIN".*; do
-			[ -f "$f" ] && mv "$f" "$MAIN_AGAIN.${f##*.}"
+		for f in "$SKIPS".* "$FAILS".* "$AGAIN".*; do
+			[ -f "$f" ] && mv "$f" "$MAIN_RUN${f#"$RUN"}"
 		done
 		echo "$((suites - $1 * 1000)) $total_failed" >"$out.counts"
 	) >"$out" 2>&1 &
@@ -293,7 +289,7 @@ fi
 # more alone.  Its first run's skips are dropped (the second run's count);
 # its first run's failures are kept, marked, if it passes alone.
 again_alone() {
-	local i f a n name limit first
+	local i f a n name limit rc counted
 	for i in $(ls "$AGAIN".* 2>/dev/null | sed 's/.*\.//' | sort -n); do
 		f=$AGAIN.$i
 		name=$(sed -n 1p "$f") limit=$(sed -n 2p "$f") n=0
@@ -303,12 +299,14 @@ again_alone() {
 			[ "$n" -le 2 ] || set -- "$@" "$a"
 		done <"$f"
 		rm -f "$f" "$SKIPS.$i"
-		first=$total_failed
 		echo "=== $name: failed beside the other lanes; once more, alone"
-		run "$name (again, alone)" "$limit" "$@"
-		suites=$((suites - 1))
-		total_failed=$((total_failed - 1))
-		if [ "$total_failed" -lt "$first" ]; then
+		# Numbered 10000 + N, so that its skip and failure files are its
+		# own; one suite, counted failed once before: the second run's
+		# count replaces the first's.
+		counted=$suites suites=$((10000 + i - 1))
+		run "$name (again, alone)" "$limit" "$@"; rc=$?
+		suites=$counted total_failed=$((total_failed - 1))
+		if [ "$rc" -eq 0 ]; then
 			{
 				echo "passed when run again alone; its run beside the other lanes:"
 				cat "$FAILS.$i"
@@ -341,23 +339,21 @@ skip_summary() {
 }
 skip_summary
 # fail_summary: every failed suite and its first failed checks.
+n_alone=$(ls "$FAILS".*.alone 2>/dev/null | wc -l)
 fail_summary() {
 	local f
-	for f in "$FAILS".*.alone; do
-		[ -f "$f" ] || continue
+	if [ "$n_alone" -gt 0 ]; then
 		echo "=== passed only when run alone (their output is above):"
 		cat "$FAILS".*.alone | sed 's/^/    /'
-		break
-	done
+	fi
 	[ "$total_failed" -gt 0 ] || return 0
 	echo "=== failed suites (their output is above):"
-	for f in "$FAILS".*; do
+	for f in $(ls "$FAILS".* 2>/dev/null | sort -V); do
 		case $f in *.alone) continue ;; esac
 		[ -f "$f" ] && sed 's/^/    /' "$f"
 	done
 }
 fail_summary
-n_alone=$(ls "$FAILS".*.alone 2>/dev/null | wc -l)
 [ "$n_alone" -eq 0 ] || not_run="$not_run, $n_alone passed only when run alone"
 echo "$((suites - total_failed)) passed, $total_failed failed" \
     "($(( $(date +%s) - START )) s)$not_run"
