@@ -8,7 +8,8 @@
  * output) to a sink request, at once, and holds none.  That needs one
  * invariant: the source may never send more than the sink may take,
  *
- *	src->rq_can_recv[s] <= min(dst->rq_can_send[s], RELAY_WINDOW),
+ *	src->rq_can_recv[s] + src->rq_credit_held[s]
+ *	    <= min(dst->rq_can_send[s], RELAY_WINDOW),
  *
  * kept by granting the source credit only from what the sink allows, up to
  * RELAY_WINDOW, and only while the sink's conn is not congested.  Credit
@@ -109,7 +110,7 @@ static void
 relay_grant(struct relay *rl, int s)
 {
 	struct req	*src, *dst;
-	uint32_t	 room;
+	uint32_t	 room, granted;
 
 	if (!rl->rl_forwarded)
 		return;
@@ -120,9 +121,10 @@ relay_grant(struct relay *rl, int s)
 		return;
 	room = dst->rq_can_send[s] < RELAY_WINDOW ? dst->rq_can_send[s] :
 	    RELAY_WINDOW;
-	if (room > src->rq_can_recv[s] &&
-	    room - src->rq_can_recv[s] >= RELAY_CREDIT_STEP)
-		conn_send_credit(src, s, room - src->rq_can_recv[s]);
+	/* Credit held back while the source's queue is full is granted. */
+	granted = src->rq_can_recv[s] + src->rq_credit_held[s];
+	if (room > granted && room - granted >= RELAY_CREDIT_STEP)
+		conn_send_credit(src, s, room - granted);
 }
 
 /* Passes the caller's latest TTY on, now if force, else unless congested. */

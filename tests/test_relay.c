@@ -348,6 +348,48 @@ Test(relay, stdin_credit_is_bounded_by_ours)
 	    x.s_req[0].rq_can_send[STREAM_STDIN]);
 }
 
+/*
+ * Credit held back while the source's queue is full (rule 4) counts as
+ * granted: the relay granted again from what the caller allowed each time
+ * output arrived, and once the queue had room the peer was given more
+ * than the caller allows; the peer's output beyond it killed the daemon
+ * ("conn_send_data: 65536 bytes beyond credit", tests/load.sh beside
+ * make check's other lanes).
+ */
+Test(relay, credit_held_back_counts_as_granted)
+{
+	size_t	 got = 0;
+	int	 i;
+
+	/* Its HELLOs wait in the full queue: no timeout meanwhile. */
+	p.s_conn.c_peer_timeout = s.s_conn.c_peer_timeout = 10;
+	open_on_peer(0);
+	p.s_conn.c_max_queue = 0;	/* the peer's queue is always full */
+	for (i = 0; i < 4; i++) {
+		server_sends(STREAM_STDOUT, PROTO_MAX_DATA);
+		evloop_for(loop, 0.05);
+		/* The caller reads it and gives the credit back. */
+		conn_send_credit(&x.s_req[0], STREAM_STDOUT,
+		    (uint32_t)(x.s_data[STREAM_STDOUT] - got));
+		got = x.s_data[STREAM_STDOUT];
+		evloop_for(loop, 0.05);
+	}
+	cr_assert_eq(got, 4 * PROTO_MAX_DATA, "got %zu", got);
+	p.s_conn.c_max_queue = CHANNEL_MAX_QUEUE;
+	/* The next grant sends what was held. */
+	server_sends(STREAM_STDOUT, PROTO_MAX_DATA);
+	evloop_for(loop, 0.05);
+	conn_send_credit(&x.s_req[0], STREAM_STDOUT, PROTO_MAX_DATA);
+	evloop_for(loop, 0.1);
+	cr_assert_leq(s.s_most_credit[STREAM_STDOUT], PROTO_WINDOW,
+	    "the peer was granted %u", s.s_most_credit[STREAM_STDOUT]);
+	/* All of it: the relay passes on no more than the caller allows. */
+	server_sends(STREAM_STDOUT, 16 * 1024 * 1024);
+	evloop_for(loop, 0.2);
+	cr_assert_leq(x.s_data[STREAM_STDOUT] - got, PROTO_WINDOW +
+	    PROTO_MAX_DATA);
+}
+
 /* Rule 2: a caller that does not read stops the peer's output. */
 Test(relay, a_congested_caller_stops_the_peer)
 {
