@@ -263,6 +263,13 @@ call_issue(struct call *cc)
 {
 	conn_request(&cc->cc_conn, &cc->cc_req, cc->cc_msg, &call_req_ops, cc);
 	cc->cc_sent_ns = now_ns();
+	if (cc->cc_msg->m_type == MSG_OPEN &&
+	    cc->cc_opt->ca_output_window > PROTO_WINDOW) {
+		conn_send_credit(&cc->cc_req, STREAM_STDOUT,
+		    cc->cc_opt->ca_output_window - PROTO_WINDOW);
+		conn_send_credit(&cc->cc_req, STREAM_STDERR,
+		    cc->cc_opt->ca_output_window - PROTO_WINDOW);
+	}
 	if (cc->cc_opt->ca_tty)
 		call_send_tty(cc);	/* right behind the OPEN */
 	call_update_events(cc);
@@ -575,6 +582,9 @@ call_main(const struct cli_settings *cs, uint16_t type, const char *target,
 		opt.ca_ping_count = cs->cs_ping_count;
 		opt.ca_json = cs->cs_json;
 		opt.ca_tty = type == MSG_OPEN && cs->cs_tty;
+		/* A terminal's output is not widened: Ctrl-C stops less. */
+		opt.ca_output_window = cs->cs_output_window > PROTO_WINDOW &&
+		    !opt.ca_tty ? cs->cs_output_window : PROTO_WINDOW;
 		rv = call_run(fd, &m, &opt);
 	}
 	proto_msg_free(&m);

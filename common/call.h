@@ -22,6 +22,7 @@ struct call_options {
 	 */
 	int		 ca_to_daemon;
 	int		 ca_tty;	/* --tty: an OPEN_TTY on our terminal */
+	uint32_t	 ca_output_window; /* credit for our output: >= PROTO_WINDOW */
 };
 
 /* Runs request m over fd (the call's from now on); the exit status. */

@@ -37,6 +37,8 @@ struct cli_settings {
 	int			 cs_recursive;	/* --copy -r */
 	int			 cs_preserve;	/* --copy -p */
 	int			 cs_tty;	/* --tty */
+	/* The credit a call grants its output (0: PROTO_WINDOW). */
+	uint32_t		 cs_output_window;
 	const char		*cs_available;	/* --enable's put, get, sh */
 	/* --env NAME=VALUE, checked; the strings are argv's. */
 	char			*cs_env[PROTO_MAX_ENV + 1];

@@ -9,14 +9,15 @@
  * invariant: the source may never send more than the sink may take,
  *
  *	src->rq_can_recv[s] + src->rq_credit_held[s]
- *	    <= min(dst->rq_can_send[s], RELAY_WINDOW),
+ *	    <= min(dst->rq_can_send[s], RELAY_WINDOW(s)),
  *
  * kept by granting the source credit only from what the sink allows, up to
- * RELAY_WINDOW, and only while the sink's conn is not congested.  Credit
+ * RELAY_WINDOW(s), and only while the sink's conn is not congested.  Credit
  * the sink grants beyond that is used later, never passed on: so a peer
  * (or a caller) that grants 16 MiB and reads nothing makes us hold at most
- * RELAY_WINDOW per stream.  Before the peer is ready, stdin is held in
- * rl_stdin, bounded by the caller's first window.
+ * RELAY_WINDOW(s) per stream: 1 MiB of output, 256 KiB of stdin.  Before
+ * the peer is ready, stdin is held in rl_stdin, bounded by the caller's
+ * first window.
  *
  * A terminal's TTY (size and $TERM) is passed on as it comes, except that
  * while the peer's conn is congested only the latest one is kept, and sent
@@ -34,17 +35,25 @@
 #include "relay.h"
 #include "log.h"
 
-#define RELAY_WINDOW	PROTO_WINDOW	/* per stream, see above */
 /*
- * Credit goes to the source in steps of at least this much, not for every
- * byte the sink takes: each CREDIT frame costs the peer a wake-up, which
- * under emulation is much of the cost of a stream.  A quarter of the
- * window: with half, less was in flight and a TCG guest's streams were
- * 10-15 % slower both ways (docs/benchmarks.md).  A source that has used
- * all its credit is topped up once the sink's room reaches a step, which
- * it does, at RELAY_WINDOW, when the sink has taken what it was sent.
+ * Per stream, see above: output PROTO_WIDE_WINDOW (what a host CLI grants),
+ * stdin PROTO_WINDOW (what a daemon's command grants; a guest that grants
+ * more makes us hold no more of its caller's stdin).
  */
-#define RELAY_CREDIT_STEP	(RELAY_WINDOW / 4)
+#define RELAY_WINDOW(s)	((s) == STREAM_STDIN ? PROTO_WINDOW : PROTO_WIDE_WINDOW)
+/*
+ * Credit goes to the source in steps, not for every byte the sink takes:
+ * each CREDIT frame costs the peer a wake-up, which under emulation is
+ * much of the cost of a stream.  A step is a quarter of the most room the
+ * sink has given the stream (its window: 256 KiB, or a host CLI's 1 MiB
+ * for its output), and at least RELAY_CREDIT_STEP.  With half, less was
+ * in flight and a TCG guest's streams were 10-15 % slower both ways; with
+ * 64 KiB steps of a 1 MiB window, 32 MiB out of the guest took 1.3x as
+ * long as with 256 KiB ones (docs/benchmarks.md).  A source that has used
+ * all its credit is topped up once the sink's room reaches a step, which
+ * it does when the sink has taken what it was sent.
+ */
+#define RELAY_CREDIT_STEP	(PROTO_WINDOW / 4)
 
 struct relay {
 	LIST_ENTRY(relay)	 rl_entry;	/* while waiting for the peer */
@@ -55,6 +64,7 @@ struct relay {
 	int			 rl_forwarded;
 	struct buf		 rl_stdin;	/* stdin before forwarding */
 	int			 rl_stdin_eof;
+	uint32_t		 rl_room_max[STREAM_COUNT]; /* relay_grant */
 	struct proto_tty	 rl_tty;	/* the caller's latest TTY */
 	int			 rl_tty_pending; /* ... not yet passed on */
 	ev_timer		 rl_wait;
@@ -110,7 +120,7 @@ static void
 relay_grant(struct relay *rl, int s)
 {
 	struct req	*src, *dst;
-	uint32_t	 room, granted;
+	uint32_t	 room, granted, step;
 
 	if (!rl->rl_forwarded)
 		return;
@@ -119,11 +129,15 @@ relay_grant(struct relay *rl, int s)
 	if (src->rq_conn == NULL || dst->rq_conn == NULL ||
 	    conn_congested(dst))
 		return;
-	room = dst->rq_can_send[s] < RELAY_WINDOW ? dst->rq_can_send[s] :
-	    RELAY_WINDOW;
+	room = dst->rq_can_send[s] < RELAY_WINDOW(s) ? dst->rq_can_send[s] :
+	    RELAY_WINDOW(s);
+	if (room > rl->rl_room_max[s])
+		rl->rl_room_max[s] = room;
+	step = rl->rl_room_max[s] / 4 > RELAY_CREDIT_STEP ?
+	    rl->rl_room_max[s] / 4 : RELAY_CREDIT_STEP;
 	/* Credit held back while the source's queue is full is granted. */
 	granted = src->rq_can_recv[s] + src->rq_credit_held[s];
-	if (room > granted && room - granted >= RELAY_CREDIT_STEP)
+	if (room > granted && room - granted >= step)
 		conn_send_credit(src, s, room - granted);
 }
 

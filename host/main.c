@@ -380,6 +380,8 @@ main(int argc, char *argv[])
 	    "--disable", verbs,
 	    sizeof(verbs) / sizeof(verbs[0]), &o.hc.hc_control, &o.hc.hc_runner);
 	o.hc.hc_runner.rc_max_timeout_ms = RUNNER_HOST_MAX_TIMEOUT_MS;
+	/* Our output comes out of a guest: a wide window (proto.h). */
+	o.cs.cs_output_window = PROTO_WIDE_WINDOW;
 	log_init("negotiator-host", LOG_LEVEL_INFO, 0);
 
 	cli_config(&o.cs, argc, argv, SHORT_OPTIONS, long_options,

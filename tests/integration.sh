@@ -45,6 +45,39 @@ check "daemons up and serving" wait_until 10 serving
 run_all_scenarios
 scenario_bulk 10000000
 
+# The credit a caller grants its output (proto.h, PROTO_WIDE_WINDOW): a
+# host CLI 1 MiB, since its output comes out of a guest; a guest CLI the
+# 256 KiB of the protocol.  A command whose output nobody reads gets out
+# that window and its own pipe's 64 KiB; the credit for what fills the
+# CLI's stdout (64 KiB) goes back, and the relay passes it on once it is
+# a step (relay.c): a quarter of the window, so for a guest CLI only.
+# out_filled COUNT TARGET CLI...: runs CLI... -e 'out-count COUNT' TARGET
+# into a FIFO nobody reads; prints the bytes the command wrote once that
+# has not grown for 1.5 s (20 s at most), then ends the call.
+out_filled() {
+	local count=$1 target=$2 pid n=0 last same=0 i; shift 2
+	rm -f "$count" "$TMP/unread"
+	mkfifo "$TMP/unread" && exec 7<>"$TMP/unread"
+	"$@" -t 30 -e "out-count $count" $target >"$TMP/unread" 2>/dev/null &
+	pid=$!
+	for ((i = 0; i < 40 && same < 3; i++)); do
+		sleep 0.5; last=$n
+		n=$(cat "$count" 2>/dev/null) || n=0
+		if [ "$n" -gt 0 ] && [ "$n" = "$last" ]; then same=$((same + 1))
+		else same=0; fi
+	done
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	exec 7<&-
+	echo "$n"
+}
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+n=$(out_filled "$TMP/h.count" "$GUEST" $H)
+check "a host CLI's output window is 1 MiB: a command's unread output stopped at $n bytes (1 MiB and the pipes: 1114112 here)" \
+    between "$n" $((1024 * 1024 + 65536)) $((1024 * 1024 + 3 * 65536))
+n=$(out_filled "$TMP/g.count" "" guest_cli)
+check "a guest CLI's output window is 256 KiB: a command's unread output stopped at $n bytes (256 KiB and the pipes: 393216 here)" \
+    between "$n" $((256 * 1024 + 65536)) $((256 * 1024 + 4 * 65536))
+
 # Garbage between calls: both daemons skip it, say so, and resynchronise.
 # vserial sends 100 bytes to each end of both ports per SIGUSR1; a
 # daemon's "skipped bad input: ... (N bytes)" lines (one per batch of
