@@ -23,7 +23,8 @@
  *  3. Credit only permits.  Credit the peer grants lets us send; it never
  *     makes us queue past rule 2, whatever its size.  Credit we grant is
  *     what we can take without a queue of ours passing its own bound
- *     (PROTO_WINDOW per stream of a request): it is returned as what was
+ *     (PROTO_WINDOW per stream of a request; a host CLI's output and a
+ *     relay passing it on, PROTO_WIDE_WINDOW): it is returned as what was
  *     received moves on, never on the peer's say-so.
  *  4. Answers are not producers: replies, credit and HELLO_ACK are queued
  *     past the mark, since the peer asked for them and each is small.  But
