@@ -28,11 +28,13 @@
 #include "util.h"
 
 #define COPY_BUF	(64 * 1024)
+#define COPY_SPLICE_MAX	(1024 * 1024)	/* asked of one splice */
 #define COPY_MAX_ID	32	/* user and group names */
 
 struct copy_header {
 	int		 h_type;
-	uint32_t	 h_mode;
+	uint32_t	 h_mode;		/* permission bits only */
+	int		 h_holes;	/* a file's zero blocks are holes */
 	uint64_t	 h_size;
 	struct timespec	 h_times[2];	/* atime, mtime: as futimens takes them */
 	char		 h_name[NAME_MAX + 1];
@@ -48,6 +50,7 @@ struct copy_io {
 	const char	*io_prog;
 	char		 io_path[PATH_MAX * 2];	/* the entry, for messages */
 	int		 io_preserve;	/* receiving: -p */
+	int		 io_version;	/* receiving: the stream's, 1 or 2 */
 	int		 io_recursive;	/* sending: -r */
 	int		 io_warned_owner;
 };
@@ -251,6 +254,7 @@ copy_put_header(struct copy_io *io, int type, const char *name,
 	char		 user[COPY_MAX_ID + 1] = "", group[COPY_MAX_ID + 1] = "";
 	size_t		 nl = name ? strlen(name) : 0;
 	unsigned	 id;
+	uint32_t	 mode;
 
 	if (st != NULL) {
 		id = st->st_uid;
@@ -262,7 +266,12 @@ copy_put_header(struct copy_io *io, int type, const char *name,
 	copy_be(h + 1, nl, 2);
 	h[3] = (unsigned char)strlen(user);
 	h[4] = (unsigned char)strlen(group);
-	copy_be(h + 5, st ? st->st_mode & 07777 : 0, 4);
+	mode = st ? st->st_mode & 07777 : 0;
+	/* A file with holes: fewer blocks than its size needs. */
+	if (type == COPY_FILE && st != NULL &&
+	    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size)
+		mode |= COPY_MODE_HOLES;
+	copy_be(h + 5, mode, 4);
 	copy_be(h + 9, size, 8);
 	copy_be(h + 17, st ? (uint64_t)st->st_mtim.tv_sec : 0, 8);
 	copy_be(h + 25, st ? (uint64_t)st->st_mtim.tv_nsec : 0, 4);
@@ -582,6 +591,11 @@ copy_get_header(struct copy_io *io, struct copy_header *h)
 		    (unsigned)h->h_type);
 		return COPY_FAILED;
 	}
+	/* Version 1 made holes of every file's zero blocks. */
+	h->h_holes = io->io_version == 1 ||
+	    (h->h_type == COPY_FILE && (h->h_mode & COPY_MODE_HOLES) != 0);
+	if (h->h_type == COPY_FILE && io->io_version >= 2)
+		h->h_mode &= ~COPY_MODE_HOLES;
 	if ((h->h_mode & ~07777u) != 0 || nl > NAME_MAX ||
 	    ul > COPY_MAX_ID || gl > COPY_MAX_ID ||
 	    (h->h_type == COPY_LINK && h->h_size >= PATH_MAX) ||
@@ -683,6 +697,53 @@ copy_write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Up to *left bytes of the file being received into fd without copying
+ * them through us: what the stream's buffer holds is written, the rest is
+ * spliced from the stream.  Stops early, leaving the rest in *left for
+ * reading and writing, where splice cannot join the two (EINVAL: the
+ * stream is no pipe, the file system takes no splice).  COPY_OK, or an
+ * early end or error (said) as copy_get would have it.
+ */
+static enum copy_result
+copy_recv_spliced(struct copy_io *io, int fd, uint64_t *left,
+    uint64_t start, uint64_t size)
+{
+	size_t	 have = io->io_len - io->io_off;
+	ssize_t	 n;
+
+	if (have > *left)
+		have = (size_t)*left;
+	if (have > 0) {
+		if (copy_write_all(fd, io->io_buf + io->io_off, have) == -1) {
+			copy_say(io, "%s", strerror(errno));
+			return COPY_FAILED;
+		}
+		io->io_off += have;
+		*left -= have;
+	}
+	while (*left > 0) {
+		copy_progress(io, start, size - *left, size, 0);
+		n = splice(io->io_fd, NULL, fd, NULL, *left < COPY_SPLICE_MAX ?
+		    (size_t)*left : COPY_SPLICE_MAX, SPLICE_F_MOVE);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EINVAL)
+			return COPY_OK;	/* read and written instead */
+		if (n == 0) {
+			errno = 0;
+			return copy_get_failed(io);	/* the stream ended */
+		}
+		if (n == -1) {
+			/* Its read side is a pipe: the error is the file's. */
+			copy_say(io, "%s", strerror(errno));
+			return COPY_FAILED;
+		}
+		*left -= (uint64_t)n;
+	}
+	return COPY_OK;
+}
+
 /* A file's bytes into a temporary beside name in dirfd, then renamed. */
 static enum copy_result
 copy_recv_file(struct copy_io *io, int dirfd, const char *name,
@@ -716,14 +777,20 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 		return COPY_FAILED;
 	}
 	start = now_ns();
-	for (left = h->h_size; left > 0; left -= k) {
+	left = h->h_size;
+	if (!h->h_holes && (rv = copy_recv_spliced(io, fd, &left, start,
+	    h->h_size)) != COPY_OK)
+		goto fail;
+	rv = COPY_FAILED;
+	for (; left > 0; left -= k) {
 		copy_progress(io, start, h->h_size - left, h->h_size, 0);
 		k = left < sizeof(buf) ? (size_t)left : sizeof(buf);
 		if (copy_get(io, buf, k) == -1) {
 			rv = copy_get_failed(io);
 			goto fail;
 		}
-		if (copy_zeros(buf, k) ? lseek(fd, (off_t)k, SEEK_CUR) == -1 :
+		if (h->h_holes && copy_zeros(buf, k) ?
+		    lseek(fd, (off_t)k, SEEK_CUR) == -1 :
 		    copy_write_all(fd, buf, k) == -1) {
 			copy_say(io, "%s", strerror(errno));
 			goto fail;
@@ -904,6 +971,26 @@ copy_recv_target(struct copy_io *io, const char *dst,
 	return fd;
 }
 
+/*
+ * The version of a stream that begins with magic (COPY_MAGIC's length):
+ * 1 or 2; 0 if it is no copy stream, -1 if one of a later version.
+ */
+static int
+copy_version(const char *magic)
+{
+	size_t	 stem = sizeof(COPY_MAGIC_STEM) - 1;
+
+	if (memcmp(magic, COPY_MAGIC, sizeof(COPY_MAGIC) - 1) == 0)
+		return 2;
+	if (memcmp(magic, COPY_MAGIC_1, sizeof(COPY_MAGIC_1) - 1) == 0)
+		return 1;
+	if (memcmp(magic, COPY_MAGIC_STEM, stem) == 0 &&
+	    magic[stem] >= '3' && magic[stem] <= '9' &&
+	    magic[stem + 1] == '\n')
+		return -1;
+	return 0;
+}
+
 enum copy_result
 copy_receive(int fd, const char *dst, int preserve, const char *prog)
 {
@@ -924,8 +1011,13 @@ copy_receive(int fd, const char *dst, int preserve, const char *prog)
 		sigaction(sigs[i], &sa, NULL);
 	if (copy_get(io, magic, sizeof(magic)) == -1)
 		rv = copy_get_failed(io);
-	else if (memcmp(magic, COPY_MAGIC, sizeof(magic)) != 0) {
-		copy_say(io, "not a copy stream");
+	else if ((io->io_version = copy_version(magic)) <= 0) {
+		if (io->io_version == 0)
+			copy_say(io, "not a copy stream");
+		else
+			copy_say(io, "a copy stream of version %c, newer than "
+			    "this negotiator reads (1 and 2): update it here",
+			    magic[sizeof(COPY_MAGIC_STEM) - 1]);
 		rv = COPY_FAILED;
 	} else if ((rv = copy_get_header(io, &h)) != COPY_OK)
 		;

@@ -10,7 +10,8 @@
  *	namelen		2	1..NAME_MAX (0 for COPY_UP and COPY_END)
  *	userlen		1	owner's user name (0: none)
  *	grouplen	1	owner's group name (0: none)
- *	mode		4	permission bits (07777 at most)
+ *	mode		4	permission bits (07777 at most); a COPY_FILE's
+ *				may add COPY_MODE_HOLES
  *	size		8	file: its bytes; link: its target's (< PATH_MAX)
  *	mtime		8+4	seconds, nanoseconds
  *	atime		8+4
@@ -20,11 +21,24 @@
  * target).  A COPY_DIR's entries follow it, closed by a COPY_UP that
  * carries the directory's mode and times (set after its contents).  The
  * reader takes nothing on trust: every field is checked where it is read.
+ *
+ * Version 2 (COPY_MAGIC) added COPY_MODE_HOLES: the sender sets it on a
+ * file with holes (fewer blocks than its size needs, as cp --sparse=auto
+ * decides), and the reader makes holes of that file's zero blocks only;
+ * the bytes of other files go to the file as they come, spliced from the
+ * stream without passing through us (into a TCG guest's tmpfs, 128 MiB in
+ * 1.35-1.43 s where reading and writing took 1.85-2.50 s).  A version 1
+ * stream (COPY_MAGIC_1) is still read, its every file scanned for zeros as
+ * version 1 did; a reader of version 1 refuses version 2 as "not a copy
+ * stream".
  */
 #ifndef COPY_H
 #define COPY_H
 
-#define COPY_MAGIC	"negotiator-copy 1\n"
+#define COPY_MAGIC	"negotiator-copy 2\n"
+#define COPY_MAGIC_1	"negotiator-copy 1\n"	/* still read */
+#define COPY_MAGIC_STEM	"negotiator-copy "	/* then the version, \n */
+#define COPY_MODE_HOLES	0x10000u	/* version 2: zero blocks are holes */
 #define COPY_HEADER	41
 #define COPY_MAX_DEPTH	128	/* directories one inside another */
 

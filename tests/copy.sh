@@ -198,6 +198,7 @@ def ent(t, name=b"", mode=0o644, size=0, body=b""):
     return struct.pack(">BHBBIQqIqI", ord(t), len(name), 0, 0, mode, size,
                        0, 0, 0, 0) + name + body
 M = b"negotiator-copy 1\n"
+M2 = b"negotiator-copy 2\n"
 streams = {
   "dotdot": M + ent("d", b"root", 0o755) + ent("f", b"..", 0o644, 3, b"bad") + ent("u") + ent("e"),
   "slash": M + ent("d", b"root", 0o755) + ent("f", b"x/../../../outside/p", 0o644, 3, b"bad") + ent("u") + ent("e"),
@@ -207,19 +208,61 @@ streams = {
       + ent("d", b"esc", 0o755) + ent("f", b"pwn", 0o644, 3, b"bad") + ent("u")
       + ent("u") + ent("e"),
   "lying-size": M + ent("f", b"short", 0o644, 1000, b"only ten b"),
+  "lying-size-spliced": M2 + ent("f", b"short", 0o644, 1000, b"only ten b"),
   "nul": M + ent("f", b"a\0b", 0o644, 1, b"x") + ent("e"),
   "garbage": b"GET / HTTP/1.0\r\n\r\n",
+  # Version 2's COPY_MODE_HOLES, where it may not be.
+  "holes-on-a-dir": M2 + ent("d", b"root", 0o755 | 0x10000) + ent("u") + ent("e"),
+  "holes-in-version-1": M + ent("f", b"h", 0o644 | 0x10000, 1, b"x") + ent("e"),
+  "version-3": b"negotiator-copy 3\n" + ent("f", b"v", 0o644, 1, b"x") + ent("e"),
 }
+# Version 1, still read: its zero blocks become holes, dense or not.
+open(f"{tmp}/v1.zeros", "wb").write(M + ent("f", b"z", 0o644, 4 << 20, bytes(4 << 20)) + ent("e"))
 for k, v in streams.items():
     open(f"{tmp}/s.{k}", "wb").write(v)
 PY
-for s in dotdot slash absolute through-link lying-size nul garbage; do
+for s in dotdot slash absolute through-link lying-size lying-size-spliced nul garbage \
+    holes-on-a-dir holes-in-version-1 version-3; do
 	expect_status 1 "hostile stream into put (through the guest daemon): $s" \
 	    $H -e "put $TMP/g/jail/$s" "$GUEST" <"$TMP/s.$s" 2>"$TMP/err"
 	check "... said in one line" test "$(wc -l <"$TMP/err")" -eq 1
 done
 check "... nothing written outside the target" test -z "$(ls -A "$TMP/outside")"
 check "... no temporary left anywhere" no_temp -R "$TMP/g/jail"
+$H -e "put $TMP/g/jail/v3" "$GUEST" <"$TMP/s.version-3" 2>"$TMP/err"
+check "a stream of a later version: says to update this side" \
+    err_has "a copy stream of version 3, newer than this negotiator reads (1 and 2): update it here"
+
+# --- stream versions, holes and splice (copy.h) ---------------------------
+# Version 2 makes holes only of a file that has them (as cp --sparse=auto);
+# version 1 made them of every zero block, and is still read so.
+expect_status 0 "a version 1 stream is still read" \
+    $H -e "put $TMP/g/v1z" "$GUEST" <"$TMP/v1.zeros"
+check "... its zero blocks made holes (under 1 MiB used of 4)" \
+    test "$(du -k "$TMP/g/v1z" | cut -f1)" -lt 1024
+check "... the same bytes" cmp -s "$TMP/g/v1z" <(head -c $((4 << 20)) /dev/zero)
+head -c $((4 << 20)) /dev/zero >"$TMP/h/dense-zeros"
+expect_status 0 "host -> guest: 4 MiB of zeros written out, not sparse" \
+    ht --copy "$TMP/h/dense-zeros" "$GUEST:$TMP/g/dense-zeros"
+check "... dense there too (4 MiB used), the same bytes" \
+    test "$(du -k "$TMP/g/dense-zeros" | cut -f1)" -ge 4096 -a \
+    -n "$(cmp "$TMP/h/dense-zeros" "$TMP/g/dense-zeros" && echo same)"
+# The receiver splices a file from a pipe (no copy through it), and reads
+# and writes where it cannot: a stream in a regular file.
+"$HOSTBIN" --send-files "$TMP/h/big" >"$TMP/s.v2" 2>"$TMP/err"
+check "--send-files writes a version 2 stream" \
+    test "$(head -c 18 "$TMP/s.v2")" = "negotiator-copy 2"
+mkdir -p "$TMP/g/spliced"
+cat "$TMP/s.v2" | strace -f -qq -e trace=splice -o "$TMP/strace" \
+    "$HOSTBIN" --receive-files "$TMP/g/spliced/big" 2>"$TMP/err"
+check "from a pipe: the same bytes" same "$TMP/h/big" "$TMP/g/spliced/big"
+check "... spliced: $(grep -c '^[0-9]* *splice(0, NULL, [0-9]*, NULL, [0-9]*, SPLICE_F_MOVE) = [1-9]' "$TMP/strace") splices moved bytes, none failed" \
+    test "$(grep -c 'splice(0, .*) = [1-9]' "$TMP/strace")" -gt 0 -a \
+    "$(grep -c 'splice(.*= -1' "$TMP/strace")" -eq 0
+"$HOSTBIN" --receive-files "$TMP/g/spliced/from-file" <"$TMP/s.v2" 2>"$TMP/err"
+check "from a regular file (no splice): the same bytes" \
+    same "$TMP/h/big" "$TMP/g/spliced/from-file"
+rm -rf "$TMP/g/spliced" "$TMP/s.v2" "$TMP/g/v1z" "$TMP/g/dense-zeros"
 
 # --- interrupted copies: the old file stays, no temporary -------------------
 truncate -s 1G "$TMP/h/huge"

@@ -3,7 +3,8 @@
 # the demo need and that is not installed yet.  Idempotent and quiet when
 # nothing is missing; fails loudly when a package cannot be had.  The test
 # suites' tools are here too (jq, valgrind, checkbashisms of devscripts, tmux,
-# python3, man of man-db): a suite fails, never skips, when one is missing.
+# python3, man of man-db, strace): a suite fails, never skips, when one is
+# missing.
 set -eu
 
 PACKAGES="gcc make pkg-config libev-dev libmsgpack-dev libbsd-dev libmd-dev libc6-dev
@@ -11,7 +12,7 @@ libcriterion-dev socat supervisor busybox-static qemu-system-x86
 linux-image-amd64 cpio kmod xz-utils mandoc systemd procps bc git clang
 libclang-rt-14-dev libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu
 libvirt-clients libxml2-dev iproute2 jq valgrind devscripts python3 man-db
-zlib1g-dev libxxhash-dev tmux bash-completion"
+zlib1g-dev libxxhash-dev tmux bash-completion strace"
 
 missing=
 for p in $PACKAGES; do
