@@ -19,7 +19,14 @@
 #include "log.h"
 
 #define CHANNEL_READ_SIZE	(PROTO_HDR_LEN + PROTO_MAX_PAYLOAD)
-#define CHANNEL_READ_BATCH	(256 * 1024)	/* read on a non-blocking fd */
+/*
+ * Read on a non-blocking fd before decoding: a whole DATA frame.  From a
+ * virtio port (4 KiB a read) a TCG guest's daemon took 64 MiB into a
+ * command 1.17x faster than with 256 KiB (142.7 against 121.6 MB/s, 10
+ * interleaved runs; 32 KiB: 128.6): the command gets each frame as it is
+ * whole, not in bursts that overfill its pipe (docs/benchmarks.md).
+ */
+#define CHANNEL_READ_BATCH	PROTO_MAX_DATA
 #define CHANNEL_WRITE_BATCH	(256 * 1024)	/* written in one turn, ditto */
 /* A port's splice asks for more than a relay can hold (ch_splice). */
 #define CHANNEL_RELAY_ASK	(16 * 1024 * 1024)
