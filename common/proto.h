@@ -127,8 +127,8 @@
  * output this much (PROTO_WINDOW, then a CREDIT for the rest with its
  * request), and a relay passes on up to this much.  Out of a TCG guest a
  * 256 KiB window left the port idle while credit went round (the guest
- * waits for QEMU's main loop, the host daemon and the CLI in turn): 1 MiB
- * in flight took 32 MiB out 1.3x faster (docs/benchmarks.md).  Into a
+ * waits for QEMU's main loop, the host daemon and the CLI in turn): with
+ * 1 MiB, 64 MiB came out 1.34x faster (docs/benchmarks.md).  Into a
  * guest more in flight is slower (every 4 KiB buffer the guest frees is
  * refilled at once, an interrupt each), so nothing widens that way.
  */
