@@ -556,6 +556,7 @@ rate_runs() {
 		t1=$EPOCHREALTIME
 		[ "${got%% *}" = "$bytes" ] || mismatch "$*: moved '${got%% *}' bytes, not $bytes"
 		mbps "$bytes" "$(ms "$t0" "$t1")" >>"$f"; echo >>"$f"
+		progress "... $1: $(tail -n 1 "$f") MB/s"
 	done
 }
 
@@ -582,6 +583,7 @@ raw_g2h() {
 		read -r got out <"$TMP/raw.out"
 		[ "$got" = "$VM_BULK" ] || mismatch "raw guest->host: $got bytes"
 		mbps "$VM_BULK" "$out" >>"$1"; echo >>"$1"
+		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s"
 	done
 }
 raw_h2g() {
@@ -593,6 +595,7 @@ raw_h2g() {
 		out=$("${H[@]}" -t 0 -e "bench-raw-recv $VM_BULK ${2-}" "$GUEST") || die "bench-raw-recv"
 		stop "$pid"; BG=${BG% "$pid"}
 		mbps "$VM_BULK" "$out" >>"$1"; echo >>"$1"
+		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s"
 	done
 }
 
