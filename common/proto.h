@@ -123,9 +123,10 @@
 				    PROTO_MAX_DATA + PROTO_DATA_TRAILER)
 #define PROTO_WINDOW		(256 * 1024)	/* initial credit per stream */
 /*
- * The most credit a receiver grants a stream in all: a host CLI grants its
- * output this much (PROTO_WINDOW, then a CREDIT for the rest with its
- * request), and a relay passes on up to this much.  Out of a TCG guest a
+ * The most credit a receiver grants a stream in all: a host CLI's call to
+ * one guest grants its output this much (PROTO_WINDOW, then a CREDIT for
+ * the rest with its request; a fan-out's calls keep PROTO_WINDOW), and a
+ * relay passes on up to this much.  Out of a TCG guest a
  * 256 KiB window left the port idle while credit went round (the guest
  * waits for QEMU's main loop, the host daemon and the CLI in turn): with
  * 1 MiB, 64 MiB came out 1.34x faster (docs/benchmarks.md).  Into a
