@@ -570,32 +570,39 @@ qga_h2g() { "$QGA" "$d/qga.sock" in "$TMP/in4" /usr/lib/negotiator/commands/benc
 # MB/s into FILE.  guest->host is timed on the host, first byte to last;
 # host->guest in the guest, by the dd that reads (the host has written it
 # all first).
+# Each also adds to FILE.call the MB/s of the whole call that ran it,
+# from its start to the last byte: the floor timed as negotiator's rows
+# are (the call's and the command's start-up included).
 raw_g2h() {
-	local i pid out got
-	: >"$1"
+	local i pid out got t0
+	: >"$1"; : >"$1.call"
 	for i in 1 2 3; do
 		"$QGA" "$d/raw.sock" raw-recv "$VM_BULK" >"$TMP/raw.out" & pid=$!
 		BG="$BG $pid"
 		sleep 0.2	# connected before the guest writes
+		t0=$EPOCHREALTIME
 		"${H[@]}" -t 0 -e "bench-raw-send $VM_BULK ${2-}" "$GUEST" || die "bench-raw-send"
 		wait "$pid" || die "raw-recv"
+		mbps "$VM_BULK" "$(ms "$t0" "$EPOCHREALTIME")" >>"$1.call"; echo >>"$1.call"
 		BG=${BG% "$pid"}
 		read -r got out <"$TMP/raw.out"
 		[ "$got" = "$VM_BULK" ] || mismatch "raw guest->host: $got bytes"
 		mbps "$VM_BULK" "$out" >>"$1"; echo >>"$1"
-		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s"
+		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s (whole call $(tail -n 1 "$1.call"))"
 	done
 }
 raw_h2g() {
-	local i pid out
-	: >"$1"
+	local i pid out t0
+	: >"$1"; : >"$1.call"
 	for i in 1 2 3; do
 		"$QGA" "$d/raw.sock" raw-send "$VM_BULK" & pid=$!
 		BG="$BG $pid"
+		t0=$EPOCHREALTIME
 		out=$("${H[@]}" -t 0 -e "bench-raw-recv $VM_BULK ${2-}" "$GUEST") || die "bench-raw-recv"
+		mbps "$VM_BULK" "$(ms "$t0" "$EPOCHREALTIME")" >>"$1.call"; echo >>"$1.call"
 		stop "$pid"; BG=${BG% "$pid"}
 		mbps "$VM_BULK" "$out" >>"$1"; echo >>"$1"
-		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s"
+		progress "... ${FUNCNAME[0]} ${2-}: $(tail -n 1 "$1") MB/s (whole call $(tail -n 1 "$1.call"))"
 	done
 }
 
@@ -868,7 +875,10 @@ bench_vm() {
 	NEG_G2H=$neg
 	vrow "guest→host, $((VM_BULK >> 20)) MiB of stdout (qemu-ga: $((QGA_BULK >> 20)) MiB, captured; floor: the pipe floor, \`dd \| dd of=PORT\` bs=64k)" \
 	    "$neg" "$qga" "$floor" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$floor * 0.8")" "$neg")"
-	neg=$floor; floor=$(median "$TMP/rg2h")
+	floor=$(median "$TMP/pg2h.call")
+	vrow "... the same, the pipe floor timed as ours (floor: the whole call of \`-e 'bench-raw-send N pipe'\`, its start to the host's last byte)" \
+	    "$NEG_G2H" - "$floor" MB/s - -
+	neg=$(median "$TMP/pg2h"); floor=$(median "$TMP/rg2h")
 	vrow "... the pipe floor guest→host itself (floor: the bare port, \`dd of=PORT\` bs=64k)" \
 	    "$neg" - "$floor" MB/s - -
 
@@ -881,7 +891,10 @@ bench_vm() {
 	NEG_H2G=$neg
 	vrow "host→guest, $((VM_BULK >> 20)) MiB of stdin (qemu-ga: $((QGA_BULK >> 20)) MiB as base64 input-data; floor: the pipe floor, \`dd if=PORT \| dd\` bs=64k)" \
 	    "$neg" "$qga" "$floor" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$floor * 0.8")" "$neg")"
-	neg=$floor; floor=$(median "$TMP/rh2g")
+	floor=$(median "$TMP/ph2g.call")
+	vrow "... the same, the pipe floor timed as ours (floor: the whole call of \`-e 'bench-raw-recv N pipe'\`, its start to its end)" \
+	    "$NEG_H2G" - "$floor" MB/s - -
+	neg=$(median "$TMP/ph2g"); floor=$(median "$TMP/rh2g")
 	vrow "... the pipe floor host→guest itself (floor: the bare port, \`dd if=PORT\` bs=64k)" \
 	    "$neg" - "$floor" MB/s - -
 
