@@ -52,9 +52,9 @@ scenario_bulk 10000000
 # CLI's stdout (64 KiB) goes back, and the relay passes it on once it is
 # a step (relay.c): a quarter of the window, so for a guest CLI only.
 # out_filled COUNT TARGET CLI...: runs CLI... -e 'out-count COUNT' TARGET
-# (a program, not a function: it is killed by its pid)
 # into a FIFO nobody reads; prints the bytes the command wrote once that
-# has not grown for 1.5 s (20 s at most), then ends the call.
+# has not grown for 1.5 s (20 s at most), then ends the call.  CLI is a
+# program, not a shell function: the call ends by killing its pid.
 out_filled() {
 	local count=$1 target=$2 pid n=0 last same=0 i; shift 2
 	rm -f "$count" "$TMP/unread"
@@ -73,7 +73,7 @@ out_filled() {
 }
 between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
 n=$(out_filled "$TMP/h.count" "$GUEST" $H)
-check "a host CLI's output window is 1 MiB: a command's unread output stopped at $n bytes (1 MiB and the pipes: 1114112 here)" \
+check "a host CLI's output window is 1 MiB: a command's unread output stopped at $n bytes (1 MiB and its pipe: 1114112 here)" \
     between "$n" $((1024 * 1024 + 65536)) $((1024 * 1024 + 3 * 65536))
 n=$(out_filled "$TMP/g.count" "" "$GUESTBIN" --control "$TMP/guest.sock" \
     -c "$TMP/gport")
