@@ -778,10 +778,12 @@ copy_recv_file(struct copy_io *io, int dirfd, const char *name,
 	}
 	start = now_ns();
 	left = h->h_size;
-	if (!h->h_holes && (rv = copy_recv_spliced(io, fd, &left, start,
-	    h->h_size)) != COPY_OK)
-		goto fail;
-	rv = COPY_FAILED;
+	if (!h->h_holes) {
+		if ((rv = copy_recv_spliced(io, fd, &left, start,
+		    h->h_size)) != COPY_OK)
+			goto fail;
+		rv = COPY_FAILED;	/* for the rest, read and written */
+	}
 	for (; left > 0; left -= k) {
 		copy_progress(io, start, h->h_size - left, h->h_size, 0);
 		k = left < sizeof(buf) ? (size_t)left : sizeof(buf);

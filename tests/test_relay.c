@@ -367,6 +367,21 @@ stream_to_caller(size_t total)
 }
 
 /*
+ * With the caller's window of its output already granted, S streams 8
+ * windows: the relay grants S credit in steps of a quarter of that window
+ * at least, and never more than the window.
+ */
+static void
+credit_goes_in_quarters_of(uint32_t window)
+{
+	stream_to_caller(8 * (size_t)window);
+	cr_assert_geq(s.s_least_step[STREAM_STDOUT], window / 4,
+	    "a CREDIT of %u bytes", s.s_least_step[STREAM_STDOUT]);
+	cr_assert_leq(s.s_most_credit[STREAM_STDOUT], window,
+	    "the peer was granted %u", s.s_most_credit[STREAM_STDOUT]);
+}
+
+/*
  * A host CLI grants its output PROTO_WIDE_WINDOW (proto.h): the peer gets
  * all of it, and its credit back in steps of a quarter of it, not of
  * PROTO_WINDOW (each CREDIT wakes the guest: with 64 KiB steps of a
@@ -381,21 +396,14 @@ Test(relay, a_wide_caller_window_reaches_the_peer_in_wide_steps)
 	cr_assert_eq(s.s_req[0].rq_can_send[STREAM_STDOUT], PROTO_WIDE_WINDOW,
 	    "the peer has %u of the caller's %u",
 	    s.s_req[0].rq_can_send[STREAM_STDOUT], PROTO_WIDE_WINDOW);
-	stream_to_caller(8 * PROTO_WIDE_WINDOW);
-	cr_assert_geq(s.s_least_step[STREAM_STDOUT], PROTO_WIDE_WINDOW / 4,
-	    "a CREDIT of %u bytes", s.s_least_step[STREAM_STDOUT]);
-	cr_assert_leq(s.s_most_credit[STREAM_STDOUT], PROTO_WIDE_WINDOW);
+	credit_goes_in_quarters_of(PROTO_WIDE_WINDOW);
 }
 
 /* A caller that grants only PROTO_WINDOW: a quarter of that a step. */
 Test(relay, a_narrow_caller_window_stays_narrow)
 {
 	open_on_peer(0);
-	stream_to_caller(8 * PROTO_WINDOW);
-	cr_assert_geq(s.s_least_step[STREAM_STDOUT], PROTO_WINDOW / 4,
-	    "a CREDIT of %u bytes", s.s_least_step[STREAM_STDOUT]);
-	cr_assert_leq(s.s_most_credit[STREAM_STDOUT], PROTO_WINDOW,
-	    "the peer was granted %u", s.s_most_credit[STREAM_STDOUT]);
+	credit_goes_in_quarters_of(PROTO_WINDOW);
 }
 
 Test(relay, stdin_credit_is_bounded_by_ours)
