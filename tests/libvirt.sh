@@ -366,6 +366,11 @@ log_at() {
 	awk -v s="$t" -v p="guest $CHARLIE$1" \
 	    '$1 >= s && index($0, p) { print $1; exit }' "$TMP/hostd.log"
 }
+# The session is ready before -g says connected, but its log line may not
+# have reached the log yet beside make check's other lanes (seen: -g
+# connected at 6871 ms, no "session ready" line read then): wait for it.
+heard() { [ -n "$(log_at ": session ready")$(log_at " (to guest): session ready")" ]; }
+[ -z "$back" ] || wait_until 5 heard
 found_at=$(log_at ": found")
 heard_at=$(printf '%s\n' "$(log_at ": session ready")" \
     "$(log_at " (to guest): session ready")" | grep . | sort -n | head -n 1)
