@@ -46,7 +46,8 @@ COMMON_SRCS	= common/buf.c common/call.c common/channel.c common/checksum.c \
 		  common/launch.c common/lifecycle.c common/log.c \
 		  common/policy.c common/proto.c common/relay.c common/request.c \
 		  common/runner.c common/serve.c common/status.c \
-		  common/stdfds.c common/unix.c common/words.c common/xmalloc.c
+		  common/sibling.c common/stdfds.c common/unix.c common/words.c \
+		  common/xmalloc.c
 # What a CLI writes: the one writer of stdout and stderr, and peer text
 # made safe for a terminal or JSON.
 COMMON_SRCS	+= common/escape.c common/output.c
@@ -58,12 +59,14 @@ HOST_SRCS	= host/discover.c host/fanout.c host/full.c host/main.c \
 		  host/report.c host/table.c
 HOSTD_SRCS	= host/attach.c host/discover.c host/fanout.c host/hostd.c \
 		  host/libvirt.c host/main.c host/report.c host/table.c
-GUEST_SRCS	= guest/guestd.c guest/main.c guest/port.c
+GUEST_SRCS	= guest/full.c guest/main.c guest/port.c
+GUESTD_SRCS	= guest/guestd.c guest/main.c guest/port.c
 
 COMMON_OBJS	= $(COMMON_SRCS:.c=.o)
 HOST_OBJS	= $(HOST_SRCS:.c=.o)
 HOSTD_OBJS	= $(HOSTD_SRCS:.c=.o)
 GUEST_OBJS	= $(GUEST_SRCS:.c=.o)
+GUESTD_OBJS	= $(GUESTD_SRCS:.c=.o)
 HEADERS		= $(wildcard common/*.h host/*.h guest/*.h)
 
 TEST_NAMES	= test_proto test_words test_runner test_status test_log \
@@ -74,7 +77,8 @@ TEST_NAMES	+= test_journal test_jobqueue
 TEST_NAMES	+= test_tty
 TEST_BINS	= $(TEST_NAMES:%=tests/%)
 
-all: negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood \
+all: negotiator-host negotiator-hostd negotiator-guest negotiator-guestd \
+     tests/vserial tests/flood \
      tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper \
      tests/envcall
 
@@ -93,11 +97,23 @@ negotiator-hostd: $(HOSTD_OBJS) $(COMMON_OBJS)
 # The CLI binaries are static: a dynamic program costs a TCG guest ~30 ms
 # more per process (and the host CLI ~0.4 ms), and a guest's libraries may
 # differ from the build host's.  They do no NSS look-ups (no getpwnam, no
-# getaddrinfo), which static glibc could not serve.  Being PIE, each run
-# is loaded at a new address, which QEMU 7.2's TCG translates anew: 15-35
-# ms a guest CLI call that a non-PIE build does not pay
-# (docs/benchmarks.md); under KVM nothing is translated.
+# getaddrinfo), which static glibc could not serve.
+#
+# The guest CLI is linked at a fixed address (-no-pie): QEMU 7.2's TCG
+# translates the code of a program anew at each address ASLR loads it at,
+# 25-45 ms a guest CLI call, and code at one address once for all its runs
+# (docs/benchmarks.md); under KVM nothing is translated.  Its stack, heap
+# and mappings are still randomised; what is not is the code of a
+# short-lived client whose one peer is its own root daemon, behind a
+# socket of mode 0660.  That daemon, negotiator-guestd (the same sources
+# with guest/guestd.c), runs as root as long as the guest does, fed by the
+# host and the control socket: it stays static-pie, and `negotiator-guest
+# -d` runs it in its own place (guest/full.c).
 negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -no-pie -o $@ $^ $(STATIC_LDLIBS)
+
+guest/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
+negotiator-guestd: $(GUESTD_OBJS) $(COMMON_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC_LDFLAGS) -o $@ $^ $(STATIC_LDLIBS)
 
 %.o: %.c $(HEADERS)
@@ -109,7 +125,8 @@ negotiator-guest: $(GUEST_OBJS) $(COMMON_OBJS)
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 BUILD_FLAGS	= $(BUILTIN_DIR) $(COMMANDS_DIR) $(SYSCONFDIR) $(AVAILABLE_DIR) \
 		  $(VERSION) $(QEMU_USER)
-host/main.o host/full.o guest/main.o common/cli.o host/discover.o: .build-flags
+host/main.o host/full.o guest/main.o guest/full.o common/cli.o \
+    host/discover.o: .build-flags
 
 tests/vserial: tests/vserial.c
 	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $<
@@ -157,7 +174,7 @@ ASAN_CFLAGS	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		  -fno-sanitize-recover=undefined
 ASAN_COMMON	= $(COMMON_SRCS:%.c=$(ASAN_DIR)/%.o)
 ASAN_PROGS	= $(ASAN_DIR)/negotiator-host $(ASAN_DIR)/negotiator-hostd \
-		  $(ASAN_DIR)/negotiator-guest
+		  $(ASAN_DIR)/negotiator-guest $(ASAN_DIR)/negotiator-guestd
 ASAN_TESTS	= $(TEST_NAMES:%=$(ASAN_DIR)/tests/%)
 
 sanitize: $(ASAN_PROGS) $(ASAN_TESTS)
@@ -166,15 +183,18 @@ $(ASAN_DIR)/%.o: %.c $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) $(WARNINGS) -c -o $@ $<
 $(ASAN_DIR)/host/libvirt.o $(ASAN_DIR)/host/attach.o: CPPFLAGS += $(shell pkg-config --cflags libvirt libxml-2.0)
-$(ASAN_DIR)/host/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
+$(ASAN_DIR)/host/full.o $(ASAN_DIR)/guest/full.o: CPPFLAGS += -DLIBEXEC_DIR='"$(LIBDIR)"'
 $(ASAN_DIR)/host/main.o $(ASAN_DIR)/host/full.o $(ASAN_DIR)/guest/main.o \
-    $(ASAN_DIR)/common/cli.o $(ASAN_DIR)/host/discover.o: .build-flags
+    $(ASAN_DIR)/guest/full.o $(ASAN_DIR)/common/cli.o \
+    $(ASAN_DIR)/host/discover.o: .build-flags
 $(ASAN_DIR)/negotiator-host: $(HOST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
 	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(ASAN_DIR)/negotiator-hostd: $(HOSTD_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
 	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -pthread -o $@ $^ $(LDLIBS) \
 	    $(shell pkg-config --libs libvirt libxml-2.0)
 $(ASAN_DIR)/negotiator-guest: $(GUEST_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
+	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+$(ASAN_DIR)/negotiator-guestd: $(GUESTD_OBJS:%=$(ASAN_DIR)/%) $(ASAN_COMMON)
 	$(CC) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 $(ASAN_DIR)/tests/test_%: tests/test_%.c $(ASAN_COMMON)
 	@mkdir -p $(@D)
@@ -223,6 +243,7 @@ bench-scale: deps
 HOST_PROGS	= negotiator-host
 HOST_HELPERS	= negotiator-hostd
 GUEST_PROGS	= negotiator-guest
+GUEST_HELPERS	= negotiator-guestd
 
 # The installed man pages name this installation's prefix where the
 # source says "(/usr/local by default)".
@@ -283,8 +304,8 @@ install: install-host install-guest
 install-host: $(HOST_PROGS) $(HOST_HELPERS) install-common install-ansible
 	$(call install_side,host,$(HOST_PROGS),$(HOST_HELPERS))
 
-install-guest: $(GUEST_PROGS) install-common
-	$(call install_side,guest,$(GUEST_PROGS))
+install-guest: $(GUEST_PROGS) $(GUEST_HELPERS) install-common
+	$(call install_side,guest,$(GUEST_PROGS),$(GUEST_HELPERS))
 
 # Debian's bash-completion loads completions/negotiator-host (or -guest)
 # from here the first time the command is completed.
@@ -339,7 +360,7 @@ uninstall-host: uninstall-ansible
 	$(call uninstall_side,host,$(HOST_PROGS),$(HOST_HELPERS))
 
 uninstall-guest:
-	$(call uninstall_side,guest,$(GUEST_PROGS))
+	$(call uninstall_side,guest,$(GUEST_PROGS),$(GUEST_HELPERS))
 
 # Directories go only when empty: users' commands and logs stay.
 uninstall-common:
@@ -404,7 +425,7 @@ bench-ansible: deps
 	@sh tests/ansible/run.sh bench
 
 clean:
-	rm -f negotiator-host negotiator-hostd negotiator-guest tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper tests/envcall $(TEST_BINS) .build-flags \
+	rm -f negotiator-host negotiator-hostd negotiator-guest negotiator-guestd tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper tests/envcall $(TEST_BINS) .build-flags \
 	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
 	rm -rf $(ASAN_DIR)
 

@@ -44,7 +44,10 @@ int	 port_watch_open(const struct guest_config *);
 /* Reads what made the watch readable, so that it waits again. */
 void	 port_watch_drain(int fd);
 
-/* guestd.c */
+/*
+ * guestd.c; in the CLI binary, full.c instead, whose guestd_main() runs
+ * negotiator-guestd in its place.
+ */
 int	 guestd_main(const struct guest_config *);
 
 #endif /* GUEST_H */

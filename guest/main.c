@@ -21,6 +21,7 @@
 #include "guest.h"
 #include "log.h"
 #include "output.h"
+#include "sibling.h"
 #include "status.h"
 #include "stdfds.h"
 
@@ -246,6 +247,7 @@ main(int argc, char *argv[])
 	    strcmp(argv[1], "--send-files") == 0))
 		return copy_command_main(argc - 1, argv + 1);
 
+	sibling_save_argv(argc, argv);
 	memset(&o, 0, sizeof(o));
 	o.gc.gc_sysfs_root = "/sys";
 	o.gc.gc_dev_dir = "/dev";

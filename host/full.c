@@ -15,35 +15,17 @@
  * negotiator-hostd is looked for next to this executable first (a build
  * tree), then in LIBEXEC_DIR, where make install puts it.
  */
-#include <err.h>
-#include <errno.h>
-#include <libgen.h>
-#include <limits.h>
-#include <stdio.h>
-#include <unistd.h>
+#include <stddef.h>
 
 #include "host.h"
-#include "status.h"
+#include "sibling.h"
 
 #define FULL_NAME	"negotiator-hostd"
 
 static void __attribute__((noreturn))
 full_exec(void)
 {
-	char		 self[PATH_MAX], path[PATH_MAX];
-	ssize_t		 n;
-
-	if (host_argv == NULL)
-		errx(STATUS_FAILURE, "%s: no arguments saved", __func__);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((size_t)snprintf(path, sizeof(path), "%s/" FULL_NAME,
-		    dirname(self)) < sizeof(path) && access(path, X_OK) == 0)
-			execv(path, host_argv);
-	}
-	execv(LIBEXEC_DIR "/" FULL_NAME, host_argv);
-	err(STATUS_FAILURE, "cannot run %s", LIBEXEC_DIR "/" FULL_NAME);
+	sibling_exec(FULL_NAME, LIBEXEC_DIR);
 }
 
 size_t

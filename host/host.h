@@ -121,9 +121,6 @@ int	 table_list(const struct fanout *);
 /* Raises the soft RLIMIT_NOFILE to the hard one; the new soft limit. */
 long	 host_raise_nofile(void);
 
-/* main.c: the command line as given, before getopt reorders it. */
-extern char	**host_argv;
-
 /*
  * hostd.c; in the CLI binary, full.c instead, whose hostd_main() and
  * libvirt_scan() run negotiator-hostd in its place.

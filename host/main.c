@@ -25,12 +25,10 @@
 #include "host.h"
 #include "log.h"
 #include "output.h"
+#include "sibling.h"
 #include "status.h"
 #include "stdfds.h"
 #include "unix.h"
-
-
-char	**host_argv;
 
 struct options {
 	struct host_config	 hc;
@@ -370,8 +368,7 @@ main(int argc, char *argv[])
 	    strcmp(argv[1], "--send-files") == 0))
 		return copy_command_main(argc - 1, argv + 1);
 
-	host_argv = xcalloc((size_t)argc + 1, sizeof(*host_argv));
-	memcpy(host_argv, argv, (size_t)argc * sizeof(*host_argv));
+	sibling_save_argv(argc, argv);
 	memset(&o, 0, sizeof(o));
 	o.hc.hc_channel_dir = DEFAULT_CHANNEL_DIR;
 	o.hc.hc_control = DEFAULT_HOST_CONTROL;

@@ -130,8 +130,9 @@ make_commands() {
 	else
 		cp "$dir/bench-true-dyn" "$dir/bench-true"; TRUE_KIND=dynamic
 	fi
-	# ... and linked as negotiator-guest is (static-pie): the start-up
-	# floor of any PIE program in the guest.
+	# ... and linked static-pie, as negotiator-guestd is (and the guest
+	# CLI was until 2026-12-03): the start-up floor of any PIE program in
+	# the guest.
 	cc -O2 -static-pie -o "$dir/bench-true-spie" "$TMP/true.c" 2>/dev/null ||
 	    cp "$dir/bench-true" "$dir/bench-true-spie"
 	cat >"$dir/bench-aslr" <<-'EOF'
@@ -986,14 +987,15 @@ bench_vm() {
 	vrow "guest CLI calling the host, \`negotiator-guest -e 'exit-with 0'\` in a guest shell loop (call floor: \`/bin/true\` there $(num "$a") ms + the host daemon's job time for the script $(num "$b") ms, median of $(wc -l <"$TMP/job.ms") audit lines + one guest \`--ping\` $(num "$c") ms)" \
 	    "$neg" - "$floor" ms "≤ call floor + 2 ms; ≤ 2 × \`/bin/true\`" \
 	    "$(yesno le "$neg" "$(calc "$floor + 2")") / $(yesno le "$neg" "$(calc "$a * 2")")"
-	# Where the call's time goes in the guest: a PIE program's start-up
-	# there (QEMU 7.2's TCG translates the code of a program loaded at a
-	# random address anew, each run: docs/benchmarks.md).
+	# Why the guest CLI is not PIE: a PIE program's start-up there (QEMU
+	# 7.2's TCG translates the code of a program loaded at a random
+	# address anew, each run: docs/benchmarks.md); with the guest's ASLR
+	# off, the CLI's call costs the same as with it on.
 	neg=$(median "$TMP/gcall0.ms")
 	vrow "... the same call with the guest's ASLR off (\`randomize_va_space=0\` for that loop only; floor: the call floor)" \
 	    "$neg" - "$floor" ms - -
 	b=$(median "$TMP/gspie.ms")
-	vrow "... a PIE program's start-up in the guest: \`int main() { return 0; }\` linked static-pie as negotiator-guest is (floor: \`/bin/true\`, static busybox, not PIE)" \
+	vrow "... a PIE program's start-up in the guest: \`int main() { return 0; }\` linked static-pie, as negotiator-guestd is and the guest CLI is not (floor: \`/bin/true\`, static busybox, not PIE)" \
 	    "$b" - "$a" ms - -
 	neg=$(median "$TMP/gver.ms"); c=$(median "$TMP/gver0.ms")
 	vrow "... \`negotiator-guest --version\` in the guest, ASLR on (floor: the same with ASLR off, $(num "$c") ms)" \

@@ -341,4 +341,36 @@ $N --all -e "exit-with 0" >"$TMP/none.out" 2>"$TMP/none.err"; rc=$?
 check "no daemon, no guests: --all exits 125" test "$rc" = 125
 check "no daemon, no guests: one clear line" test \
     "$(cat "$TMP/none.err")" = "negotiator-host: --all: no guests to ask (no daemon at $TMP/none.sock, and no guest channel in $TMP/empty)"
+# --- the daemons the CLIs run in their place ------------------------------
+# Each CLI's -d runs its daemon program in its place, same pid (host/full.c,
+# guest/full.c): the guest's is static-pie, its CLI at a fixed address.
+check "negotiator-guest -d runs negotiator-guestd, same pid ($(readlink "/proc/$G1/exe"))" \
+    test "$(readlink "/proc/$G1/exe")" = "$(readlink -f "$BIN/negotiator-guestd")"
+check "... whose argv is still negotiator-guest -d: $(tr '\0' ' ' <"/proc/$G1/cmdline" | cut -c1-80)" \
+    test "$(tr '\0' ' ' <"/proc/$G1/cmdline" | cut -d' ' -f1,2)" = "$GUESTBIN -d"
+if [ "$BIN" = "$REPO" ]; then
+	check "the guest CLI is at a fixed address: $(readelf -h "$GUESTBIN" | grep 'Type:' | tr -s ' ')" \
+	    sh -c "readelf -h '$GUESTBIN' | grep -q 'Type: *EXEC'"
+	check "the guest daemon is static-pie: $(readelf -h "$BIN/negotiator-guestd" | grep 'Type:' | tr -s ' ')" \
+	    sh -c "readelf -h '$BIN/negotiator-guestd' | grep -q 'Type: *DYN' &&
+	        ! readelf -l '$BIN/negotiator-guestd' | grep -q INTERP"
+fi
+# A CLI without its daemon program: one line, status 125, nothing started
+# (unless one is installed where make install puts it).
+mkdir "$TMP/alone"
+cp "$GUESTBIN" "$HOSTBIN" "$TMP/alone/"
+for side in guest host; do
+	libdir=$(strings "$TMP/alone/negotiator-$side" | grep -m 1 '^/.*/lib/negotiator$')
+	if [ -e "$libdir/negotiator-${side}d" ]; then
+		echo "SKIP: negotiator-${side}d is installed in $libdir"
+		continue
+	fi
+	within 10 "$TMP/alone/negotiator-$side" -d --control "$TMP/alone.sock" \
+	    >"$TMP/alone.out" 2>"$TMP/alone.err"
+	rc=$?
+	check "negotiator-$side -d without negotiator-${side}d: status 125 (got $rc)" test "$rc" = 125
+	check "... one clear line: $(head -c 200 "$TMP/alone.err")" test \
+	    "$(wc -l <"$TMP/alone.err") $(grep -c "^negotiator-$side: cannot run /.*/negotiator-${side}d: No such file or directory\$" "$TMP/alone.err")" = "1 1"
+	check "... no socket made" test ! -e "$TMP/alone.sock"
+done
 finish

@@ -19,6 +19,8 @@ on_interrupt
 make -s -C "$REPO" install DESTDIR="$T/stage" >"$T/install.log" 2>&1
 check "make install DESTDIR=… succeeds" test $? -eq 0
 for f in usr/local/bin/negotiator-host usr/local/bin/negotiator-guest \
+    usr/local/lib/negotiator/negotiator-hostd \
+    usr/local/lib/negotiator/negotiator-guestd \
     usr/local/lib/negotiator/builtin/disk-usage \
     usr/local/share/man/man8/negotiator-host.8 \
     usr/local/share/man/man8/negotiator-guest.8 \
@@ -41,8 +43,9 @@ check "make uninstall leaves no file behind" \
 S=$T/side
 make -s -C "$REPO" install-guest DESTDIR="$S" >>"$T/install.log" 2>&1
 check "make install-guest succeeds" test $? -eq 0
-check "install-guest: the guest's binary, unit and supervisord program" test \
+check "install-guest: the guest's binaries, unit and supervisord program" test \
     -x "$S/usr/local/bin/negotiator-guest" -a \
+    -x "$S/usr/local/lib/negotiator/negotiator-guestd" -a \
     -f "$S/usr/local/lib/systemd/system/negotiator-guest.service" -a \
     -f "$S/etc/supervisor/conf.d/negotiator-guest.conf"
 check "install-guest: nothing of the host" test -z \
@@ -55,6 +58,7 @@ check "make install-host beside it" test -x "$S/usr/local/bin/negotiator-host"
 make -s -C "$REPO" uninstall-guest DESTDIR="$S" >>"$T/install.log" 2>&1
 check "uninstall-guest removes the guest's files only" test \
     ! -e "$S/usr/local/bin/negotiator-guest" -a \
+    ! -e "$S/usr/local/lib/negotiator/negotiator-guestd" -a \
     ! -e "$S/usr/local/lib/systemd/system/negotiator-guest.service" -a \
     -x "$S/usr/local/bin/negotiator-host" -a \
     -x "$S/usr/local/lib/negotiator/builtin/uptime"

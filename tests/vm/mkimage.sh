@@ -15,6 +15,10 @@
 #                                  (modules built into the kernel are omitted)
 #     /usr/bin/negotiator-guest    $NEGOTIATOR_GUEST_BIN (default
 #                                  $REPO/negotiator-guest)
+#     /usr/local/lib/negotiator/negotiator-guestd
+#                                  the daemon beside it (negotiator-guestd
+#                                  in its directory), where the build's
+#                                  LIBDIR has -d look for it
 #     /usr/lib/negotiator/builtin/  $REPO/commands/* (and a symlink to it
 #                                  at /usr/local/lib/negotiator/builtin)
 #     /usr/lib/negotiator/commands/ $REPO/tests/commands.d/* (if present)
@@ -30,6 +34,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 GUEST_BIN=${NEGOTIATOR_GUEST_BIN:-$REPO/negotiator-guest}
+GUESTD_BIN=$(dirname "$GUEST_BIN")/negotiator-guestd
 export PATH=$PATH:/usr/sbin:/sbin
 
 die() { echo "mkimage: $*" >&2; exit 1; }
@@ -53,6 +58,7 @@ need() {
 OUT=$1; shift
 for d in "$@"; do [ -d "$d" ] || die "no such directory: $d"; done
 [ -x "$GUEST_BIN" ] || die "guest binary $GUEST_BIN not found (run make, or set NEGOTIATOR_GUEST_BIN)"
+[ -x "$GUESTD_BIN" ] || die "guest daemon $GUESTD_BIN not found (run make)"
 
 need busybox busybox-static
 need cpio cpio
@@ -101,8 +107,10 @@ touch "$ROOT/lib/modules/load-order"
 # The negotiator pieces.
 install -m 755 "$HERE/init.sh" "$ROOT/init"
 install -m 755 "$GUEST_BIN" "$ROOT/usr/bin/negotiator-guest"
-# negotiator's compiled-in default (PREFIX=/usr/local) is looked up too.
+# negotiator's compiled-in default (PREFIX=/usr/local) is looked up too:
+# -d runs the daemon from there (guest/full.c).
 mkdir -p "$ROOT/usr/local/lib/negotiator"
+install -m 755 "$GUESTD_BIN" "$ROOT/usr/local/lib/negotiator/negotiator-guestd"
 ln -s /usr/lib/negotiator/builtin "$ROOT/usr/local/lib/negotiator/builtin"
 shopt -s nullglob dotglob
 for f in "$REPO"/commands/*; do [ -d "$f" ] || cp -a "$f" "$ROOT/usr/lib/negotiator/builtin/"; done
