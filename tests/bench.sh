@@ -165,8 +165,13 @@ make_commands() {
 		long long n = 0;
 		ssize_t k;
 		double t0 = ms();
-		while ((k = read(0, b, sizeof(b))) > 0)
+		while ((k = read(0, b, sizeof(b))) > 0) {
+	#ifdef FROM_FIRST_BYTE
+			if (n == 0)
+				t0 = ms();
+	#endif
 			n += k;
+		}
 		if (k < 0)
 			return 1;
 	#ifdef TIMED
@@ -181,7 +186,8 @@ make_commands() {
 	cc -O2 -static -o "$dir/bench-sink" "$TMP/sink.c" 2>/dev/null ||
 	    cc -O2 -o "$dir/bench-sink" "$TMP/sink.c" || die "cc bench-sink"
 	# ... and timed, as the pipe floor into the guest is (from its start
-	# to the end of its input, in the guest): prints "BYTES MS".
+	# to the end of its input, in the guest): prints "BYTES MS".  The
+	# bench's host side builds it too, timed FROM_FIRST_BYTE.
 	cc -O2 -static -DTIMED -o "$dir/bench-sink-timed" "$TMP/sink.c" 2>/dev/null ||
 	    cc -O2 -DTIMED -o "$dir/bench-sink-timed" "$TMP/sink.c" || die "cc bench-sink-timed"
 	# ... and a cheap source: dd with big blocks.
@@ -817,34 +823,10 @@ bench_vm() {
 	H=("$HOSTBIN" --control "$d/host.sock" --channel-dir "$d/chan")
 	head -c "$VM_BULK" /dev/zero >"$TMP/in32"
 	head -c "$QGA_BULK" /dev/zero >"$TMP/in4"
-	# Reads stdin to its end and prints "BYTES MS", MS from the first
+	# The timed sink (make_commands) for this host, timed from its first
 	# byte to the end, as tests/qga's raw-recv times the pipe floor.
-	cat >"$TMP/firstbyte.c" <<-'EOF'
-	#include <stdio.h>
-	#include <time.h>
-	#include <unistd.h>
-	static double ms(void) {
-		struct timespec t;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-	}
-	int main(void) {
-		static char b[1 << 20];
-		long long n = 0;
-		ssize_t k;
-		double t0 = 0;
-		while ((k = read(0, b, sizeof(b))) > 0) {
-			if (n == 0)
-				t0 = ms();
-			n += k;
-		}
-		if (k < 0 || n == 0)
-			return 1;
-		printf("%lld %.1f\n", n, ms() - t0);
-		return 0;
-	}
-	EOF
-	cc -O2 -o "$TMP/firstbyte" "$TMP/firstbyte.c" || die "cc firstbyte"
+	cc -O2 -DTIMED -DFROM_FIRST_BYTE -o "$TMP/firstbyte" "$TMP/sink.c" ||
+	    die "cc firstbyte"
 
 	t0=$EPOCHREALTIME
 	progress "vm: building the image"
