@@ -426,7 +426,7 @@ bench-ansible: deps
 
 clean:
 	rm -f negotiator-host negotiator-hostd negotiator-guest negotiator-guestd tests/vserial tests/flood tests/qga tests/fleet tests/hostile tests/loadgen tests/ignoring tests/swapper tests/envcall $(TEST_BINS) .build-flags \
-	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS)
+	    $(COMMON_OBJS) $(HOST_OBJS) $(HOSTD_OBJS) $(GUEST_OBJS) $(GUESTD_OBJS)
 	rm -rf $(ASAN_DIR)
 
 .PHONY: all deps list-tests unit check sanitize demo bench bench-scale install install-host install-guest install-completion \

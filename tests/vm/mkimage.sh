@@ -16,9 +16,9 @@
 #     /usr/bin/negotiator-guest    $NEGOTIATOR_GUEST_BIN (default
 #                                  $REPO/negotiator-guest)
 #     /usr/local/lib/negotiator/negotiator-guestd
-#                                  the daemon beside it (negotiator-guestd
-#                                  in its directory), where the build's
-#                                  LIBDIR has -d look for it
+#                                  the negotiator-guestd beside that
+#                                  binary, where a default build's -d
+#                                  looks for it
 #     /usr/lib/negotiator/builtin/  $REPO/commands/* (and a symlink to it
 #                                  at /usr/local/lib/negotiator/builtin)
 #     /usr/lib/negotiator/commands/ $REPO/tests/commands.d/* (if present)
