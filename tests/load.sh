@@ -351,7 +351,7 @@ if ! command -v valgrind >/dev/null; then
 	finish; exit 1
 fi
 # shellcheck disable=SC2046
-objs=$(make -s -C "$REPO" --eval 'print-%: ; @echo $($*)' print-GUEST_OBJS \
+objs=$(make -s -C "$REPO" --eval 'print-%: ; @echo $($*)' print-GUESTD_OBJS \
     print-COMMON_OBJS | tr '\n' ' ')
 # shellcheck disable=SC2046,SC2086
 (cd "$REPO" && cc -o "$TMP/negotiator-guest-dyn" $objs -lev \
