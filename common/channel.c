@@ -4,8 +4,16 @@
  * run, from the state of the fd and the send queue; every path that changes
  * either calls it.  The fd is read whenever it is attached and not paused
  * (channel.h, rule 1), and within its share (rule 5).
+ *
+ * What is queued is written before the loop next polls (a prepare
+ * watcher), all the frames of a turn of the loop in one write, and the
+ * write watcher waits only for an fd that took less than it was given:
+ * a small answer costs one write, not a change of the fd's interest, a
+ * poll and another change back (3 system calls a frame, which a TCG
+ * guest pays dearly for).
  */
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -33,6 +41,7 @@
 
 static void	channel_read_cb(struct ev_loop *, ev_io *, int);
 static void	channel_write_cb(struct ev_loop *, ev_io *, int);
+static void	channel_flush_cb(struct ev_loop *, ev_prepare *, int);
 static void	channel_resume_cb(struct ev_loop *, ev_timer *, int);
 
 int	channel_splice_ports;
@@ -58,9 +67,11 @@ channel_init(struct channel *ch, struct ev_loop *loop,
 	ch->ch_arg = arg;
 	ev_init(&ch->ch_read, channel_read_cb);
 	ev_init(&ch->ch_write, channel_write_cb);
+	ev_prepare_init(&ch->ch_flush, channel_flush_cb);
 	ch->ch_relay[0] = ch->ch_relay[1] = -1;
 	ev_init(&ch->ch_resume, channel_resume_cb);
 	ch->ch_read.data = ch->ch_write.data = ch->ch_resume.data = ch;
+	ch->ch_flush.data = ch;
 }
 
 void
@@ -72,10 +83,12 @@ channel_attach(struct channel *ch, int fd)
 	ch->ch_fd = fd;
 	ch->ch_nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	ch->ch_splice = CH_SPLICE_NONE;
-	if (ch->ch_nonblock && fstat(fd, &st) == 0) {
-		if (S_ISSOCK(st.st_mode))
+	if (fstat(fd, &st) == 0) {
+		ch->ch_socket = S_ISSOCK(st.st_mode);
+		if (ch->ch_nonblock && ch->ch_socket)
 			ch->ch_splice = CH_SPLICE_DIRECT;
-		else if (S_ISCHR(st.st_mode) && channel_splice_ports)
+		else if (ch->ch_nonblock && S_ISCHR(st.st_mode) &&
+		    channel_splice_ports)
 			ch->ch_splice = CH_SPLICE_RELAY;
 	}
 	ch->ch_last_input = ev_now(ch->ch_loop);
@@ -92,6 +105,8 @@ channel_detach(struct channel *ch)
 	ch->ch_fd = -1;
 	channel_relay_close(ch);
 	ch->ch_congested = 0;
+	ch->ch_socket = 0;
+	ch->ch_write_blocked = 0;
 	channel_discard_input(ch);
 	buf_free(&ch->ch_in);
 	buf_free(&ch->ch_out);
@@ -210,6 +225,17 @@ channel_eof_reason(int error)
 }
 
 /*
+ * 1 if a write to the fd cannot block: an O_NONBLOCK fd, or a socket
+ * (written with MSG_DONTWAIT).  A blocking fd of another kind is written
+ * once per write event.
+ */
+static int
+channel_writes_at_once(const struct channel *ch)
+{
+	return ch->ch_nonblock || ch->ch_socket;
+}
+
+/*
  * Read while open, within the share, and with no whole frame waiting for
  * its turn (rule 5); a timer runs the next turn, at once or when the
  * budget's window turns.
@@ -221,7 +247,11 @@ channel_update_events(struct channel *ch)
 	int	 held = open && channel_over_budget(ch);
 	int	 want_read = open && !held && !ch->ch_backlog;
 	int	 want_resume = open && (held || ch->ch_backlog);
-	int	 want_write = open && buf_pending(&ch->ch_out) > 0;
+	int	 pending = open && buf_pending(&ch->ch_out) > 0;
+	/* The write watcher only for what an fd did not take (above). */
+	int	 want_flush = pending && !ch->ch_write_blocked &&
+	    !ch->ch_congested && channel_writes_at_once(ch);
+	int	 want_write = pending && !want_flush;
 
 	if (want_read && !ev_is_active(&ch->ch_read))
 		ev_io_start(ch->ch_loop, &ch->ch_read);
@@ -237,6 +267,10 @@ channel_update_events(struct channel *ch)
 		ev_io_start(ch->ch_loop, &ch->ch_write);
 	else if (!want_write && ev_is_active(&ch->ch_write))
 		ev_io_stop(ch->ch_loop, &ch->ch_write);
+	if (want_flush && !ev_is_active(&ch->ch_flush))
+		ev_prepare_start(ch->ch_loop, &ch->ch_flush);
+	else if (!want_flush && ev_is_active(&ch->ch_flush))
+		ev_prepare_stop(ch->ch_loop, &ch->ch_flush);
 }
 
 /* Bytes were queued: producers may have to wait (rule 2), and the fd. */
@@ -436,7 +470,9 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * A virtio port gives at most one 4 KiB buffer a read: on a
 	 * non-blocking fd, read on up to CHANNEL_READ_BATCH before decoding,
 	 * rather than going back to the loop for each buffer.  A blocking fd
-	 * (a CLI's) is read once: a second read could wait.
+	 * (a CLI's) is read once: a second read could wait.  A socket that
+	 * gave less than was asked for is empty: a read more would only say
+	 * EAGAIN, and the loop says when there is more.
 	 */
 	batch = ch->ch_nonblock;
 	channel_turn_begin(ch);
@@ -447,6 +483,8 @@ channel_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			buf_commit(&ch->ch_in, (size_t)n);
 			got += (size_t)n;
 		}
+		if (n > 0 && ch->ch_socket && (size_t)n < CHANNEL_READ_SIZE)
+			break;
 	} while ((n > 0 && batch && got < CHANNEL_READ_BATCH) ||
 	    (n == -1 && errno == EINTR));
 	if (got > 0) {
@@ -482,8 +520,8 @@ channel_resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /*
  * Writes what is queued until the fd would block, at most
  * CHANNEL_WRITE_BATCH bytes (a virtio port takes 32 KiB a write): 1 if
- * the queue is empty then, 0 if not, -1 and errno on an error.  A
- * blocking fd (a CLI's) gets one write.
+ * the queue is empty then, 0 if not (ch_write_blocked set), -1 and errno
+ * on an error.  A blocking fd other than a socket gets one write.
  */
 static int
 channel_write_some(struct channel *ch)
@@ -492,20 +530,31 @@ channel_write_some(struct channel *ch)
 	ssize_t	 n;
 
 	while (buf_pending(&ch->ch_out) > 0) {
-		if (done >= CHANNEL_WRITE_BATCH || (done > 0 && !ch->ch_nonblock))
+		if (done >= CHANNEL_WRITE_BATCH ||
+		    (done > 0 && !channel_writes_at_once(ch))) {
+			ch->ch_write_blocked = 1;
 			return 0;
-		n = write(ch->ch_fd, buf_head(&ch->ch_out),
-		    buf_pending(&ch->ch_out));
+		}
+		if (ch->ch_socket)
+			n = send(ch->ch_fd, buf_head(&ch->ch_out),
+			    buf_pending(&ch->ch_out), MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+		else
+			n = write(ch->ch_fd, buf_head(&ch->ch_out),
+			    buf_pending(&ch->ch_out));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (n == -1 && errno == EAGAIN) {
+			ch->ch_write_blocked = 1;
 			return 0;
+		}
 		if (n == -1)
 			return -1;
 		buf_consume(&ch->ch_out, (size_t)n);
 		ch->ch_last_output = ev_now(ch->ch_loop);
 		done += (size_t)n;
 	}
+	ch->ch_write_blocked = 0;
 	return 1;
 }
 
@@ -514,7 +563,7 @@ channel_flush(struct channel *ch)
 {
 	int	 saved = errno;
 
-	if (ch->ch_fd == -1 || ch->ch_paused || !ch->ch_nonblock ||
+	if (ch->ch_fd == -1 || ch->ch_paused || !channel_writes_at_once(ch) ||
 	    ch->ch_congested)
 		return;
 	(void)channel_write_some(ch);	/* an error: the watcher's to find */
@@ -533,19 +582,32 @@ channel_check_drain(struct channel *ch)
 	}
 }
 
+/* The queue is written: by the write watcher, or before the next poll. */
 static void
-channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+channel_write_out(struct channel *ch)
 {
-	struct channel	*ch = w->data;
-
-	(void)loop;
-	(void)revents;
 	if (channel_write_some(ch) == -1) {
 		ch->ch_ops->on_eof(ch, errno);
 		return;
 	}
 	channel_update_events(ch);
 	channel_check_drain(ch);
+}
+
+static void
+channel_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	channel_write_out(w->data);
+}
+
+static void
+channel_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	channel_write_out(w->data);
 }
 
 /*

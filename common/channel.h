@@ -126,6 +126,13 @@ struct channel {
 	int			 ch_paused;	/* no I/O at all while set */
 	int			 ch_congested;	/* producers wait for on_drain */
 	int			 ch_nonblock;	/* the fd is O_NONBLOCK */
+	int			 ch_socket;	/* the fd is a socket */
+	/*
+	 * The fd took less than was queued (EAGAIN, or a turn's batch): the
+	 * write watcher waits for it.  Clear, queued bytes are written
+	 * before the loop next polls (ch_flush).
+	 */
+	int			 ch_write_blocked;
 	/*
 	 * The fd takes splice(2): a non-blocking socket straight from a
 	 * command's pipe (CH_SPLICE_DIRECT).  Never a virtio port so: splices
@@ -180,6 +187,7 @@ struct channel {
 	struct buf		 ch_out;
 	ev_io			 ch_read;
 	ev_io			 ch_write;
+	ev_prepare		 ch_flush;	/* writes before the next poll */
 	ev_timer		 ch_resume;	/* the next turn, or window */
 	struct ev_loop		*ch_loop;
 	const struct channel_ops *ch_ops;

@@ -256,17 +256,21 @@ control_allowed(const struct control *ctl, int fd, const struct ucred *cred)
 	gid_t		*groups;
 	socklen_t	 len = 0;
 	struct stat	 st;
-	uid_t		 owner = geteuid();
-	gid_t		 group = getegid();
+	uid_t		 owner, me = geteuid();
+	gid_t		 group;
 	size_t		 i;
 	int		 member = 0;
 
+	/* Root and our user before the socket is looked at (each call). */
+	if (cred->uid == 0 || cred->uid == me)
+		return 1;
+	owner = me;
+	group = getegid();
 	if (stat(ctl->ctl_path, &st) == 0) {
 		owner = st.st_uid;
 		group = st.st_gid;
 	}
-	if (cred->uid == 0 || cred->uid == geteuid() || cred->uid == owner ||
-	    cred->gid == group)
+	if (cred->uid == owner || cred->gid == group)
 		return 1;
 	/* Asked with no room, the kernel says how much the list takes. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == -1 &&

@@ -1088,7 +1088,8 @@ Test(conn, our_own_stall_is_not_the_peers_silence)
 	m.m_tag = b.s_conn.c_peer_nonce;
 	m.m.ref.re_id = 999;
 	channel_send(&b.s_conn.c_ch, &m);
-	ev_run(loop, EVRUN_NOWAIT);	/* b writes it; a has not read yet */
+	channel_flush(&b.s_conn.c_ch);	/* b writes it; a has not read it */
+	cr_assert_eq(buf_pending(&b.s_conn.c_ch.ch_out), 0);
 	usleep(1300 * 1000);
 	evloop_for(loop, 0.3);
 	cr_assert_eq(a.s_lost, 0, "%s", a.s_lost_why);
