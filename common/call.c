@@ -19,6 +19,7 @@
 #include <err.h>
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,6 +213,22 @@ call_stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	conn_send_data(&cc->cc_req, STREAM_STDIN, chunk, (size_t)n);
 	call_update_events(cc);
+}
+
+/*
+ * What stdin already holds goes out with the request: its end, for a call
+ * from a script whose stdin is /dev/null or spent, or its first bytes.
+ * The queue is written before the loop first polls, which would otherwise
+ * send the request alone and stdin's end in a second write, waking the
+ * daemon twice.  A stdin with nothing yet (a terminal) is left to the loop.
+ */
+static void
+call_stdin_early(struct call *cc)
+{
+	struct pollfd	 p = { .fd = STDIN_FILENO, .events = POLLIN };
+
+	if (ev_is_active(&cc->cc_stdin) && poll(&p, 1, 0) == 1)
+		call_stdin_cb(cc->cc_loop, &cc->cc_stdin, EV_READ);
 }
 
 static void
@@ -537,8 +554,10 @@ call_run(int fd, struct proto_msg *m, const struct call_options *opt)
 	 * times the round trip alone.  Over a channel, whose stream outlives
 	 * sessions, the request waits for the session.
 	 */
-	if (opt->ca_to_daemon && m->m_type == MSG_OPEN)
+	if (opt->ca_to_daemon && m->m_type == MSG_OPEN) {
 		call_issue(&cc);
+		call_stdin_early(&cc);
+	}
 	ev_run(cc.cc_loop, 0);
 	conn_unlink(&cc.cc_req);
 	conn_stop(&cc.cc_conn, "done");

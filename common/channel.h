@@ -212,13 +212,14 @@ void	 channel_detach(struct channel *);
 /* Queues msg whatever the queue holds (see rule 2 for who may). */
 void	 channel_send(struct channel *, const struct proto_msg *);
 /*
- * Writes what is queued now, as far as a non-blocking fd takes it, where
- * the write watcher would write it only after the loop's next poll: for a
- * reply, which should not wait behind the work that follows it (a call's
- * log and audit lines, 0.5 ms each to a serial console under TCG).  Calls
- * nothing back, so it is safe anywhere: an error, or what the fd did not
- * take, is left to the watcher.  Does nothing while the channel is paused
- * or congested (the watcher is writing then), or on a blocking fd.
+ * Writes what is queued now, as far as the fd takes it without blocking,
+ * where it would otherwise go out before the loop next polls, after the
+ * rest of this turn's work: for a reply, which should not wait behind the
+ * work that follows it (a call's log and audit lines, 0.5 ms each to a
+ * serial console under TCG).  Calls nothing back, so it is safe anywhere:
+ * an error, or what the fd did not take, is left to the write watcher.
+ * Does nothing while the channel is paused or congested (the watcher is
+ * writing then), or on a blocking fd that is not a socket.
  */
 void	 channel_flush(struct channel *);
 /*
