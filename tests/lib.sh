@@ -211,6 +211,38 @@ need() {
 	command -v "$1" >/dev/null 2>&1
 }
 
+# --- libvirt, as the design notes say it runs here ----------------------
+# libvirt_users: the groups and the user Debian's QEMU driver runs QEMU as
+# (libvirt-qemu:libvirt-qemu, in kvm); dies (die, the suite's) if it
+# cannot make one.
+libvirt_users() {
+	local g
+	for g in kvm libvirt-qemu; do
+		getent group "$g" >/dev/null || groupadd -r "$g" || die "create group $g"
+	done
+	id libvirt-qemu >/dev/null 2>&1 ||
+	    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
+		-s /usr/sbin/nologin libvirt-qemu || die "create user libvirt-qemu"
+}
+
+# libvirt_start DIR: the users above, libvirt's directories, and virtlogd
+# and libvirtd unless they run, logging into DIR; VIRTLOGD_PID and
+# LIBVIRTD_PID are the ones started here (empty if none was), for the
+# suite's cleanup to stop.  The suite waits for libvirtd to answer.
+libvirt_start() {
+	libvirt_users
+	mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt
+	VIRTLOGD_PID= LIBVIRTD_PID=
+	if ! pgrep -x virtlogd >/dev/null; then
+		virtlogd >>"$1/virtlogd.log" 2>&1 &
+		VIRTLOGD_PID=$!
+	fi
+	if ! pgrep -x libvirtd >/dev/null; then
+		libvirtd >>"$1/libvirtd.log" 2>&1 &
+		LIBVIRTD_PID=$!
+	fi
+}
+
 # --- the daemons on emulated channels (tests/vserial) --------------------
 # For the suites that set REPO, TMP and GUESTBIN: the guest daemon under
 # test has its control socket at $TMP/guest.sock and its ports in

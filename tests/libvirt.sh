@@ -72,22 +72,7 @@ if [ -n "$missing" ]; then
 	  { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; }; } \
 	    >"$TMP/apt.log" 2>&1 || { tail -n 20 "$TMP/apt.log"; die "install$missing"; }
 fi
-# Debian's QEMU driver runs QEMU as libvirt-qemu:libvirt-qemu.
-for g in kvm libvirt-qemu; do
-	getent group "$g" >/dev/null || groupadd -r "$g" || die "create group $g"
-done
-id libvirt-qemu >/dev/null 2>&1 ||
-    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
-	-s /usr/sbin/nologin libvirt-qemu || die "create user libvirt-qemu"
-mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt
-if ! pgrep -x virtlogd >/dev/null; then
-	virtlogd >>"$TMP/virtlogd.log" 2>&1 &
-	VIRTLOGD_PID=$!
-fi
-if ! pgrep -x libvirtd >/dev/null; then
-	libvirtd >>"$TMP/libvirtd.log" 2>&1 &
-	LIBVIRTD_PID=$!
-fi
+libvirt_start "$TMP"
 # libvirt_up: 0 once libvirtd answers; gives up early if ours died.
 libvirt_up() {
 	local i

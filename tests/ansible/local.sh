@@ -53,16 +53,7 @@ start_daemon GUESTD_PID "$TMP/guest.sock" "$TMP/guestd.log" \
     --commands-dir "$TMP/gcmd" --builtin-dir "$REPO/tests/commands.d"
 check "daemons up and serving" wait_until 10 serving
 
-# Ansible from the source checkout, its output the json callback's.
-export ANSIBLE_CONNECTION_PLUGINS=$REPO/ansible/plugins/connection
-export ANSIBLE_INVENTORY_PLUGINS=$REPO/ansible/plugins/inventory
-export ANSIBLE_STDOUT_CALLBACK=json ANSIBLE_LOAD_CALLBACK_PLUGINS=1
-export ANSIBLE_VERBOSE_TO_STDERR=1 ANSIBLE_LOCAL_TEMP=$TMP/atmp
-export ANSIBLE_HOST_KEY_CHECKING=0 ANSIBLE_RETRY_FILES_ENABLED=0
-export ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-printf "[defaults]\n" >"$TMP/ansible.cfg"
-export ANSIBLE_CONFIG=$TMP/ansible.cfg
-export NEGOTIATOR_COMMAND=$HOSTBIN NEGOTIATOR_ARGS="--control $TMP/host.sock"
+. "$REPO/tests/ansible/env.sh"
 
 # The inventory plugin, and a static group "guests" over what it found.
 cat >"$TMP/inv.negotiator.yml" <<EOF

@@ -64,21 +64,7 @@ for c in ansible-playbook jq virsh libvirtd qemu-img mkfs.ext4; do
 done
 
 # libvirt, as tests/libvirt.sh starts it.
-for g in kvm libvirt-qemu; do
-	getent group "$g" >/dev/null || groupadd -r "$g" || die "create group $g"
-done
-id libvirt-qemu >/dev/null 2>&1 ||
-    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
-	-s /usr/sbin/nologin libvirt-qemu || die "create user libvirt-qemu"
-mkdir -p /var/log/libvirt /var/lib/libvirt/qemu /var/cache/libvirt
-if ! pgrep -x virtlogd >/dev/null; then
-	virtlogd >>"$TMP/virtlogd.log" 2>&1 &
-	VIRTLOGD_PID=$!
-fi
-if ! pgrep -x libvirtd >/dev/null; then
-	libvirtd >>"$TMP/libvirtd.log" 2>&1 &
-	LIBVIRTD_PID=$!
-fi
+libvirt_start "$TMP"
 check "libvirtd answers on qemu:///system" wait_until 20 \
     virsh -r -c qemu:///system list
 [ "$FAILED" = 0 ] || die "libvirtd does not start"
@@ -183,16 +169,7 @@ check "first boot: the packaged guest daemon answers" wait_until 900 answers_or_
     die "the guest never answered"
 echo "     (boot and install: $((SECONDS - START)) s; the install started again through qemu-ga $(wc -l <"$TMP/retries") times)"
 
-# Ansible from the source checkout, its output the json callback's.
-export ANSIBLE_CONNECTION_PLUGINS=$REPO/ansible/plugins/connection
-export ANSIBLE_INVENTORY_PLUGINS=$REPO/ansible/plugins/inventory
-export ANSIBLE_STDOUT_CALLBACK=json ANSIBLE_LOAD_CALLBACK_PLUGINS=1
-export ANSIBLE_VERBOSE_TO_STDERR=1 ANSIBLE_LOCAL_TEMP=$TMP/atmp
-export ANSIBLE_HOST_KEY_CHECKING=0 ANSIBLE_RETRY_FILES_ENABLED=0
-export ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
-printf "[defaults]\n" >"$TMP/ansible.cfg"
-export ANSIBLE_CONFIG=$TMP/ansible.cfg
-export NEGOTIATOR_COMMAND=$HOSTBIN NEGOTIATOR_ARGS="--control $TMP/host.sock"
+. "$REPO/tests/ansible/env.sh"
 mkdir -p "$TMP/atmp" "$TMP/fetched"
 head -c $((32 << 20)) /dev/urandom >"$TMP/big"
 

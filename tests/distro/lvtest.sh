@@ -134,12 +134,7 @@ NEWER=$VERSION+t1
 # serves every guest its libvirt shows it, so each side would take the
 # other's guests.  virsh, the host daemon and QEMU run in that namespace.
 t0=$SECONDS
-for g in kvm libvirt-qemu; do
-	getent group "$g" >/dev/null || groupadd -r "$g" || die "group $g"
-done
-id libvirt-qemu >/dev/null 2>&1 ||
-    useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt \
-	-s /usr/sbin/nologin libvirt-qemu || die "user libvirt-qemu"
+libvirt_users
 unshare --mount --propagation private sh -c '
     for d in /run /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
 	mkdir -p "$d" && mount -t tmpfs -o mode=755 tmpfs "$d" || exit 1
