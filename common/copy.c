@@ -52,6 +52,7 @@ struct copy_io {
 	int		 io_preserve;	/* receiving: -p */
 	int		 io_version;	/* receiving: the stream's, 1 or 2 */
 	int		 io_recursive;	/* sending: -r */
+	int		 io_splice;	/* sending: files by splice(2), until EINVAL */
 	int		 io_warned_owner;
 };
 
@@ -304,6 +305,42 @@ copy_kind(mode_t mode)
 static enum copy_result	copy_send_entry(struct copy_io *, int, const char *,
 			    const char *, int);
 
+/*
+ * Sends what is *left of a file by splice(2), the kernel moving the page
+ * cache's pages into the stream without a copy through us, where the
+ * stream is a pipe (a command's stdout, as the daemons run it): in a TCG
+ * guest the copies are what a transfer costs.  Stops at the first splice
+ * that moves nothing, leaving the rest of *left to read and write, which
+ * then say why (the file's end or error, or the stream's); EINVAL (no
+ * pipe, a file system without splice) ends splicing for the stream.  -1
+ * if what was buffered before could not be written.
+ */
+static int
+copy_send_spliced(struct copy_io *io, int fd, uint64_t *left, uint64_t start,
+    uint64_t size)
+{
+	ssize_t	 n;
+
+	if (!io->io_splice || *left == 0)
+		return 0;
+	if (copy_flush(io) == -1)
+		return -1;
+	while (*left > 0) {
+		copy_progress(io, start, size - *left, size, 0);
+		n = splice(fd, NULL, io->io_fd, NULL, *left < COPY_SPLICE_MAX ?
+		    (size_t)*left : COPY_SPLICE_MAX, SPLICE_F_MORE);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == -1 && errno == EINVAL)
+				io->io_splice = 0;
+			return 0;
+		}
+		*left -= (uint64_t)n;
+	}
+	return 0;
+}
+
 /* A regular file's header and exactly st_size bytes of it. */
 static enum copy_result
 copy_send_file(struct copy_io *io, int fd, const char *name)
@@ -321,7 +358,10 @@ copy_send_file(struct copy_io *io, int fd, const char *name)
 	    (uint64_t)st.st_size) == -1)
 		return COPY_CUT;
 	start = now_ns();
-	for (left = (uint64_t)st.st_size; left > 0; left -= (uint64_t)n) {
+	left = (uint64_t)st.st_size;
+	if (copy_send_spliced(io, fd, &left, start, (uint64_t)st.st_size) == -1)
+		return COPY_CUT;
+	for (; left > 0; left -= (uint64_t)n) {
 		copy_progress(io, start, (uint64_t)st.st_size - left,
 		    (uint64_t)st.st_size, 0);
 		if (io->io_len == sizeof(io->io_buf) && copy_flush(io) == -1)
@@ -467,6 +507,7 @@ copy_send(int fd, const char *src, int recursive, const char *prog)
 
 	io = copy_io_new(fd, prog, src);
 	io->io_recursive = recursive;
+	io->io_splice = 1;
 	/* The root's name: what it is called, links and dots resolved. */
 	if ((real = realpath(src, NULL)) == NULL) {
 		copy_say(io, "%s", strerror(errno));
