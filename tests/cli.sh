@@ -246,6 +246,14 @@ check "-n: the command's stdin is empty" stdin_reaches "" $H -n -e cat vm1
 check "guest -n: the command's stdin is empty" stdin_reaches "" $GC -n -e cat
 check "without -n, stdin reaches the command" \
     stdin_reaches hello $H -e cat vm1
+# A call to the daemon with stdin already at its end: its HELLO, request
+# and stdin's end in one write, which wakes the daemon once.
+# shellcheck disable=SC2086
+strace -qq -e trace=write,sendto,sendmsg -o "$TMP/st.call" \
+    $GC -e 'exit-with 0' </dev/null
+check "guest -e, stdin at its end: one write to the daemon, $(grep -c '^send' "$TMP/st.call") in all" \
+    test "$(grep -c '^send' "$TMP/st.call")" = 1 -a \
+    "$(grep -c '^write' "$TMP/st.call")" = 0
 
 # --- what a peer sends, on a terminal and in JSON --------------------------
 # C1 controls (raw, and as UTF-8) in a guest's output, in fan-out text.

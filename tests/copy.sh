@@ -249,9 +249,23 @@ check "... dense there too (4 MiB used), the same bytes" \
     -n "$(cmp "$TMP/h/dense-zeros" "$TMP/g/dense-zeros" && echo same)"
 # The receiver splices a file from a pipe (no copy through it), and reads
 # and writes where it cannot: a stream in a regular file.
-"$HOSTBIN" --send-files "$TMP/h/big" >"$TMP/s.v2" 2>"$TMP/err"
+strace -f -qq -e trace=splice -o "$TMP/strace.file" \
+    "$HOSTBIN" --send-files "$TMP/h/big" >"$TMP/s.v2" 2>"$TMP/err"
 check "--send-files writes a version 2 stream" \
     test "$(head -c 18 "$TMP/s.v2")" = "negotiator-copy 2"
+# The sender splices each file into a pipe (no copy through it), and reads
+# and writes where it cannot: into that regular file.
+check "... into a file: read and written (no splice moved a byte)" \
+    test "$(grep -c 'splice(.*) = [1-9]' "$TMP/strace.file")" -eq 0
+strace -f -qq -e trace=splice -o "$TMP/strace.send" \
+    "$HOSTBIN" --send-files "$TMP/h/big" 2>"$TMP/err" | cat >"$TMP/s.piped"
+mkdir -p "$TMP/g/sent"
+"$HOSTBIN" --receive-files "$TMP/g/sent/big" <"$TMP/s.piped" 2>"$TMP/err"
+check "--send-files into a pipe: the same bytes come out" \
+    same "$TMP/h/big" "$TMP/g/sent/big"
+check "... spliced from the file: $(grep -c 'splice(.*) = [1-9]' "$TMP/strace.send") splices moved bytes, none failed" \
+    test "$(grep -c 'splice([0-9]*, NULL, 1, NULL, .*) = [1-9]' "$TMP/strace.send")" -gt 0 -a \
+    "$(grep -c 'splice(.*= -1' "$TMP/strace.send")" -eq 0
 mkdir -p "$TMP/g/spliced"
 cat "$TMP/s.v2" | strace -f -qq -e trace=splice -o "$TMP/strace" \
     "$HOSTBIN" --receive-files "$TMP/g/spliced/big" 2>"$TMP/err"
