@@ -803,9 +803,34 @@ vm_tty_rows() {
 	    $((${h1:-0} - ${h0:-0})) -lt 4096 -a $((${g1:-0} - ${g0:-0})) -lt 4096)"
 }
 
+# bulk_rows WAY VAR DATA WHOLE OLD BARE: the rows of one way's bulk
+# stream (WAY g2h or h2g, from $TMP/WAY*, $TMP/qWAY, $TMP/pWAY*,
+# $TMP/rWAY), each against the pipe floor timed alike, both targets: the
+# data alone (the floor's own timing), labelled DATA, and the whole call
+# (each from the CLI's start), its floor and qemu-ga's said by WHOLE; then
+# our whole call against the floor's data alone (OLD: that floor), and the
+# pipe floor against the bare port (BARE).  Sets VAR to our whole call's
+# median, for the copy rows.
+bulk_rows() {
+	local way=$1 var=$2 pipe neg whole qga floor
+	pipe=$(median "$TMP/p$way")
+	neg=$(median "$TMP/$way.first")
+	vrow "$3" "$neg" - "$pipe" MB/s "≥ 0.80 × pipe floor" \
+	    "$(yesno le "$(calc "$pipe * 0.8")" "$neg")"
+	whole=$(median "$TMP/$way"); qga=$(median "$TMP/q$way")
+	floor=$(median "$TMP/p$way.call")
+	vrow "... the same as whole calls, from the CLI's start to its end ($4)" \
+	    "$whole" "$qga" "$floor" MB/s "≥ 0.80 × pipe floor" \
+	    "$(yesno le "$(calc "$floor * 0.8")" "$whole")"
+	vrow "... our whole call against the floor's data alone (floor: $5; the target's row until 2026-12-03)" \
+	    "$whole" - "$pipe" MB/s - -
+	vrow "... the pipe floor $6" "$pipe" - "$(median "$TMP/r$way")" MB/s - -
+	printf -v "$var" %s "$whole"
+}
+
 bench_vm() {
 	SETUP=vm GUEST=benchvm
-	local d=$TMP/vm t0 tb accel neg qga floor pipe a b c
+	local d=$TMP/vm t0 tb accel neg qga floor a b c
 	local cmds=$d/extra/usr/lib/negotiator/commands
 	mkdir -p "$d/chan" "$cmds" "$d/extra/usr/sbin"
 	make_commands "$cmds" /usr/lib/negotiator/commands negotiator-guest
@@ -911,37 +936,22 @@ bench_vm() {
 	rate_runs 3 "$QGA_BULK" "$TMP/qg2h" qga_g2h
 	raw_g2h "$TMP/pg2h" pipe
 	raw_g2h "$TMP/rg2h"
-	# Each way, ours against the pipe floor timed alike, both ways: the
-	# data alone (the floor's own timing: its first byte to its last),
-	# and the whole call (each from the CLI's start).  Both are targets.
-	pipe=$(median "$TMP/pg2h")
-	neg=$(median "$TMP/g2h.first")
-	vrow "guest→host, $((VM_BULK >> 20)) MiB of stdout, the data alone: from the first byte to the last on the host (floor: the pipe floor, \`dd \| dd of=PORT\` bs=64k, timed so)" \
-	    "$neg" - "$pipe" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$pipe * 0.8")" "$neg")"
-	NEG_G2H=$(median "$TMP/g2h"); qga=$(median "$TMP/qg2h"); floor=$(median "$TMP/pg2h.call")
-	vrow "... the same as whole calls, from the CLI's start to its end (qemu-ga: $((QGA_BULK >> 20)) MiB, captured; floor: the whole call of \`-e 'bench-raw-send N pipe'\`, its start to the host's last byte)" \
-	    "$NEG_G2H" "$qga" "$floor" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$floor * 0.8")" "$NEG_G2H")"
-	vrow "... our whole call against the floor's data alone (floor: the pipe floor from its first byte; the target's row until 2026-12-03)" \
-	    "$NEG_G2H" - "$pipe" MB/s - -
-	vrow "... the pipe floor guest→host itself (floor: the bare port, \`dd of=PORT\` bs=64k)" \
-	    "$pipe" - "$(median "$TMP/rg2h")" MB/s - -
+	bulk_rows g2h NEG_G2H \
+	    "guest→host, $((VM_BULK >> 20)) MiB of stdout, the data alone: from the first byte to the last on the host (floor: the pipe floor, \`dd \| dd of=PORT\` bs=64k, timed so)" \
+	    "qemu-ga: $((QGA_BULK >> 20)) MiB, captured; floor: the whole call of \`-e 'bench-raw-send N pipe'\`, its start to the host's last byte" \
+	    "the pipe floor from its first byte" \
+	    "guest→host itself (floor: the bare port, \`dd of=PORT\` bs=64k)"
 
 	progress "vm: host->guest throughput"
 	rate_runs 3 "$VM_BULK" "$TMP/h2g" neg_h2g
 	rate_runs 3 "$QGA_BULK" "$TMP/qh2g" qga_h2g
 	raw_h2g "$TMP/ph2g" pipe
 	raw_h2g "$TMP/rh2g"
-	pipe=$(median "$TMP/ph2g")
-	neg=$(median "$TMP/h2g.first")
-	vrow "host→guest, $((VM_BULK >> 20)) MiB of stdin, the data alone: from the sink's start to the end of its input, in the guest (floor: the pipe floor, \`dd if=PORT \| dd\` bs=64k, timed so)" \
-	    "$neg" - "$pipe" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$pipe * 0.8")" "$neg")"
-	NEG_H2G=$(median "$TMP/h2g"); qga=$(median "$TMP/qh2g"); floor=$(median "$TMP/ph2g.call")
-	vrow "... the same as whole calls, from the CLI's start to its end (qemu-ga: $((QGA_BULK >> 20)) MiB as base64 input-data; floor: the whole call of \`-e 'bench-raw-recv N pipe'\`)" \
-	    "$NEG_H2G" "$qga" "$floor" MB/s "≥ 0.80 × pipe floor" "$(yesno le "$(calc "$floor * 0.8")" "$NEG_H2G")"
-	vrow "... our whole call against the floor's data alone (floor: the pipe floor from its reader's start; the target's row until 2026-12-03)" \
-	    "$NEG_H2G" - "$pipe" MB/s - -
-	vrow "... the pipe floor host→guest itself (floor: the bare port, \`dd if=PORT\` bs=64k)" \
-	    "$pipe" - "$(median "$TMP/rh2g")" MB/s - -
+	bulk_rows h2g NEG_H2G \
+	    "host→guest, $((VM_BULK >> 20)) MiB of stdin, the data alone: from the sink's start to the end of its input, in the guest (floor: the pipe floor, \`dd if=PORT \| dd\` bs=64k, timed so)" \
+	    "qemu-ga: $((QGA_BULK >> 20)) MiB as base64 input-data; floor: the whole call of \`-e 'bench-raw-recv N pipe'\`" \
+	    "the pipe floor from its reader's start" \
+	    "host→guest itself (floor: the bare port, \`dd if=PORT\` bs=64k)"
 
 	progress "vm: where the time goes (one more run each way)"
 	where "host→guest, $((VM_BULK >> 20)) MiB, \`-e bench-sink\`" neg_h2g
