@@ -13,15 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #define LIBBSD_NETBSD_VIS
-#include <vis.h>
 
 #include "audit.h"
 #include "journal.h"
 #include "log.h"
 #include "proto.h"
 
-#define AUDIT_VIS_FLAGS	(VIS_CSTYLE | VIS_OCTAL | VIS_TAB | VIS_NL | \
-			    VIS_NOLOCALE | VIS_DQ)
 #define AUDIT_ARGV_MAX	(16 * 1024)	/* escaped arguments in the journal */
 #define AUDIT_LINE_MAX	600		/* ... in the line (log.c cuts at 1K) */
 
@@ -51,8 +48,8 @@ audit_argv(char *dst, size_t dstlen, char * const *argv, size_t argc)
 			dst[n++] = ' ';
 		dst[n++] = '"';
 		for (end = argv[i]; *end != '\0'; end++) {
-			k = (size_t)(vis(enc, (unsigned char)*end,
-			    AUDIT_VIS_FLAGS, (unsigned char)end[1]) - enc);
+			k = log_vis_byte(enc, (unsigned char)*end,
+			    (unsigned char)end[1], 1);
 			if (n + k + 1 + 4 >= dstlen) {
 				n = start;
 				goto cut;

@@ -57,6 +57,12 @@ void	 log_set_rate(unsigned per_second);
  */
 #define LOG_VIS_SIZE(n)		(4 * (n) + 1)
 char	*log_vis(char *dst, size_t dstlen, const char *src);
+/*
+ * One byte c of such a string, followed by next, encoded into enc (room
+ * for 5 bytes) as log_vis does, a double quote escaped too if dq; returns
+ * the encoding's length.
+ */
+size_t	 log_vis_byte(char *enc, unsigned char c, unsigned char next, int dq);
 void	 fatal(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	 fatalx(const char *, ...)
