@@ -657,8 +657,14 @@ job_pty(int ours[STREAM_COUNT], int theirs[STREAM_COUNT],
 	return 0;
 }
 
+/*
+ * A command's pipes: ours (the daemon's ends, non-blocking) and theirs;
+ * its stdin pipe holds stdin_pipe bytes where that is set and the kernel
+ * lets it (else the default: no less correct, only slower).
+ */
 static int
-job_pipes(int ours[STREAM_COUNT], int theirs[STREAM_COUNT], int with_stdin)
+job_pipes(int ours[STREAM_COUNT], int theirs[STREAM_COUNT], int with_stdin,
+    int stdin_pipe)
 {
 	int	 p[2], s;
 
@@ -673,6 +679,8 @@ job_pipes(int ours[STREAM_COUNT], int theirs[STREAM_COUNT], int with_stdin)
 		ours[s] = s == 0 ? p[1] : p[0];
 		theirs[s] = s == 0 ? p[0] : p[1];
 		fcntl(ours[s], F_SETFL, O_NONBLOCK);
+		if (s == STREAM_STDIN && stdin_pipe > 0)
+			(void)fcntl(ours[s], F_SETPIPE_SZ, stdin_pipe);
 	}
 	return 0;
 }
@@ -717,7 +725,8 @@ job_run(struct job *j)
 		return -1;
 	}
 	if (((j->j_flags & OPEN_TTY) ? job_pty(j->j_fd, theirs, &j->j_tty) :
-	    job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN)) == -1 ||
+	    job_pipes(j->j_fd, theirs, j->j_flags & OPEN_STDIN,
+	    j->j_rc->rc_stdin_pipe)) == -1 ||
 	    (j->j_pid = job_spawn(j->j_exec_fd, j->j_argv, theirs,
 	    j->j_rc->rc_guest, j->j_envv, j->j_envc, cgroup_fd,
 	    (j->j_flags & OPEN_TTY) ? j->j_tty.ty_term : NULL)) == -1) {

@@ -43,7 +43,23 @@ struct runner_config {
 	uint32_t	 rc_max_timeout_ms;	/* ceiling; 0 = none */
 	int		 rc_max_jobs;	/* commands at once; 0 = default */
 	int		 rc_max_peer_jobs;	/* ... for one peer; 0 = default */
+	int		 rc_stdin_pipe;	/* bytes a command's stdin pipe holds
+					   (F_SETPIPE_SZ); 0 = the kernel's */
 };
+/*
+ * The guest daemon's rc_stdin_pipe: what the host streams into a guest's
+ * command waits in the pipe until the command reads it, so the daemon
+ * writes many frames while the command runs, where a 64 KiB pipe
+ * switched between them at every frame.  In the bench's TCG guest, with
+ * stdin credit in steps of 128 KiB (runner.c), 32 MiB into a command, the
+ * data alone, 5 interleaved rounds of 3 on 2026-12-03: 142-182 MB/s
+ * (median 172) against 126-173 (159) with the default pipe; the pipe
+ * floor 178-204.  1 MiB is Linux's default pipe-max-size: guest kernel
+ * memory, taken as the pipe fills, at most RUNNER_MAX_JOBS MiB if every
+ * command left its stdin unread while the host kept sending.  Not on the
+ * host: there it would be what a guest makes the host hold.
+ */
+#define RUNNER_GUEST_STDIN_PIPE	(1024 * 1024)
 
 /* The timeout a request gets: requested_ms (0 = none) held to the ceiling. */
 uint32_t runner_timeout(const struct runner_config *, uint32_t requested_ms);

@@ -252,6 +252,7 @@ main(int argc, char *argv[])
 	o.gc.gc_sysfs_root = "/sys";
 	o.gc.gc_dev_dir = "/dev";
 	o.gc.gc_control = DEFAULT_GUEST_CONTROL;
+	o.gc.gc_runner.rc_stdin_pipe = RUNNER_GUEST_STDIN_PIPE;
 	cli_settings_init(&o.cs, "negotiator-guest", usage,
 	    "-e, -l, --ping, -d, --copy, --enable, --disable", verbs,
 	    sizeof(verbs) / sizeof(verbs[0]),

@@ -80,6 +80,15 @@ n=$(out_filled "$TMP/g.count" "" "$GUESTBIN" --control "$TMP/guest.sock" \
 check "a guest CLI's output window is 256 KiB: a command's unread output stopped at $n bytes (256 KiB and the pipes: 393216 here)" \
     between "$n" $((256 * 1024 + 65536)) $((256 * 1024 + 4 * 65536))
 
+# A guest command's stdin is a pipe of 1 MiB, which the guest daemon asks
+# for (runner.h, RUNNER_GUEST_STDIN_PIPE); the host daemon leaves its
+# commands' pipes as the kernel makes them (here: what a pipe of ours holds).
+default_pipe=$(echo | "$REPO/tests/commands.d/pipe-sizes" | cat)
+check "a guest command's stdin is a 1 MiB pipe, its stdout as made ($default_pipe here)" \
+    test "$(echo | $H -e pipe-sizes "$GUEST")" = "1048576 ${default_pipe#* }"
+check "a host command's stdin, from a guest's call, is a pipe as made" \
+    test "$(echo | guest_cli -e pipe-sizes)" = "$default_pipe"
+
 # Garbage between calls: both daemons skip it, say so, and resynchronise.
 # vserial sends 100 bytes to each end of both ports per SIGUSR1; a
 # daemon's "skipped bad input: ... (N bytes)" lines (one per batch of

@@ -225,7 +225,7 @@ TestSuite(lookup, .init = setup, .fini = teardown);
 
 Test(lookup, user_shadows_builtin)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "both", 0755);
 	make_file(builtin, "both", 0755);
@@ -238,7 +238,7 @@ Test(lookup, user_shadows_builtin)
 
 Test(lookup, not_executable)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 path[PATH_MAX], why[512];
 
 	make_file(user, "plain", 0644);
@@ -260,7 +260,7 @@ Test(lookup, not_executable)
 /* A user file that is not executable still hides the built-in. */
 Test(lookup, user_not_executable_shadows)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "cmd", 0644);
 	make_file(builtin, "cmd", 0755);
@@ -269,7 +269,7 @@ Test(lookup, user_not_executable_shadows)
 
 Test(lookup, missing)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 path[PATH_MAX], why[512];
 
 	expect_lookup(&rc, "nope", EXIT_NOTFOUND, NULL);
@@ -286,7 +286,7 @@ Test(lookup, invalid_name)
 {
 	static const char	*names[] = { "", "../outside", "..", ".",
 	    "user/../../outside", "/bin/sh", ".hidden", "a b", "\xc3\xa9" };
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 path[64], why[512], untouched[64];
 	size_t			 i;
 
@@ -305,7 +305,7 @@ Test(lookup, invalid_name)
 
 Test(lookup, null_dirs)
 {
-	struct runner_config	 rc = { NULL, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { NULL, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(builtin, "cmd", 0755);
 	make_file(user, "user-only", 0755);
@@ -325,7 +325,7 @@ Test(lookup, null_dirs)
  */
 Test(lookup, symlink)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 target[PATH_MAX], link[PATH_MAX];
 
 	snprintf(target, sizeof(target), "%s/outside", top);
@@ -337,7 +337,7 @@ Test(lookup, symlink)
 /* A short why buffer is filled and terminated, not overrun. */
 Test(lookup, short_why)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 path[PATH_MAX], why[12];
 
 	memset(why, 'W', sizeof(why));
@@ -368,7 +368,7 @@ Test(list, sorted_deduplicated_filtered)
 {
 	static const char	*want[] = { "-dash", "A-upper", "alpha",
 	    "beta", "both", "only-builtin", "zeta" };
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 toolong[PROTO_MAX_NAME + 2];
 
 	memset(toolong, 'x', PROTO_MAX_NAME + 1);
@@ -399,7 +399,7 @@ Test(list, sorted_deduplicated_filtered)
 
 Test(list, empty_and_missing)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	expect_list(&rc, NULL, 0);
 	rc.rc_user_dir = NULL;
@@ -413,7 +413,7 @@ Test(list, one_dir)
 {
 	static const char	*want_user[] = { "u1", "u2" };
 	static const char	*want_builtin[] = { "b1" };
-	struct runner_config	 rc = { user, NULL, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, NULL, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "u2", 0755);
 	make_file(user, "u1", 0755);
@@ -431,7 +431,7 @@ Test(list, one_dir)
  */
 Test(list, capped_to_the_first_names)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			**names, name[16];
 	size_t			 count, i;
 
@@ -457,7 +457,7 @@ Test(list, capped_to_the_first_names)
 /* Every listed name is found by policy_lookup, and nothing else is. */
 Test(list, agrees_with_lookup)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			**names, path[PATH_MAX], why[512];
 	size_t			 count, i;
 
@@ -501,7 +501,7 @@ TestSuite(policy, .init = setup, .fini = teardown);
 
 Test(policy, file_writable_by_group_or_others)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "gw", 0775);
 	make_file(user, "ow", 0757);
@@ -515,7 +515,7 @@ Test(policy, file_writable_by_group_or_others)
 
 Test(policy, setuid_and_setgid)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "suid", 04755);
 	make_file(user, "sgid", 02755);
@@ -532,7 +532,7 @@ Test(policy, setuid_and_setgid)
  */
 Test(policy, directory_writable)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 
 	make_file(user, "cmd", 0755);
 	make_file(user, "shadow", 0755);
@@ -557,7 +557,7 @@ Test(policy, directory_writable)
 /* Files and directories of another user are refused (needs root). */
 Test(policy, owner)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 p[PATH_MAX];
 
 	if (geteuid() != 0)
@@ -580,7 +580,7 @@ Test(policy, owner)
 /* Links: each directory on the way, and the file at the end, are checked. */
 Test(policy, symlinks)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 p[PATH_MAX], q[PATH_MAX], wdir[PATH_MAX];
 	char			 good[PATH_MAX];
 
@@ -625,7 +625,7 @@ Test(policy, symlinks)
 
 Test(policy, symlink_loops_and_dangling)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 p[PATH_MAX], q[PATH_MAX];
 
 	cr_assert_eq(symlink("loop-b", join(p, sizeof(p), user, "loop-a")),
@@ -652,7 +652,7 @@ Test(policy, symlink_loops_and_dangling)
  */
 Test(policy, link_to_system_program)
 {
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			 p[PATH_MAX], *real;
 
 	if ((real = realpath("/bin/sh", NULL)) == NULL)
@@ -666,7 +666,7 @@ Test(policy, link_to_system_program)
 Test(policy, list_leaves_out_refused)
 {
 	static const char	*want[] = { "fine", "in-builtin" };
-	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { user, builtin, NULL, 0, 0, 0, 0 };
 	char			**names;
 	size_t			 count;
 
@@ -703,7 +703,7 @@ Test(policy, check_dir)
 Test(policy, ancestors)
 {
 	char			 anc[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
-	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0, 0 };
 	char			 why[256];
 
 	make_dir(top, "anc");
@@ -753,7 +753,7 @@ Test(policy, links_above)
 {
 	char			 real[PATH_MAX], cmds[PATH_MAX], p[PATH_MAX];
 	char			 sticky[PATH_MAX], want[PATH_MAX + 64];
-	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0 };
+	struct runner_config	 rc = { cmds, NULL, NULL, 0, 0, 0, 0 };
 
 	make_dir(top, "real");
 	join(real, sizeof(real), top, "real");
@@ -803,7 +803,7 @@ Test(policy, links_above)
 Test(timeout, ceiling)
 {
 	struct runner_config	 rc = { user, builtin, NULL,
-				    RUNNER_HOST_MAX_TIMEOUT_MS, 0, 0 };
+				    RUNNER_HOST_MAX_TIMEOUT_MS, 0, 0, 0 };
 
 	cr_assert_eq(RUNNER_HOST_MAX_TIMEOUT_MS, 600000);
 	cr_assert_eq(runner_timeout(&rc, 0), 600000, "none is cut too");
