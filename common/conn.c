@@ -92,7 +92,8 @@ conn_new_nonce(void)
 	uint32_t	 n = 0;
 
 	while (n == 0)
-		if (getrandom(&n, sizeof(n), GRND_NONBLOCK) != (ssize_t)sizeof(n))
+		if (getrandom(&n, sizeof(n), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(n))
 			n = arc4random();
 	return n;
 }

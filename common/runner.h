@@ -55,9 +55,9 @@ struct runner_config {
  * data alone, 5 interleaved rounds of 3 on 2026-12-03: 142-182 MB/s
  * (median 172) against 126-173 (159) with the default pipe; the pipe
  * floor 178-204.  1 MiB is Linux's default pipe-max-size: guest kernel
- * memory, taken as the pipe fills, at most RUNNER_MAX_JOBS MiB if every
- * command left its stdin unread while the host kept sending.  Not on the
- * host: there it would be what a guest makes the host hold.
+ * memory, taken only as the pipe fills, 1 MiB a running command at most
+ * (the host has to keep sending and the command not read).  Not on the
+ * host: there it would be memory a guest makes the host hold.
  */
 #define RUNNER_GUEST_STDIN_PIPE	(1024 * 1024)
 
